@@ -1,0 +1,162 @@
+# tally — non-recursive build. Everything lands under $(BUILD)/.
+#
+#   make            build tallyd, tally, the libraries and the example
+#   make test       install missing packages, build, run every CI test
+#   make bench      Google Benchmark micro-benchmarks
+#   make cluster    start the local 5-node cluster (conf/local-cluster.toml)
+#   make stop       stop it
+#   make asan       the test suite under AddressSanitizer + UBSan
+#   make check-long long soaks (more seeds, longer fault runs)
+
+BUILD    ?= build
+CXX      ?= g++
+OPT      ?= -O2
+SAN      ?=
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -pthread \
+            -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN)
+LDFLAGS  += -pthread $(SAN)
+LDLIBS   := -lleveldb -lxxhash -luv -ldl -lrt
+
+# Debian packages the build and the tests need (`make deps` installs missing ones).
+DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
+            libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev
+
+# ---- sources -----------------------------------------------------------------
+# The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh
+# enforces that in `make test`.
+CORE_SRCS   := $(wildcard ring/*.cpp quorum/*.cpp src/raft/*.cpp src/meta/*.cpp)
+COMMON_SRCS := $(wildcard src/common/*.cpp)
+NET_SRCS    := $(wildcard src/net/*.cpp)
+STORE_SRCS  := $(wildcard src/store/*.cpp)
+NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
+SIM_SRCS    := $(wildcard src/sim/*.cpp)
+CLIENT_SRCS := $(wildcard src/client/*.cpp)
+CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp
+
+LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
+               $(SIM_SRCS) $(CLIENT_SRCS)
+# The public client library: what a program embedding tally links.
+CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS)
+
+UNIT_SRCS    := $(wildcard tests/unit/*.cpp)
+SIMTEST_SRCS := $(wildcard tests/sim/*.cpp)
+CLUSTER_SRCS := $(wildcard tests/cluster/*.cpp)
+MICRO_SRCS   := $(wildcard bench/micro/*.cpp)
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+
+LIB        := $(BUILD)/libtally.a
+CLIENTLIB  := $(BUILD)/libtallyclient.a
+TALLYD     := $(BUILD)/tallyd
+TALLY      := $(BUILD)/tally
+EXAMPLE    := $(BUILD)/example_client
+UNIT_BIN   := $(BUILD)/tests/unit_tests
+SIM_BIN    := $(BUILD)/tests/sim_tests
+CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
+MICRO_BIN  := $(BUILD)/bench/micro_bench
+
+BINS := $(TALLYD) $(TALLY) $(EXAMPLE)
+TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
+
+.PHONY: all deps test test-run bench cluster stop asan check-long clean install
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLIENTLIB): $(call obj,$(CLIENTLIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(TALLYD): $(call obj,src/node/tallyd_main.cpp) $(LIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The CLI is a client like any other program: only the public library.
+$(TALLY): $(call obj,$(wildcard cli/*.cpp)) $(CLIENTLIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
+
+$(EXAMPLE): $(call obj,examples/example_client.cpp) $(CLIENTLIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
+
+# Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to
+# compile, so it is built once and shared.
+$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(SIM_BIN): $(call obj,tests/catch_main.cpp $(SIMTEST_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(CLUSTER_BIN): $(call obj,tests/catch_main.cpp $(CLUSTER_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark_main -lbenchmark $(LDLIBS)
+
+# ---- packages ----------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# ---- tests -------------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory -j2 all $(TEST_BINS)
+	@$(MAKE) --no-print-directory test-run
+
+test-run:
+	@BUILD=$(BUILD) bash tests/run.sh
+
+check-long: deps
+	@$(MAKE) --no-print-directory -j2 all $(TEST_BINS)
+	@BUILD=$(BUILD) LONG=1 bash tests/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory -j2 BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all \
+	  build-asan/tests/unit_tests build-asan/tests/sim_tests build-asan/tests/cluster_tests
+	@BUILD=build-asan bash tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory -j2 $(MICRO_BIN)
+	$(MICRO_BIN)
+
+# ---- local cluster -----------------------------------------------------------
+cluster: deps
+	@$(MAKE) --no-print-directory -j2 all
+	@BUILD=$(BUILD) bash conf/cluster.sh start conf/local-cluster.toml
+
+stop:
+	@BUILD=$(BUILD) bash conf/cluster.sh stop conf/local-cluster.toml
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/tally $(DESTDIR)$(PREFIX)/lib \
+	  $(DESTDIR)/etc/tally $(DESTDIR)/lib/systemd/system
+	install -m 755 $(TALLYD) $(TALLY) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/tally/*.hpp $(DESTDIR)$(PREFIX)/include/tally/
+	install -m 644 $(CLIENTLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 conf/tally.toml $(DESTDIR)/etc/tally/tally.toml
+	install -m 644 conf/tallyd.service $(DESTDIR)/lib/systemd/system/tallyd.service
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
