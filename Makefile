@@ -13,7 +13,7 @@ CXX      ?= g++
 OPT      ?= -O2
 SAN      ?=
 CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -pthread \
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Wno-maybe-uninitialized -pthread \
             -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN)
 LDFLAGS  += -pthread $(SAN)
 LDLIBS   := -lleveldb -lxxhash -luv -ldl -lrt
@@ -56,7 +56,7 @@ SIM_BIN    := $(BUILD)/tests/sim_tests
 CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
 
-BINS := $(TALLYD) $(TALLY) $(EXAMPLE)
+BINS := $(TALLYD) $(TALLY)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
 .PHONY: all deps test test-run bench cluster stop asan check-long clean install
@@ -83,7 +83,7 @@ $(TALLYD): $(call obj,src/node/tallyd_main.cpp) $(LIB)
 $(TALLY): $(call obj,$(wildcard cli/*.cpp)) $(CLIENTLIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
 
-$(EXAMPLE): $(call obj,examples/example_client.cpp) $(CLIENTLIB)
+$(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to

@@ -1,0 +1,288 @@
+// tally: the command-line client. It links the public client library and
+// nothing else (include/tally/), like any other program would.
+#include <tally/client.hpp>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace {
+
+// Documented in `tally --help`; scripts may rely on them.
+enum Exit : int {
+  kOk = 0,
+  kError = 1,        // any other failure (bad input rejected by the node, disk error, ...)
+  kUsage = 2,        // bad command line
+  kNotFound = 3,     // get: the key does not exist
+  kNoQuorum = 4,     // quorum not reached, or timed out
+  kUnreachable = 5,  // no node could be reached
+};
+
+int exit_code(const tally::Status& s) {
+  switch (s.code()) {
+    case tally::Code::kOk: return kOk;
+    case tally::Code::kNotFound: return kNotFound;
+    case tally::Code::kQuorumNotReached:
+    case tally::Code::kTimeout: return kNoQuorum;
+    case tally::Code::kUnavailable: return kUnreachable;
+    default: return kError;
+  }
+}
+
+int fail(const tally::Status& s) {
+  std::fprintf(stderr, "tally: %s\n", s.to_string().c_str());
+  return exit_code(s);
+}
+
+std::string to_hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+bool from_hex(const std::string& hex, std::string& out) {
+  if (hex.size() % 2) return false;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = val(hex[i]), lo = val(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+struct Globals {
+  std::string endpoints = "127.0.0.1:7401";
+  std::string keyspace = "default";
+  uint32_t timeout_ms = 0;
+  bool json = false;
+};
+
+tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
+  tally::ClientOptions o;
+  o.endpoints = {g.endpoints};
+  o.keyspace = g.keyspace;
+  return tally::Client::connect(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tally: read and write a tally cluster from the shell"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tally 0.1.0");
+  Globals g;
+  app.add_option("-e,--endpoints", g.endpoints, "comma-separated host:port of nodes to talk to")
+      ->envname("TALLY_ENDPOINTS")
+      ->capture_default_str();
+  app.add_option("-k,--keyspace", g.keyspace, "keyspace of the key")->capture_default_str();
+  app.add_option("--timeout", g.timeout_ms, "the node's quorum timeout in ms (0: the node's default)");
+  app.add_flag("--json", g.json, "print results as JSON");
+  app.footer(
+      "Exit codes: 0 ok; 1 error; 2 bad command line; 3 key not found (get);\n"
+      "            4 quorum not reached or timed out; 5 no node reachable.\n"
+      "Run `tally COMMAND --help` for a command's options.");
+
+  // put
+  auto* put = app.add_subcommand("put", "write a value (from the argument, -f FILE, or stdin)");
+  std::string put_key, put_value, put_file, put_context;
+  int put_w = 0;
+  bool put_sloppy = false;
+  put->add_option("key", put_key, "the key")->required();
+  put->add_option("value", put_value, "the value; leave out to read it from -f FILE or stdin");
+  put->add_option("-f,--file", put_file, "read the value from FILE ('-' for stdin)");
+  put->add_option("-w", put_w, "replicas that must acknowledge (1..N; default: the keyspace's W)")
+      ->check(CLI::Range(1, 255));
+  put->add_option("--context", put_context, "context from `tally get`: supersede what it saw");
+  put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
+
+  // get
+  auto* get = app.add_subcommand("get", "read a key: every sibling, and the context");
+  std::string get_key;
+  int get_r = 0;
+  get->add_option("key", get_key, "the key")->required();
+  get->add_option("-r", get_r, "replicas that must answer (1..N; default: the keyspace's R)")
+      ->check(CLI::Range(1, 255));
+
+  // del
+  auto* del = app.add_subcommand("del", "delete a key (writes a tombstone)");
+  std::string del_key, del_context;
+  int del_w = 0;
+  del->add_option("key", del_key, "the key")->required();
+  del->add_option("-w", del_w, "replicas that must acknowledge")->check(CLI::Range(1, 255));
+  del->add_option("--context", del_context, "context from `tally get`: delete what it saw");
+
+  // status
+  auto* status = app.add_subcommand("status", "show the status of every endpoint's node");
+
+  for (auto* sub : {put, get, del, status}) {
+    sub->footer("Global options (--endpoints, --keyspace, --timeout, --json) go before the command.");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+
+  auto client = make_client(g);
+  if (!client.ok()) {
+    std::fprintf(stderr, "tally: %s\n", client.status().to_string().c_str());
+    return kUsage;
+  }
+  tally::Client& c = **client;
+
+  if (*put) {
+    std::string value = put_value;
+    if (!put_file.empty() && put->count("value")) {
+      std::fprintf(stderr, "tally: put: give the value as an argument or with -f, not both\n");
+      return kUsage;
+    }
+    if (!put->count("value")) {
+      std::ostringstream buf;
+      if (put_file.empty() || put_file == "-") {
+        buf << std::cin.rdbuf();
+      } else {
+        std::ifstream in(put_file, std::ios::binary);
+        if (!in) {
+          std::fprintf(stderr, "tally: put: cannot read %s\n", put_file.c_str());
+          return kUsage;
+        }
+        buf << in.rdbuf();
+      }
+      value = buf.str();
+    }
+    tally::WriteOptions o;
+    o.w = put_w;
+    o.timeout_ms = g.timeout_ms;
+    o.sloppy = put_sloppy;
+    if (!put_context.empty() && !from_hex(put_context, o.context)) {
+      std::fprintf(stderr, "tally: put: --context must be the hex string `tally get` printed\n");
+      return kUsage;
+    }
+    auto r = c.put(put_key, value, o);
+    if (!r.ok()) return fail(r.status());
+    if (g.json) {
+      std::printf("{\"ok\":true,\"context\":%s}\n", json_string(to_hex(*r)).c_str());
+    } else {
+      std::printf("ok\n");
+    }
+    return kOk;
+  }
+
+  if (*get) {
+    tally::ReadOptions o;
+    o.r = get_r;
+    o.timeout_ms = g.timeout_ms;
+    auto r = c.get(get_key, o);
+    if (!r.ok()) return fail(r.status());
+    if (g.json) {
+      std::string vals;
+      for (const auto& v : r->values) vals += (vals.empty() ? "" : ",") + json_string(v);
+      std::printf("{\"key\":%s,\"found\":%s,\"values\":[%s],\"context\":%s}\n",
+                  json_string(get_key).c_str(), r->found() ? "true" : "false", vals.c_str(),
+                  json_string(to_hex(r->context)).c_str());
+      return r->found() ? kOk : kNotFound;
+    }
+    if (!r->found()) {
+      std::fprintf(stderr, "tally: not found: %s\n", get_key.c_str());
+      return kNotFound;
+    }
+    if (r->values.size() == 1) {
+      std::fwrite(r->values[0].data(), 1, r->values[0].size(), stdout);
+      std::printf("\n");
+    } else {
+      std::printf("%zu siblings (concurrent writes; put with --context to resolve them):\n",
+                  r->values.size());
+      for (size_t i = 0; i < r->values.size(); ++i) {
+        std::printf("[%zu] ", i + 1);
+        std::fwrite(r->values[i].data(), 1, r->values[i].size(), stdout);
+        std::printf("\n");
+      }
+    }
+    std::printf("context: %s\n", to_hex(r->context).c_str());
+    return kOk;
+  }
+
+  if (*del) {
+    tally::WriteOptions o;
+    o.w = del_w;
+    o.timeout_ms = g.timeout_ms;
+    if (!del_context.empty() && !from_hex(del_context, o.context)) {
+      std::fprintf(stderr, "tally: del: --context must be the hex string `tally get` printed\n");
+      return kUsage;
+    }
+    tally::Status s = c.del(del_key, o);
+    if (!s.ok()) return fail(s);
+    std::printf(g.json ? "{\"ok\":true}\n" : "ok\n");
+    return kOk;
+  }
+
+  if (*status) {
+    int rc = kOk, reachable = 0;
+    std::stringstream eps(g.endpoints);
+    std::string ep;
+    std::string json = "[";
+    while (std::getline(eps, ep, ',')) {
+      auto st = c.status(ep);
+      if (!st.ok()) {
+        if (g.json) {
+          json += std::string(json.size() > 1 ? "," : "") + "{\"endpoint\":" + json_string(ep) +
+                  ",\"error\":" + json_string(st.status().to_string()) + "}";
+        } else {
+          std::printf("%s\n  error: %s\n", ep.c_str(), st.status().to_string().c_str());
+        }
+        continue;
+      }
+      ++reachable;
+      if (g.json) {
+        json += std::string(json.size() > 1 ? "," : "") + "{\"endpoint\":" + json_string(ep);
+        for (const auto& [k, v] : st->fields) json += "," + json_string(k) + ":" + json_string(v);
+        json += "}";
+      } else {
+        std::printf("%s\n", ep.c_str());
+        for (const auto& [k, v] : st->fields) std::printf("  %-16s %s\n", (k + ":").c_str(), v.c_str());
+      }
+    }
+    if (g.json) std::printf("%s]\n", json.c_str());
+    if (reachable == 0) rc = kUnreachable;
+    return rc;
+  }
+  return kUsage;
+}

@@ -1,0 +1,266 @@
+#include "quorum/dvv.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <tuple>
+#include <utility>
+
+namespace tally::quorum {
+
+namespace {
+
+std::string dot_string(const Dot& d) {
+  return "(" + std::to_string(d.replica) + ", " + std::to_string(d.counter) + ")";
+}
+
+// Sets r's counter in a valid vector, keeping it sorted by id.
+void set_counter(VersionVector& vv, ReplicaId r, uint64_t counter) {
+  auto it = std::lower_bound(vv.entries.begin(), vv.entries.end(), r,
+                             [](const auto& entry, ReplicaId id) { return entry.first < id; });
+  if (it != vv.entries.end() && it->first == r) {
+    it->second = counter;
+  } else {
+    vv.entries.insert(it, {r, counter});
+  }
+}
+
+// A total order on a sibling's payload. Two siblings with one dot but different
+// payloads only exist if a dot was reused; `sync` then keeps the greater, so that
+// its result does not depend on which side held which.
+bool payload_less(const Sibling& x, const Sibling& y) {
+  return std::tie(x.timestamp, x.tombstone, x.value) < std::tie(y.timestamp, y.tombstone, y.value);
+}
+
+// The lww order: highest tag first. Tags from distinct nodes never tie (the node
+// id is part of the tag); the rest of the sibling only makes the order total, so
+// that lww_sync is commutative even on states that break that rule.
+bool lww_less(const Sibling& x, const Sibling& y) {
+  return std::tie(x.timestamp, x.tombstone, x.value, x.dot) <
+         std::tie(y.timestamp, y.tombstone, y.value, y.dot);
+}
+
+}  // namespace
+
+// ---- version vectors ------------------------------------------------------------
+
+Status validate(const VersionVector& vv) {
+  for (size_t i = 0; i < vv.entries.size(); ++i) {
+    const auto& [id, counter] = vv.entries[i];
+    if (counter == 0) {
+      return Status::InvalidArgument("version vector entry for replica " + std::to_string(id) +
+                                     " has counter 0 (zero entries must be left out)");
+    }
+    if (i > 0 && vv.entries[i - 1].first >= id) {
+      return Status::InvalidArgument(
+          "version vector entries are not sorted by unique replica id (" +
+          std::to_string(vv.entries[i - 1].first) + " before " + std::to_string(id) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+VersionVector pointwise_max(const VersionVector& a, const VersionVector& b) {
+  VersionVector out;
+  out.entries.reserve(std::max(a.entries.size(), b.entries.size()));
+  auto i = a.entries.begin();
+  auto j = b.entries.begin();
+  while (i != a.entries.end() || j != b.entries.end()) {
+    if (j == b.entries.end() || (i != a.entries.end() && i->first < j->first)) {
+      out.entries.push_back(*i++);
+    } else if (i == a.entries.end() || j->first < i->first) {
+      out.entries.push_back(*j++);
+    } else {
+      out.entries.emplace_back(i->first, std::max(i->second, j->second));
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+bool descends(const VersionVector& a, const VersionVector& b) {
+  // Both sorted: every entry of b must be matched by an entry of a at least as large.
+  auto i = a.entries.begin();
+  for (const auto& [id, counter] : b.entries) {
+    while (i != a.entries.end() && i->first < id) ++i;
+    if (i == a.entries.end() || i->first != id || i->second < counter) return false;
+  }
+  return true;
+}
+
+bool dominates(const VersionVector& a, const VersionVector& b) {
+  return descends(a, b) && !(a == b);
+}
+
+bool concurrent(const VersionVector& a, const VersionVector& b) {
+  return !descends(a, b) && !descends(b, a);
+}
+
+// ---- DVV sets --------------------------------------------------------------------
+
+Status validate(const DvvSet& s) {
+  if (Status st = validate(s.clock); !st.ok()) return Status::Corruption("clock: " + st.message());
+  for (size_t i = 0; i < s.siblings.size(); ++i) {
+    const Dot& d = s.siblings[i].dot;
+    if (d.counter == 0) return Status::Corruption("sibling with dot " + dot_string(d));
+    if (i > 0 && !(s.siblings[i - 1].dot < d)) {
+      return Status::Corruption("siblings not sorted by unique dot (" +
+                                dot_string(s.siblings[i - 1].dot) + " before " + dot_string(d) +
+                                ")");
+    }
+    if (!s.clock.covers(d)) {
+      return Status::Corruption("sibling dot " + dot_string(d) + " is not covered by the clock");
+    }
+  }
+  return Status::Ok();
+}
+
+VersionVector join(const DvvSet& s) { return s.clock; }
+
+Result<DvvSet> update(const DvvSet& current, const VersionVector& context, ClientWrite write,
+                      ReplicaId coordinator, size_t max_siblings) {
+  if (Status st = validate(context); !st.ok()) {
+    return Status::InvalidArgument("causal context: " + st.message());
+  }
+  // See the header: the context may have seen more of our own writes than we
+  // hold, and a dot at or below that counter would already be "seen" elsewhere.
+  const uint64_t last = std::max(current.clock.get(coordinator), context.get(coordinator));
+  if (last == std::numeric_limits<uint64_t>::max()) {
+    return Status::InvalidArgument("causal context: the counter of replica " +
+                                   std::to_string(coordinator) + " would overflow");
+  }
+
+  // Count before copying any value: a refused write costs no allocation.
+  size_t kept = 0;
+  for (const Sibling& sib : current.siblings) kept += context.covers(sib.dot) ? 0 : 1;
+  const size_t after = kept + 1;
+  if (after > max_siblings && after > current.siblings.size()) {
+    return Status::TooLarge("write would leave " + std::to_string(after) +
+                            " siblings for the key, above its limit of " +
+                            std::to_string(max_siblings) +
+                            " (max_siblings); read the key and write with the context the read "
+                            "returned to resolve them");
+  }
+
+  DvvSet out;
+  out.clock = pointwise_max(current.clock, context);
+  const Dot dot{coordinator, last + 1};
+  set_counter(out.clock, coordinator, dot.counter);
+  out.siblings.reserve(after);
+  for (const Sibling& sib : current.siblings) {
+    if (!context.covers(sib.dot)) out.siblings.push_back(sib);
+  }
+  // The new dot is above every dot of `coordinator` here, so it goes right after
+  // them: the siblings stay sorted.
+  auto pos = std::upper_bound(out.siblings.begin(), out.siblings.end(), dot,
+                              [](const Dot& d, const Sibling& sib) { return d < sib.dot; });
+  out.siblings.insert(pos, Sibling{dot, write.timestamp, write.tombstone, std::move(write.value)});
+  return out;
+}
+
+DvvSet sync(const DvvSet& a, const DvvSet& b) {
+  DvvSet out;
+  out.clock = pointwise_max(a.clock, b.clock);
+  out.siblings.reserve(a.siblings.size() + b.siblings.size());
+  // Both sibling lists are sorted by dot: one merge pass. A sibling held by one
+  // side only survives iff the other side has not seen its dot; one held by both
+  // survives (neither saw a write that superseded it).
+  auto i = a.siblings.begin();
+  auto j = b.siblings.begin();
+  while (i != a.siblings.end() || j != b.siblings.end()) {
+    if (j == b.siblings.end() || (i != a.siblings.end() && i->dot < j->dot)) {
+      if (!b.clock.covers(i->dot)) out.siblings.push_back(*i);
+      ++i;
+    } else if (i == a.siblings.end() || j->dot < i->dot) {
+      if (!a.clock.covers(j->dot)) out.siblings.push_back(*j);
+      ++j;
+    } else {
+      out.siblings.push_back(payload_less(*i, *j) ? *j : *i);
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+DvvSet sync_all(std::span<const DvvSet> replies) {
+  if (replies.empty()) return DvvSet{};
+  DvvSet merged = replies.front();
+  for (const DvvSet& reply : replies.subspan(1)) merged = sync(merged, reply);
+  return merged;
+}
+
+bool needs_repair(const DvvSet& reply, const DvvSet& merged) {
+  return !(sync(reply, merged) == reply);
+}
+
+std::vector<std::string> values(const DvvSet& s) {
+  std::vector<std::string> out;
+  for (const Sibling& sib : s.siblings) {
+    if (!sib.tombstone) out.push_back(sib.value);
+  }
+  return out;
+}
+
+bool only_tombstones(const DvvSet& s) {
+  return !s.siblings.empty() && std::all_of(s.siblings.begin(), s.siblings.end(),
+                                            [](const Sibling& sib) { return sib.tombstone; });
+}
+
+// ---- last-writer-wins ------------------------------------------------------------
+
+Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ReplicaId coordinator) {
+  const uint64_t last = current.clock.get(coordinator);
+  if (last == std::numeric_limits<uint64_t>::max()) {
+    return Status::Internal("the counter of replica " + std::to_string(coordinator) +
+                            " would overflow");
+  }
+  DvvSet out;
+  out.clock = current.clock;
+  const Dot dot{coordinator, last + 1};
+  set_counter(out.clock, coordinator, dot.counter);
+  Sibling fresh{dot, write.timestamp, write.tombstone, std::move(write.value)};
+  const DvvSet resolved = lww_resolve(current);
+  if (!resolved.siblings.empty() && lww_less(fresh, resolved.siblings.front())) {
+    out.siblings = resolved.siblings;  // the write lost: it is older than what we hold
+  } else {
+    out.siblings.push_back(std::move(fresh));
+  }
+  return out;
+}
+
+DvvSet lww_resolve(const DvvSet& s) {
+  DvvSet out;
+  out.clock = s.clock;
+  auto best = std::max_element(s.siblings.begin(), s.siblings.end(), lww_less);
+  if (best != s.siblings.end()) out.siblings.push_back(*best);
+  return out;
+}
+
+DvvSet lww_sync(const DvvSet& a, const DvvSet& b) {
+  DvvSet out;
+  out.clock = pointwise_max(a.clock, b.clock);
+  const Sibling* best = nullptr;
+  for (const DvvSet* side : {&a, &b}) {
+    for (const Sibling& sib : side->siblings) {
+      if (best == nullptr || lww_less(*best, sib)) best = &sib;
+    }
+  }
+  if (best != nullptr) out.siblings.push_back(*best);
+  return out;
+}
+
+DvvSet lww_sync_all(std::span<const DvvSet> replies) {
+  DvvSet merged;
+  for (const DvvSet& reply : replies) merged = lww_sync(merged, reply);
+  return merged;
+}
+
+bool lww_needs_repair(const DvvSet& reply, const DvvSet& merged) {
+  return !(lww_sync(reply, merged) == reply);
+}
+
+}  // namespace tally::quorum

@@ -1,0 +1,72 @@
+// The versions a replica stores for one key: a dotted version vector set
+// (Almeida et al. 2014, "Scalable and Accurate Causality Tracking for
+// Eventually Consistent Stores"), flattened as Riak 2.0's dvvset is: a causal
+// clock covering every dot the replica has seen for the key, and the live
+// values (siblings), each tagged with the dot that created it.
+//
+// These are plain data types: the operations (update, sync, join) live in
+// quorum/dvv.hpp; the codec (src/net/codec.hpp) stores and ships them.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tally::quorum {
+
+// A replica id is the ring's node id: only a replica of a key mints dots for it.
+using ReplicaId = uint32_t;
+
+// One event: the `counter`-th write coordinated by `replica` for this key.
+struct Dot {
+  ReplicaId replica = 0;
+  uint64_t counter = 0;
+  auto operator<=>(const Dot&) const = default;
+};
+
+// {replica: counter}, sorted by replica id, no zero counters. Covers dot
+// (r, c) iff entry(r) >= c. Its size is bounded by the number of replicas that
+// ever coordinated a write of the key, never by the number of clients.
+struct VersionVector {
+  std::vector<std::pair<ReplicaId, uint64_t>> entries;
+
+  uint64_t get(ReplicaId r) const {
+    for (const auto& [id, c] : entries) {
+      if (id == r) return c;
+    }
+    return 0;
+  }
+  bool covers(const Dot& d) const { return get(d.replica) >= d.counter; }
+  bool operator==(const VersionVector&) const = default;
+};
+
+// A hybrid logical clock timestamp (Kulkarni et al. 2014), with the node id as
+// the final tie-breaker so that two tags are never equal across nodes. Used by
+// keyspaces in `lww` mode: the highest tag wins.
+struct HlcTimestamp {
+  uint64_t wall_ms = 0;  // l: the largest physical time seen
+  uint32_t logical = 0;  // c: orders events within the same l
+  ReplicaId node = 0;
+  auto operator<=>(const HlcTimestamp&) const = default;
+};
+
+struct Sibling {
+  Dot dot;
+  HlcTimestamp timestamp;
+  bool tombstone = false;  // a delete: it supersedes what its context saw, and reads hide it
+  std::string value;
+  bool operator==(const Sibling&) const = default;
+};
+
+// Everything a replica knows about one key.
+struct DvvSet {
+  VersionVector clock;            // every dot seen, including those of superseded values
+  // The concurrent live values (tombstones included), sorted by dot, dots unique:
+  // sync merges them in one pass and == compares states (quorum/dvv.hpp, validate).
+  std::vector<Sibling> siblings;
+  bool operator==(const DvvSet&) const = default;
+};
+
+}  // namespace tally::quorum

@@ -1,0 +1,233 @@
+#include "common/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml.hpp>
+
+namespace tally {
+
+std::string_view durability_name(Durability d) {
+  return d == Durability::kFsync ? "fsync" : "buffered";
+}
+
+Result<NodeEntry> ClusterConfig::node(std::string_view id) const {
+  std::string known;
+  for (const auto& n : nodes) {
+    if (n.id == id) return n;
+    known += (known.empty() ? "" : ", ") + n.id;
+  }
+  return Status::ConfigError(path + ": no node '" + std::string(id) + "' (the file has: " + known +
+                             ")");
+}
+
+namespace {
+
+// Thrown inside the parser only, turned into a Status at the boundary.
+struct ConfigProblem {
+  std::string message;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const toml::value& v, const std::string& key, const std::string& what) const {
+    auto loc = v.location();
+    std::ostringstream out;
+    out << file_ << ":" << loc.line() << ": key '" << key << "': " << what;
+    throw ConfigProblem{out.str()};
+  }
+
+  // Rejects keys of `table` that are not in `allowed`.
+  void only(const toml::value& table, const std::string& prefix,
+            std::initializer_list<std::string_view> allowed) const {
+    for (const auto& [k, v] : table.as_table()) {
+      bool ok = false;
+      for (auto a : allowed) ok = ok || a == k;
+      if (!ok) fail(v, prefix + k, "unknown key");
+    }
+  }
+
+  std::string str(const toml::value& v, const std::string& key) const {
+    if (!v.is_string()) fail(v, key, "expected a string, got " + type_of(v));
+    return v.as_string().str;
+  }
+
+  int64_t integer(const toml::value& v, const std::string& key, int64_t lo, int64_t hi) const {
+    if (!v.is_integer()) fail(v, key, "expected an integer, got " + type_of(v));
+    int64_t x = v.as_integer();
+    if (x < lo || x > hi) {
+      fail(v, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                       ", got " + std::to_string(x));
+    }
+    return x;
+  }
+
+  const toml::value& table(const toml::value& v, const std::string& key) const {
+    if (!v.is_table()) fail(v, key, "expected a table, got " + type_of(v));
+    return v;
+  }
+
+  static std::string type_of(const toml::value& v) {
+    std::ostringstream out;
+    out << v.type();
+    return out.str();
+  }
+
+ private:
+  std::string file_;
+};
+
+bool valid_node_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+ClusterConfig read(const toml::value& root, const std::string& name, const std::string& base_dir) {
+  Reader r(name);
+  ClusterConfig cfg;
+  cfg.path = name;
+  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "nodes"});
+
+  if (root.contains("cluster")) {
+    const auto& t = r.table(root.at("cluster"), "cluster");
+    r.only(t, "cluster.", {"name", "voters"});
+    if (t.contains("name")) cfg.name = r.str(t.at("name"), "cluster.name");
+    if (t.contains("voters")) {
+      const auto& v = t.at("voters");
+      if (!v.is_array()) r.fail(v, "cluster.voters", "expected an array of node ids");
+      for (const auto& id : v.as_array()) cfg.voters.push_back(r.str(id, "cluster.voters"));
+    }
+  }
+  if (root.contains("storage")) {
+    const auto& t = r.table(root.at("storage"), "storage");
+    r.only(t, "storage.", {"durability"});
+    if (t.contains("durability")) {
+      const auto& v = t.at("durability");
+      std::string d = r.str(v, "storage.durability");
+      if (d == "fsync") {
+        cfg.durability = Durability::kFsync;
+      } else if (d == "buffered") {
+        cfg.durability = Durability::kBuffered;
+      } else {
+        r.fail(v, "storage.durability", "expected \"fsync\" or \"buffered\", got \"" + d + "\"");
+      }
+    }
+  }
+  if (root.contains("limits")) {
+    const auto& t = r.table(root.at("limits"), "limits");
+    r.only(t, "limits.", {"max_key_bytes", "max_value_bytes", "max_frame_bytes"});
+    constexpr int64_t kMaxFrame = 256LL * 1024 * 1024;
+    if (t.contains("max_key_bytes"))
+      cfg.limits.max_key_bytes = r.integer(t.at("max_key_bytes"), "limits.max_key_bytes", 1, 1 << 20);
+    if (t.contains("max_value_bytes"))
+      cfg.limits.max_value_bytes =
+          r.integer(t.at("max_value_bytes"), "limits.max_value_bytes", 0, kMaxFrame);
+    if (t.contains("max_frame_bytes"))
+      cfg.limits.max_frame_bytes =
+          r.integer(t.at("max_frame_bytes"), "limits.max_frame_bytes", 1024, kMaxFrame);
+    // A frame must be able to carry the largest key and value it allows.
+    uint64_t need = uint64_t{cfg.limits.max_key_bytes} + cfg.limits.max_value_bytes + 1024;
+    if (need > cfg.limits.max_frame_bytes) {
+      const auto& at = t.contains("max_frame_bytes") ? t.at("max_frame_bytes") : t;
+      r.fail(at, "limits.max_frame_bytes",
+             "must be at least max_key_bytes + max_value_bytes + 1024 = " + std::to_string(need));
+    }
+  }
+  if (root.contains("log")) {
+    const auto& t = r.table(root.at("log"), "log");
+    r.only(t, "log.", {"level"});
+    if (t.contains("level")) {
+      const auto& v = t.at("level");
+      auto level = parse_log_level(r.str(v, "log.level"));
+      if (!level) r.fail(v, "log.level", "expected one of debug, info, warn, error");
+      cfg.log_level = *level;
+    }
+  }
+  if (root.contains("request")) {
+    const auto& t = r.table(root.at("request"), "request");
+    r.only(t, "request.", {"timeout_ms"});
+    if (t.contains("timeout_ms"))
+      cfg.request_timeout_ms = r.integer(t.at("timeout_ms"), "request.timeout_ms", 1, 600000);
+  }
+
+  if (!root.contains("nodes")) r.fail(root, "nodes", "missing: the file must list at least one [[nodes]]");
+  const auto& nodes = root.at("nodes");
+  if (!nodes.is_array() || nodes.as_array().empty()) {
+    r.fail(nodes, "nodes", "expected one or more [[nodes]] tables");
+  }
+  std::set<std::string> ids, listens;
+  for (const auto& n : nodes.as_array()) {
+    r.table(n, "nodes");
+    r.only(n, "nodes.", {"id", "listen", "data_dir", "zone"});
+    NodeEntry e;
+    if (!n.contains("id")) r.fail(n, "nodes.id", "missing");
+    e.id = r.str(n.at("id"), "nodes.id");
+    if (!valid_node_id(e.id))
+      r.fail(n.at("id"), "nodes.id", "'" + e.id + "' must be 1-64 of A-Z a-z 0-9 _ -");
+    if (!ids.insert(e.id).second) r.fail(n.at("id"), "nodes.id", "duplicate id '" + e.id + "'");
+    if (!n.contains("listen")) r.fail(n, "nodes.listen", "missing for node '" + e.id + "'");
+    auto hp = parse_host_port(r.str(n.at("listen"), "nodes.listen"));
+    if (!hp.ok()) r.fail(n.at("listen"), "nodes.listen", hp.status().message());
+    e.listen = *hp;
+    if (!listens.insert(e.listen.to_string()).second)
+      r.fail(n.at("listen"), "nodes.listen", "address " + e.listen.to_string() + " used twice");
+    if (!n.contains("data_dir")) r.fail(n, "nodes.data_dir", "missing for node '" + e.id + "'");
+    e.data_dir = r.str(n.at("data_dir"), "nodes.data_dir");
+    if (e.data_dir.empty()) r.fail(n.at("data_dir"), "nodes.data_dir", "must not be empty");
+    if (std::filesystem::path(e.data_dir).is_relative()) {
+      e.data_dir = (std::filesystem::path(base_dir) / e.data_dir).lexically_normal().string();
+    }
+    if (n.contains("zone")) e.zone = r.str(n.at("zone"), "nodes.zone");
+    cfg.nodes.push_back(std::move(e));
+  }
+  if (cfg.voters.empty()) {
+    // Default: the first min(3, nodes) nodes vote.
+    for (size_t i = 0; i < cfg.nodes.size() && i < 3; ++i) cfg.voters.push_back(cfg.nodes[i].id);
+  }
+  for (const auto& v : cfg.voters) {
+    if (!ids.count(v)) r.fail(root.at("cluster").at("voters"), "cluster.voters", "unknown node '" + v + "'");
+  }
+  return cfg;
+}
+
+}  // namespace
+
+Result<ClusterConfig> parse_config(std::string_view text, const std::string& name,
+                                   const std::string& base_dir) {
+  try {
+    std::istringstream in{std::string(text)};
+    toml::value root = toml::parse(in, name);
+    return read(root, name, base_dir);
+  } catch (const ConfigProblem& p) {
+    return Status::ConfigError(p.message);
+  } catch (const toml::syntax_error& e) {
+    // toml11 explains over several lines; keep the first, prefixed with file:line.
+    std::string what = e.what();
+    auto nl = what.find('\n');
+    std::string first = what.substr(0, nl);
+    if (first.rfind("[error] ", 0) == 0) first = first.substr(8);
+    return Status::ConfigError(name + ":" + std::to_string(e.location().line()) +
+                               ": syntax error: " + first);
+  } catch (const std::exception& e) {
+    return Status::ConfigError(name + ": " + e.what());
+  }
+}
+
+Result<ClusterConfig> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ConfigError(path + ": cannot open config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto base = std::filesystem::absolute(path).parent_path().string();
+  return parse_config(text.str(), path, base);
+}
+
+}  // namespace tally

@@ -1,0 +1,63 @@
+// The one config loader: a TOML file describing the cluster's initial nodes
+// and the settings every node shares. A node finds itself in it by id
+// (`tallyd --config FILE --node n2`), as etcd does with --initial-cluster.
+//
+// Every error names the file, the line and the key:
+//   conf/tally.toml:12: key 'storage.durability': expected "fsync" or "buffered", got "fast"
+// Unknown keys are errors too: a misspelt setting must not be silently ignored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/address.hpp"
+#include "common/log.hpp"
+#include "tally/status.hpp"
+
+namespace tally {
+
+enum class Durability {
+  kFsync,     // a write is acknowledged after fsync (group commit): survives power loss
+  kBuffered,  // acknowledged once in the OS page cache: survives a process crash only
+};
+std::string_view durability_name(Durability d);
+
+// Size limits, checked before anything is allocated (DESIGN.md §6).
+struct Limits {
+  uint32_t max_key_bytes = 64 * 1024;
+  uint32_t max_value_bytes = 4 * 1024 * 1024;
+  uint32_t max_frame_bytes = 16 * 1024 * 1024;
+};
+
+struct NodeEntry {
+  std::string id;        // unique name in the cluster: [A-Za-z0-9_-], 1..64 characters
+  HostPort listen;       // where the node binds (peers and clients)
+  std::string data_dir;  // absolute, or relative to the config file's folder; resolved on load
+  std::string zone = "default";
+};
+
+struct ClusterConfig {
+  std::string path;  // the file it was loaded from
+  std::string name = "tally";
+  std::vector<std::string> voters;  // ids of the initial Raft voters
+  std::vector<NodeEntry> nodes;
+  Durability durability = Durability::kFsync;
+  Limits limits;
+  LogLevel log_level = LogLevel::kInfo;
+  uint32_t request_timeout_ms = 1000;  // default per-request timeout
+
+  // The entry of node `id`, or an error naming the ids the file does have.
+  Result<NodeEntry> node(std::string_view id) const;
+};
+
+// Reads and validates a config file.
+Result<ClusterConfig> load_config(const std::string& path);
+
+// Parses config text; `name` stands in for the file name in errors, and
+// relative data_dir values are resolved against `base_dir`.
+Result<ClusterConfig> parse_config(std::string_view text, const std::string& name,
+                                   const std::string& base_dir);
+
+}  // namespace tally

@@ -1,0 +1,385 @@
+#include "net/codec.hpp"
+
+#include <msgpack.hpp>
+
+#include "net/frame.hpp"
+#include "quorum/dvv.hpp"
+
+namespace tally::net {
+namespace {
+
+// msgpack's packer writes through any type with write(const char*, size_t).
+struct StringSink {
+  std::string* out;
+  void write(const char* data, size_t n) { out->append(data, n); }
+};
+using Packer = msgpack::packer<StringSink>;
+
+void pack_str(Packer& p, const std::string& s) {
+  p.pack_str(static_cast<uint32_t>(s.size()));
+  p.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+void pack_bin(Packer& p, const std::string& s) {
+  p.pack_bin(static_cast<uint32_t>(s.size()));
+  p.pack_bin_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+void pack_options(Packer& p, const wire::RequestOptions& o) {
+  p.pack_array(4);
+  p.pack(o.r);
+  p.pack(o.w);
+  p.pack(o.timeout_ms);
+  p.pack(o.sloppy);
+}
+
+// Fields after [version, type, request_id], per message type.
+size_t field_count(const wire::Body& body) {
+  struct {
+    size_t operator()(const wire::ErrorReply&) { return 2; }
+    size_t operator()(const wire::PingRequest&) { return 0; }
+    size_t operator()(const wire::PingReply&) { return 1; }
+    size_t operator()(const wire::PutRequest&) { return 5; }
+    size_t operator()(const wire::PutReply&) { return 1; }
+    size_t operator()(const wire::GetRequest&) { return 3; }
+    size_t operator()(const wire::GetReply&) { return 2; }
+    size_t operator()(const wire::DeleteRequest&) { return 4; }
+    size_t operator()(const wire::DeleteReply&) { return 0; }
+    size_t operator()(const wire::StatusRequest&) { return 0; }
+    size_t operator()(const wire::StatusReply&) { return 1; }
+  } count;
+  return std::visit(count, body);
+}
+
+void pack_fields(Packer& p, const wire::Body& body) {
+  struct Visitor {
+    Packer& p;
+    void operator()(const wire::ErrorReply& m) {
+      p.pack(static_cast<uint8_t>(m.code));
+      pack_str(p, m.message);
+    }
+    void operator()(const wire::PingRequest&) {}
+    void operator()(const wire::PingReply& m) { pack_str(p, m.node_id); }
+    void operator()(const wire::PutRequest& m) {
+      pack_str(p, m.keyspace);
+      pack_bin(p, m.key);
+      pack_bin(p, m.value);
+      pack_bin(p, m.context);
+      pack_options(p, m.options);
+    }
+    void operator()(const wire::PutReply& m) { pack_bin(p, m.context); }
+    void operator()(const wire::GetRequest& m) {
+      pack_str(p, m.keyspace);
+      pack_bin(p, m.key);
+      pack_options(p, m.options);
+    }
+    void operator()(const wire::GetReply& m) {
+      p.pack_array(static_cast<uint32_t>(m.values.size()));
+      for (const auto& v : m.values) pack_bin(p, v);
+      pack_bin(p, m.context);
+    }
+    void operator()(const wire::DeleteRequest& m) {
+      pack_str(p, m.keyspace);
+      pack_bin(p, m.key);
+      pack_bin(p, m.context);
+      pack_options(p, m.options);
+    }
+    void operator()(const wire::DeleteReply&) {}
+    void operator()(const wire::StatusRequest&) {}
+    void operator()(const wire::StatusReply& m) {
+      p.pack_array(static_cast<uint32_t>(m.fields.size()));
+      for (const auto& [k, v] : m.fields) {
+        p.pack_array(2);
+        pack_str(p, k);
+        pack_str(p, v);
+      }
+    }
+  };
+  std::visit(Visitor{p}, body);
+}
+
+void pack_message(Packer& p, const wire::Message& msg) {
+  p.pack_array(static_cast<uint32_t>(3 + field_count(msg.body)));
+  p.pack(wire::kProtocolVersion);
+  p.pack(static_cast<uint8_t>(wire::type_of(msg.body)));
+  p.pack(msg.request_id);
+  pack_fields(p, msg.body);
+}
+
+// ---- decoding ----------------------------------------------------------------
+
+// Thrown inside this file only; decode_* turn it into a Status.
+struct DecodeError {
+  std::string what;
+};
+
+[[noreturn]] void fail(const char* field, const char* expected) {
+  throw DecodeError{std::string("field '") + field + "': expected " + expected};
+}
+
+uint64_t get_uint(const msgpack::object& o, const char* field, uint64_t max) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER) fail(field, "an unsigned integer");
+  if (o.via.u64 > max) fail(field, ("an integer at most " + std::to_string(max)).c_str());
+  return o.via.u64;
+}
+bool get_bool(const msgpack::object& o, const char* field) {
+  if (o.type != msgpack::type::BOOLEAN) fail(field, "a boolean");
+  return o.via.boolean;
+}
+// Strings and binaries are accepted interchangeably: clients in other
+// languages do not always distinguish them.
+std::string get_bytes(const msgpack::object& o, const char* field) {
+  if (o.type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
+  if (o.type == msgpack::type::BIN) return std::string(o.via.bin.ptr, o.via.bin.size);
+  fail(field, "a string");
+}
+const msgpack::object_array& get_array(const msgpack::object& o, const char* field,
+                                       uint32_t min_size) {
+  if (o.type != msgpack::type::ARRAY) fail(field, "an array");
+  if (o.via.array.size < min_size) {
+    fail(field, ("an array of at least " + std::to_string(min_size) + " elements").c_str());
+  }
+  return o.via.array;
+}
+
+wire::RequestOptions get_options(const msgpack::object& o) {
+  const auto& a = get_array(o, "options", 4);
+  wire::RequestOptions opt;
+  opt.r = static_cast<uint8_t>(get_uint(a.ptr[0], "options.r", 255));
+  opt.w = static_cast<uint8_t>(get_uint(a.ptr[1], "options.w", 255));
+  opt.timeout_ms = static_cast<uint32_t>(get_uint(a.ptr[2], "options.timeout_ms", UINT32_MAX));
+  opt.sloppy = get_bool(a.ptr[3], "options.sloppy");
+  return opt;
+}
+
+// Bytes are referenced, not copied, while the object tree is walked; the
+// strings are copied once into the message structs.
+bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+msgpack::object unpack_one(msgpack::zone& zone, std::string_view bytes, const DecodeLimits& lim) {
+  msgpack::unpack_limit limit(lim.max_elements, lim.max_elements, lim.max_bytes, lim.max_bytes,
+                              /*ext=*/0, lim.max_depth);
+  std::size_t off = 0;
+  msgpack::object o =
+      msgpack::unpack(zone, bytes.data(), bytes.size(), off, reference_all, nullptr, limit);
+  if (off != bytes.size()) {
+    throw DecodeError{std::to_string(bytes.size() - off) + " trailing bytes after the message"};
+  }
+  return o;
+}
+
+wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n) {
+  auto need = [&](uint32_t count, const char* name) {
+    if (n < count) {
+      throw DecodeError{std::string(name) + " needs " + std::to_string(count) + " fields, got " +
+                        std::to_string(n)};
+    }
+  };
+  switch (type) {
+    case wire::MsgType::kError: {
+      need(2, "error");
+      uint64_t code = get_uint(f[0], "error.code", 255);
+      return wire::ErrorReply{static_cast<Code>(code), get_bytes(f[1], "error.message")};
+    }
+    case wire::MsgType::kPing: return wire::PingRequest{};
+    case wire::MsgType::kPingReply: need(1, "ping reply"); return wire::PingReply{get_bytes(f[0], "node_id")};
+    case wire::MsgType::kPut:
+      need(5, "put");
+      return wire::PutRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
+                              get_bytes(f[2], "value"), get_bytes(f[3], "context"),
+                              get_options(f[4])};
+    case wire::MsgType::kPutReply: need(1, "put reply"); return wire::PutReply{get_bytes(f[0], "context")};
+    case wire::MsgType::kGet:
+      need(3, "get");
+      return wire::GetRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
+                              get_options(f[2])};
+    case wire::MsgType::kGetReply: {
+      need(2, "get reply");
+      const auto& vals = get_array(f[0], "values", 0);
+      wire::GetReply r;
+      r.values.reserve(vals.size);
+      for (uint32_t i = 0; i < vals.size; ++i) r.values.push_back(get_bytes(vals.ptr[i], "values[]"));
+      r.context = get_bytes(f[1], "context");
+      return r;
+    }
+    case wire::MsgType::kDelete:
+      need(4, "delete");
+      return wire::DeleteRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
+                                 get_bytes(f[2], "context"), get_options(f[3])};
+    case wire::MsgType::kDeleteReply: return wire::DeleteReply{};
+    case wire::MsgType::kStatus: return wire::StatusRequest{};
+    case wire::MsgType::kStatusReply: {
+      need(1, "status reply");
+      const auto& fields = get_array(f[0], "fields", 0);
+      wire::StatusReply r;
+      for (uint32_t i = 0; i < fields.size; ++i) {
+        const auto& kv = get_array(fields.ptr[i], "fields[]", 2);
+        r.fields.emplace_back(get_bytes(kv.ptr[0], "fields[].name"),
+                              get_bytes(kv.ptr[1], "fields[].value"));
+      }
+      return r;
+    }
+  }
+  throw DecodeError{"unknown message type " + std::to_string(static_cast<int>(type))};
+}
+
+}  // namespace
+
+void encode_frame(const wire::Message& msg, std::string& out) {
+  size_t start = out.size();
+  out.append(kFrameHeaderBytes, '\0');
+  StringSink sink{&out};
+  Packer p(sink);
+  pack_message(p, msg);
+  uint32_t len = static_cast<uint32_t>(out.size() - start - kFrameHeaderBytes);
+  out[start] = static_cast<char>(len >> 24);
+  out[start + 1] = static_cast<char>(len >> 16);
+  out[start + 2] = static_cast<char>(len >> 8);
+  out[start + 3] = static_cast<char>(len);
+}
+
+std::string encode_payload(const wire::Message& msg) {
+  std::string out;
+  out.reserve(64);
+  StringSink sink{&out};
+  Packer p(sink);
+  pack_message(p, msg);
+  return out;
+}
+
+Result<wire::Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {
+  try {
+    msgpack::zone zone;
+    msgpack::object o = unpack_one(zone, payload, limits);
+    const auto& a = get_array(o, "message", 3);
+    uint64_t version = get_uint(a.ptr[0], "version", 255);
+    if (version != wire::kProtocolVersion) {
+      return Status::ProtocolError("unsupported protocol version " + std::to_string(version) +
+                                   " (this node speaks " +
+                                   std::to_string(wire::kProtocolVersion) + ")");
+    }
+    auto type = static_cast<wire::MsgType>(get_uint(a.ptr[1], "type", 255));
+    wire::Message msg;
+    msg.request_id = get_uint(a.ptr[2], "request_id", UINT64_MAX);
+    msg.body = decode_body(type, a.ptr + 3, a.size - 3);
+    return msg;
+  } catch (const DecodeError& e) {
+    return Status::ProtocolError("malformed message: " + e.what);
+  } catch (const msgpack::unpack_error& e) {
+    return Status::ProtocolError(std::string("malformed message: msgpack: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::ProtocolError("malformed message: too large to decode");
+  }
+}
+
+// ---- records and contexts ------------------------------------------------------
+
+namespace {
+
+constexpr uint64_t kRecordFormat = 1;
+
+void pack_clock(Packer& p, const quorum::VersionVector& vv) {
+  p.pack_array(static_cast<uint32_t>(vv.entries.size() * 2));
+  for (const auto& [id, counter] : vv.entries) {
+    p.pack(id);
+    p.pack(counter);
+  }
+}
+
+quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
+  const auto& a = get_array(o, field, 0);
+  if (a.size % 2 != 0) fail(field, "an even-length array of (replica, counter)");
+  quorum::VersionVector vv;
+  vv.entries.reserve(a.size / 2);
+  for (uint32_t i = 0; i < a.size; i += 2) {
+    auto id = static_cast<quorum::ReplicaId>(get_uint(a.ptr[i], field, UINT32_MAX));
+    uint64_t counter = get_uint(a.ptr[i + 1], field, UINT64_MAX);
+    if (!vv.entries.empty() && vv.entries.back().first >= id) fail(field, "replica ids in increasing order");
+    if (counter == 0) fail(field, "non-zero counters");
+    vv.entries.emplace_back(id, counter);
+  }
+  return vv;
+}
+
+}  // namespace
+
+std::string encode_record(const quorum::DvvSet& record) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  p.pack_array(3);
+  p.pack(kRecordFormat);
+  pack_clock(p, record.clock);
+  p.pack_array(static_cast<uint32_t>(record.siblings.size()));
+  for (const auto& s : record.siblings) {
+    p.pack_array(7);
+    p.pack(s.dot.replica);
+    p.pack(s.dot.counter);
+    p.pack(s.timestamp.wall_ms);
+    p.pack(s.timestamp.logical);
+    p.pack(s.timestamp.node);
+    p.pack(s.tombstone);
+    pack_bin(p, s.value);
+  }
+  return out;
+}
+
+Result<quorum::DvvSet> decode_record(std::string_view bytes) {
+  try {
+    msgpack::zone zone;
+    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{UINT32_MAX, UINT32_MAX, 8});
+    const auto& a = get_array(o, "record", 3);
+    uint64_t format = get_uint(a.ptr[0], "record.format", UINT64_MAX);
+    if (format != kRecordFormat) {
+      return Status::Corruption("unknown record format " + std::to_string(format));
+    }
+    quorum::DvvSet rec;
+    rec.clock = get_clock(a.ptr[1], "record.clock");
+    const auto& sibs = get_array(a.ptr[2], "record.siblings", 0);
+    rec.siblings.reserve(sibs.size);
+    for (uint32_t i = 0; i < sibs.size; ++i) {
+      const auto& f = get_array(sibs.ptr[i], "record.siblings[]", 7);
+      quorum::Sibling s;
+      s.dot.replica = static_cast<quorum::ReplicaId>(get_uint(f.ptr[0], "sibling.replica", UINT32_MAX));
+      s.dot.counter = get_uint(f.ptr[1], "sibling.counter", UINT64_MAX);
+      s.timestamp.wall_ms = get_uint(f.ptr[2], "sibling.wall_ms", UINT64_MAX);
+      s.timestamp.logical = static_cast<uint32_t>(get_uint(f.ptr[3], "sibling.logical", UINT32_MAX));
+      s.timestamp.node = static_cast<quorum::ReplicaId>(get_uint(f.ptr[4], "sibling.node", UINT32_MAX));
+      s.tombstone = get_bool(f.ptr[5], "sibling.tombstone");
+      s.value = get_bytes(f.ptr[6], "sibling.value");
+      rec.siblings.push_back(std::move(s));
+    }
+    // Well-formed bytes can still hold a state no update could have made.
+    Status valid = quorum::validate(rec);
+    if (!valid.ok()) return Status::Corruption("stored record is not a valid version set: " + valid.message());
+    return rec;
+  } catch (const DecodeError& e) {
+    return Status::Corruption("stored record does not decode: " + e.what);
+  } catch (const msgpack::unpack_error& e) {
+    return Status::Corruption(std::string("stored record does not decode: ") + e.what());
+  }
+}
+
+std::string encode_context(const quorum::VersionVector& clock) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  pack_clock(p, clock);
+  return out;
+}
+
+Result<quorum::VersionVector> decode_context(std::string_view bytes) {
+  if (bytes.empty()) return quorum::VersionVector{};
+  try {
+    msgpack::zone zone;
+    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{1024, 1024, 2});
+    return get_clock(o, "context");
+  } catch (const DecodeError& e) {
+    return Status::InvalidArgument("bad context (pass the context a get returned, unchanged): " +
+                                   e.what);
+  } catch (const msgpack::unpack_error& e) {
+    return Status::InvalidArgument(
+        std::string("bad context (pass the context a get returned, unchanged): ") + e.what());
+  }
+}
+
+}  // namespace tally::net

@@ -1,0 +1,43 @@
+// The one codec: msgpack for every wire message and every stored record.
+//
+// Nothing outside net/codec.cpp includes msgpack. Decoding never trusts its
+// input: sizes are bounded by msgpack unpack limits (REFERENCES.md, "msgpack-c
+// limits"), every field's type is checked, trailing bytes are an error, and
+// the error names the field that was wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "net/messages.hpp"
+#include "quorum/version.hpp"
+#include "tally/status.hpp"
+
+namespace tally::net {
+
+struct DecodeLimits {
+  uint32_t max_bytes = 16 * 1024 * 1024;  // strings and binaries
+  uint32_t max_elements = 100000;         // array and map sizes
+  uint32_t max_depth = 8;
+};
+
+// Appends one whole frame (header and payload) to `out`.
+void encode_frame(const wire::Message& msg, std::string& out);
+
+// The payload alone (no header), for transports that frame it themselves.
+std::string encode_payload(const wire::Message& msg);
+
+// Decodes one payload. Errors are kProtocolError and name what was wrong.
+Result<wire::Message> decode_payload(std::string_view payload, const DecodeLimits& limits = {});
+
+// A key's stored versions (the record format of src/store). Errors: kCorruption.
+std::string encode_record(const quorum::DvvSet& record);
+Result<quorum::DvvSet> decode_record(std::string_view bytes);
+
+// The opaque causal context handed to clients. Errors: kInvalidArgument (it
+// comes from a user, who may have mangled it).
+std::string encode_context(const quorum::VersionVector& clock);
+Result<quorum::VersionVector> decode_context(std::string_view bytes);
+
+}  // namespace tally::net

@@ -1,0 +1,116 @@
+// Every message that crosses the wire, as plain structs.
+//
+// On the wire a message is one frame: a 4-byte big-endian length, then a
+// msgpack array [version, type, request_id, ...fields] (DESIGN.md §6). The
+// codec (net/codec.hpp) is the only code that knows that layout; everything
+// else sees these structs. Type numbers are part of the protocol: append only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tally/status.hpp"
+
+namespace tally::wire {
+
+constexpr uint8_t kProtocolVersion = 1;
+
+// Per-request knobs. Zero means "the keyspace's default".
+struct RequestOptions {
+  uint8_t r = 0;
+  uint8_t w = 0;
+  uint32_t timeout_ms = 0;
+  bool sloppy = false;  // may fallback nodes holding hints count towards W?
+  bool operator==(const RequestOptions&) const = default;
+};
+
+struct ErrorReply {
+  Code code = Code::kInternal;
+  std::string message;
+  bool operator==(const ErrorReply&) const = default;
+};
+
+struct PingRequest {
+  bool operator==(const PingRequest&) const = default;
+};
+struct PingReply {
+  std::string node_id;
+  bool operator==(const PingReply&) const = default;
+};
+
+struct PutRequest {
+  std::string keyspace;
+  std::string key;
+  std::string value;
+  std::string context;  // opaque causal context from an earlier get; empty = none
+  RequestOptions options;
+  bool operator==(const PutRequest&) const = default;
+};
+struct PutReply {
+  std::string context;  // the context of the new version
+  bool operator==(const PutReply&) const = default;
+};
+
+struct GetRequest {
+  std::string keyspace;
+  std::string key;
+  RequestOptions options;
+  bool operator==(const GetRequest&) const = default;
+};
+struct GetReply {
+  std::vector<std::string> values;  // concurrent siblings; empty = not found (or deleted)
+  std::string context;              // pass to put/delete to supersede what was read
+  bool operator==(const GetReply&) const = default;
+};
+
+struct DeleteRequest {
+  std::string keyspace;
+  std::string key;
+  std::string context;
+  RequestOptions options;
+  bool operator==(const DeleteRequest&) const = default;
+};
+struct DeleteReply {
+  bool operator==(const DeleteReply&) const = default;
+};
+
+struct StatusRequest {
+  bool operator==(const StatusRequest&) const = default;
+};
+// An ordered list of (name, value) pairs, like Redis' INFO: new fields can be
+// added without a protocol change.
+struct StatusReply {
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool operator==(const StatusReply&) const = default;
+};
+
+enum class MsgType : uint8_t {
+  kError = 1,
+  kPing = 2,
+  kPingReply = 3,
+  kPut = 4,
+  kPutReply = 5,
+  kGet = 6,
+  kGetReply = 7,
+  kDelete = 8,
+  kDeleteReply = 9,
+  kStatus = 10,
+  kStatusReply = 11,
+};
+
+// The variant's alternatives are in MsgType order (index + 1 == type).
+using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
+                          GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply>;
+
+inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
+
+struct Message {
+  uint64_t request_id = 0;  // chosen by the sender of a request, echoed in its reply
+  Body body;
+  bool operator==(const Message&) const = default;
+};
+
+}  // namespace tally::wire

@@ -1,0 +1,87 @@
+// tallyd: one tally node.
+//
+//   tallyd --config conf/local-cluster.toml --node n1
+//
+// Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure (cannot bind,
+// cannot open the data folder), 2 bad command line or config.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "common/config.hpp"
+#include "node/node.hpp"
+#include "node/uv_env.hpp"
+
+int main(int argc, char** argv) {
+  using namespace tally;
+  CLI::App app{"tallyd: a node of tally, a leaderless quorum key-value store"};
+  app.set_version_flag("--version", std::string(kTallyVersion));
+  std::string config_path, node_id, log_level;
+  app.add_option("-c,--config", config_path, "the cluster's TOML config file")->required();
+  app.add_option("-n,--node", node_id,
+                 "this node's id in the config (may be left out when the file lists one node)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error (overrides log.level)");
+  app.footer(
+      "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT; 1 runtime failure (cannot bind,\n"
+      "cannot open the data folder); 2 bad command line or config.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  auto cfg = load_config(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  if (node_id.empty()) {
+    if (cfg->nodes.size() != 1) {
+      std::fprintf(stderr, "tallyd: %s lists %zu nodes: say which one this is with --node\n",
+                   config_path.c_str(), cfg->nodes.size());
+      return 2;
+    }
+    node_id = cfg->nodes.front().id;
+  }
+  auto self = cfg->node(node_id);
+  if (!self.ok()) {
+    std::fprintf(stderr, "tallyd: %s\n", self.status().message().c_str());
+    return 2;
+  }
+  LogLevel level = cfg->log_level;
+  if (!log_level.empty()) {
+    auto l = parse_log_level(log_level);
+    if (!l) {
+      std::fprintf(stderr, "tallyd: --log-level must be debug, info, warn or error, not '%s'\n",
+                   log_level.c_str());
+      return 2;
+    }
+    level = *l;
+  }
+
+  signal(SIGPIPE, SIG_IGN);  // a peer vanishing mid-write is an error value, not a signal
+  Logger log("tallyd", level);
+  auto env = UvEnv::create(self->data_dir, cfg->limits, log);
+  if (!env.ok()) {
+    std::fprintf(stderr, "tallyd: node %s: %s\n", node_id.c_str(), env.status().to_string().c_str());
+    return 1;
+  }
+  Node node(**env, *cfg, *self);
+  Status s = node.start();
+  if (!s.ok()) {
+    std::fprintf(stderr, "tallyd: node %s: %s\n", node_id.c_str(), s.to_string().c_str());
+    return 1;
+  }
+  UvEnv* e = env->get();
+  auto shutdown = [&node, e, &log] {
+    TALLY_LOG(log, kInfo) << "stopping";
+    node.stop([e] { e->stop(); });
+  };
+  e->on_signal(SIGTERM, shutdown);
+  e->on_signal(SIGINT, shutdown);
+  e->run();
+  TALLY_LOG(log, kInfo) << "stopped";
+  return 0;
+}

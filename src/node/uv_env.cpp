@@ -1,0 +1,457 @@
+#include "node/uv_env.hpp"
+
+#include <chrono>
+#include <cstring>
+
+namespace tally {
+
+// ---- the disk: LevelDB calls on libuv's worker threads -----------------------
+
+class UvEnv::UvDisk final : public store::Disk {
+ public:
+  UvDisk(uv_loop_t* loop, std::unique_ptr<store::LevelDbEngine> engine)
+      : loop_(loop), engine_(std::move(engine)) {}
+
+  void write(store::WriteBatch batch, bool sync, WriteDone done) override {
+    auto result = std::make_shared<Status>();
+    submit([e = engine_.get(), batch = std::move(batch), sync, result] { *result = e->write(batch, sync); },
+           [result, done = std::move(done)] { done(*result); });
+  }
+
+  void read(std::string key, ReadDone done) override {
+    auto result = std::make_shared<Result<std::optional<std::string>>>(std::optional<std::string>());
+    submit([e = engine_.get(), key = std::move(key), result] { *result = e->read(key); },
+           [result, done = std::move(done)] { done(std::move(*result)); });
+  }
+
+  void scan(std::string start, std::string end, size_t limit, ScanDone done) override {
+    auto result = std::make_shared<Result<std::vector<store::KeyValue>>>(std::vector<store::KeyValue>());
+    submit([e = engine_.get(), start = std::move(start), end = std::move(end), limit, result] {
+             *result = e->scan(start, end, limit);
+           },
+           [result, done = std::move(done)] { done(std::move(*result)); });
+  }
+
+ private:
+  struct Job {
+    uv_work_t req;
+    std::function<void()> on_thread;
+    std::function<void()> on_loop;
+  };
+
+  void submit(std::function<void()> on_thread, std::function<void()> on_loop) {
+    auto* job = new Job{{}, std::move(on_thread), std::move(on_loop)};
+    job->req.data = job;
+    uv_queue_work(
+        loop_, &job->req, [](uv_work_t* r) { static_cast<Job*>(r->data)->on_thread(); },
+        [](uv_work_t* r, int) {
+          std::unique_ptr<Job> j(static_cast<Job*>(r->data));
+          j->on_loop();
+        });
+  }
+
+  uv_loop_t* loop_;
+  std::unique_ptr<store::LevelDbEngine> engine_;
+};
+
+// ---- connections and timers ----------------------------------------------------
+
+struct UvEnv::Conn {
+  UvEnv* env = nullptr;
+  ConnId id = 0;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  net::FrameReader reader;
+  bool connected = false;
+  bool closing = false;
+  Status why;
+  std::string peer;
+  std::vector<std::string> queued;  // sends before the connection is established
+  explicit Conn(uint32_t max_frame) : reader(max_frame) {}
+};
+
+struct UvEnv::Timer {
+  uv_timer_t handle;
+  UvEnv* env = nullptr;
+  TimerId id = 0;
+  std::function<void()> fn;
+};
+
+namespace {
+struct WriteReq {
+  uv_write_t req;
+  char header[net::kFrameHeaderBytes];
+  std::string payload;
+};
+
+std::string peer_name(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char ip[64] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+}  // namespace
+
+// ---- construction -------------------------------------------------------------
+
+Result<std::unique_ptr<UvEnv>> UvEnv::create(const std::string& data_dir, const Limits& limits,
+                                             Logger log) {
+  auto engine = store::LevelDbEngine::open(data_dir);
+  if (!engine.ok()) return engine.status();
+  return std::unique_ptr<UvEnv>(new UvEnv(std::move(*engine), limits, std::move(log)));
+}
+
+UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log)
+    : loop_(std::make_unique<uv_loop_t>()), limits_(limits), log_(std::move(log)),
+      rng_(std::random_device{}()), read_buf_(64 * 1024) {
+  uv_loop_init(loop_.get());
+  disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine));
+  uv_check_init(loop_.get(), &check_);
+  check_.data = this;
+  uv_check_start(&check_, [](uv_check_t* h) { static_cast<UvEnv*>(h->data)->run_deferred(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  uv_idle_init(loop_.get(), &idle_);
+  idle_.data = this;
+}
+
+UvEnv::~UvEnv() {
+  if (!stopping_) stop();
+  // Let close callbacks and queued disk work finish before the loop goes away.
+  uv_run(loop_.get(), UV_RUN_DEFAULT);
+  uv_loop_close(loop_.get());
+}
+
+void UvEnv::run() { uv_run(loop_.get(), UV_RUN_DEFAULT); }
+
+void UvEnv::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  if (listener_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listener_ = nullptr;
+  }
+  std::vector<ConnId> ids;
+  for (auto& [id, c] : conns_) ids.push_back(id);
+  for (ConnId id : ids) close(id, Status::Aborted("node shutting down"));
+  std::vector<TimerId> tids;
+  for (auto& [id, t] : timers_) tids.push_back(id);
+  for (TimerId id : tids) cancel_timer(id);
+  for (auto* s : signals_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(s), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+  }
+  signals_.clear();
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&check_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  }
+}
+
+void UvEnv::on_signal(int signum, std::function<void()> fn) {
+  auto* s = new uv_signal_t;
+  uv_signal_init(loop_.get(), s);
+  signal_fns_.push_back(std::move(fn));
+  s->data = reinterpret_cast<void*>(signal_fns_.size() - 1);
+  signals_.push_back(s);
+  uv_signal_start(
+      s,
+      [](uv_signal_t* h, int) {
+        // The env is found through the loop's data pointer.
+        auto* env = static_cast<UvEnv*>(h->loop->data);
+        env->signal_fns_[reinterpret_cast<size_t>(h->data)]();
+      },
+      signum);
+  uv_unref(reinterpret_cast<uv_handle_t*>(s));
+  loop_->data = this;
+}
+
+store::Disk& UvEnv::disk() { return *disk_; }
+
+// ---- clock, timers, deferred work ----------------------------------------------
+
+uint64_t UvEnv::now_us() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t UvEnv::wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+TimerId UvEnv::set_timer(uint64_t delay_us, std::function<void()> fn) {
+  auto* t = new Timer;
+  t->env = this;
+  t->id = next_timer_++;
+  t->fn = std::move(fn);
+  t->handle.data = t;
+  uv_timer_init(loop_.get(), &t->handle);
+  timers_[t->id] = t;
+  uv_timer_start(
+      &t->handle,
+      [](uv_timer_t* h) {
+        auto* timer = static_cast<Timer*>(h->data);
+        timer->env->timers_.erase(timer->id);
+        auto fn = std::move(timer->fn);
+        uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<Timer*>(hh->data); });
+        fn();
+      },
+      (delay_us + 999) / 1000, 0);
+  return t->id;
+}
+
+void UvEnv::cancel_timer(TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  Timer* t = it->second;
+  timers_.erase(it);
+  uv_timer_stop(&t->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&t->handle), [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
+}
+
+void UvEnv::defer(std::function<void()> fn) {
+  deferred_.push_back(std::move(fn));
+  if (!stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+  }
+}
+
+void UvEnv::run_deferred() {
+  // Work deferred while running waits for the next turn, so a flush started
+  // here gathers everything that arrived meanwhile.
+  std::vector<std::function<void()>> now;
+  now.swap(deferred_);
+  for (auto& fn : now) fn();
+  if (deferred_.empty() && uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) uv_idle_stop(&idle_);
+}
+
+// ---- network ------------------------------------------------------------------
+
+UvEnv::Conn* UvEnv::find(ConnId id) {
+  auto it = conns_.find(id);
+  return it == conns_.end() || it->second->closing ? nullptr : it->second.get();
+}
+
+UvEnv::Conn* UvEnv::new_conn() {
+  auto c = std::make_unique<Conn>(limits_.max_frame_bytes);
+  c->env = this;
+  c->id = next_conn_++;
+  uv_tcp_init(loop_.get(), &c->tcp);
+  c->tcp.data = c.get();
+  Conn* raw = c.get();
+  conns_[raw->id] = std::move(c);
+  return raw;
+}
+
+Status UvEnv::listen(const HostPort& addr, NetworkHandler* handler) {
+  handler_ = handler;
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
+      uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
+    // Names (e.g. "localhost") are resolved once, here, synchronously: this runs at start-up.
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(addr.host.c_str(), nullptr, &hints, &res) != 0 || !res) {
+      return Status::InvalidArgument("cannot resolve listen address " + addr.to_string());
+    }
+    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(addr.port);
+    freeaddrinfo(res);
+  }
+  listener_ = new uv_tcp_t;
+  uv_tcp_init(loop_.get(), listener_);
+  listener_->data = this;
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<sockaddr*>(&ss), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 512, [](uv_stream_t* server, int status) {
+      auto* env = static_cast<UvEnv*>(server->data);
+      if (status < 0) {
+        TALLY_LOG(env->log_, kWarn) << "accept failed: " << uv_strerror(status);
+        return;
+      }
+      Conn* c = env->new_conn();
+      if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+        env->close(c->id, Status::IoError("accept failed"));
+        return;
+      }
+      uv_tcp_nodelay(&c->tcp, 1);
+      c->connected = true;
+      c->peer = peer_name(&c->tcp);
+      env->start_reading(c);
+      env->handler_->on_accept(c->id);
+    });
+  }
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listener_ = nullptr;
+    return Status::IoError("cannot listen on " + addr.to_string() + ": " + uv_strerror(rc));
+  }
+  return Status::Ok();
+}
+
+void UvEnv::start_reading(Conn* c) {
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&c->tcp),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* conn = static_cast<Conn*>(h->data);
+        buf->base = conn->env->read_buf_.data();
+        buf->len = conn->env->read_buf_.size();
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* conn = static_cast<Conn*>(s->data);
+        conn->env->on_read(conn, nread, buf);
+      });
+}
+
+void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
+  if (c->closing) return;
+  ConnId id = c->id;
+  if (nread < 0) {
+    if (nread == UV_EOF && c->reader.buffered() == 0) {
+      close(id, Status::Unavailable("closed by peer"));
+    } else if (nread == UV_EOF) {
+      Status why = Status::ProtocolError("truncated frame: connection closed with " +
+                                         std::to_string(c->reader.buffered()) +
+                                         " bytes of an unfinished frame");
+      TALLY_LOG(log_, kWarn) << "connection " << id << " from " << c->peer << ": " << why.to_string();
+      close(id, why);
+    } else {
+      close(id, Status::IoError(std::string("read failed: ") + uv_strerror(static_cast<int>(nread))));
+    }
+    return;
+  }
+  if (nread == 0) return;
+  Status s = c->reader.feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+  if (!s.ok()) {
+    TALLY_LOG(log_, kWarn) << "closing connection " << id << " from " << c->peer << ": " << s.to_string();
+    close(id, s);
+    return;
+  }
+  std::string frame;
+  while (find(id) && c->reader.next(frame)) handler_->on_frame(id, frame);
+}
+
+void UvEnv::write_now(Conn* c, std::string payload) {
+  auto* w = new WriteReq;
+  net::put_frame_header(w->header, static_cast<uint32_t>(payload.size()));
+  w->payload = std::move(payload);
+  w->req.data = c->env;
+  uv_buf_t bufs[2] = {uv_buf_init(w->header, sizeof w->header),
+                      uv_buf_init(w->payload.data(), static_cast<unsigned>(w->payload.size()))};
+  ConnId id = c->id;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), bufs, 2, [](uv_write_t* r, int status) {
+    std::unique_ptr<WriteReq> req(reinterpret_cast<WriteReq*>(r));
+    if (status < 0 && status != UV_ECANCELED) {
+      auto* conn = static_cast<Conn*>(r->handle->data);
+      if (!conn->closing) conn->env->close(conn->id, Status::IoError(std::string("write failed: ") + uv_strerror(status)));
+    }
+  });
+  if (rc != 0) {
+    delete w;
+    close(id, Status::IoError(std::string("write failed: ") + uv_strerror(rc)));
+  }
+}
+
+void UvEnv::send(ConnId id, std::string payload) {
+  Conn* c = find(id);
+  if (!c) return;
+  if (!c->connected) {
+    c->queued.push_back(std::move(payload));
+    return;
+  }
+  write_now(c, std::move(payload));
+}
+
+ConnId UvEnv::connect(const HostPort& addr) {
+  Conn* c = new_conn();
+  c->peer = addr.to_string();
+  ConnId id = c->id;
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+      uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    start_connect(c, reinterpret_cast<sockaddr*>(&ss));
+    return id;
+  }
+  struct Lookup {
+    uv_getaddrinfo_t req;
+    UvEnv* env;
+    ConnId id;
+  };
+  auto* lookup = new Lookup{{}, this, id};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(
+      loop_.get(), &lookup->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        std::unique_ptr<Lookup> l(reinterpret_cast<Lookup*>(req));
+        Conn* conn = l->env->find(l->id);
+        if (conn && (status != 0 || !res)) {
+          l->env->close(l->id, Status::Unavailable("cannot resolve " + conn->peer));
+        } else if (conn) {
+          l->env->start_connect(conn, res->ai_addr);
+        }
+        if (res) uv_freeaddrinfo(res);
+      },
+      addr.host.c_str(), std::to_string(addr.port).c_str(), &hints);
+  if (rc != 0) {
+    delete lookup;
+    // Report on the next turn: callbacks never run inside the call.
+    defer([this, id] { close(id, Status::Unavailable("cannot resolve address")); });
+  }
+  return id;
+}
+
+void UvEnv::start_connect(Conn* c, const sockaddr* addr) {
+  c->connect_req.data = c;
+  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, [](uv_connect_t* req, int status) {
+    auto* conn = static_cast<Conn*>(req->data);
+    UvEnv* env = conn->env;
+    if (conn->closing) return;
+    if (status < 0) {
+      env->close(conn->id, Status::Unavailable("cannot connect to " + conn->peer + ": " + uv_strerror(status)));
+      return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn->connected = true;
+    env->start_reading(conn);
+    ConnId id = conn->id;
+    env->handler_->on_connected(id);
+    if (!env->find(id)) return;
+    auto queued = std::move(conn->queued);
+    for (auto& p : queued) env->write_now(conn, std::move(p));
+  });
+  if (rc != 0) {
+    ConnId id = c->id;
+    defer([this, id, rc] { close(id, Status::Unavailable(std::string("cannot connect: ") + uv_strerror(rc))); });
+  }
+}
+
+void UvEnv::close(ConnId id, const Status& why) {
+  Conn* c = find(id);
+  if (!c) return;
+  c->closing = true;
+  c->why = why;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+    auto* conn = static_cast<Conn*>(h->data);
+    UvEnv* env = conn->env;
+    ConnId cid = conn->id;
+    Status reason = conn->why;
+    env->conns_.erase(cid);  // frees conn
+    if (env->handler_) env->handler_->on_closed(cid, reason);
+  });
+}
+
+}  // namespace tally

@@ -1,0 +1,89 @@
+// The production Env: one libuv loop, TCP, libuv timers, LevelDB on libuv's
+// worker threads. Nothing here decides anything; it only carries events
+// between the world and the node.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.hpp"
+#include "net/frame.hpp"
+#include "node/env.hpp"
+#include "store/leveldb_engine.hpp"
+
+namespace tally {
+
+class UvEnv final : public Env {
+ public:
+  // Opens LevelDB in `data_dir`. Errors: the folder cannot be created or the
+  // database cannot be opened (another tallyd holds its lock, corruption).
+  static Result<std::unique_ptr<UvEnv>> create(const std::string& data_dir, const Limits& limits,
+                                               Logger log);
+  ~UvEnv() override;
+
+  uv_loop_t* loop() { return loop_.get(); }
+  // Runs the loop until stop() and until every handle is closed.
+  void run();
+  // Closes the listener, every connection and timer; run() then returns.
+  void stop();
+  // Calls `fn` on the loop when `signum` arrives (SIGTERM, SIGINT).
+  void on_signal(int signum, std::function<void()> fn);
+
+  // Env
+  uint64_t now_us() override;
+  uint64_t wall_ms() override;
+  TimerId set_timer(uint64_t delay_us, std::function<void()> fn) override;
+  void cancel_timer(TimerId id) override;
+  void defer(std::function<void()> fn) override;
+  Status listen(const HostPort& addr, NetworkHandler* handler) override;
+  ConnId connect(const HostPort& addr) override;
+  void send(ConnId conn, std::string payload) override;
+  void close(ConnId conn, const Status& why) override;
+  store::Disk& disk() override;
+  uint64_t random() override { return rng_(); }
+  const Logger& log() override { return log_; }
+
+ private:
+  struct Conn;
+  struct Timer;
+  class UvDisk;
+
+  UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log);
+  Conn* find(ConnId id);
+  Conn* new_conn();
+  void start_reading(Conn* c);
+  void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
+  void write_now(Conn* c, std::string payload);
+  void start_connect(Conn* c, const sockaddr* addr);
+  void run_deferred();
+
+  std::unique_ptr<uv_loop_t> loop_;
+  Limits limits_;
+  Logger log_;
+  std::mt19937_64 rng_;
+  std::unique_ptr<UvDisk> disk_;
+  NetworkHandler* handler_ = nullptr;
+
+  uv_tcp_t* listener_ = nullptr;
+  std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
+  ConnId next_conn_ = 1;
+  std::unordered_map<TimerId, Timer*> timers_;
+  TimerId next_timer_ = 1;
+
+  uv_check_t check_;
+  uv_idle_t idle_;  // keeps the loop from blocking in poll while work is deferred
+  std::vector<std::function<void()>> deferred_;
+  std::vector<uv_signal_t*> signals_;
+  std::vector<std::function<void()>> signal_fns_;
+  bool stopping_ = false;
+  std::vector<char> read_buf_;
+};
+
+}  // namespace tally

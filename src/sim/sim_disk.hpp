@@ -1,0 +1,59 @@
+// A simulated disk: an ordered map, with the gap between what a write made
+// visible and what an fsync made durable modelled explicitly, so a crash can
+// take away exactly what a real one would.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "sim/rng.hpp"
+#include "store/disk.hpp"
+
+namespace tally::sim {
+
+struct DiskFaults {
+  uint64_t min_latency_us = 20;
+  uint64_t max_latency_us = 200;
+  uint64_t fsync_latency_us = 500;  // extra, for sync writes
+  double write_error = 0.0;         // probability a write fails with an I/O error
+};
+
+class SimDisk final : public store::Disk {
+ public:
+  // `schedule(delay, fn)` runs fn later on the owning host (and never after it crashed).
+  using Schedule = std::function<void(uint64_t delay_us, std::function<void()> fn)>;
+  using Now = std::function<uint64_t()>;
+  SimDisk(Rng& rng, Schedule schedule, Now now)
+      : rng_(rng), schedule_(std::move(schedule)), now_(std::move(now)) {}
+
+  void write(store::WriteBatch batch, bool sync, WriteDone done) override;
+  void read(std::string key, ReadDone done) override;
+  void scan(std::string start, std::string end, size_t limit, ScanDone done) override;
+
+  DiskFaults& faults() { return faults_; }
+  // Process crash: buffered writes survive (the OS has them).
+  void crash_process() { busy_until_us_ = 0; }
+  // Power loss: only what an fsync covered survives.
+  void crash_power() {
+    visible_ = durable_;
+    busy_until_us_ = 0;
+  }
+
+  const std::map<std::string, std::string>& visible() const { return visible_; }
+  const std::map<std::string, std::string>& durable() const { return durable_; }
+
+ private:
+  uint64_t completion_delay(uint64_t extra);
+
+  Rng& rng_;
+  Schedule schedule_;
+  Now now_;
+  DiskFaults faults_;
+  std::map<std::string, std::string> visible_;  // what reads see
+  std::map<std::string, std::string> durable_;  // what survives a power loss
+  uint64_t busy_until_us_ = 0;  // completions are in submission order, like one log file
+};
+
+}  // namespace tally::sim

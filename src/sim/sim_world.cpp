@@ -1,0 +1,257 @@
+#include "sim/sim_world.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace tally::sim {
+
+// ---- SimHost --------------------------------------------------------------------
+
+SimHost::SimHost(SimWorld& world, int index, std::string name, HostPort addr)
+    : world_(world),
+      index_(index),
+      name_(std::move(name)),
+      addr_(std::move(addr)),
+      log_("sim",
+           LogLevel::kInfo,
+           [&world, n = name_](LogLevel level, std::string_view component, std::string_view line) {
+             std::string entry = "log " + n + " " + std::string(log_level_name(level)) + " " +
+                                 std::string(component) + ": " + std::string(line);
+             world.trace(entry);
+           }),
+      disk_(world.rng(),
+            [this](uint64_t delay, std::function<void()> fn) { at(delay, std::move(fn)); },
+            [&world] { return world.now_us(); }) {}
+
+void SimHost::at(uint64_t delay_us, std::function<void()> fn) {
+  uint64_t inc = incarnation_;
+  world_.schedule(delay_us, [this, inc, fn = std::move(fn)] {
+    if (alive_ && incarnation_ == inc) fn();
+  });
+}
+
+uint64_t SimHost::now_us() { return world_.now_us(); }
+
+uint64_t SimHost::wall_ms() {
+  // The simulated epoch starts at 2026-01-01 so wall times look like real ones.
+  constexpr int64_t kEpochMs = 1767225600000LL;
+  return static_cast<uint64_t>(kEpochMs + static_cast<int64_t>(world_.now_us() / 1000) +
+                               clock_offset_ms_);
+}
+
+uint64_t SimHost::random() { return world_.rng().next(); }
+
+TimerId SimHost::set_timer(uint64_t delay_us, std::function<void()> fn) {
+  TimerId id = next_timer_++;
+  timers_.insert(id);
+  at(delay_us, [this, id, fn = std::move(fn)] {
+    if (timers_.erase(id)) fn();
+  });
+  return id;
+}
+
+void SimHost::cancel_timer(TimerId id) { timers_.erase(id); }
+
+void SimHost::defer(std::function<void()> fn) { at(0, std::move(fn)); }
+
+Status SimHost::listen(const HostPort& addr, NetworkHandler* handler) {
+  if (!(addr == addr_)) {
+    return Status::IoError("cannot listen on " + addr.to_string() + ": host " + name_ + " is " +
+                           addr_.to_string());
+  }
+  handler_ = handler;
+  listening_ = true;
+  return Status::Ok();
+}
+
+ConnId SimHost::connect(const HostPort& addr) {
+  ConnId id = new_conn_id();
+  SimHost* target = world_.find_listener(addr);
+  uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+  if (!target || !world_.reachable(index_, target->index_)) {
+    // Like a SYN that gets no answer: the attempt fails after a while.
+    at(latency * 2 + 1000, [this, id, a = addr.to_string()] {
+      if (handler_) handler_->on_closed(id, Status::Unavailable("cannot connect to " + a));
+    });
+    return id;
+  }
+  ConnId peer_id = target->new_conn_id();
+  links_[id] = Link{target, peer_id};
+  target->links_[peer_id] = Link{this, id};
+  uint64_t target_inc = target->incarnation_;
+  world_.schedule(latency, [target, target_inc, peer_id] {
+    if (target->alive_ && target->incarnation_ == target_inc && target->handler_ &&
+        target->links_.count(peer_id)) {
+      target->handler_->on_accept(peer_id);
+    }
+  });
+  at(latency * 2, [this, id] {
+    if (handler_ && links_.count(id)) handler_->on_connected(id);
+  });
+  return id;
+}
+
+void SimHost::send(ConnId conn, std::string payload) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  SimHost* peer = it->second.peer;
+  world_.deliver(*this, *peer, peer->incarnation_, it->second.peer_conn, std::move(payload));
+}
+
+void SimHost::close(ConnId conn, const Status& why) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  Link link = it->second;
+  links_.erase(it);
+  at(0, [this, conn, why] {
+    if (handler_) handler_->on_closed(conn, why);
+  });
+  uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+  SimHost* peer = link.peer;
+  uint64_t peer_inc = peer->incarnation_;
+  world_.schedule(latency, [peer, peer_inc, pc = link.peer_conn] {
+    if (peer->alive_ && peer->incarnation_ == peer_inc) {
+      peer->peer_closed(pc, Status::Unavailable("closed by peer"));
+    }
+  });
+}
+
+void SimHost::peer_closed(ConnId conn, const Status& why) {
+  if (links_.erase(conn) && handler_) handler_->on_closed(conn, why);
+}
+
+void SimHost::crash(CrashKind kind) {
+  world_.trace("crash " + name_ + (kind == CrashKind::kPowerLoss ? " power" : " process"));
+  alive_ = false;
+  ++incarnation_;
+  // Peers see the connections reset (a while later: the RST must travel).
+  for (auto& [conn, link] : links_) {
+    SimHost* peer = link.peer;
+    uint64_t peer_inc = peer->incarnation_;
+    uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+    world_.schedule(latency, [peer, peer_inc, pc = link.peer_conn] {
+      if (peer->alive_ && peer->incarnation_ == peer_inc) {
+        peer->peer_closed(pc, Status::Unavailable("connection reset"));
+      }
+    });
+  }
+  links_.clear();
+  timers_.clear();
+  handler_ = nullptr;
+  listening_ = false;
+  if (kind == CrashKind::kPowerLoss) {
+    disk_.crash_power();
+  } else {
+    disk_.crash_process();
+  }
+}
+
+void SimHost::restart() {
+  world_.trace("restart " + name_);
+  alive_ = true;
+}
+
+// ---- SimWorld -------------------------------------------------------------------
+
+SimWorld::SimWorld(uint64_t seed) : seed_(seed), rng_(seed), trace_(XXH3_createState()) {
+  XXH3_64bits_reset_withSeed(trace_, seed);
+  print_trace_ = std::getenv("TALLY_SIM_TRACE") != nullptr;
+}
+
+SimWorld::~SimWorld() { XXH3_freeState(trace_); }
+
+SimHost& SimWorld::add_host(std::string name, HostPort addr) {
+  int index = static_cast<int>(hosts_.size());
+  hosts_.push_back(std::make_unique<SimHost>(*this, index, std::move(name), std::move(addr)));
+  return *hosts_.back();
+}
+
+void SimWorld::schedule(uint64_t delay_us, std::function<void()> fn) {
+  queue_.push(Event{now_us_ + delay_us, seq_++, std::move(fn)});
+}
+
+bool SimWorld::step() {
+  if (queue_.empty()) return false;
+  // priority_queue::top is const: move the callable out before popping.
+  Event ev = std::move(const_cast<Event&>(queue_.top()));
+  queue_.pop();
+  now_us_ = ev.time;
+  ++events_run_;
+  ev.fn();
+  return true;
+}
+
+void SimWorld::run_until(uint64_t t_us) {
+  while (!queue_.empty() && queue_.top().time <= t_us) step();
+  if (now_us_ < t_us) now_us_ = t_us;
+}
+
+void SimWorld::cut(int a, int b) {
+  cut_.insert({std::min(a, b), std::max(a, b)});
+  trace("cut " + std::to_string(a) + " " + std::to_string(b));
+}
+
+void SimWorld::partition(const std::vector<std::vector<int>>& groups) {
+  std::vector<int> group_of(hosts_.size(), -1);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (int h : groups[g]) group_of[h] = static_cast<int>(g);
+  }
+  for (size_t a = 0; a < hosts_.size(); ++a) {
+    for (size_t b = a + 1; b < hosts_.size(); ++b) {
+      if (group_of[a] != group_of[b]) cut(static_cast<int>(a), static_cast<int>(b));
+    }
+  }
+}
+
+void SimWorld::heal() {
+  cut_.clear();
+  trace("heal");
+}
+
+bool SimWorld::reachable(int a, int b) const {
+  return a == b || !cut_.count({std::min(a, b), std::max(a, b)});
+}
+
+SimHost* SimWorld::find_listener(const HostPort& addr) {
+  for (auto& h : hosts_) {
+    if (h->alive_ && h->listening_ && h->addr_ == addr) return h.get();
+  }
+  return nullptr;
+}
+
+void SimWorld::deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, ConnId conn,
+                       std::string payload) {
+  if (!reachable(from.index_, to.index_) || rng_.chance(faults_.drop)) {
+    trace("drop " + from.name_ + ">" + to.name_ + " " + std::to_string(payload.size()) + "B");
+    return;
+  }
+  int copies = rng_.chance(faults_.duplicate) ? 2 : 1;
+  for (int i = 0; i < copies; ++i) {
+    uint64_t latency = rng_.between(faults_.min_latency_us, faults_.max_latency_us);
+    SimHost* target = &to;
+    schedule(latency, [this, target, to_incarnation, conn, payload, from_name = from.name_] {
+      if (!target->alive_ || target->incarnation_ != to_incarnation || !target->handler_ ||
+          !target->links_.count(conn)) {
+        return;
+      }
+      // Fold the message itself into the trace: any divergence in content shows.
+      XXH3_64bits_update(trace_, payload.data(), payload.size());
+      trace("msg " + from_name + ">" + target->name_ + " c" + std::to_string(conn));
+      target->handler_->on_frame(conn, payload);
+    });
+  }
+}
+
+void SimWorld::trace(std::string_view what) {
+  uint64_t t = now_us_;
+  XXH3_64bits_update(trace_, &t, sizeof t);
+  XXH3_64bits_update(trace_, what.data(), what.size());
+  if (print_trace_) {
+    std::fprintf(stderr, "[%10.3f ms] %.*s\n", static_cast<double>(t) / 1000.0,
+                 static_cast<int>(what.size()), what.data());
+  }
+}
+
+uint64_t SimWorld::trace_hash() const { return XXH3_64bits_digest(trace_); }
+
+}  // namespace tally::sim

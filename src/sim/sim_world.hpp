@@ -1,0 +1,176 @@
+// The deterministic simulator (DESIGN.md §1, after FoundationDB and
+// TigerBeetle's VOPR): many hosts in one process, virtual time, one seeded
+// PRNG, a network that drops, delays, reorders, duplicates and partitions, and
+// disks that lose what was not synced when a host crashes.
+//
+// Every event runs in (time, sequence) order from one queue, and every
+// decision comes from the world's PRNG, so a seed replays the same run byte
+// for byte. Each event is folded into a trace hash: two runs with the same
+// seed have the same hash, and a failing seed can be replayed to debug it.
+#pragma once
+
+#include <xxhash.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "node/env.hpp"
+#include "sim/rng.hpp"
+#include "sim/sim_disk.hpp"
+
+namespace tally::sim {
+
+class SimWorld;
+
+// What the network does to messages. Latencies are per message, uniform.
+struct NetworkFaults {
+  uint64_t min_latency_us = 50;
+  uint64_t max_latency_us = 1000;
+  double drop = 0.0;       // probability a message is lost
+  double duplicate = 0.0;  // probability a message is delivered twice
+};
+
+enum class CrashKind {
+  kProcess,    // the process dies; the OS keeps what it had buffered
+  kPowerLoss,  // the machine dies; only what was fsynced survives
+};
+
+// One simulated machine, and the Env of whatever node runs on it. It outlives
+// the node's crashes: its disk keeps what was synced.
+class SimHost final : public Env {
+ public:
+  SimHost(SimWorld& world, int index, std::string name, HostPort addr);
+
+  const std::string& name() const { return name_; }
+  const HostPort& addr() const { return addr_; }
+  int index() const { return index_; }
+  bool alive() const { return alive_; }
+  uint64_t incarnation() const { return incarnation_; }
+  SimDisk& sim_disk() { return disk_; }
+  // Shifts this host's wall clock (clock skew), in milliseconds.
+  void set_clock_offset_ms(int64_t ms) { clock_offset_ms_ = ms; }
+
+  // The process (or machine) dies: timers, connections and pending work are
+  // gone, and the disk forgets what `kind` loses. The node object must be
+  // destroyed by whoever owns it; no event will reach it again.
+  void crash(CrashKind kind);
+  // The host is up again, with an empty process: start a new node on it.
+  void restart();
+
+  // Env
+  uint64_t now_us() override;
+  uint64_t wall_ms() override;
+  TimerId set_timer(uint64_t delay_us, std::function<void()> fn) override;
+  void cancel_timer(TimerId id) override;
+  void defer(std::function<void()> fn) override;
+  Status listen(const HostPort& addr, NetworkHandler* handler) override;
+  ConnId connect(const HostPort& addr) override;
+  void send(ConnId conn, std::string payload) override;
+  void close(ConnId conn, const Status& why) override;
+  store::Disk& disk() override { return disk_; }
+  uint64_t random() override;
+  const Logger& log() override { return log_; }
+
+ private:
+  friend class SimWorld;
+  struct Link {
+    SimHost* peer;
+    ConnId peer_conn;
+  };
+
+  // Runs `fn` after `delay_us` if this incarnation of the host is still alive.
+  void at(uint64_t delay_us, std::function<void()> fn);
+  ConnId new_conn_id() { return next_conn_++; }
+  void peer_closed(ConnId conn, const Status& why);
+
+  SimWorld& world_;
+  int index_;
+  std::string name_;
+  HostPort addr_;
+  Logger log_;
+  SimDisk disk_;
+  bool alive_ = true;
+  uint64_t incarnation_ = 0;
+  int64_t clock_offset_ms_ = 0;
+  NetworkHandler* handler_ = nullptr;
+  bool listening_ = false;
+  std::unordered_map<ConnId, Link> links_;
+  std::set<TimerId> timers_;
+  TimerId next_timer_ = 1;
+  ConnId next_conn_ = 1;
+};
+
+class SimWorld {
+ public:
+  explicit SimWorld(uint64_t seed);
+  ~SimWorld();
+
+  uint64_t seed() const { return seed_; }
+  uint64_t now_us() const { return now_us_; }
+  Rng& rng() { return rng_; }
+  NetworkFaults& faults() { return faults_; }
+
+  // Adds a machine named `name` reachable at `addr`.
+  SimHost& add_host(std::string name, HostPort addr);
+  SimHost& host(int index) { return *hosts_[index]; }
+  size_t host_count() const { return hosts_.size(); }
+
+  // Runs the next event; false when none is left.
+  bool step();
+  // Runs every event up to and including time `t_us`, then sets the clock to it.
+  void run_until(uint64_t t_us);
+  void run_for(uint64_t us) { run_until(now_us_ + us); }
+
+  // Schedules `fn` at now + delay. Events at equal times run in the order scheduled.
+  void schedule(uint64_t delay_us, std::function<void()> fn);
+
+  // Messages between the two hosts are dropped (both ways) until healed.
+  void cut(int a, int b);
+  // Splits the hosts into groups that cannot talk across.
+  void partition(const std::vector<std::vector<int>>& groups);
+  void heal();
+  bool reachable(int a, int b) const;
+
+  // Folds an event into the trace hash (and prints it when TALLY_SIM_TRACE is set).
+  void trace(std::string_view what);
+  uint64_t trace_hash() const;
+  uint64_t events_run() const { return events_run_; }
+
+ private:
+  friend class SimHost;
+  struct Event {
+    uint64_t time;
+    uint64_t seq;
+    std::function<void()> fn;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.time != b.time ? a.time > b.time : a.seq > b.seq;
+    }
+  };
+
+  SimHost* find_listener(const HostPort& addr);
+  // Carries one message from `from` to (to, conn), with faults and latency.
+  void deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, ConnId conn, std::string payload);
+
+  uint64_t seed_;
+  Rng rng_;
+  uint64_t now_us_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t events_run_ = 0;
+  NetworkFaults faults_;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::vector<std::unique_ptr<SimHost>> hosts_;
+  std::set<std::pair<int, int>> cut_;
+  XXH3_state_t* trace_;
+  bool print_trace_ = false;
+};
+
+}  // namespace tally::sim

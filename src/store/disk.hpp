@@ -1,0 +1,56 @@
+// The ordered key-value disk underneath a node: LevelDB in production
+// (store/leveldb_engine.hpp, run off the event loop by the node's Env), an
+// in-memory disk that forgets unsynced writes on a crash in the simulator.
+//
+// Every completion runs later on the node's event loop, never inside the call
+// that started it: callers may hold state across the call without re-entrancy.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tally/status.hpp"
+
+namespace tally::store {
+
+struct WriteBatch {
+  struct Op {
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete the key
+  };
+  std::vector<Op> ops;
+
+  void put(std::string key, std::string value) { ops.push_back({std::move(key), std::move(value)}); }
+  void erase(std::string key) { ops.push_back({std::move(key), std::nullopt}); }
+  bool empty() const { return ops.empty(); }
+};
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+};
+
+class Disk {
+ public:
+  using WriteDone = std::function<void(Status)>;
+  using ReadDone = std::function<void(Result<std::optional<std::string>>)>;
+  using ScanDone = std::function<void(Result<std::vector<KeyValue>>)>;
+
+  virtual ~Disk() = default;
+
+  // Applies the batch atomically, in order. With `sync`, the batch is on stable
+  // storage when done(ok) runs; without, it survives a process crash but not a
+  // power loss. An error means the batch may or may not have been applied.
+  virtual void write(WriteBatch batch, bool sync, WriteDone done) = 0;
+
+  // The value of `key`, nullopt when absent.
+  virtual void read(std::string key, ReadDone done) = 0;
+
+  // Up to `limit` pairs with start <= key < end (end empty: no bound), in key order.
+  virtual void scan(std::string start, std::string end, size_t limit, ScanDone done) = 0;
+};
+
+}  // namespace tally::store

@@ -1,0 +1,82 @@
+#include "store/leveldb_engine.hpp"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include <filesystem>
+
+namespace tally::store {
+
+struct LevelDbEngine::CacheHolder {
+  std::unique_ptr<leveldb::Cache> cache;
+  std::unique_ptr<const leveldb::FilterPolicy> filter;
+};
+
+LevelDbEngine::LevelDbEngine(std::unique_ptr<leveldb::DB> db, std::string dir)
+    : db_(std::move(db)), dir_(std::move(dir)) {}
+
+LevelDbEngine::~LevelDbEngine() {
+  db_.reset();  // before the cache and filter it uses
+}
+
+Result<std::unique_ptr<LevelDbEngine>> LevelDbEngine::open(const std::string& dir,
+                                                           size_t cache_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create data folder " + dir + ": " + ec.message());
+  auto holder = std::make_unique<CacheHolder>();
+  holder->cache.reset(leveldb::NewLRUCache(cache_bytes));
+  holder->filter.reset(leveldb::NewBloomFilterPolicy(10));
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;  // fail loudly on corruption rather than serve bad data
+  options.block_cache = holder->cache.get();
+  options.filter_policy = holder->filter.get();
+  options.write_buffer_size = 16 << 20;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Status::IoError("cannot open LevelDB in " + dir + ": " + s.ToString());
+  auto engine = std::unique_ptr<LevelDbEngine>(new LevelDbEngine(std::unique_ptr<leveldb::DB>(raw), dir));
+  engine->cache_ = std::move(holder);
+  return engine;
+}
+
+Status LevelDbEngine::write(const WriteBatch& batch, bool sync) {
+  leveldb::WriteBatch wb;
+  for (const auto& op : batch.ops) {
+    if (op.value) {
+      wb.Put(op.key, *op.value);
+    } else {
+      wb.Delete(op.key);
+    }
+  }
+  leveldb::WriteOptions wo;
+  wo.sync = sync;
+  leveldb::Status s = db_->Write(wo, &wb);
+  if (!s.ok()) return Status::IoError("LevelDB write in " + dir_ + " failed: " + s.ToString());
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> LevelDbEngine::read(const std::string& key) {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Status::IoError("LevelDB read in " + dir_ + " failed: " + s.ToString());
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::vector<KeyValue>> LevelDbEngine::scan(const std::string& start, const std::string& end,
+                                                  size_t limit) {
+  std::vector<KeyValue> out;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    if (!end.empty() && it->key().compare(end) >= 0) break;
+    out.push_back({it->key().ToString(), it->value().ToString()});
+  }
+  if (!it->status().ok()) return Status::IoError("LevelDB scan in " + dir_ + " failed: " + it->status().ToString());
+  return out;
+}
+
+}  // namespace tally::store

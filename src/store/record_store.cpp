@@ -1,0 +1,156 @@
+#include "store/record_store.hpp"
+
+#include "net/codec.hpp"
+
+namespace tally::store {
+
+namespace {
+constexpr char kDataTag = 'd';
+}
+
+std::string RecordStore::data_key(std::string_view keyspace, std::string_view key) {
+  std::string k;
+  k.reserve(2 + keyspace.size() + key.size());
+  k.push_back(kDataTag);
+  k.push_back(static_cast<char>(static_cast<uint8_t>(keyspace.size())));
+  k.append(keyspace);
+  k.append(key);
+  return k;
+}
+
+RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer)
+    : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)) {}
+
+void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone done) {
+  ++stats_.reads;
+  disk_.read(data_key(keyspace, key), [done = std::move(done)](Result<std::optional<std::string>> r) {
+    if (!r.ok()) return done(r.status());
+    if (!r->has_value()) return done(std::optional<quorum::DvvSet>());
+    auto rec = net::decode_record(**r);
+    if (!rec.ok()) return done(rec.status());
+    done(std::optional<quorum::DvvSet>(std::move(*rec)));
+  });
+}
+
+void RecordStore::update(std::string_view keyspace, std::string_view key, UpdateFn fn,
+                         UpdateDone done) {
+  if (!failed_.ok()) {
+    done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+    return;
+  }
+  std::string dkey = data_key(keyspace, key);
+  KeyState& ks = keys_[dkey];
+  ks.queue.push_back({std::move(fn), std::move(done)});
+  if (!ks.busy) run_next(dkey);
+}
+
+void RecordStore::run_next(const std::string& dkey) {
+  KeyState& ks = keys_[dkey];
+  if (ks.queue.empty()) {
+    ks.busy = false;
+    maybe_forget(dkey);
+    return;
+  }
+  ks.busy = true;
+  if (ks.have_latest) {
+    apply(dkey, ks.latest);
+    return;
+  }
+  disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
+    if (!r.ok()) return apply(dkey, r.status());
+    if (!r->has_value()) return apply(dkey, std::optional<quorum::DvvSet>());
+    auto rec = net::decode_record(**r);
+    if (!rec.ok()) return apply(dkey, rec.status());
+    apply(dkey, std::optional<quorum::DvvSet>(std::move(*rec)));
+  });
+}
+
+void RecordStore::apply(const std::string& dkey,
+                        const Result<std::optional<quorum::DvvSet>>& current) {
+  KeyState& ks = keys_[dkey];
+  Pending p = std::move(ks.queue.front());
+  ks.queue.pop_front();
+  if (!current.ok()) {
+    p.done(current.status());
+    return run_next(dkey);
+  }
+  Result<quorum::DvvSet> next = p.fn(*current);
+  if (!next.ok()) {
+    p.done(next.status());
+    return run_next(dkey);
+  }
+  ks.latest = *next;
+  ks.have_latest = true;
+  ks.unflushed++;
+  // Encode before the callback below takes the record (argument order is unspecified).
+  std::string bytes = net::encode_record(*next);
+  enqueue_write(dkey, std::move(bytes),
+                [this, dkey, done = std::move(p.done), rec = std::move(*next)](Status s) mutable {
+                  KeyState& k = keys_[dkey];
+                  k.unflushed--;
+                  if (!s.ok()) {
+                    // What we cached may not be on disk: read afresh next time.
+                    k.have_latest = false;
+                    k.latest.reset();
+                    done(s);
+                  } else {
+                    done(std::move(rec));
+                  }
+                  maybe_forget(dkey);
+                });
+  // The next update of this key builds on `latest` at once: batches are
+  // written in order, so it can never be durable before this one.
+  run_next(dkey);
+}
+
+void RecordStore::maybe_forget(const std::string& dkey) {
+  auto it = keys_.find(dkey);
+  if (it != keys_.end() && !it->second.busy && it->second.queue.empty() &&
+      it->second.unflushed == 0) {
+    keys_.erase(it);
+  }
+}
+
+void RecordStore::enqueue_write(std::string dkey, std::string bytes,
+                                std::function<void(Status)> done) {
+  gathering_.put(std::move(dkey), std::move(bytes));
+  gathering_done_.push_back(std::move(done));
+  ++stats_.writes;
+  if (!flushing_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    defer_([this] { flush(); });
+  }
+}
+
+void RecordStore::flush() {
+  flush_scheduled_ = false;
+  if (gathering_.empty() || flushing_) return;
+  flushing_ = true;
+  ++stats_.batches;
+  WriteBatch batch = std::move(gathering_);
+  gathering_ = WriteBatch{};
+  auto dones = std::move(gathering_done_);
+  gathering_done_.clear();
+  disk_.write(std::move(batch), sync_, [this, dones = std::move(dones)](Status s) mutable {
+    flushing_ = false;
+    if (!s.ok()) {
+      stats_.write_errors++;
+      if (failed_.ok()) failed_ = s;
+    }
+    if (!failed_.ok()) {
+      // Everything gathered meanwhile fails too: after a failed batch we cannot
+      // know what is on disk, so nothing more is acknowledged.
+      for (auto& d : gathering_done_) dones.push_back(std::move(d));
+      gathering_done_.clear();
+      gathering_ = WriteBatch{};
+    }
+    Status result = s.ok() && failed_.ok() ? Status::Ok() : (s.ok() ? failed_ : s);
+    for (auto& d : dones) d(result);
+    if (!gathering_.empty() && !flush_scheduled_) {
+      flush_scheduled_ = true;
+      defer_([this] { flush(); });
+    }
+  });
+}
+
+}  // namespace tally::store

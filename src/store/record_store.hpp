@@ -1,0 +1,101 @@
+// Versioned records on top of a Disk: one DVV set per (keyspace, key).
+//
+// Two things make it more than a map:
+//  - Group commit. Writes that arrive in the same event-loop turn go to the
+//    disk as one batch with one fsync (REFERENCES.md, "Durability and
+//    LevelDB"); while a batch is on its way, the next one gathers. Batches are
+//    written strictly one after another, so a later write is never durable
+//    before an earlier one.
+//  - Read-modify-write per key. A replica's update of a DVV set reads the
+//    current set, computes the next and writes it. Updates of one key run one
+//    at a time, each seeing the one before (even before it is durable), so
+//    concurrent writers cannot lose each other's versions.
+//
+// A write is acknowledged (its callback runs with ok) only when its batch is
+// durable by the policy. After a disk error the store stops acknowledging
+// writes for good (Cassandra's commit_failure_policy = stop): it never claims
+// what may not be on disk.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.hpp"
+#include "quorum/version.hpp"
+#include "store/disk.hpp"
+#include "tally/status.hpp"
+
+namespace tally::store {
+
+struct RecordStoreStats {
+  uint64_t writes = 0;         // records written
+  uint64_t batches = 0;        // disk batches (fsyncs, with durability = fsync)
+  uint64_t reads = 0;
+  uint64_t write_errors = 0;
+};
+
+class RecordStore {
+ public:
+  using Defer = std::function<void(std::function<void()>)>;  // run at the end of this loop turn
+  using GetDone = std::function<void(Result<std::optional<quorum::DvvSet>>)>;
+  // Computes the next record from the current one (nullopt: none yet). An error
+  // aborts the update and nothing is written.
+  using UpdateFn = std::function<Result<quorum::DvvSet>(const std::optional<quorum::DvvSet>&)>;
+  using UpdateDone = std::function<void(Result<quorum::DvvSet>)>;
+
+  RecordStore(Disk& disk, Durability durability, Defer defer);
+
+  // The record of (keyspace, key) as durable on disk; nullopt if never written.
+  void get(std::string_view keyspace, std::string_view key, GetDone done);
+
+  // Read-modify-write of one key (see above). `done` gets the record written,
+  // once durable, or the error from `fn` or the disk.
+  void update(std::string_view keyspace, std::string_view key, UpdateFn fn, UpdateDone done);
+
+  const RecordStoreStats& stats() const { return stats_; }
+  // Ok, or the disk error that stopped the store.
+  const Status& health() const { return failed_; }
+
+  // The disk key of (keyspace, key): a tag byte, the keyspace's length, the
+  // keyspace, the key. Keyspace names are at most 255 bytes.
+  static std::string data_key(std::string_view keyspace, std::string_view key);
+
+ private:
+  struct Pending {
+    UpdateFn fn;
+    UpdateDone done;
+  };
+  struct KeyState {
+    std::deque<Pending> queue;
+    bool busy = false;                    // an update is computing (maybe waiting on a read)
+    bool have_latest = false;             // `latest` is the newest record, written or in a batch
+    std::optional<quorum::DvvSet> latest;
+    int unflushed = 0;                    // writes of this key not yet completed
+  };
+
+  void run_next(const std::string& dkey);
+  void apply(const std::string& dkey, const Result<std::optional<quorum::DvvSet>>& current);
+  void enqueue_write(std::string dkey, std::string bytes, std::function<void(Status)> done);
+  void flush();
+  void maybe_forget(const std::string& dkey);
+
+  Disk& disk_;
+  bool sync_;
+  Defer defer_;
+  std::unordered_map<std::string, KeyState> keys_;  // only keys with work in progress
+
+  WriteBatch gathering_;
+  std::vector<std::function<void(Status)>> gathering_done_;
+  bool flush_scheduled_ = false;
+  bool flushing_ = false;
+  Status failed_;
+  RecordStoreStats stats_;
+};
+
+}  // namespace tally::store
