@@ -32,7 +32,7 @@ STORE_SRCS  := $(wildcard src/store/*.cpp)
 NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
 SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
-CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp
+CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
 
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
                $(SIM_SRCS) $(CLIENT_SRCS)

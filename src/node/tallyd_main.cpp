@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   app.add_option("-n,--node", node_id,
                  "this node's id in the config (may be left out when the file lists one node)");
   app.add_option("--log-level", log_level, "debug, info, warn or error (overrides log.level)");
+  bool list_nodes = false;
+  app.add_flag("--list-nodes", list_nodes,
+               "print the config's nodes as `id listen data_dir` lines and exit (for scripts)");
   app.footer(
       "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT; 1 runtime failure (cannot bind,\n"
       "cannot open the data folder); 2 bad command line or config.");
@@ -36,6 +39,12 @@ int main(int argc, char** argv) {
   if (!cfg.ok()) {
     std::fprintf(stderr, "tallyd: %s\n", cfg.status().message().c_str());
     return 2;
+  }
+  if (list_nodes) {
+    for (const auto& n : cfg->nodes) {
+      std::printf("%s %s %s\n", n.id.c_str(), n.listen.to_string().c_str(), n.data_dir.c_str());
+    }
+    return 0;
   }
   if (node_id.empty()) {
     if (cfg->nodes.size() != 1) {

@@ -167,6 +167,22 @@ bool RaftNode::after_commit_advanced() {
   // (without counting itself) until the change is committed, then steps down.
   const Membership& members = configs_.current();
   if (!members.is_voter(config_.id) && log_.committed() >= configs_.current_index()) {
+    // Tell the followers the new commit index, and hand over to the most up to
+    // date voter at once (§3.10) rather than leave the group to an election timeout.
+    broadcast_append();
+    NodeId successor = kNoNode;
+    for (const auto& [id, pr] : progress_) {
+      if (members.is_voter(id) && pr.match == log_.last_index()) {
+        successor = id;
+        break;
+      }
+    }
+    if (successor != kNoNode) {
+      Message m;
+      m.type = MessageType::kTimeoutNow;
+      m.to = successor;
+      send(std::move(m));
+    }
     become_follower(term_, kNoNode);
     return false;
   }

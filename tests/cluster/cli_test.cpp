@@ -1,0 +1,88 @@
+// The tally command as a user meets it: round trips, siblings and contexts,
+// exit codes, --json, TALLY_ENDPOINTS, usage errors.
+#include <catch2/catch.hpp>
+
+#include "harness.hpp"
+
+using namespace tally::clustertest;
+
+TEST_CASE("tally put/get/del round-trip with documented exit codes", "[cluster][cli]") {
+  TempDir dir;
+  int port = free_port();
+  std::string cfg = write_config(dir.path, {{"n1", port}});
+  TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
+  REQUIRE(node.start().ok());
+  std::string tally = build_dir() + "/tally -e " + node.endpoint();
+
+  CHECK(run(tally + " put k hello").exit_code == 0);
+  auto got = run(tally + " get k");
+  CHECK(got.exit_code == 0);
+  CHECK(got.out.rfind("hello\ncontext: ", 0) == 0);
+
+  // Two writes without a context are concurrent: both are kept, as siblings.
+  CHECK(run(tally + " put k world").exit_code == 0);
+  got = run(tally + " --json get k");
+  CHECK(got.exit_code == 0);
+  CHECK(got.out.find("\"values\":[\"hello\",\"world\"]") != std::string::npos);
+  auto ctx_at = got.out.find("\"context\":\"") + 11;
+  std::string ctx = got.out.substr(ctx_at, got.out.find('"', ctx_at) - ctx_at);
+  // A put with the context the get returned replaces both.
+  CHECK(run(tally + " put k resolved --context " + ctx).exit_code == 0);
+  got = run(tally + " get k");
+  CHECK(got.out.rfind("resolved\n", 0) == 0);
+
+  // Value from stdin and from a file.
+  CHECK(run("printf 'from stdin' | " + tally + " put s").exit_code == 0);
+  CHECK(run(tally + " get s").out.rfind("from stdin\n", 0) == 0);
+  CHECK(run("printf 'from file' > " + dir.path + "/v && " + tally + " put f -f " + dir.path + "/v").exit_code == 0);
+  CHECK(run(tally + " get f").out.rfind("from file\n", 0) == 0);
+
+  CHECK(run(tally + " del k").exit_code == 0);
+  auto gone = run(tally + " get k");
+  CHECK(gone.exit_code == 3);
+  CHECK(gone.out.find("not found: k") != std::string::npos);
+
+  // The endpoint can come from the environment.
+  CHECK(run("TALLY_ENDPOINTS=" + node.endpoint() + " " + build_dir() + "/tally get s").exit_code == 0);
+
+  auto status = run(tally + " status");
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("node:            n1") != std::string::npos);
+
+  auto bad_w = run(tally + " put k v -w 2");
+  CHECK(bad_w.exit_code == 1);
+  CHECK(bad_w.out.find("W=2 exceeds N=1") != std::string::npos);
+  auto bad_ks = run(tally + " -k nope get k");
+  CHECK(bad_ks.out.find("keyspace 'nope' does not exist") != std::string::npos);
+}
+
+TEST_CASE("tally reports unreachable nodes and bad usage with distinct exit codes", "[cluster][cli]") {
+  std::string tally = build_dir() + "/tally";
+  int port = free_port();  // nobody listens there
+  auto r = run(tally + " -e 127.0.0.1:" + std::to_string(port) + " get k");
+  CHECK(r.exit_code == 5);
+  CHECK(r.out.find("cannot connect to 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  auto usage = run(tally + " get");
+  CHECK(usage.exit_code == 2);
+  CHECK(usage.out.find("key is required") != std::string::npos);
+  auto zero = run(tally + " put k v -w 0");
+  CHECK(zero.exit_code == 2);
+  auto bad_ep = run(tally + " -e nonsense get k");
+  CHECK(bad_ep.exit_code == 2);
+  CHECK(bad_ep.out.find("bad address 'nonsense'") != std::string::npos);
+  auto help = run(tally + " put --help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--context") != std::string::npos);
+  CHECK(run(tally + " frobnicate").exit_code == 2);
+}
+
+TEST_CASE("tally fails over to the next endpoint when the first is down", "[cluster][cli]") {
+  TempDir dir;
+  int dead = free_port(), port = free_port();
+  std::string cfg = write_config(dir.path, {{"n1", port}});
+  TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
+  REQUIRE(node.start().ok());
+  std::string tally = build_dir() + "/tally -e 127.0.0.1:" + std::to_string(dead) + "," + node.endpoint();
+  CHECK(run(tally + " put k v").exit_code == 0);
+  CHECK(run(tally + " get k").out.rfind("v\n", 0) == 0);
+}

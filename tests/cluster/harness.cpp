@@ -1,0 +1,148 @@
+#include "harness.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tally/client.hpp"
+
+namespace tally::clustertest {
+
+std::string build_dir() {
+  const char* b = std::getenv("BUILD");
+  return b && *b ? b : "build";
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/tally-test-XXXXXX";
+  path = mkdtemp(tmpl);
+}
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+CommandResult run(const std::string& command_line) {
+  CommandResult r;
+  FILE* p = ::popen((command_line + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
+                         const std::string& durability) {
+  std::string path = dir + "/cluster.toml";
+  std::ofstream out(path);
+  out << "[storage]\ndurability = \"" << durability << "\"\n\n";
+  for (const auto& n : nodes) {
+    out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
+        << "\"\ndata_dir = \"" << n.id << "\"\n\n";
+  }
+  return path;
+}
+
+TallydProcess::TallydProcess(std::string config, std::string node_id, int port, std::string log_path)
+    : config_(std::move(config)), node_id_(std::move(node_id)), log_path_(std::move(log_path)), port_(port) {}
+
+TallydProcess::~TallydProcess() {
+  if (running()) kill9();
+}
+
+Status TallydProcess::start() {
+  std::string bin = build_dir() + "/tallyd";
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    FILE* log = std::fopen(log_path_.c_str(), "a");
+    if (log) {
+      ::dup2(fileno(log), 1);
+      ::dup2(fileno(log), 2);
+    }
+    ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(),
+            static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  ClientOptions o;
+  o.endpoints = {endpoint()};
+  o.connect_timeout_ms = 200;
+  o.request_timeout_ms = 1000;
+  auto client = Client::connect(o);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running()) return Status::Unavailable("tallyd exited during start-up:\n" + log());
+    if ((*client)->ping().ok()) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Timeout("tallyd did not answer within 15 s:\n" + log());
+}
+
+void TallydProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int TallydProcess::terminate(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+bool TallydProcess::running() {
+  if (pid_ <= 0) return false;
+  int status;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+std::string TallydProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace tally::clustertest

@@ -1,0 +1,61 @@
+// Real tallyd processes on loopback, for tests that need the kernel: kill -9,
+// SIGTERM, raw sockets, the CLI binary.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "tally/status.hpp"
+
+namespace tally::clustertest {
+
+// The build folder (BUILD, as set by tests/run.sh; default "build").
+std::string build_dir();
+// A fresh temporary folder, removed by the caller's TempDir.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::string path;
+};
+// A loopback port nobody listens on right now.
+int free_port();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+// Runs a shell command line and captures what it prints.
+CommandResult run(const std::string& command_line);
+
+struct NodeSpec {
+  std::string id;
+  int port = 0;
+};
+
+// Writes a cluster config for `nodes` (data under dir/<id>) and returns its path.
+std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
+                         const std::string& durability = "fsync");
+
+class TallydProcess {
+ public:
+  TallydProcess(std::string config, std::string node_id, int port, std::string log_path);
+  ~TallydProcess();  // kills the process if it still runs
+
+  // Starts tallyd and waits until it answers a ping. Errors say why, with its log.
+  Status start();
+  void kill9();
+  // Sends SIGTERM and waits; returns the exit code (-1 on timeout).
+  int terminate(int timeout_ms = 10000);
+  bool running();
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string log() const;
+
+ private:
+  std::string config_, node_id_, log_path_;
+  int port_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace tally::clustertest

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every CI test suite and ends with one line: `tests: N passed, M failed`.
+# Called by `make test` (after building); BUILD names the build folder and
+# LONG=1 turns on the long soaks (`make check-long`).
+set -u
+BUILD="${BUILD:-build}"
+passed=0
+failed=0
+failures=()
+
+note() { printf '%s\n' "$*"; }
+
+# A single check: name, then the command.
+check() {
+  local name="$1"; shift
+  if "$@"; then
+    passed=$((passed + 1)); note "ok    $name"
+  else
+    failed=$((failed + 1)); failures+=("$name"); note "FAIL  $name"
+  fi
+}
+
+# A Catch2 binary: counts its test cases. A crash counts as one failure.
+suite() {
+  local name="$1" bin="$2"; shift 2
+  local log="$BUILD/tests/$name.log" start=$SECONDS
+  if [ ! -x "$bin" ]; then
+    failed=$((failed + 1)); failures+=("$name (missing binary $bin)"); return
+  fi
+  "$bin" "$@" >"$log" 2>&1
+  local rc=$?
+  local summary p=0 f=0
+  summary=$(grep -E '^(All tests passed|test cases:)' "$log" | tail -1)
+  if [[ "$summary" =~ All\ tests\ passed.*\ ([0-9]+)\ test\ case ]]; then
+    p=${BASH_REMATCH[1]}
+  elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ passed\ \|\ +([0-9]+)\ failed ]]; then
+    p=${BASH_REMATCH[2]}; f=${BASH_REMATCH[3]}
+  elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ failed ]]; then
+    f=${BASH_REMATCH[2]}
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed or aborted
+  passed=$((passed + p)); failed=$((failed + f))
+  note "$(printf '%-8s %-14s %4d passed, %d failed  (%ds, log: %s)' "$([ $f -eq 0 ] && echo ok || echo FAIL)" "$name" "$p" "$f" $((SECONDS - start)) "$log")"
+  if [ "$f" -ne 0 ]; then
+    failures+=("$name")
+    grep -E -B2 -A12 'FAILED|failed with|fatal error|REQUIRE|seed [0-9]+:|replay:' "$log" | head -80
+  fi
+}
+
+mkdir -p "$BUILD/tests"
+note "== checks"
+check "protocol cores include no I/O headers" bash tests/check_includes.sh .
+selftest_includes() {  # the check must fail on a core that includes libuv
+  local d; d=$(mktemp -d)
+  mkdir -p "$d/ring" && printf '#include <uv.h>\n' >"$d/ring/bad.hpp"
+  ! bash tests/check_includes.sh "$d" >/dev/null
+  local rc=$?; rm -rf "$d"; return $rc
+}
+check "the include check rejects a core that includes <uv.h>" selftest_includes
+
+if [ -n "${LONG:-}" ]; then export TALLY_LONG=1; fi
+note "== unit"
+suite unit "$BUILD/tests/unit_tests"
+note "== simulation"
+suite sim "$BUILD/tests/sim_tests"
+note "== cluster (real tallyd processes on loopback)"
+suite cluster "$BUILD/tests/cluster_tests"
+
+if [ "$failed" -ne 0 ]; then
+  note "failed: ${failures[*]}"
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
