@@ -138,6 +138,9 @@ int main(int argc, char** argv) {
   get->add_option("key", get_key, "the key")->required();
   get->add_option("-r", get_r, "replicas that must answer (1..N; default: the keyspace's R)")
       ->check(CLI::Range(1, 255));
+  bool get_blocking = false;
+  get->add_flag("--blocking-repair", get_blocking,
+                "repair stale replicas before answering (monotonic reads)");
 
   // del
   auto* del = app.add_subcommand("del", "delete a key (writes a tombstone)");
@@ -189,7 +192,7 @@ int main(int argc, char** argv) {
       value = buf.str();
     }
     tally::WriteOptions o;
-    o.w = put_w;
+    if (put_w) o.w = put_w;
     o.timeout_ms = g.timeout_ms;
     o.sloppy = put_sloppy;
     if (!put_context.empty() && !from_hex(put_context, o.context)) {
@@ -208,7 +211,8 @@ int main(int argc, char** argv) {
 
   if (*get) {
     tally::ReadOptions o;
-    o.r = get_r;
+    if (get_r) o.r = get_r;
+    o.blocking_repair = get_blocking;
     o.timeout_ms = g.timeout_ms;
     auto r = c.get(get_key, o);
     if (!r.ok()) return fail(r.status());
@@ -242,7 +246,7 @@ int main(int argc, char** argv) {
 
   if (*del) {
     tally::WriteOptions o;
-    o.w = del_w;
+    if (del_w) o.w = del_w;
     o.timeout_ms = g.timeout_ms;
     if (!del_context.empty() && !from_hex(del_context, o.context)) {
       std::fprintf(stderr, "tally: del: --context must be the hex string `tally get` printed\n");

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,7 +40,7 @@ struct ClientOptions {
 
 struct WriteOptions {
   std::string keyspace;     // empty: ClientOptions::keyspace
-  int w = 0;                // replicas that must acknowledge; 0: the keyspace default
+  std::optional<int> w;     // replicas that must acknowledge (1..N); unset: the keyspace's W
   uint32_t timeout_ms = 0;  // the server's quorum timeout; 0: the server default
   bool sloppy = false;      // may fallback nodes holding hints count towards W?
   std::string context;      // from an earlier get: the write supersedes what that get saw
@@ -47,7 +48,10 @@ struct WriteOptions {
 
 struct ReadOptions {
   std::string keyspace;
-  int r = 0;                // replicas that must answer; 0: the keyspace default
+  std::optional<int> r;     // replicas that must answer (1..N); unset: the keyspace's R
+  // Repair stale replicas before answering (monotonic quorum reads) instead of
+  // in the background.
+  bool blocking_repair = false;
   uint32_t timeout_ms = 0;
 };
 

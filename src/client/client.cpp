@@ -33,7 +33,7 @@ class SyncClient final : public Client {
     Status bad = check_write(key, o);
     if (!bad.ok()) return bad;
     wire::PutRequest req{keyspace(o.keyspace), std::string(key), std::string(value), o.context,
-                         wire::RequestOptions{0, static_cast<uint8_t>(o.w), o.timeout_ms, o.sloppy}};
+                         wire::RequestOptions{0, static_cast<uint8_t>(o.w.value_or(0)), o.timeout_ms, o.sloppy}};
     auto reply = call(std::move(req), /*idempotent=*/false);
     if (!reply.ok()) return reply.status();
     if (auto* r = std::get_if<wire::PutReply>(&reply->body)) return std::move(r->context);
@@ -42,10 +42,13 @@ class SyncClient final : public Client {
 
   Result<GetResult> get(std::string_view key, const ReadOptions& o) override {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
-    if (o.r < 0 || o.r > 255) return Status::InvalidArgument("R=" + std::to_string(o.r) + " is out of range");
+    if (o.r && (*o.r < 1 || *o.r > 255)) {
+      return Status::InvalidArgument("R=" + std::to_string(*o.r) + " is out of range: R must be at least 1");
+    }
     wire::GetRequest req{keyspace(o.keyspace), std::string(key),
                          wire::RequestOptions{0, 0, o.timeout_ms, false}};
-    req.options.r = static_cast<uint8_t>(o.r);
+    req.options.r = static_cast<uint8_t>(o.r.value_or(0));
+    req.options.blocking_repair = o.blocking_repair;
     auto reply = call(std::move(req), /*idempotent=*/true);
     if (!reply.ok()) return reply.status();
     if (auto* r = std::get_if<wire::GetReply>(&reply->body)) {
@@ -58,7 +61,7 @@ class SyncClient final : public Client {
     Status bad = check_write(key, o);
     if (!bad.ok()) return bad;
     wire::DeleteRequest req{keyspace(o.keyspace), std::string(key), o.context,
-                            wire::RequestOptions{0, static_cast<uint8_t>(o.w), o.timeout_ms, o.sloppy}};
+                            wire::RequestOptions{0, static_cast<uint8_t>(o.w.value_or(0)), o.timeout_ms, o.sloppy}};
     // Deleting twice is harmless, so a delete may be retried elsewhere.
     auto reply = call(std::move(req), /*idempotent=*/true);
     if (!reply.ok()) return reply.status();
@@ -93,7 +96,9 @@ class SyncClient final : public Client {
 
   static Status check_write(std::string_view key, const WriteOptions& o) {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
-    if (o.w < 0 || o.w > 255) return Status::InvalidArgument("W=" + std::to_string(o.w) + " is out of range");
+    if (o.w && (*o.w < 1 || *o.w > 255)) {
+      return Status::InvalidArgument("W=" + std::to_string(*o.w) + " is out of range: W must be at least 1");
+    }
     return Status::Ok();
   }
 

@@ -94,7 +94,7 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   Reader r(name);
   ClusterConfig cfg;
   cfg.path = name;
-  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "nodes"});
+  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "hints", "nodes", "keyspaces"});
 
   if (root.contains("cluster")) {
     const auto& t = r.table(root.at("cluster"), "cluster");
@@ -158,6 +158,13 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
       cfg.request_timeout_ms = r.integer(t.at("timeout_ms"), "request.timeout_ms", 1, 600000);
   }
 
+  if (root.contains("hints")) {
+    const auto& t = r.table(root.at("hints"), "hints");
+    r.only(t, "hints.", {"max_hints"});
+    if (t.contains("max_hints"))
+      cfg.max_hints = r.integer(t.at("max_hints"), "hints.max_hints", 0, 100000000);
+  }
+
   if (!root.contains("nodes")) r.fail(root, "nodes", "missing: the file must list at least one [[nodes]]");
   const auto& nodes = root.at("nodes");
   if (!nodes.is_array() || nodes.as_array().empty()) {
@@ -194,6 +201,42 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   }
   for (const auto& v : cfg.voters) {
     if (!ids.count(v)) r.fail(root.at("cluster").at("voters"), "cluster.voters", "unknown node '" + v + "'");
+  }
+  if (root.contains("keyspaces")) {
+    const auto& list = root.at("keyspaces");
+    if (!list.is_array()) r.fail(list, "keyspaces", "expected [[keyspaces]] tables");
+    for (const auto& k : list.as_array()) {
+      r.table(k, "keyspaces");
+      r.only(k, "keyspaces.", {"name", "n", "r", "w", "mode"});
+      meta::Keyspace ks;
+      if (!k.contains("name")) r.fail(k, "keyspaces.name", "missing");
+      ks.name = r.str(k.at("name"), "keyspaces.name");
+      if (k.contains("n")) ks.n = r.integer(k.at("n"), "keyspaces.n", 1, 16);
+      ks.r = ks.w = std::min(2, ks.n);
+      if (k.contains("r")) ks.r = r.integer(k.at("r"), "keyspaces.r", 1, ks.n);
+      if (k.contains("w")) ks.w = r.integer(k.at("w"), "keyspaces.w", 1, ks.n);
+      if (k.contains("mode")) {
+        std::string m = r.str(k.at("mode"), "keyspaces.mode");
+        if (m == "siblings") {
+          ks.mode = meta::ConflictMode::kSiblings;
+        } else if (m == "lww") {
+          ks.mode = meta::ConflictMode::kLww;
+        } else {
+          r.fail(k.at("mode"), "keyspaces.mode", "expected \"siblings\" or \"lww\", got \"" + m + "\"");
+        }
+      }
+      Status valid = meta::validate(ks);
+      if (!valid.ok()) r.fail(k.at("name"), "keyspaces.name", valid.message());
+      if (ks.n > static_cast<int>(cfg.nodes.size())) {
+        r.fail(k.contains("n") ? k.at("n") : k, "keyspaces.n",
+               "n=" + std::to_string(ks.n) + " but the file lists " + std::to_string(cfg.nodes.size()) +
+                   " node(s)");
+      }
+      for (const auto& other : cfg.keyspaces) {
+        if (other.name == ks.name) r.fail(k.at("name"), "keyspaces.name", "duplicate keyspace '" + ks.name + "'");
+      }
+      cfg.keyspaces.push_back(std::move(ks));
+    }
   }
   return cfg;
 }

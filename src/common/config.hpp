@@ -14,6 +14,7 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "meta/cluster_map.hpp"
 #include "tally/status.hpp"
 
 namespace tally {
@@ -47,6 +48,9 @@ struct ClusterConfig {
   Limits limits;
   LogLevel log_level = LogLevel::kInfo;
   uint32_t request_timeout_ms = 1000;  // default per-request timeout
+  uint32_t max_hints = 100000;         // hints a node keeps for others before it refuses more
+  // [[keyspaces]]; meta::bootstrap adds `default` unless the file defines it.
+  std::vector<meta::Keyspace> keyspaces;
 
   // The entry of node `id`, or an error naming the ids the file does have.
   Result<NodeEntry> node(std::string_view id) const;

@@ -25,11 +25,40 @@ void pack_bin(Packer& p, const std::string& s) {
 }
 
 void pack_options(Packer& p, const wire::RequestOptions& o) {
-  p.pack_array(4);
+  p.pack_array(6);
   p.pack(o.r);
   p.pack(o.w);
   p.pack(o.timeout_ms);
   p.pack(o.sloppy);
+  p.pack(o.blocking_repair);
+  p.pack(o.forwarded);
+}
+
+void pack_clock(Packer& p, const quorum::VersionVector& vv) {
+  p.pack_array(static_cast<uint32_t>(vv.entries.size() * 2));
+  for (const auto& [id, counter] : vv.entries) {
+    p.pack(id);
+    p.pack(counter);
+  }
+}
+
+constexpr uint64_t kRecordFormat = 1;
+
+void pack_record(Packer& p, const quorum::DvvSet& record) {
+  p.pack_array(3);
+  p.pack(kRecordFormat);
+  pack_clock(p, record.clock);
+  p.pack_array(static_cast<uint32_t>(record.siblings.size()));
+  for (const auto& s : record.siblings) {
+    p.pack_array(7);
+    p.pack(s.dot.replica);
+    p.pack(s.dot.counter);
+    p.pack(s.timestamp.wall_ms);
+    p.pack(s.timestamp.logical);
+    p.pack(s.timestamp.node);
+    p.pack(s.tombstone);
+    pack_bin(p, s.value);
+  }
 }
 
 // Fields after [version, type, request_id], per message type.
@@ -46,6 +75,10 @@ size_t field_count(const wire::Body& body) {
     size_t operator()(const wire::DeleteReply&) { return 0; }
     size_t operator()(const wire::StatusRequest&) { return 0; }
     size_t operator()(const wire::StatusReply&) { return 1; }
+    size_t operator()(const wire::ReplicaWrite&) { return 4; }
+    size_t operator()(const wire::ReplicaWriteReply&) { return 0; }
+    size_t operator()(const wire::ReplicaRead&) { return 2; }
+    size_t operator()(const wire::ReplicaReadReply&) { return 2; }
   } count;
   return std::visit(count, body);
 }
@@ -92,6 +125,21 @@ void pack_fields(Packer& p, const wire::Body& body) {
         pack_str(p, k);
         pack_str(p, v);
       }
+    }
+    void operator()(const wire::ReplicaWrite& m) {
+      pack_str(p, m.keyspace);
+      pack_bin(p, m.key);
+      pack_record(p, m.record);
+      p.pack(m.hint_for);
+    }
+    void operator()(const wire::ReplicaWriteReply&) {}
+    void operator()(const wire::ReplicaRead& m) {
+      pack_str(p, m.keyspace);
+      pack_bin(p, m.key);
+    }
+    void operator()(const wire::ReplicaReadReply& m) {
+      p.pack(m.found);
+      pack_record(p, m.record);
     }
   };
   std::visit(Visitor{p}, body);
@@ -148,6 +196,9 @@ wire::RequestOptions get_options(const msgpack::object& o) {
   opt.w = static_cast<uint8_t>(get_uint(a.ptr[1], "options.w", 255));
   opt.timeout_ms = static_cast<uint32_t>(get_uint(a.ptr[2], "options.timeout_ms", UINT32_MAX));
   opt.sloppy = get_bool(a.ptr[3], "options.sloppy");
+  // Older clients send four options; the rest default to false.
+  if (a.size > 4) opt.blocking_repair = get_bool(a.ptr[4], "options.blocking_repair");
+  if (a.size > 5) opt.forwarded = get_bool(a.ptr[5], "options.forwarded");
   return opt;
 }
 
@@ -166,6 +217,9 @@ msgpack::object unpack_one(msgpack::zone& zone, std::string_view bytes, const De
   }
   return o;
 }
+
+quorum::VersionVector get_clock(const msgpack::object& o, const char* field);
+quorum::DvvSet get_record(const msgpack::object& o);
 
 wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n) {
   auto need = [&](uint32_t count, const char* name) {
@@ -218,6 +272,17 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       }
       return r;
     }
+    case wire::MsgType::kReplicaWrite:
+      need(4, "replica write");
+      return wire::ReplicaWrite{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"), get_record(f[2]),
+                                static_cast<uint32_t>(get_uint(f[3], "hint_for", UINT32_MAX))};
+    case wire::MsgType::kReplicaWriteReply: return wire::ReplicaWriteReply{};
+    case wire::MsgType::kReplicaRead:
+      need(2, "replica read");
+      return wire::ReplicaRead{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key")};
+    case wire::MsgType::kReplicaReadReply:
+      need(2, "replica read reply");
+      return wire::ReplicaReadReply{get_bool(f[0], "found"), get_record(f[1])};
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<int>(type))};
 }
@@ -275,16 +340,6 @@ Result<wire::Message> decode_payload(std::string_view payload, const DecodeLimit
 
 namespace {
 
-constexpr uint64_t kRecordFormat = 1;
-
-void pack_clock(Packer& p, const quorum::VersionVector& vv) {
-  p.pack_array(static_cast<uint32_t>(vv.entries.size() * 2));
-  for (const auto& [id, counter] : vv.entries) {
-    p.pack(id);
-    p.pack(counter);
-  }
-}
-
 quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
   const auto& a = get_array(o, field, 0);
   if (a.size % 2 != 0) fail(field, "an even-length array of (replica, counter)");
@@ -300,26 +355,40 @@ quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
   return vv;
 }
 
+// A DVV set, checked to be one that updates and syncs could have produced.
+quorum::DvvSet get_record(const msgpack::object& o) {
+  const auto& a = get_array(o, "record", 3);
+  uint64_t format = get_uint(a.ptr[0], "record.format", UINT64_MAX);
+  if (format != kRecordFormat) throw DecodeError{"unknown record format " + std::to_string(format)};
+  quorum::DvvSet rec;
+  rec.clock = get_clock(a.ptr[1], "record.clock");
+  const auto& sibs = get_array(a.ptr[2], "record.siblings", 0);
+  rec.siblings.reserve(sibs.size);
+  for (uint32_t i = 0; i < sibs.size; ++i) {
+    const auto& f = get_array(sibs.ptr[i], "record.siblings[]", 7);
+    quorum::Sibling s;
+    s.dot.replica = static_cast<quorum::ReplicaId>(get_uint(f.ptr[0], "sibling.replica", UINT32_MAX));
+    s.dot.counter = get_uint(f.ptr[1], "sibling.counter", UINT64_MAX);
+    s.timestamp.wall_ms = get_uint(f.ptr[2], "sibling.wall_ms", UINT64_MAX);
+    s.timestamp.logical = static_cast<uint32_t>(get_uint(f.ptr[3], "sibling.logical", UINT32_MAX));
+    s.timestamp.node = static_cast<quorum::ReplicaId>(get_uint(f.ptr[4], "sibling.node", UINT32_MAX));
+    s.tombstone = get_bool(f.ptr[5], "sibling.tombstone");
+    s.value = get_bytes(f.ptr[6], "sibling.value");
+    rec.siblings.push_back(std::move(s));
+  }
+  // Well-formed bytes can still hold a state no update could have made.
+  Status valid = quorum::validate(rec);
+  if (!valid.ok()) throw DecodeError{"not a valid version set: " + valid.message()};
+  return rec;
+}
+
 }  // namespace
 
 std::string encode_record(const quorum::DvvSet& record) {
   std::string out;
   StringSink sink{&out};
   Packer p(sink);
-  p.pack_array(3);
-  p.pack(kRecordFormat);
-  pack_clock(p, record.clock);
-  p.pack_array(static_cast<uint32_t>(record.siblings.size()));
-  for (const auto& s : record.siblings) {
-    p.pack_array(7);
-    p.pack(s.dot.replica);
-    p.pack(s.dot.counter);
-    p.pack(s.timestamp.wall_ms);
-    p.pack(s.timestamp.logical);
-    p.pack(s.timestamp.node);
-    p.pack(s.tombstone);
-    pack_bin(p, s.value);
-  }
+  pack_record(p, record);
   return out;
 }
 
@@ -327,31 +396,7 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes) {
   try {
     msgpack::zone zone;
     msgpack::object o = unpack_one(zone, bytes, DecodeLimits{UINT32_MAX, UINT32_MAX, 8});
-    const auto& a = get_array(o, "record", 3);
-    uint64_t format = get_uint(a.ptr[0], "record.format", UINT64_MAX);
-    if (format != kRecordFormat) {
-      return Status::Corruption("unknown record format " + std::to_string(format));
-    }
-    quorum::DvvSet rec;
-    rec.clock = get_clock(a.ptr[1], "record.clock");
-    const auto& sibs = get_array(a.ptr[2], "record.siblings", 0);
-    rec.siblings.reserve(sibs.size);
-    for (uint32_t i = 0; i < sibs.size; ++i) {
-      const auto& f = get_array(sibs.ptr[i], "record.siblings[]", 7);
-      quorum::Sibling s;
-      s.dot.replica = static_cast<quorum::ReplicaId>(get_uint(f.ptr[0], "sibling.replica", UINT32_MAX));
-      s.dot.counter = get_uint(f.ptr[1], "sibling.counter", UINT64_MAX);
-      s.timestamp.wall_ms = get_uint(f.ptr[2], "sibling.wall_ms", UINT64_MAX);
-      s.timestamp.logical = static_cast<uint32_t>(get_uint(f.ptr[3], "sibling.logical", UINT32_MAX));
-      s.timestamp.node = static_cast<quorum::ReplicaId>(get_uint(f.ptr[4], "sibling.node", UINT32_MAX));
-      s.tombstone = get_bool(f.ptr[5], "sibling.tombstone");
-      s.value = get_bytes(f.ptr[6], "sibling.value");
-      rec.siblings.push_back(std::move(s));
-    }
-    // Well-formed bytes can still hold a state no update could have made.
-    Status valid = quorum::validate(rec);
-    if (!valid.ok()) return Status::Corruption("stored record is not a valid version set: " + valid.message());
-    return rec;
+    return get_record(o);
   } catch (const DecodeError& e) {
     return Status::Corruption("stored record does not decode: " + e.what);
   } catch (const msgpack::unpack_error& e) {

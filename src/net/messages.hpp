@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "quorum/version.hpp"
 #include "tally/status.hpp"
 
 namespace tally::wire {
@@ -24,6 +25,12 @@ struct RequestOptions {
   uint8_t w = 0;
   uint32_t timeout_ms = 0;
   bool sloppy = false;  // may fallback nodes holding hints count towards W?
+  // Reads: repair stale replicas before answering (monotonic quorum reads)
+  // rather than in the background.
+  bool blocking_repair = false;
+  // Set by a node that hands a write to a replica of the key (only replicas
+  // mint dots): the receiver must coordinate it, never forward it again.
+  bool forwarded = false;
   bool operator==(const RequestOptions&) const = default;
 };
 
@@ -87,6 +94,30 @@ struct StatusReply {
   bool operator==(const StatusReply&) const = default;
 };
 
+// Node to node: store `record` by merging it (DVV sync) into what the replica
+// has. With hint_for set, the receiver is a fallback: it keeps the record as a
+// hint for that node and hands it over when the node is back.
+struct ReplicaWrite {
+  std::string keyspace;
+  std::string key;
+  quorum::DvvSet record;
+  uint32_t hint_for = 0;
+  bool operator==(const ReplicaWrite&) const = default;
+};
+struct ReplicaWriteReply {
+  bool operator==(const ReplicaWriteReply&) const = default;
+};
+struct ReplicaRead {
+  std::string keyspace;
+  std::string key;
+  bool operator==(const ReplicaRead&) const = default;
+};
+struct ReplicaReadReply {
+  bool found = false;
+  quorum::DvvSet record;
+  bool operator==(const ReplicaReadReply&) const = default;
+};
+
 enum class MsgType : uint8_t {
   kError = 1,
   kPing = 2,
@@ -99,13 +130,33 @@ enum class MsgType : uint8_t {
   kDeleteReply = 9,
   kStatus = 10,
   kStatusReply = 11,
+  kReplicaWrite = 12,
+  kReplicaWriteReply = 13,
+  kReplicaRead = 14,
+  kReplicaReadReply = 15,
 };
 
 // The variant's alternatives are in MsgType order (index + 1 == type).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
-                          GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply>;
+                          GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
+                          ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply>;
 
 inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
+
+// Replies answer a request_id; everything else is a request.
+inline bool is_reply(MsgType t) {
+  switch (t) {
+    case MsgType::kError:
+    case MsgType::kPingReply:
+    case MsgType::kPutReply:
+    case MsgType::kGetReply:
+    case MsgType::kDeleteReply:
+    case MsgType::kStatusReply:
+    case MsgType::kReplicaWriteReply:
+    case MsgType::kReplicaReadReply: return true;
+    default: return false;
+  }
+}
 
 struct Message {
   uint64_t request_id = 0;  // chosen by the sender of a request, echoed in its reply

@@ -1,52 +1,79 @@
 #include "node/node.hpp"
 
-#include "quorum/dvv.hpp"
-
 namespace tally {
 
 namespace {
 
-// Until cluster metadata assigns ids, a node's replica id is its 1-based
-// position in the config's node list: stable for as long as the file is.
-quorum::ReplicaId replica_id_of(const ClusterConfig& cfg, const std::string& id) {
+// Until Raft assigns ids, a node's id is its 1-based position in the config's
+// node list: the same on every node, for as long as the file is.
+ring::NodeId id_of(const ClusterConfig& cfg, const std::string& name) {
   for (size_t i = 0; i < cfg.nodes.size(); ++i) {
-    if (cfg.nodes[i].id == id) return static_cast<quorum::ReplicaId>(i + 1);
+    if (cfg.nodes[i].id == name) return static_cast<ring::NodeId>(i + 1);
   }
-  return 0;
+  return ring::kNoNode;
 }
 
-constexpr std::string_view kDefaultKeyspace = "default";
-// A node serves its keys alone until the quorum data path lands.
-constexpr int kReplicasServed = 1;
+quorum::DvvSet merge_siblings(const quorum::DvvSet& a, const quorum::DvvSet& b) {
+  return quorum::sync(a, b);
+}
 
 }  // namespace
 
-Node::Node(Env& env, ClusterConfig config, NodeEntry self)
+Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings)
     : env_(env),
       config_(std::move(config)),
       self_(std::move(self)),
-      replica_id_(replica_id_of(config_, self_.id)),
+      timings_(timings),
       log_(env.log().child(self_.id)),
+      id_(id_of(config_, self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); }),
-      clock_(replica_id_) {
+      hints_(store_, config_.max_hints, merge_siblings),
+      clock_(id_) {
   decode_limits_.max_bytes = config_.limits.max_frame_bytes;
 }
 
+Node::~Node() = default;
+
 Status Node::start() {
   started_us_ = env_.now_us();
+  std::vector<meta::Member> members;
+  for (size_t i = 0; i < config_.nodes.size(); ++i) {
+    const auto& n = config_.nodes[i];
+    members.push_back(meta::Member{static_cast<ring::NodeId>(i + 1), n.id, n.listen.to_string(), n.zone, {}});
+  }
+  auto map = meta::bootstrap(std::move(members), config_.keyspaces);
+  if (!map.ok()) return map.status();
+  map_ = std::move(*map);
+  auto ring = map_.build_ring();
+  if (!ring.ok()) return ring.status();
+  ring_ = std::move(*ring);
+
   Status s = env_.listen(self_.listen, this);
   if (!s.ok()) return s;
-  TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " (durability "
-                         << durability_name(config_.durability) << ")";
+  for (const auto& m : map_.members) {
+    if (m.id != id_) fd_.watch(m.id, env_.now_us());
+  }
+  hints_.load([this](Status st) {
+    if (!st.ok()) {
+      TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
+    }
+  });
+  heartbeat_timer_ = env_.set_timer(timings_.heartbeat_interval_us, [this] { send_heartbeats(); });
+  replay_timer_ = env_.set_timer(timings_.hint_replay_interval_us, [this] { replay_hints(); });
+  TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " as node " << id_ << " of "
+                         << map_.members.size() << " (durability " << durability_name(config_.durability)
+                         << ")";
   return Status::Ok();
 }
 
 void Node::stop(std::function<void()> done) {
   stopping_ = true;
+  env_.cancel_timer(heartbeat_timer_);
+  env_.cancel_timer(replay_timer_);
   if (writes_in_flight_ == 0) {
     done();
   } else {
-    TALLY_LOG(log_, kInfo) << "waiting for " << writes_in_flight_ << " writes to reach the disk";
+    TALLY_LOG(log_, kInfo) << "waiting for " << writes_in_flight_ << " writes to finish";
     on_drained_ = std::move(done);
   }
 }
@@ -62,8 +89,12 @@ void Node::write_finished() {
 }
 
 void Node::on_accept(ConnId conn) { conns_.insert(conn); }
-void Node::on_connected(ConnId conn) { conns_.insert(conn); }
-void Node::on_closed(ConnId conn, const Status&) { conns_.erase(conn); }
+void Node::on_connected(ConnId) {}
+
+void Node::on_closed(ConnId conn, const Status& why) {
+  conns_.erase(conn);
+  fail_calls_on(conn, why);
+}
 
 void Node::on_frame(ConnId conn, std::string_view payload) {
   auto msg = net::decode_payload(payload, decode_limits_);
@@ -75,50 +106,103 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
     env_.close(conn, msg.status());
     return;
   }
+  if (wire::is_reply(wire::type_of(msg->body))) {
+    on_reply(conn, std::move(*msg));
+    return;
+  }
   handle(conn, std::move(*msg));
 }
 
 // The request table: one small function per message type.
 void Node::handle(ConnId conn, wire::Message msg) {
   ++requests_;
+  const uint64_t id = msg.request_id;
   if (stopping_) {
-    reply_error(conn, msg.request_id, Status::Unavailable("node " + self_.id + " is shutting down"));
+    reply_error(conn, id, Status::Unavailable("node " + self_.id + " is shutting down"));
     return;
   }
   switch (wire::type_of(msg.body)) {
-    case wire::MsgType::kPing: return handle_ping(conn, msg.request_id);
-    case wire::MsgType::kPut: return handle_put(conn, msg.request_id, std::get<wire::PutRequest>(msg.body));
-    case wire::MsgType::kGet: return handle_get(conn, msg.request_id, std::get<wire::GetRequest>(msg.body));
-    case wire::MsgType::kDelete:
-      return handle_delete(conn, msg.request_id, std::get<wire::DeleteRequest>(msg.body));
-    case wire::MsgType::kStatus: return handle_status(conn, msg.request_id);
+    case wire::MsgType::kPing:
+      return reply(conn, id, wire::PingReply{self_.id});
+    case wire::MsgType::kStatus:
+      return handle_status(conn, id);
+    case wire::MsgType::kPut: {
+      auto& req = std::get<wire::PutRequest>(msg.body);
+      auto ks = check(req.keyspace, req.key, req.options, true);
+      if (ks.ok() && req.value.size() > config_.limits.max_value_bytes) {
+        ks = Status::TooLarge("value is " + std::to_string(req.value.size()) + " bytes, the limit is " +
+                              std::to_string(config_.limits.max_value_bytes));
+      }
+      auto ctx = net::decode_context(req.context);
+      if (ks.ok() && !ctx.ok()) ks = ctx.status();
+      if (!ks.ok()) return reply_error(conn, id, ks.status());
+      quorum::ClientWrite write = quorum::ClientWrite::Put(std::move(req.value), clock_.now(env_.wall_ms()));
+      return coordinate_write(conn, id, **ks, std::move(req.key), std::move(write), std::move(*ctx),
+                              false, req.options, false);
+    }
+    case wire::MsgType::kDelete: {
+      auto& req = std::get<wire::DeleteRequest>(msg.body);
+      auto ks = check(req.keyspace, req.key, req.options, true);
+      auto ctx = net::decode_context(req.context);
+      if (ks.ok() && !ctx.ok()) ks = ctx.status();
+      if (!ks.ok()) return reply_error(conn, id, ks.status());
+      // A delete without a context deletes every version the coordinating
+      // replica holds (as Riak's client reads before it deletes): a user who
+      // types `tally del k` means the key, not one more concurrent version.
+      bool blind = req.context.empty();
+      return coordinate_write(conn, id, **ks, std::move(req.key),
+                              quorum::ClientWrite::Delete(clock_.now(env_.wall_ms())), std::move(*ctx),
+                              blind, req.options, true);
+    }
+    case wire::MsgType::kGet: {
+      auto& req = std::get<wire::GetRequest>(msg.body);
+      auto ks = check(req.keyspace, req.key, req.options, false);
+      if (!ks.ok()) return reply_error(conn, id, ks.status());
+      return coordinate_get(conn, id, **ks, std::move(req.key), req.options);
+    }
+    case wire::MsgType::kReplicaWrite:
+      return handle_replica_write(conn, id, std::get<wire::ReplicaWrite>(msg.body));
+    case wire::MsgType::kReplicaRead:
+      return handle_replica_read(conn, id, std::get<wire::ReplicaRead>(msg.body));
     default:
       ++protocol_errors_;
-      reply_error(conn, msg.request_id,
+      reply_error(conn, id,
                   Status::ProtocolError("message type " +
                                         std::to_string(static_cast<int>(wire::type_of(msg.body))) +
-                                        " is a reply, not a request"));
+                                        " is not a request"));
   }
 }
 
-Status Node::validate(const std::string& keyspace, const std::string& key,
-                      const wire::RequestOptions& opt) const {
-  if (keyspace != kDefaultKeyspace) {
-    return Status::UnknownKeyspace("keyspace '" + keyspace + "' does not exist (this node has: default)");
+Result<const meta::Keyspace*> Node::check(const std::string& keyspace, const std::string& key,
+                                          const wire::RequestOptions& opt, bool write) const {
+  const meta::Keyspace* ks = map_.keyspace(keyspace);
+  if (!ks) {
+    std::string known;
+    for (const auto& k : map_.keyspaces) known += (known.empty() ? "" : ", ") + k.name;
+    return Status::UnknownKeyspace("keyspace '" + keyspace + "' does not exist (there are: " + known + ")");
   }
   if (key.empty()) return Status::InvalidArgument("key must not be empty");
   if (key.size() > config_.limits.max_key_bytes) {
     return Status::TooLarge("key is " + std::to_string(key.size()) + " bytes, the limit is " +
                             std::to_string(config_.limits.max_key_bytes));
   }
-  for (auto [name, v] : {std::pair{"R", opt.r}, std::pair{"W", opt.w}}) {
-    if (v > kReplicasServed) {
-      return Status::InvalidArgument(std::string(name) + "=" + std::to_string(v) + " exceeds N=" +
-                                     std::to_string(kReplicasServed) + " of keyspace '" + keyspace +
-                                     "' (this node serves its keys alone)");
-    }
+  int n = replicas_for(*ks);
+  int asked = write ? opt.w : opt.r;
+  if (asked > n) {
+    return Status::InvalidArgument(std::string(write ? "W=" : "R=") + std::to_string(asked) +
+                                   " is out of range 1..N=" + std::to_string(n) + " of keyspace '" +
+                                   keyspace + "'");
   }
-  return Status::Ok();
+  return ks;
+}
+
+uint32_t Node::timeout_ms(const wire::RequestOptions& opt) const {
+  return opt.timeout_ms ? opt.timeout_ms : config_.request_timeout_ms;
+}
+
+std::string Node::name_of(ring::NodeId id) const {
+  const meta::Member* m = map_.member(id);
+  return m ? m->name : "node " + std::to_string(id);
 }
 
 void Node::reply(ConnId conn, uint64_t id, wire::Body body) {
@@ -127,76 +211,6 @@ void Node::reply(ConnId conn, uint64_t id, wire::Body body) {
 
 void Node::reply_error(ConnId conn, uint64_t id, const Status& status) {
   reply(conn, id, wire::ErrorReply{status.code(), status.message()});
-}
-
-void Node::handle_ping(ConnId conn, uint64_t id) { reply(conn, id, wire::PingReply{self_.id}); }
-
-void Node::handle_put(ConnId conn, uint64_t id, wire::PutRequest& req) {
-  Status s = validate(req.keyspace, req.key, req.options);
-  if (s.ok() && req.value.size() > config_.limits.max_value_bytes) {
-    s = Status::TooLarge("value is " + std::to_string(req.value.size()) + " bytes, the limit is " +
-                         std::to_string(config_.limits.max_value_bytes));
-  }
-  auto ctx = net::decode_context(req.context);
-  if (s.ok() && !ctx.ok()) s = ctx.status();
-  if (!s.ok()) return reply_error(conn, id, s);
-
-  quorum::ClientWrite write = quorum::ClientWrite::Put(std::move(req.value), clock_.now(env_.wall_ms()));
-  write_started();
-  store_.update(
-      req.keyspace, req.key,
-      [this, ctx = std::move(*ctx), write = std::move(write)](const std::optional<quorum::DvvSet>& cur) {
-        return quorum::update(cur.value_or(quorum::DvvSet{}), ctx, write, replica_id_);
-      },
-      [this, conn, id](Result<quorum::DvvSet> r) {
-        if (r.ok()) {
-          reply(conn, id, wire::PutReply{net::encode_context(quorum::join(*r))});
-        } else {
-          reply_error(conn, id, r.status());
-        }
-        write_finished();
-      });
-}
-
-void Node::handle_get(ConnId conn, uint64_t id, wire::GetRequest& req) {
-  Status s = validate(req.keyspace, req.key, req.options);
-  if (!s.ok()) return reply_error(conn, id, s);
-  store_.get(req.keyspace, req.key, [this, conn, id](Result<std::optional<quorum::DvvSet>> r) {
-    if (!r.ok()) return reply_error(conn, id, r.status());
-    wire::GetReply out;
-    if (r->has_value()) {
-      out.values = quorum::values(**r);
-      out.context = net::encode_context(quorum::join(**r));
-    }
-    reply(conn, id, std::move(out));
-  });
-}
-
-void Node::handle_delete(ConnId conn, uint64_t id, wire::DeleteRequest& req) {
-  Status s = validate(req.keyspace, req.key, req.options);
-  auto ctx = net::decode_context(req.context);
-  if (s.ok() && !ctx.ok()) s = ctx.status();
-  if (!s.ok()) return reply_error(conn, id, s);
-  quorum::ClientWrite write = quorum::ClientWrite::Delete(clock_.now(env_.wall_ms()));
-  write_started();
-  store_.update(
-      req.keyspace, req.key,
-      [this, ctx = std::move(*ctx), write, blind = req.context.empty()](
-          const std::optional<quorum::DvvSet>& cur) {
-        // A delete without a context deletes every version the replica holds
-        // (as Riak's client reads before it deletes): a user who types
-        // `tally del k` means the key, not one more concurrent version.
-        const quorum::DvvSet state = cur.value_or(quorum::DvvSet{});
-        return quorum::update(state, blind ? quorum::join(state) : ctx, write, replica_id_);
-      },
-      [this, conn, id](Result<quorum::DvvSet> r) {
-        if (r.ok()) {
-          reply(conn, id, wire::DeleteReply{});
-        } else {
-          reply_error(conn, id, r.status());
-        }
-        write_finished();
-      });
 }
 
 void Node::handle_status(ConnId conn, uint64_t id) {
@@ -210,8 +224,31 @@ void Node::handle_status(ConnId conn, uint64_t id) {
   add("uptime_ms", std::to_string((env_.now_us() - started_us_) / 1000));
   add("durability", std::string(durability_name(config_.durability)));
   add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  add("ring_epoch", std::to_string(map_.epoch));
+  add("ring", std::to_string(ring_.node_count()) + " nodes, " + std::to_string(ring_.token_count()) + " tokens");
+  std::string peers;
+  uint64_t now = env_.now_us();
+  for (const auto& m : map_.members) {
+    if (m.id == id_) continue;
+    peers += (peers.empty() ? "" : " ") + m.name + (is_up(m.id) ? ":up" : ":down");
+    (void)now;
+  }
+  add("peers", peers);
+  std::string keyspaces;
+  for (const auto& k : map_.keyspaces) {
+    keyspaces += (keyspaces.empty() ? "" : " ") + k.name + "(N=" + std::to_string(replicas_for(k)) +
+                 ",R=" + std::to_string(k.r) + ",W=" + std::to_string(k.w) +
+                 (k.mode == meta::ConflictMode::kLww ? ",lww)" : ",siblings)");
+  }
+  add("keyspaces", keyspaces);
+  add("hints_pending", std::to_string(hints_.count()));
+  add("hints_refused", std::to_string(hints_.refused()));
+  add("hints_delivered", std::to_string(hints_delivered_));
   add("connections", std::to_string(conns_.size()));
   add("requests", std::to_string(requests_));
+  add("forwarded", std::to_string(forwarded_));
+  add("quorum_failures", std::to_string(quorum_failures_));
+  add("read_repairs", std::to_string(read_repairs_));
   add("protocol_errors", std::to_string(protocol_errors_));
   add("records_written", std::to_string(st.writes));
   add("write_batches", std::to_string(st.batches));

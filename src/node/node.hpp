@@ -1,41 +1,63 @@
-// A tally node: request handlers on top of the record store, talking to the
-// world only through its Env (so the very same object runs in tallyd and in
-// the simulator).
+// A tally node: the client-facing request handlers, the quorum coordinator,
+// the replica side, hinted handoff and the failure detector, talking to the
+// world only through its Env (the very same object runs in tallyd and in the
+// simulator).
 //
-// Today a node serves the keys it is asked for on its own (one replica); the
-// quorum data path replaces the handlers' store calls with the coordinator.
+// Files: node.cpp (lifecycle, dispatch, client requests), coordinator.cpp
+// (put/get/delete over N replicas), replica.cpp (the replica side and hint
+// hand-off), peers.cpp (connections to other nodes, heartbeats).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/config.hpp"
+#include "meta/cluster_map.hpp"
 #include "net/codec.hpp"
 #include "net/messages.hpp"
 #include "node/env.hpp"
+#include "node/failure_detector.hpp"
+#include "quorum/dvv.hpp"
 #include "quorum/hlc.hpp"
+#include "quorum/quorum_tally.hpp"
+#include "ring/ring.hpp"
+#include "store/hint_store.hpp"
 #include "store/record_store.hpp"
 
 namespace tally {
 
-constexpr std::string_view kTallyVersion = "0.1.0";
+constexpr std::string_view kTallyVersion = "0.2.0";
+
+struct NodeTimings {
+  uint64_t heartbeat_interval_us = 100'000;
+  uint64_t hint_replay_interval_us = 200'000;
+  size_t hints_per_replay = 64;
+};
 
 class Node final : public NetworkHandler {
  public:
   // `self` must be one of `config.nodes`.
-  Node(Env& env, ClusterConfig config, NodeEntry self);
+  Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings = {});
+  ~Node() override;
 
-  // Binds the listener. Errors: the address cannot be bound.
+  // Builds the ring from the config, binds the listener, starts heartbeats and
+  // hint hand-off. Errors: the ring cannot be built, the address cannot be bound.
   Status start();
   // Stops taking requests; `done` runs once every write already accepted has
   // reached the disk (so nothing acknowledged is cut short).
   void stop(std::function<void()> done);
 
   const NodeEntry& self() const { return self_; }
+  ring::NodeId id() const { return id_; }
   const store::RecordStore& store() const { return store_; }
+  const store::HintStore& hints() const { return hints_; }
+  const ring::Ring& ring() const { return ring_; }
+  const meta::ClusterMap& cluster_map() const { return map_; }
 
   // NetworkHandler
   void on_accept(ConnId conn) override;
@@ -44,33 +66,96 @@ class Node final : public NetworkHandler {
   void on_closed(ConnId conn, const Status& why) override;
 
  private:
-  void handle(ConnId conn, wire::Message msg);
-  void handle_ping(ConnId conn, uint64_t id);
-  void handle_put(ConnId conn, uint64_t id, wire::PutRequest& req);
-  void handle_get(ConnId conn, uint64_t id, wire::GetRequest& req);
-  void handle_delete(ConnId conn, uint64_t id, wire::DeleteRequest& req);
-  void handle_status(ConnId conn, uint64_t id);
+  struct WriteOp;
+  struct ReadOp;
+  using ReplyFn = std::function<void(Result<wire::Message>)>;
 
-  // Checks keyspace, key, R/W: the problems a request can have before it runs.
-  Status validate(const std::string& keyspace, const std::string& key,
-                  const wire::RequestOptions& opt) const;
+  // ---- node.cpp: requests from clients ----
+  void handle(ConnId conn, wire::Message msg);
+  void handle_status(ConnId conn, uint64_t id);
   void reply(ConnId conn, uint64_t id, wire::Body body);
   void reply_error(ConnId conn, uint64_t id, const Status& status);
+  // The keyspace, after checking key size and R/W: the problems a request can
+  // have before it runs.
+  Result<const meta::Keyspace*> check(const std::string& keyspace, const std::string& key,
+                                      const wire::RequestOptions& opt, bool write) const;
+  uint32_t timeout_ms(const wire::RequestOptions& opt) const;
+  std::string name_of(ring::NodeId id) const;
   void write_started();
   void write_finished();
+
+  // ---- coordinator.cpp ----
+  void coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+                        quorum::ClientWrite write, quorum::VersionVector context, bool blind,
+                        const wire::RequestOptions& opt, bool is_delete);
+  void forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body request,
+                     uint32_t timeout_ms);
+  void send_replica_writes(const std::shared_ptr<WriteOp>& op);
+  void finish_write(const std::shared_ptr<WriteOp>& op);
+  void coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+                      const wire::RequestOptions& opt);
+  void answer_read(const std::shared_ptr<ReadOp>& op);
+  void finish_read(const std::shared_ptr<ReadOp>& op);
+  ring::PreferenceList replicas_of(const meta::Keyspace& ks, const std::string& key) const;
+  int replicas_for(const meta::Keyspace& ks) const;
+  // DVV sync, or last-writer-wins for lww keyspaces.
+  quorum::DvvSet merge(const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) const;
+
+  // ---- replica.cpp ----
+  void handle_replica_write(ConnId conn, uint64_t id, wire::ReplicaWrite& req);
+  void handle_replica_read(ConnId conn, uint64_t id, wire::ReplicaRead& req);
+  // Merges `record` into the local copy of (keyspace, key); `done` after it is durable.
+  void apply_locally(const std::string& keyspace, const std::string& key, const quorum::DvvSet& record,
+                     std::function<void(Status)> done);
+  void replay_hints();
+
+  // ---- peers.cpp ----
+  // Sends a request to node `peer` and calls `done` with its reply, or with
+  // kTimeout / kUnavailable. Never calls back inside the call.
+  void call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done);
+  void on_reply(ConnId conn, wire::Message msg);
+  void fail_calls_on(ConnId conn, const Status& why);
+  void send_heartbeats();
+  bool is_up(ring::NodeId peer) const;
 
   Env& env_;
   ClusterConfig config_;
   NodeEntry self_;
-  quorum::ReplicaId replica_id_;
+  NodeTimings timings_;
   Logger log_;
+  meta::ClusterMap map_;
+  ring::Ring ring_;
+  ring::NodeId id_ = ring::kNoNode;
   store::RecordStore store_;
+  store::HintStore hints_;
   quorum::HybridClock clock_;
+  FailureDetector fd_;
   net::DecodeLimits decode_limits_;
+
   std::unordered_set<ConnId> conns_;
+  // Outbound connections to peers, and the calls waiting on them.
+  std::unordered_map<ring::NodeId, ConnId> peer_conns_;
+  std::unordered_map<ConnId, ring::NodeId> conn_peer_;
+  struct Call {
+    ConnId conn;
+    TimerId timer;
+    ReplyFn done;
+  };
+  std::unordered_map<uint64_t, Call> calls_;
+  uint64_t next_call_id_ = 1;
+
+  TimerId heartbeat_timer_ = 0;
+  TimerId replay_timer_ = 0;
+  bool replaying_ = false;
+  std::string replay_cursor_;
+
   uint64_t started_us_ = 0;
   uint64_t requests_ = 0;
   uint64_t protocol_errors_ = 0;
+  uint64_t forwarded_ = 0;
+  uint64_t read_repairs_ = 0;
+  uint64_t hints_delivered_ = 0;
+  uint64_t quorum_failures_ = 0;
   int writes_in_flight_ = 0;
   bool stopping_ = false;
   std::function<void()> on_drained_;

@@ -1,5 +1,7 @@
 #include "store/record_store.hpp"
 
+#include <memory>
+
 #include "net/codec.hpp"
 
 namespace tally::store {
@@ -22,8 +24,12 @@ RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer)
     : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)) {}
 
 void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone done) {
+  get_at(data_key(keyspace, key), std::move(done));
+}
+
+void RecordStore::get_at(std::string dkey, GetDone done) {
   ++stats_.reads;
-  disk_.read(data_key(keyspace, key), [done = std::move(done)](Result<std::optional<std::string>> r) {
+  disk_.read(std::move(dkey), [done = std::move(done)](Result<std::optional<std::string>> r) {
     if (!r.ok()) return done(r.status());
     if (!r->has_value()) return done(std::optional<quorum::DvvSet>());
     auto rec = net::decode_record(**r);
@@ -34,11 +40,59 @@ void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone d
 
 void RecordStore::update(std::string_view keyspace, std::string_view key, UpdateFn fn,
                          UpdateDone done) {
+  update_at(data_key(keyspace, key), std::move(fn), std::move(done));
+}
+
+void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done) {
+  enqueue(
+      std::move(dkey),
+      [fn = std::move(fn)](const std::optional<quorum::DvvSet>& cur) -> Result<std::optional<quorum::DvvSet>> {
+        auto next = fn(cur);
+        if (!next.ok()) return next.status();
+        return std::optional<quorum::DvvSet>(std::move(*next));
+      },
+      [done = std::move(done)](Result<std::optional<quorum::DvvSet>> r) {
+        if (!r.ok()) return done(r.status());
+        done(std::move(**r));
+      });
+}
+
+void RecordStore::erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done) {
+  auto erased = std::make_shared<bool>(false);
+  enqueue(
+      std::move(dkey),
+      [pred = std::move(pred), erased](const std::optional<quorum::DvvSet>& cur) -> Result<std::optional<quorum::DvvSet>> {
+        if (!pred(cur)) return Status::Aborted("kept");
+        *erased = true;
+        return std::optional<quorum::DvvSet>();
+      },
+      [done = std::move(done), erased](Result<std::optional<quorum::DvvSet>> r) {
+        if (!r.ok() && r.status().code() == Code::kAborted) return done(false);
+        if (!r.ok()) return done(r.status());
+        done(*erased);
+      });
+}
+
+void RecordStore::scan(std::string start, std::string end, size_t limit, ScanDone done) {
+  disk_.scan(std::move(start), std::move(end), limit,
+             [done = std::move(done)](Result<std::vector<KeyValue>> r) {
+               if (!r.ok()) return done(r.status());
+               std::vector<std::pair<std::string, quorum::DvvSet>> out;
+               for (auto& kv : *r) {
+                 auto rec = net::decode_record(kv.value);
+                 if (!rec.ok()) return done(Status::Corruption(rec.status().message() + " (key of " +
+                                                               std::to_string(kv.key.size()) + " bytes)"));
+                 out.emplace_back(std::move(kv.key), std::move(*rec));
+               }
+               done(std::move(out));
+             });
+}
+
+void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
   if (!failed_.ok()) {
     done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
     return;
   }
-  std::string dkey = data_key(keyspace, key);
   KeyState& ks = keys_[dkey];
   ks.queue.push_back({std::move(fn), std::move(done)});
   if (!ks.busy) run_next(dkey);
@@ -74,7 +128,7 @@ void RecordStore::apply(const std::string& dkey,
     p.done(current.status());
     return run_next(dkey);
   }
-  Result<quorum::DvvSet> next = p.fn(*current);
+  Result<std::optional<quorum::DvvSet>> next = p.fn(*current);
   if (!next.ok()) {
     p.done(next.status());
     return run_next(dkey);
@@ -83,7 +137,8 @@ void RecordStore::apply(const std::string& dkey,
   ks.have_latest = true;
   ks.unflushed++;
   // Encode before the callback below takes the record (argument order is unspecified).
-  std::string bytes = net::encode_record(*next);
+  std::optional<std::string> bytes;
+  if (next->has_value()) bytes = net::encode_record(**next);
   enqueue_write(dkey, std::move(bytes),
                 [this, dkey, done = std::move(p.done), rec = std::move(*next)](Status s) mutable {
                   KeyState& k = keys_[dkey];
@@ -111,9 +166,13 @@ void RecordStore::maybe_forget(const std::string& dkey) {
   }
 }
 
-void RecordStore::enqueue_write(std::string dkey, std::string bytes,
+void RecordStore::enqueue_write(std::string dkey, std::optional<std::string> bytes,
                                 std::function<void(Status)> done) {
-  gathering_.put(std::move(dkey), std::move(bytes));
+  if (bytes) {
+    gathering_.put(std::move(dkey), std::move(*bytes));
+  } else {
+    gathering_.erase(std::move(dkey));
+  }
   gathering_done_.push_back(std::move(done));
   ++stats_.writes;
   if (!flushing_ && !flush_scheduled_) {

@@ -58,6 +58,18 @@ class RecordStore {
   // once durable, or the error from `fn` or the disk.
   void update(std::string_view keyspace, std::string_view key, UpdateFn fn, UpdateDone done);
 
+  // The same, on any disk key (hints live under their own prefix).
+  void update_at(std::string dkey, UpdateFn fn, UpdateDone done);
+  void get_at(std::string dkey, GetDone done);
+  // Removes the record at `dkey` if `pred` holds for it, in turn with the
+  // key's updates (so an update that lands first is never erased unseen).
+  // `done` gets true when it erased.
+  using ErasePred = std::function<bool(const std::optional<quorum::DvvSet>&)>;
+  void erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done);
+  // Up to `limit` records with keys in [start, end), in key order.
+  using ScanDone = std::function<void(Result<std::vector<std::pair<std::string, quorum::DvvSet>>>)>;
+  void scan(std::string start, std::string end, size_t limit, ScanDone done);
+
   const RecordStoreStats& stats() const { return stats_; }
   // Ok, or the disk error that stopped the store.
   const Status& health() const { return failed_; }
@@ -67,10 +79,14 @@ class RecordStore {
   static std::string data_key(std::string_view keyspace, std::string_view key);
 
  private:
+  // The next record (nullopt: erase the key), or an error that writes nothing.
+  using Step = std::function<Result<std::optional<quorum::DvvSet>>(const std::optional<quorum::DvvSet>&)>;
+  using StepDone = std::function<void(Result<std::optional<quorum::DvvSet>>)>;
   struct Pending {
-    UpdateFn fn;
-    UpdateDone done;
+    Step fn;
+    StepDone done;
   };
+  void enqueue(std::string dkey, Step fn, StepDone done);
   struct KeyState {
     std::deque<Pending> queue;
     bool busy = false;                    // an update is computing (maybe waiting on a read)
@@ -81,7 +97,7 @@ class RecordStore {
 
   void run_next(const std::string& dkey);
   void apply(const std::string& dkey, const Result<std::optional<quorum::DvvSet>>& current);
-  void enqueue_write(std::string dkey, std::string bytes, std::function<void(Status)> done);
+  void enqueue_write(std::string dkey, std::optional<std::string> bytes, std::function<void(Status)> done);
   void flush();
   void maybe_forget(const std::string& dkey);
 

@@ -51,7 +51,7 @@ TEST_CASE("tally put/get/del round-trip with documented exit codes", "[cluster][
 
   auto bad_w = run(tally + " put k v -w 2");
   CHECK(bad_w.exit_code == 1);
-  CHECK(bad_w.out.find("W=2 exceeds N=1") != std::string::npos);
+  CHECK(bad_w.out.find("W=2 is out of range 1..N=1") != std::string::npos);
   auto bad_ks = run(tally + " -k nope get k");
   CHECK(bad_ks.out.find("keyspace 'nope' does not exist") != std::string::npos);
 }

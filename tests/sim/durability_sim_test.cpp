@@ -74,6 +74,9 @@ class Workload {
     wire::PutRequest req{"default", ks.key, value, ks.context, {}};
     clients_[ks.node]->request(std::move(req), [this, i, seq](Result<wire::Message> r) {
       KeyState& k = keys_[i];
+      if (r.ok() && std::holds_alternative<wire::ErrorReply>(r->body)) {
+        world_.trace("put error: " + std::get<wire::ErrorReply>(r->body).message);
+      }
       if (r.ok()) {
         if (auto* p = std::get_if<wire::PutReply>(&r->body)) {
           k.last_acked = std::max(k.last_acked, seq);

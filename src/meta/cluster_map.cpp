@@ -1,0 +1,97 @@
+#include "meta/cluster_map.hpp"
+
+#include <algorithm>
+
+#include "ring/token_allocator.hpp"
+
+namespace tally::meta {
+
+Status validate(const Keyspace& ks) {
+  if (ks.name.empty() || ks.name.size() > 255) {
+    return Status::InvalidArgument("keyspace name must be 1 to 255 characters");
+  }
+  for (char c : ks.name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return Status::InvalidArgument("keyspace name '" + ks.name + "' may use only a-z 0-9 _ -");
+    }
+  }
+  if (ks.n < 1 || ks.n > ring::kMaxReplicas) {
+    return Status::InvalidArgument("keyspace '" + ks.name + "': n=" + std::to_string(ks.n) +
+                                   " is out of range 1.." + std::to_string(ring::kMaxReplicas));
+  }
+  if (ks.r < 1 || ks.r > ks.n) {
+    return Status::InvalidArgument("keyspace '" + ks.name + "': r=" + std::to_string(ks.r) +
+                                   " is out of range 1..n=" + std::to_string(ks.n));
+  }
+  if (ks.w < 1 || ks.w > ks.n) {
+    return Status::InvalidArgument("keyspace '" + ks.name + "': w=" + std::to_string(ks.w) +
+                                   " is out of range 1..n=" + std::to_string(ks.n));
+  }
+  return Status::Ok();
+}
+
+const Member* ClusterMap::member(ring::NodeId id) const {
+  for (const auto& m : members) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+const Member* ClusterMap::member_named(std::string_view name) const {
+  for (const auto& m : members) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+const Keyspace* ClusterMap::keyspace(std::string_view name) const {
+  for (const auto& k : keyspaces) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+Result<ring::Ring> ClusterMap::build_ring() const {
+  std::vector<ring::NodeTokens> nodes;
+  nodes.reserve(members.size());
+  for (const auto& m : members) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
+  return ring::Ring::build(std::move(nodes));
+}
+
+Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> keyspaces,
+                             int tokens_per_node) {
+  ClusterMap map;
+  map.epoch = 1;
+  map.keyspaces = std::move(keyspaces);
+  bool have_default = false;
+  for (const auto& ks : map.keyspaces) have_default = have_default || ks.name == kDefaultKeyspace;
+  if (!have_default) {
+    // N=3, R=2, W=2 (DESIGN.md §3), or as many replicas as there are members when fewer.
+    Keyspace def;
+    def.name = std::string(kDefaultKeyspace);
+    def.n = std::clamp(static_cast<int>(members.size()), 1, 3);
+    def.r = def.w = std::min(2, def.n);
+    map.keyspaces.insert(map.keyspaces.begin(), def);
+  }
+  for (const auto& ks : map.keyspaces) {
+    Status s = validate(ks);
+    if (!s.ok()) return s;
+  }
+  int rf = 1;
+  for (const auto& ks : map.keyspaces) rf = std::max(rf, ks.n);
+  ring::Ring ring;
+  for (auto& m : members) {
+    if (m.tokens.empty()) {
+      auto tokens = ring::allocate_tokens(ring, m.id, m.zone, tokens_per_node, std::min(rf, ring::kMaxReplicas));
+      if (!tokens.ok()) return tokens.status();
+      m.tokens = std::move(*tokens);
+    }
+    map.members.push_back(m);
+    auto next = map.build_ring();
+    if (!next.ok()) return next.status();
+    ring = std::move(*next);
+  }
+  return map;
+}
+
+}  // namespace tally::meta

@@ -1,0 +1,68 @@
+// The cluster's metadata: who the members are, where they sit on the ring,
+// which keyspaces exist, and the epoch that numbers every version of it.
+// Today it is bootstrapped from the config file on every node alike; the Raft
+// group will replicate the same structure and every node will build its ring
+// from it the same way (build_ring).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ring/ring.hpp"
+#include "tally/status.hpp"
+
+namespace tally::meta {
+
+enum class ConflictMode : uint8_t {
+  kSiblings,  // dotted version vectors: concurrent writes are all kept
+  kLww,       // highest hybrid-logical-clock tag wins: concurrent writes are lost
+};
+
+struct Keyspace {
+  std::string name;
+  int n = 3;  // replication factor
+  int r = 2;  // default read quorum
+  int w = 2;  // default write quorum
+  ConflictMode mode = ConflictMode::kSiblings;
+  bool operator==(const Keyspace&) const = default;
+};
+
+// Checks a keyspace definition: name of 1-255 characters of [a-z0-9_-],
+// 1 <= n <= ring::kMaxReplicas, 1 <= r, w <= n. Errors name the field.
+Status validate(const Keyspace& ks);
+
+struct Member {
+  ring::NodeId id = ring::kNoNode;
+  std::string name;     // "n1"
+  std::string address;  // "host:port"
+  std::string zone;
+  std::vector<uint64_t> tokens;
+  bool operator==(const Member&) const = default;
+};
+
+struct ClusterMap {
+  uint64_t epoch = 0;  // bumped by every change of the ring
+  std::vector<Member> members;
+  std::vector<Keyspace> keyspaces;
+
+  const Member* member(ring::NodeId id) const;
+  const Member* member_named(std::string_view name) const;
+  const Keyspace* keyspace(std::string_view name) const;
+  // The ring of the members' tokens.
+  Result<ring::Ring> build_ring() const;
+};
+
+inline constexpr std::string_view kDefaultKeyspace = "default";
+
+// The tokens each member gets when a cluster starts: allocated one member
+// after another, in the order given, with the balanced allocator, so every
+// node computes the same ring from the same list. Adds keyspace `default`
+// (N=3, R=2, W=2, siblings; fewer replicas when there are fewer members)
+// unless `keyspaces` defines it.
+inline constexpr int kDefaultTokensPerNode = 32;  // balance within 1.02 of the mean (docs/ring.md)
+Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> keyspaces,
+                             int tokens_per_node = kDefaultTokensPerNode);
+
+}  // namespace tally::meta

@@ -1,0 +1,362 @@
+// The coordinator: a client's put, delete or get, carried out over the key's
+// N replicas (DESIGN.md §4). Only a replica of the key mints its dots
+// (REFERENCES.md, DVV sets), so a node that is not one hands writes to one.
+#include "node/node.hpp"
+
+namespace tally {
+
+struct Node::WriteOp {
+  ConnId conn = 0;
+  uint64_t request_id = 0;
+  std::string keyspace;
+  std::string key;
+  bool is_delete = false;
+  uint32_t timeout_ms = 0;
+  quorum::DvvSet record;  // the new state, minted here
+  std::unique_ptr<quorum::WriteTally> tally;
+  TimerId timer = 0;
+  bool replied = false;
+  bool finished = false;
+  int outstanding = 0;  // replica answers still to come
+};
+
+struct Node::ReadOp {
+  ConnId conn = 0;
+  uint64_t request_id = 0;
+  const meta::Keyspace* keyspace = nullptr;
+  std::string key;
+  uint32_t timeout_ms = 0;
+  bool blocking_repair = false;
+  std::unique_ptr<quorum::ReadTally> tally;
+  TimerId timer = 0;
+  bool replied = false;
+  bool repairing = false;  // blocking repair in progress
+  bool finished = false;
+  int outstanding = 0;
+};
+
+int Node::replicas_for(const meta::Keyspace& ks) const {
+  return std::min(ks.n, std::max(1, ring_.node_count()));
+}
+
+ring::PreferenceList Node::replicas_of(const meta::Keyspace& ks, const std::string& key) const {
+  return ring_.preference_list(ring::key_position(ks.name, key), replicas_for(ks));
+}
+
+bool Node::is_up(ring::NodeId peer) const {
+  return peer == id_ || fd_.is_up(peer, env_.now_us());
+}
+
+quorum::DvvSet Node::merge(const std::string& keyspace, const quorum::DvvSet& a,
+                           const quorum::DvvSet& b) const {
+  const meta::Keyspace* ks = map_.keyspace(keyspace);
+  if (ks && ks->mode == meta::ConflictMode::kLww) return quorum::lww_sync(a, b);
+  return quorum::sync(a, b);
+}
+
+// ---- writes -------------------------------------------------------------------
+
+void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+                            quorum::ClientWrite write, quorum::VersionVector context, bool blind,
+                            const wire::RequestOptions& opt, bool is_delete) {
+  ring::PreferenceList primaries = replicas_of(ks, key);
+  if (!primaries.contains(id_)) {
+    if (opt.forwarded) {
+      // Never forward twice: the sender and we disagree on the ring.
+      return reply_error(conn, id, Status::Unavailable("node " + self_.id + " is not a replica of the key; "
+                                                       "the nodes disagree about the ring"));
+    }
+    // Hand the write to the first replica that is up (the first one if none is).
+    ring::NodeId to = primaries[0];
+    for (ring::NodeId p : primaries) {
+      if (is_up(p)) {
+        to = p;
+        break;
+      }
+    }
+    wire::RequestOptions fwd = opt;
+    fwd.forwarded = true;
+    wire::Body body = is_delete
+        ? wire::Body(wire::DeleteRequest{ks.name, key, blind ? std::string() : net::encode_context(context), fwd})
+        : wire::Body(wire::PutRequest{ks.name, key, write.value, net::encode_context(context), fwd});
+    return forward_write(conn, id, to, std::move(body), timeout_ms(opt));
+  }
+
+  auto op = std::make_shared<WriteOp>();
+  op->conn = conn;
+  op->request_id = id;
+  op->keyspace = ks.name;
+  op->key = std::move(key);
+  op->is_delete = is_delete;
+  op->timeout_ms = timeout_ms(opt);
+  int w = opt.w ? opt.w : std::min(ks.w, replicas_for(ks));
+
+  // Who is asked: the primaries the failure detector believes up, and with
+  // `sloppy`, a fallback for each that is down; the others are marked down.
+  std::vector<quorum::ReplicaOutcome> outcomes;
+  if (opt.sloppy) {
+    auto sloppy = ring_.sloppy_preference_list(ring::key_position(ks.name, op->key), replicas_for(ks),
+                                               [this](ring::NodeId n) { return is_up(n); });
+    for (const auto& r : sloppy.replicas) outcomes.push_back({r.node, r.stands_in_for, quorum::ReplicaState::kWaiting, {}});
+    for (ring::NodeId p : sloppy.primaries) {
+      bool covered = false;
+      for (const auto& r : sloppy.replicas) covered = covered || r.node == p || r.stands_in_for == p;
+      if (!covered) outcomes.push_back({p, 0, quorum::ReplicaState::kDown, {}});
+    }
+  } else {
+    for (ring::NodeId p : primaries) {
+      outcomes.push_back({p, 0, is_up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
+    }
+  }
+  op->tally = std::make_unique<quorum::WriteTally>(w, std::move(outcomes));
+  write_started();
+
+  const bool lww = ks.mode == meta::ConflictMode::kLww;
+  store_.update(
+      op->keyspace, op->key,
+      [this, op, write = std::move(write), context = std::move(context), blind, lww](
+          const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
+        const quorum::DvvSet state = cur.value_or(quorum::DvvSet{});
+        auto next = lww ? quorum::lww_update(state, write, id_)
+                        : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
+        if (next.ok()) {
+          // Send to the other replicas now, while our own copy goes to disk.
+          op->record = *next;
+          send_replica_writes(op);
+        }
+        return next;
+      },
+      [this, op](Result<quorum::DvvSet> r) {
+        if (!r.ok() && !op->tally) return;
+        if (r.ok()) {
+          op->tally->ack(id_);
+        } else if (op->record.clock.entries.empty()) {
+          // The update itself was refused (sibling cap, bad context): nothing was sent.
+          reply_error(op->conn, op->request_id, r.status());
+          op->replied = op->finished = true;
+          env_.cancel_timer(op->timer);
+          write_finished();
+          return;
+        } else {
+          op->tally->fail(id_, r.status().message());
+        }
+        --op->outstanding;
+        finish_write(op);
+      });
+}
+
+void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
+  op->outstanding = 1;  // our own write
+  for (const auto& r : op->tally->replicas()) {
+    if (r.node == id_ || r.state != quorum::ReplicaState::kWaiting) continue;
+    ++op->outstanding;
+    wire::ReplicaWrite req{op->keyspace, op->key, op->record, r.stands_in_for};
+    ring::NodeId node = r.node;
+    call(node, std::move(req), uint64_t{op->timeout_ms} * 1000, [this, op, node](Result<wire::Message> reply) {
+      if (op->finished) return;
+      if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
+        op->tally->ack(node);
+      } else if (reply.ok() && std::holds_alternative<wire::ErrorReply>(reply->body)) {
+        op->tally->fail(node, std::get<wire::ErrorReply>(reply->body).message);
+      } else if (!reply.ok() && reply.status().code() == Code::kTimeout) {
+        // Left waiting: the request's own timer marks it.
+        --op->outstanding;
+        return;
+      } else {
+        op->tally->fail(node, reply.ok() ? "unexpected reply" : reply.status().message());
+      }
+      --op->outstanding;
+      finish_write(op);
+    });
+  }
+  op->timer = env_.set_timer(uint64_t{op->timeout_ms} * 1000, [this, op] {
+    op->timer = 0;
+    op->tally->timeout();
+    op->outstanding = 0;
+    finish_write(op);
+  });
+}
+
+// Replies as soon as the tally decides; completes (hints for whoever did not
+// acknowledge) when every replica has answered or the time is up.
+void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
+  if (op->finished) return;
+  auto verdict = op->tally->verdict();
+  if (!op->replied && verdict != quorum::Verdict::kPending) {
+    op->replied = true;
+    if (verdict == quorum::Verdict::kSucceeded) {
+      if (op->is_delete) {
+        reply(op->conn, op->request_id, wire::DeleteReply{});
+      } else {
+        reply(op->conn, op->request_id, wire::PutReply{net::encode_context(quorum::join(op->record))});
+      }
+    } else {
+      ++quorum_failures_;
+      reply_error(op->conn, op->request_id,
+                  op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
+    }
+  }
+  if (op->outstanding > 0) return;
+  op->finished = true;
+  if (op->timer) env_.cancel_timer(op->timer);
+  // Hinted handoff: keep the write for every primary that does not have it.
+  for (ring::NodeId p : op->tally->unacked_primaries()) {
+    if (p == id_) continue;
+    hints_.add(p, op->keyspace, op->key, op->record, [this, p](Status s) {
+      if (!s.ok()) {
+        TALLY_LOG(log_, kWarn) << "no hint kept for " << name_of(p) << ": " << s.to_string();
+      }
+    });
+  }
+  write_finished();
+}
+
+void Node::forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body request, uint32_t timeout_ms) {
+  ++forwarded_;
+  write_started();
+  call(to, std::move(request), (uint64_t{timeout_ms} + 500) * 1000, [this, conn, id, to](Result<wire::Message> r) {
+    if (r.ok()) {
+      reply(conn, id, std::move(r->body));
+    } else {
+      reply_error(conn, id, Status(r.status().code(), "could not hand the write to replica " + name_of(to) +
+                                                          ": " + r.status().message()));
+    }
+    write_finished();
+  });
+}
+
+// ---- reads --------------------------------------------------------------------
+
+void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+                          const wire::RequestOptions& opt) {
+  auto op = std::make_shared<ReadOp>();
+  op->conn = conn;
+  op->request_id = id;
+  op->keyspace = &ks;
+  op->key = std::move(key);
+  op->timeout_ms = timeout_ms(opt);
+  op->blocking_repair = opt.blocking_repair;
+  int r = opt.r ? opt.r : std::min(ks.r, replicas_for(ks));
+  std::vector<quorum::ReplicaOutcome> outcomes;
+  ring::PreferenceList primaries = replicas_of(ks, op->key);
+  for (ring::NodeId p : primaries) {
+    outcomes.push_back({p, 0, is_up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
+  }
+  op->tally = std::make_unique<quorum::ReadTally>(r, std::move(outcomes));
+  for (const auto& rep : op->tally->replicas()) {
+    if (rep.state != quorum::ReplicaState::kWaiting) continue;
+    ++op->outstanding;
+    ring::NodeId node = rep.node;
+    if (node == id_) {
+      store_.get(ks.name, op->key, [this, op](Result<std::optional<quorum::DvvSet>> res) {
+        if (op->finished) return;
+        if (res.ok()) {
+          op->tally->reply(id_, std::move(*res));
+        } else {
+          op->tally->fail(id_, res.status().message());
+        }
+        --op->outstanding;
+        answer_read(op);
+      });
+      continue;
+    }
+    call(node, wire::ReplicaRead{ks.name, op->key}, uint64_t{op->timeout_ms} * 1000,
+         [this, op, node](Result<wire::Message> reply) {
+           if (op->finished) return;
+           if (reply.ok() && std::holds_alternative<wire::ReplicaReadReply>(reply->body)) {
+             auto& rr = std::get<wire::ReplicaReadReply>(reply->body);
+             op->tally->reply(node, rr.found ? std::optional<quorum::DvvSet>(std::move(rr.record)) : std::nullopt);
+           } else if (reply.ok() && std::holds_alternative<wire::ErrorReply>(reply->body)) {
+             op->tally->fail(node, std::get<wire::ErrorReply>(reply->body).message);
+           } else if (!reply.ok() && reply.status().code() == Code::kTimeout) {
+             --op->outstanding;
+             return;
+           } else {
+             op->tally->fail(node, reply.ok() ? "unexpected reply" : reply.status().message());
+           }
+           --op->outstanding;
+           answer_read(op);
+         });
+  }
+  op->timer = env_.set_timer(uint64_t{op->timeout_ms} * 1000, [this, op] {
+    op->timer = 0;
+    op->tally->timeout();
+    op->outstanding = 0;
+    answer_read(op);
+  });
+  answer_read(op);
+}
+
+void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
+  if (op->finished) return;
+  auto verdict = op->tally->verdict();
+  if (!op->replied && !op->repairing && verdict == quorum::Verdict::kFailed) {
+    op->replied = true;
+    ++quorum_failures_;
+    reply_error(op->conn, op->request_id,
+                op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
+  }
+  if (!op->replied && !op->repairing && verdict == quorum::Verdict::kSucceeded) {
+    auto stale = op->tally->stale_replicas();
+    if (op->blocking_repair && !stale.empty()) {
+      // Monotonic reads: the replicas that answered hold the merged state
+      // before the client sees it, so a later quorum read cannot miss it.
+      op->repairing = true;
+      auto left = std::make_shared<int>(static_cast<int>(stale.size()));
+      for (ring::NodeId node : stale) {
+        ++read_repairs_;
+        auto done = [this, op, left](Status) {
+          if (--*left == 0) {
+            op->repairing = false;
+            op->replied = true;
+            const quorum::DvvSet& m = op->tally->merged();
+            wire::GetReply out;
+            out.values = op->keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
+                                                                       : quorum::values(m);
+            if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
+            reply(op->conn, op->request_id, std::move(out));
+            finish_read(op);
+          }
+        };
+        if (node == id_) {
+          apply_locally(op->keyspace->name, op->key, op->tally->merged(), done);
+        } else {
+          call(node, wire::ReplicaWrite{op->keyspace->name, op->key, op->tally->merged(), 0},
+               uint64_t{op->timeout_ms} * 1000,
+               [done](Result<wire::Message> r) { done(r.ok() ? Status::Ok() : r.status()); });
+        }
+      }
+      return;
+    }
+    op->replied = true;
+    const quorum::DvvSet& m = op->tally->merged();
+    wire::GetReply out;
+    out.values = op->keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
+                                                               : quorum::values(m);
+    if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
+    reply(op->conn, op->request_id, std::move(out));
+  }
+  finish_read(op);
+}
+
+// Once every replica answered (or the time is up): background read repair of
+// the replicas that were behind.
+void Node::finish_read(const std::shared_ptr<ReadOp>& op) {
+  if (op->finished || op->outstanding > 0 || op->repairing || !op->replied) return;
+  op->finished = true;
+  if (op->timer) env_.cancel_timer(op->timer);
+  if (op->blocking_repair) return;  // already repaired before answering
+  const quorum::DvvSet& merged = op->tally->merged();
+  if (merged.clock.entries.empty()) return;
+  for (ring::NodeId node : op->tally->stale_replicas()) {
+    ++read_repairs_;
+    if (node == id_) {
+      apply_locally(op->keyspace->name, op->key, merged, [](Status) {});
+    } else {
+      call(node, wire::ReplicaWrite{op->keyspace->name, op->key, merged, 0}, uint64_t{op->timeout_ms} * 1000,
+           [](Result<wire::Message>) {});
+    }
+  }
+}
+
+}  // namespace tally

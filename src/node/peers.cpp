@@ -1,0 +1,78 @@
+// Connections to the other nodes: one outbound connection per peer, opened
+// on first use and again after it breaks; request/reply matching by request
+// id; heartbeats that feed the failure detector.
+#include "node/node.hpp"
+
+namespace tally {
+
+void Node::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) {
+  const meta::Member* m = map_.member(peer);
+  if (!m) {
+    env_.defer([done = std::move(done), peer] {
+      done(Status::InvalidArgument("no node with id " + std::to_string(peer)));
+    });
+    return;
+  }
+  auto it = peer_conns_.find(peer);
+  ConnId conn;
+  if (it == peer_conns_.end()) {
+    auto addr = parse_host_port(m->address);
+    conn = env_.connect(*addr);
+    peer_conns_[peer] = conn;
+    conn_peer_[conn] = peer;
+  } else {
+    conn = it->second;
+  }
+  uint64_t id = next_call_id_++;
+  TimerId timer = env_.set_timer(timeout_us, [this, id, peer] {
+    auto c = calls_.find(id);
+    if (c == calls_.end()) return;
+    ReplyFn fn = std::move(c->second.done);
+    calls_.erase(c);
+    fn(Status::Timeout("no answer from " + name_of(peer)));
+  });
+  calls_[id] = Call{conn, timer, std::move(done)};
+  env_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
+}
+
+void Node::on_reply(ConnId conn, wire::Message msg) {
+  auto c = calls_.find(msg.request_id);
+  // A reply we no longer wait for (timed out, duplicated): drop it.
+  if (c == calls_.end() || c->second.conn != conn) return;
+  ReplyFn fn = std::move(c->second.done);
+  env_.cancel_timer(c->second.timer);
+  calls_.erase(c);
+  fn(std::move(msg));
+}
+
+void Node::fail_calls_on(ConnId conn, const Status& why) {
+  auto p = conn_peer_.find(conn);
+  if (p == conn_peer_.end()) return;
+  ring::NodeId peer = p->second;
+  conn_peer_.erase(p);
+  if (peer_conns_[peer] == conn) peer_conns_.erase(peer);
+  std::vector<ReplyFn> failed;
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    if (it->second.conn == conn) {
+      env_.cancel_timer(it->second.timer);
+      failed.push_back(std::move(it->second.done));
+      it = calls_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& fn : failed) fn(Status::Unavailable("connection to " + name_of(peer) + " lost: " + why.message()));
+}
+
+void Node::send_heartbeats() {
+  heartbeat_timer_ = env_.set_timer(timings_.heartbeat_interval_us, [this] { send_heartbeats(); });
+  for (const auto& m : map_.members) {
+    if (m.id == id_) continue;
+    ring::NodeId peer = m.id;
+    call(peer, wire::PingRequest{}, 1'000'000, [this, peer](Result<wire::Message> r) {
+      if (r.ok() && std::holds_alternative<wire::PingReply>(r->body)) fd_.heartbeat(peer, env_.now_us());
+    });
+  }
+}
+
+}  // namespace tally
