@@ -29,8 +29,10 @@ void Tally::decide() {
   if (verdict_ != Verdict::kPending) return;  // a decision is final
   if (ok_ >= need_) {
     verdict_ = Verdict::kSucceeded;
-  } else if (ok_ + waiting_ < need_) {
-    verdict_ = Verdict::kFailed;  // not enough replicas left to reach it: fail now
+  } else if (waiting_ == 0) {
+    // Even when the quorum became impossible earlier (replicas down or
+    // failing), wait for the rest: the error then accounts for every replica.
+    verdict_ = Verdict::kFailed;
   }
 }
 

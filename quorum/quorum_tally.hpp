@@ -4,8 +4,8 @@
 //
 // A tally knows the replicas a request went to (and those it could not go to
 // because they were down), records each one's outcome, and decides: success
-// as soon as W acknowledgements (or R replies) are in, failure as soon as
-// that can no longer happen, or at the timeout. The failure message names how
+// as soon as W acknowledgements (or R replies) are in, failure once every
+// replica asked has answered without that, or at the timeout. The failure message names how
 // many answered out of how many and what happened to each replica that did
 // not, e.g.
 //   quorum not reached: 1 of W=2 acked within 500 ms (n2: timeout, n3: down)

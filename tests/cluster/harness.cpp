@@ -59,10 +59,10 @@ CommandResult run(const std::string& command_line) {
 }
 
 std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
-                         const std::string& durability) {
+                         const std::string& durability, const std::string& extra) {
   std::string path = dir + "/cluster.toml";
   std::ofstream out(path);
-  out << "[storage]\ndurability = \"" << durability << "\"\n\n";
+  out << "[storage]\ndurability = \"" << durability << "\"\n\n" << extra << "\n";
   for (const auto& n : nodes) {
     out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
         << "\"\ndata_dir = \"" << n.id << "\"\n\n";

@@ -35,8 +35,9 @@ struct NodeSpec {
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its path.
+// `extra` is appended verbatim (more TOML sections).
 std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
-                         const std::string& durability = "fsync");
+                         const std::string& durability = "fsync", const std::string& extra = "");
 
 class TallydProcess {
  public:
