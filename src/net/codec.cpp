@@ -1,5 +1,6 @@
 #include "net/codec.hpp"
 
+#include <algorithm>
 #include <msgpack.hpp>
 
 #include "net/frame.hpp"
@@ -207,8 +208,11 @@ wire::RequestOptions get_options(const msgpack::object& o) {
 bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
 
 msgpack::object unpack_one(msgpack::zone& zone, std::string_view bytes, const DecodeLimits& lim) {
-  msgpack::unpack_limit limit(lim.max_elements, lim.max_elements, lim.max_bytes, lim.max_bytes,
-                              /*ext=*/0, lim.max_depth);
+  // Every element takes at least one byte, so no honest header claims more
+  // elements than there are bytes: capping there keeps a 5-byte array header
+  // from making msgpack allocate gigabytes up front.
+  size_t elements = std::min<size_t>(lim.max_elements, bytes.size());
+  msgpack::unpack_limit limit(elements, elements, lim.max_bytes, lim.max_bytes, /*ext=*/0, lim.max_depth);
   std::size_t off = 0;
   msgpack::object o =
       msgpack::unpack(zone, bytes.data(), bytes.size(), off, reference_all, nullptr, limit);
@@ -401,6 +405,8 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes) {
     return Status::Corruption("stored record does not decode: " + e.what);
   } catch (const msgpack::unpack_error& e) {
     return Status::Corruption(std::string("stored record does not decode: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::Corruption("stored record does not decode: too large");
   }
 }
 
@@ -424,6 +430,8 @@ Result<quorum::VersionVector> decode_context(std::string_view bytes) {
   } catch (const msgpack::unpack_error& e) {
     return Status::InvalidArgument(
         std::string("bad context (pass the context a get returned, unchanged): ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidArgument("bad context (pass the context a get returned, unchanged)");
   }
 }
 

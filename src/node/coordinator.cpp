@@ -114,39 +114,33 @@ void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, 
   const bool lww = ks.mode == meta::ConflictMode::kLww;
   store_.update(
       op->keyspace, op->key,
-      [this, op, write = std::move(write), context = std::move(context), blind, lww](
+      [this, write = std::move(write), context = std::move(context), blind, lww](
           const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
         const quorum::DvvSet state = cur.value_or(quorum::DvvSet{});
-        auto next = lww ? quorum::lww_update(state, write, id_)
-                        : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
-        if (next.ok()) {
-          // Send to the other replicas now, while our own copy goes to disk.
-          op->record = *next;
-          send_replica_writes(op);
-        }
-        return next;
+        return lww ? quorum::lww_update(state, write, id_)
+                   : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
       },
       [this, op](Result<quorum::DvvSet> r) {
-        if (!r.ok() && !op->tally) return;
-        if (r.ok()) {
-          op->tally->ack(id_);
-        } else if (op->record.clock.entries.empty()) {
-          // The update itself was refused (sibling cap, bad context): nothing was sent.
+        if (!r.ok()) {
+          // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
           reply_error(op->conn, op->request_id, r.status());
           op->replied = op->finished = true;
-          env_.cancel_timer(op->timer);
           write_finished();
           return;
-        } else {
-          op->tally->fail(id_, r.status().message());
         }
-        --op->outstanding;
+        // The other replicas get the write only once our own copy is durable:
+        // the dot we minted must never be forgotten by us while others hold it,
+        // or a crash here would let us mint it again for another value (the
+        // dot-reuse bug of REFERENCES.md, which silently loses a write).
+        op->record = std::move(*r);
+        op->tally->ack(id_);
+        send_replica_writes(op);
         finish_write(op);
       });
 }
 
 void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
-  op->outstanding = 1;  // our own write
+  op->outstanding = 0;
   for (const auto& r : op->tally->replicas()) {
     if (r.node == id_ || r.state != quorum::ReplicaState::kWaiting) continue;
     ++op->outstanding;

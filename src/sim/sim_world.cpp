@@ -196,9 +196,12 @@ void SimWorld::partition(const std::vector<std::vector<int>>& groups) {
   for (size_t g = 0; g < groups.size(); ++g) {
     for (int h : groups[g]) group_of[h] = static_cast<int>(g);
   }
+  // Hosts in no group (clients, say) keep talking to everyone.
   for (size_t a = 0; a < hosts_.size(); ++a) {
     for (size_t b = a + 1; b < hosts_.size(); ++b) {
-      if (group_of[a] != group_of[b]) cut(static_cast<int>(a), static_cast<int>(b));
+      if (group_of[a] >= 0 && group_of[b] >= 0 && group_of[a] != group_of[b]) {
+        cut(static_cast<int>(a), static_cast<int>(b));
+      }
     }
   }
 }

@@ -133,7 +133,8 @@ class SimWorld {
 
   // Messages between the two hosts are dropped (both ways) until healed.
   void cut(int a, int b);
-  // Splits the hosts into groups that cannot talk across.
+  // Splits the listed hosts into groups that cannot talk across; hosts in no
+  // group are not cut off.
   void partition(const std::vector<std::vector<int>>& groups);
   void heal();
   bool reachable(int a, int b) const;

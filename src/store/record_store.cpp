@@ -98,40 +98,62 @@ void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
   if (!ks.busy) run_next(dkey);
 }
 
+// Runs the key's queued steps, one after another, for as long as each can
+// run at once (the key's latest record is known); waits for a disk read
+// otherwise. A loop, not recursion: thousands of updates may queue on one key.
 void RecordStore::run_next(const std::string& dkey) {
-  KeyState& ks = keys_[dkey];
-  if (ks.queue.empty()) {
-    ks.busy = false;
-    maybe_forget(dkey);
-    return;
-  }
-  ks.busy = true;
-  if (ks.have_latest) {
+  for (;;) {
+    KeyState& ks = keys_[dkey];
+    if (ks.queue.empty()) {
+      ks.busy = false;
+      maybe_forget(dkey);
+      return;
+    }
+    ks.busy = true;
+    if (!failed_.ok()) {
+      // The store stopped: fail what is queued without computing or writing it.
+      Pending p = std::move(ks.queue.front());
+      ks.queue.pop_front();
+      p.done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+      continue;
+    }
+    if (!ks.have_latest) {
+      disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
+        Result<std::optional<quorum::DvvSet>> current = std::optional<quorum::DvvSet>();
+        if (!r.ok()) {
+          current = r.status();
+        } else if (r->has_value()) {
+          auto rec = net::decode_record(**r);
+          current = rec.ok() ? Result<std::optional<quorum::DvvSet>>(std::optional<quorum::DvvSet>(std::move(*rec)))
+                             : Result<std::optional<quorum::DvvSet>>(rec.status());
+        }
+        apply(dkey, current);
+        run_next(dkey);
+      });
+      return;
+    }
     apply(dkey, ks.latest);
-    return;
   }
-  disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
-    if (!r.ok()) return apply(dkey, r.status());
-    if (!r->has_value()) return apply(dkey, std::optional<quorum::DvvSet>());
-    auto rec = net::decode_record(**r);
-    if (!rec.ok()) return apply(dkey, rec.status());
-    apply(dkey, std::optional<quorum::DvvSet>(std::move(*rec)));
-  });
 }
 
+// Runs the first queued step of `dkey` on `current`; the caller moves on to the next.
 void RecordStore::apply(const std::string& dkey,
                         const Result<std::optional<quorum::DvvSet>>& current) {
   KeyState& ks = keys_[dkey];
   Pending p = std::move(ks.queue.front());
   ks.queue.pop_front();
+  if (!failed_.ok()) {
+    p.done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+    return;
+  }
   if (!current.ok()) {
     p.done(current.status());
-    return run_next(dkey);
+    return;
   }
   Result<std::optional<quorum::DvvSet>> next = p.fn(*current);
   if (!next.ok()) {
     p.done(next.status());
-    return run_next(dkey);
+    return;
   }
   ks.latest = *next;
   ks.have_latest = true;
@@ -139,6 +161,8 @@ void RecordStore::apply(const std::string& dkey,
   // Encode before the callback below takes the record (argument order is unspecified).
   std::optional<std::string> bytes;
   if (next->has_value()) bytes = net::encode_record(**next);
+  // The next update of this key builds on `latest` at once: batches are
+  // written in order, so it can never be durable before this one.
   enqueue_write(dkey, std::move(bytes),
                 [this, dkey, done = std::move(p.done), rec = std::move(*next)](Status s) mutable {
                   KeyState& k = keys_[dkey];
@@ -153,9 +177,6 @@ void RecordStore::apply(const std::string& dkey,
                   }
                   maybe_forget(dkey);
                 });
-  // The next update of this key builds on `latest` at once: batches are
-  // written in order, so it can never be durable before this one.
-  run_next(dkey);
 }
 
 void RecordStore::maybe_forget(const std::string& dkey) {
