@@ -4,7 +4,9 @@
 
 namespace tally::sim {
 
-SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability) : world_(world) {
+SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability,
+                       const std::function<void(ClusterConfig&)>& tweak)
+    : world_(world) {
   config_.path = "sim";
   config_.name = "sim";
   config_.durability = durability;
@@ -17,6 +19,7 @@ SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability) : worl
     config_.nodes.push_back(e);
     if (i < 3) config_.voters.push_back(e.id);
   }
+  if (tweak) tweak(config_);
   for (int i = 0; i < nodes; ++i) {
     hosts_.push_back(&world.add_host(config_.nodes[i].id, config_.nodes[i].listen));
     nodes_.push_back(nullptr);

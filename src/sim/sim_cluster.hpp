@@ -17,7 +17,9 @@ namespace tally::sim {
 class SimCluster {
  public:
   // Adds `nodes` hosts n1..nN (10.0.0.i:7400) to `world` and starts a node on each.
-  SimCluster(SimWorld& world, int nodes, Durability durability);
+  // `tweak` may adjust the config (hint limits, keyspaces) before the nodes start.
+  SimCluster(SimWorld& world, int nodes, Durability durability,
+             const std::function<void(ClusterConfig&)>& tweak = nullptr);
   ~SimCluster();
 
   const ClusterConfig& config() const { return config_; }
