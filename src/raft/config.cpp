@@ -18,8 +18,7 @@ Status RaftConfig::validate() const {
                                    ") must be greater than heartbeat_ticks (" +
                                    num(heartbeat_ticks) + ")");
   }
-  if (max_entries_per_append == 0 || max_inflight_appends == 0 ||
-      max_committed_per_ready == 0) {
+  if (max_entries_per_append == 0 || max_inflight_appends == 0 || max_committed_per_ready == 0) {
     return Status::InvalidArgument("raft flow-control limits must be >= 1");
   }
   for (NodeId l : bootstrap_learners) {

@@ -61,7 +61,8 @@ struct RaftConfig {
 
   // The index the application's state machine has already applied when the node
   // is (re)started; 0 means "the persisted snapshot's index". Committed entries
-  // after it are handed out again for applying.
+  // after it are handed out again for applying. It may be past the persisted
+  // commit index (a commit-only hard state is written lazily), not past the log.
   uint64_t applied = 0;
 
   // Run check_invariants() after every input and throw std::logic_error when one

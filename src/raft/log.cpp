@@ -50,8 +50,8 @@ bool RaftLog::is_up_to_date(uint64_t last_index_other, uint64_t last_term_other)
 
 const Entry& RaftLog::at(uint64_t index) const {
   if (index <= snapshot_index_ || index > last_index()) {
-    fail("entry " + num(index) + " is outside (" + num(snapshot_index_) + ", " +
-         num(last_index()) + "]");
+    fail("entry " + num(index) + " is outside (" + num(snapshot_index_) + ", " + num(last_index()) +
+         "]");
   }
   return entries_[index - snapshot_index_ - 1];
 }

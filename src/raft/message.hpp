@@ -22,10 +22,10 @@ enum class MessageType : uint8_t {
   kHeartbeatResponse = 3,  // its answer, echoing the ReadIndex round in `context`
   kVote = 4,               // RequestVote
   kVoteResponse = 5,
-  kPreVote = 6,            // "would you vote for me at term+1?" (dissertation §9.6)
+  kPreVote = 6,  // "would you vote for me at term+1?" (dissertation §9.6)
   kPreVoteResponse = 7,
-  kSnapshot = 8,           // InstallSnapshot (Figure 13), the whole snapshot in one message
-  kTimeoutNow = 9,         // leadership transfer: "start an election now" (§3.10)
+  kSnapshot = 8,    // InstallSnapshot (Figure 13), the whole snapshot in one message
+  kTimeoutNow = 9,  // leadership transfer: "start an election now" (§3.10)
 };
 
 std::string_view message_type_name(MessageType type);

@@ -6,9 +6,12 @@ namespace tally::raft {
 
 std::string_view progress_state_name(ProgressState state) {
   switch (state) {
-    case ProgressState::kProbe: return "probe";
-    case ProgressState::kReplicate: return "replicate";
-    case ProgressState::kSnapshot: return "snapshot";
+    case ProgressState::kProbe:
+      return "probe";
+    case ProgressState::kReplicate:
+      return "replicate";
+    case ProgressState::kSnapshot:
+      return "snapshot";
   }
   return "unknown";
 }
@@ -90,9 +93,12 @@ void Progress::sent(uint64_t last, bool had_entries) {
 
 bool Progress::is_paused(size_t max_inflight) const {
   switch (state) {
-    case ProgressState::kProbe: return probe_sent;
-    case ProgressState::kReplicate: return inflight.size() >= max_inflight;
-    case ProgressState::kSnapshot: return true;
+    case ProgressState::kProbe:
+      return probe_sent;
+    case ProgressState::kReplicate:
+      return inflight.size() >= max_inflight;
+    case ProgressState::kSnapshot:
+      return true;
   }
   return true;
 }

@@ -76,8 +76,8 @@ bool RaftNode::in_lease() const {
 Status RaftNode::campaign() {
   if (role_ == Role::kLeader) return Status::Ok();
   if (!promotable()) {
-    return Status::InvalidArgument("node " + std::to_string(config_.id) +
-                                   " is not a voter (" + configs_.current().to_string() + ")");
+    return Status::InvalidArgument("node " + std::to_string(config_.id) + " is not a voter (" +
+                                   configs_.current().to_string() + ")");
   }
   start_election(config_.pre_vote ? ElectionKind::kPreVote : ElectionKind::kVote);
   after_input();
@@ -124,8 +124,8 @@ void RaftNode::handle_vote_request(const Message& m) {
   // One vote per term (Figure 2), repeatable to the same candidate (its request may
   // be duplicated). A pre-vote for a later term binds nothing, so it is answered
   // on the merits of the log alone.
-  bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) ||
-                  (pre && m.term > term_);
+  bool can_vote =
+      vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) || (pre && m.term > term_);
   Message reply;
   reply.type = pre ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;
   reply.to = m.from;

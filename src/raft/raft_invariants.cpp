@@ -35,8 +35,8 @@ Status RaftNode::check_invariants() const {
   if (snapshot_) {
     if (snapshot_->metadata.index != log_.snapshot_index() ||
         snapshot_->metadata.term != log_.snapshot_term()) {
-      return broken("kept snapshot " + num(snapshot_->metadata.index) +
-                    " is not the log's base " + num(log_.snapshot_index()));
+      return broken("kept snapshot " + num(snapshot_->metadata.index) + " is not the log's base " +
+                    num(log_.snapshot_index()));
     }
   } else if (log_.snapshot_index() != 0) {
     return broken("the log is compacted but no snapshot is kept");
@@ -69,8 +69,7 @@ Status RaftNode::check_invariants() const {
       if (lead_ != config_.id) return broken("a leader that does not name itself leader");
       if (vote_ != config_.id) return broken("a leader that did not vote for itself");
       // (Once compacted into a snapshot, the no-op is committed and covered.)
-      if (term_start_index_ > log_.snapshot_index() &&
-          !log_.match_term(term_start_index_, term_)) {
+      if (term_start_index_ > log_.snapshot_index() && !log_.match_term(term_start_index_, term_)) {
         return broken("no no-op of the leader's term at " + num(term_start_index_));
       }
       // One membership change at a time: at most one conf entry past the commit.

@@ -16,8 +16,7 @@ std::string num(uint64_t v) { return std::to_string(v); }
 
 RaftNode::RaftNode(const RaftConfig& config) : config_(config), rng_(config.seed) {}
 
-Result<std::unique_ptr<RaftNode>> RaftNode::open(const RaftConfig& config,
-                                                  PersistentState state) {
+Result<std::unique_ptr<RaftNode>> RaftNode::open(const RaftConfig& config, PersistentState state) {
   if (Status s = config.validate(); !s.ok()) return s;
   std::unique_ptr<RaftNode> node(new RaftNode(config));
   if (state.empty() && !config.bootstrap_voters.empty()) {
@@ -66,8 +65,8 @@ Status RaftNode::restore(PersistentState state) {
   }
   for (size_t i = 0; i < state.entries.size(); ++i) {
     if (state.entries[i].index != snap_index + 1 + i) {
-      return Status::Corruption("persisted raft entry " + num(state.entries[i].index) +
-                                " where " + num(snap_index + 1 + i) + " was expected");
+      return Status::Corruption("persisted raft entry " + num(state.entries[i].index) + " where " +
+                                num(snap_index + 1 + i) + " was expected");
     }
   }
   uint64_t last = snap_index + state.entries.size();
@@ -76,12 +75,14 @@ Status RaftNode::restore(PersistentState state) {
     return Status::Corruption("persisted commit index " + num(hs.commit) +
                               " is past the last persisted entry " + num(last));
   }
-  uint64_t commit = std::max(hs.commit, snap_index);
   uint64_t applied = config_.applied == 0 ? snap_index : config_.applied;
-  if (applied < snap_index || applied > commit) {
+  if (applied < snap_index || applied > last) {
     return Status::InvalidArgument("applied index " + num(applied) + " is outside [" +
-                                   num(snap_index) + ", " + num(commit) + "]");
+                                   num(snap_index) + ", " + num(last) + "]");
   }
+  // A commit-only hard state need not be synced (Ready::must_sync), so the state
+  // machine may be durably ahead of it; anything applied was committed.
+  uint64_t commit = std::max({hs.commit, snap_index, applied});
   configs_.reset(snap_index, membership);
   for (const Entry& e : state.entries) {
     if (e.type == EntryType::kConfChange) configs_.append(e.index, e.change);
@@ -275,8 +276,8 @@ Ready RaftNode::ready() {
 
 void RaftNode::advance() {
   if (!handed_out_.outstanding) throw std::logic_error("RaftNode::advance() without ready()");
-  if (handed_out_.snapshot) log_.snapshot_stable(handed_out_.snapshot->index,
-                                                 handed_out_.snapshot->term);
+  if (handed_out_.snapshot)
+    log_.snapshot_stable(handed_out_.snapshot->index, handed_out_.snapshot->term);
   if (handed_out_.last_entry) log_.stable_to(*handed_out_.last_entry);
   log_.applied_to(handed_out_.applying);
   handed_out_ = HandedOut{};

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,7 @@ class RaftNode {
   // contacted by a leader. InvalidArgument for a bad config, Corruption if the
   // persisted state is inconsistent (entries not contiguous, commit past the log).
   // The application restores its state machine from state.snapshot itself.
-  static Result<std::unique_ptr<RaftNode>> open(const RaftConfig& config,
-                                                 PersistentState state);
+  static Result<std::unique_ptr<RaftNode>> open(const RaftConfig& config, PersistentState state);
 
   // ---- inputs ----------------------------------------------------------------
 
@@ -169,7 +169,7 @@ class RaftNode {
   void handle_heartbeat_response(const Message& m);
 
   // Reads and leadership transfer (raft_read.cpp).
-  void start_read(uint64_t request_ctx);
+  void start_reads(const std::vector<uint64_t>& request_ctxs);
   void confirm_reads();
   void abort_transfer();
 
@@ -207,9 +207,9 @@ class RaftNode {
   // Ready bookkeeping: what the last Ready handed out, acknowledged by advance().
   struct HandedOut {
     bool outstanding = false;
-    std::optional<EntryId> last_entry;     // last entry handed out to persist
-    std::optional<EntryId> snapshot;       // snapshot handed out to persist and apply
-    uint64_t applying = 0;                 // applied index once this Ready is applied
+    std::optional<EntryId> last_entry;  // last entry handed out to persist
+    std::optional<EntryId> snapshot;    // snapshot handed out to persist and apply
+    uint64_t applying = 0;              // applied index once this Ready is applied
   };
   HandedOut handed_out_;
   HardState last_hard_state_;

@@ -10,16 +10,17 @@ Status RaftNode::read_index(uint64_t request_ctx) {
     // its predecessors until its own no-op commits. Hold the read until then.
     reads_.await_commit(request_ctx);
   } else {
-    start_read(request_ctx);
+    start_reads({request_ctx});
   }
   after_input();
   return Status::Ok();
 }
 
-void RaftNode::start_read(uint64_t request_ctx) {
-  reads_.add(request_ctx, log_.committed());
+void RaftNode::start_reads(const std::vector<uint64_t>& request_ctxs) {
+  for (uint64_t ctx : request_ctxs) reads_.add(ctx, log_.committed());
   // §6.4 step 2: a heartbeat round answered by a majority proves that no newer
-  // leader existed when the read arrived. A single voter is its own majority.
+  // leader existed when the reads arrived. A single voter is its own majority.
+  // One round serves every read queued before it.
   confirm_reads();
   broadcast_heartbeat();
 }

@@ -161,7 +161,7 @@ bool RaftNode::maybe_commit() {
 
 bool RaftNode::after_commit_advanced() {
   if (log_.committed() >= term_start_index_ && reads_.has_awaiting_commit()) {
-    for (uint64_t ctx : reads_.take_awaiting_commit()) start_read(ctx);
+    start_reads(reads_.take_awaiting_commit());
   }
   // Dissertation §4.2.2: a leader removed from the configuration keeps leading
   // (without counting itself) until the change is committed, then steps down.

@@ -9,9 +9,8 @@ Status RaftNode::transfer_leadership(NodeId target) {
   if (role_ != Role::kLeader) return not_leader();
   if (target == config_.id) return Status::Ok();
   if (!configs_.current().is_voter(target)) {
-    return Status::InvalidArgument("cannot transfer leadership to node " +
-                                   std::to_string(target) + ", not a voter (" +
-                                   configs_.current().to_string() + ")");
+    return Status::InvalidArgument("cannot transfer leadership to node " + std::to_string(target) +
+                                   ", not a voter (" + configs_.current().to_string() + ")");
   }
   if (transfer_target_ == target) return Status::Ok();
   // §3.10 step 1: stop accepting proposals (propose() returns Aborted), so the

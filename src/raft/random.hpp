@@ -32,9 +32,7 @@ class SplitMix64 {
   }
 
   // True with probability numerator / denominator.
-  bool chance(uint64_t numerator, uint64_t denominator) {
-    return uniform(denominator) < numerator;
-  }
+  bool chance(uint64_t numerator, uint64_t denominator) { return uniform(denominator) < numerator; }
 
  private:
   uint64_t state_;

@@ -58,8 +58,8 @@ class ReadIndexQueue {
   };
 
   std::vector<uint64_t> awaiting_commit_;
-  std::deque<Pending> unconfirmed_;   // increasing round
-  std::deque<ReadState> confirmed_;   // non-decreasing index
+  std::deque<Pending> unconfirmed_;  // increasing round
+  std::deque<ReadState> confirmed_;  // non-decreasing index
   uint64_t round_ = 0;
 };
 

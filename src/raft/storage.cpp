@@ -28,8 +28,8 @@ void MemoryStorage::persist(const Ready& ready) {
   }
   if (from != 0) {
     if (from <= snapshot_index() || from > last_index() + 1) {
-      throw std::logic_error("MemoryStorage: append at " + std::to_string(from) +
-                             " outside (" + std::to_string(snapshot_index()) + ", " +
+      throw std::logic_error("MemoryStorage: append at " + std::to_string(from) + " outside (" +
+                             std::to_string(snapshot_index()) + ", " +
                              std::to_string(last_index() + 1) + "]");
     }
     entries_.resize(from - snapshot_index() - 1);

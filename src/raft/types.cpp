@@ -8,36 +8,54 @@ namespace tally::raft {
 
 std::string_view conf_change_type_name(ConfChangeType type) {
   switch (type) {
-    case ConfChangeType::kAddVoter: return "add voter";
-    case ConfChangeType::kAddLearner: return "add learner";
-    case ConfChangeType::kPromoteLearner: return "promote learner";
-    case ConfChangeType::kRemoveNode: return "remove node";
+    case ConfChangeType::kAddVoter:
+      return "add voter";
+    case ConfChangeType::kAddLearner:
+      return "add learner";
+    case ConfChangeType::kPromoteLearner:
+      return "promote learner";
+    case ConfChangeType::kRemoveNode:
+      return "remove node";
   }
   return "unknown conf change";
 }
 
 std::string_view role_name(Role role) {
   switch (role) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "unknown role";
 }
 
 std::string_view message_type_name(MessageType type) {
   switch (type) {
-    case MessageType::kAppend: return "Append";
-    case MessageType::kAppendResponse: return "AppendResponse";
-    case MessageType::kHeartbeat: return "Heartbeat";
-    case MessageType::kHeartbeatResponse: return "HeartbeatResponse";
-    case MessageType::kVote: return "Vote";
-    case MessageType::kVoteResponse: return "VoteResponse";
-    case MessageType::kPreVote: return "PreVote";
-    case MessageType::kPreVoteResponse: return "PreVoteResponse";
-    case MessageType::kSnapshot: return "Snapshot";
-    case MessageType::kTimeoutNow: return "TimeoutNow";
+    case MessageType::kAppend:
+      return "Append";
+    case MessageType::kAppendResponse:
+      return "AppendResponse";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResponse:
+      return "HeartbeatResponse";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResponse:
+      return "VoteResponse";
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResponse:
+      return "PreVoteResponse";
+    case MessageType::kSnapshot:
+      return "Snapshot";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
   }
   return "Unknown";
 }
@@ -71,8 +89,7 @@ std::string Membership::to_string() const {
 
 std::string Message::to_string() const {
   std::string out(message_type_name(type));
-  out += " " + std::to_string(from) + "->" + std::to_string(to) + " term " +
-         std::to_string(term);
+  out += " " + std::to_string(from) + "->" + std::to_string(to) + " term " + std::to_string(term);
   switch (type) {
     case MessageType::kAppend:
       out += " index " + std::to_string(index) + " log_term " + std::to_string(log_term) +
@@ -80,8 +97,8 @@ std::string Message::to_string() const {
       break;
     case MessageType::kAppendResponse:
       out += " index " + std::to_string(index);
-      if (reject) out += " reject hint " + std::to_string(reject_hint) + "/" +
-                         std::to_string(log_term);
+      if (reject)
+        out += " reject hint " + std::to_string(reject_hint) + "/" + std::to_string(log_term);
       break;
     case MessageType::kHeartbeat:
       out += " commit " + std::to_string(commit) + " ctx " + std::to_string(context);

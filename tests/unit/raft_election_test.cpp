@@ -1,7 +1,6 @@
 // Elections: §5.2, the election restriction (§5.4.1), PreVote (dissertation §9.6)
 // and CheckQuorum (§6.2), and the disruptions they exist to prevent.
 #include <catch2/catch.hpp>
-
 #include <set>
 
 #include "raft/raft_node.hpp"
@@ -173,9 +172,10 @@ TEST_CASE("raft: a candidate whose log is behind cannot win (election restrictio
   REQUIRE(c.node(2).log().at(5).data == "a");
 }
 
-TEST_CASE("raft: a partitioned node rejoins without raising its term or deposing the "
-          "leader (PreVote)",
-          "[raft][election][prevote]") {
+TEST_CASE(
+    "raft: a partitioned node rejoins without raising its term or deposing the "
+    "leader (PreVote)",
+    "[raft][election][prevote]") {
   Cluster c({1, 2, 3, 4, 5});
   c.campaign(1);
   const uint64_t term = c.node(1).term();
@@ -212,9 +212,10 @@ TEST_CASE("raft: without PreVote the same rejoining node does depose the leader 
   REQUIRE(c.node(1).term() > term);
 }
 
-TEST_CASE("raft: a leader cut off from its majority steps down within an election timeout "
-          "(CheckQuorum)",
-          "[raft][election][checkquorum]") {
+TEST_CASE(
+    "raft: a leader cut off from its majority steps down within an election timeout "
+    "(CheckQuorum)",
+    "[raft][election][checkquorum]") {
   Cluster c({1, 2, 3, 4, 5});
   c.campaign(1);
   c.partition({1, 2});  // the leader keeps a minority
@@ -244,9 +245,10 @@ TEST_CASE("raft: without CheckQuorum an isolated leader keeps its role (control)
   REQUIRE(c.node(1).role() == Role::kLeader);
 }
 
-TEST_CASE("raft: a removed node that never learned of its removal cannot disrupt the "
-          "cluster (etcd #8499)",
-          "[raft][election][membership]") {
+TEST_CASE(
+    "raft: a removed node that never learned of its removal cannot disrupt the "
+    "cluster (etcd #8499)",
+    "[raft][election][membership]") {
   Cluster c({1, 2, 3, 4, 5});
   c.campaign(1);
   const uint64_t term = c.node(1).term();
@@ -268,9 +270,10 @@ TEST_CASE("raft: a removed node that never learned of its removal cannot disrupt
   REQUIRE(c.commands(2).back() == "still available");
 }
 
-TEST_CASE("raft: a node with a stale term does not stall elections under PreVote "
-          "(etcd #8243)",
-          "[raft][election][prevote]") {
+TEST_CASE(
+    "raft: a node with a stale term does not stall elections under PreVote "
+    "(etcd #8243)",
+    "[raft][election][prevote]") {
   // 3 is partitioned at a low term while 1 and 2 go through several terms; then the
   // leader dies as 3 comes back. 2 and 3 must still elect a leader.
   Cluster c({1, 2, 3});

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <deque>
 #include <functional>
 #include <map>
@@ -40,29 +39,36 @@ struct ClusterOptions {
   uint64_t seed = 7;
 };
 
-// The toy state machine: the commands applied, in order, from index 1 (a
-// snapshot carries them, newline-separated).
+// The toy state machine: the commands applied, in order, each with its index. A
+// snapshot carries them as "index:command" lines.
 struct StateMachine {
   uint64_t applied = 0;
   std::vector<std::string> commands;
+  std::vector<uint64_t> command_indexes;
   std::vector<ConfChange> changes;
 
-  std::string encode() const {
+  // The state at `upto` (<= applied).
+  std::string encode(uint64_t upto) const {
     std::string out;
-    for (const std::string& c : commands) out += c + "\n";
+    for (size_t i = 0; i < commands.size() && command_indexes[i] <= upto; ++i) {
+      out += std::to_string(command_indexes[i]) + ":" + commands[i] + "\n";
+    }
     return out;
   }
   void restore(const Snapshot& snap) {
     applied = snap.metadata.index;
     commands.clear();
+    command_indexes.clear();
     changes.clear();
     size_t start = 0;
     const std::string& d = snap.data;
     for (size_t i = 0; i < d.size(); ++i) {
-      if (d[i] == '\n') {
-        commands.push_back(d.substr(start, i - start));
-        start = i + 1;
-      }
+      if (d[i] != '\n') continue;
+      std::string line = d.substr(start, i - start);
+      size_t colon = line.find(':');
+      command_indexes.push_back(std::stoull(line.substr(0, colon)));
+      commands.push_back(line.substr(colon + 1));
+      start = i + 1;
     }
   }
 };
@@ -72,7 +78,7 @@ struct TestNode {
   MemoryStorage disk;
   std::unique_ptr<RaftNode> raft;  // null while crashed
   StateMachine sm;
-  std::vector<ReadState> reads;     // released by ReadIndex
+  std::vector<ReadState> reads;  // released by ReadIndex
   std::vector<uint64_t> aborted_reads;
 };
 
@@ -96,7 +102,11 @@ class Cluster {
     return *nodes_[id].raft;
   }
   TestNode& state(NodeId id) { return nodes_.at(id); }
-  bool up(NodeId id) const { return nodes_.at(id).raft != nullptr; }
+  // A node that does not exist (e.g. added to the config but never started) is down.
+  bool up(NodeId id) const {
+    auto it = nodes_.find(id);
+    return it != nodes_.end() && it->second.raft != nullptr;
+  }
   std::vector<NodeId> ids() const {
     std::vector<NodeId> out;
     for (const auto& [id, n] : nodes_) out.push_back(id);
@@ -195,12 +205,32 @@ class Cluster {
     stabilize();
   }
 
+  // Campaigns on `id` until it leads (a node whose term is behind first learns
+  // the current term from the refusals, then wins at the next one).
+  void elect(NodeId id) {
+    for (int attempt = 0; attempt < 3 && node(id).role() != Role::kLeader; ++attempt) {
+      campaign(id);
+    }
+    REQUIRE(node(id).role() == Role::kLeader);
+  }
+
   // Proposes on `id` (which must accept) and delivers everything.
   EntryId propose(NodeId id, const std::string& data) {
     Result<EntryId> r = node(id).propose(data);
     REQUIRE(r.ok());
     process(id);
     stabilize();
+    return *r;
+  }
+
+  // Takes a snapshot of `id`'s state machine at `index` (default: all it applied),
+  // compacts its log and stores the snapshot on its disk.
+  std::shared_ptr<const Snapshot> compact(NodeId id, uint64_t index = 0) {
+    TestNode& n = nodes_.at(id);
+    if (index == 0) index = n.sm.applied;
+    auto r = node(id).compact(index, n.sm.encode(index));
+    REQUIRE(r.ok());
+    REQUIRE(n.disk.compact(*r).ok());
     return *r;
   }
 
@@ -308,14 +338,16 @@ class Cluster {
     INFO("node " << id << " applies index " << e.index);
     REQUIRE(e.index == sm.applied + 1);
     sm.applied = e.index;
-    if (e.type == EntryType::kNormal && !e.data.empty()) sm.commands.push_back(e.data);
+    if (e.type == EntryType::kNormal && !e.data.empty()) {
+      sm.commands.push_back(e.data);
+      sm.command_indexes.push_back(e.index);
+    }
     if (e.type == EntryType::kConfChange) sm.changes.push_back(e.change);
     auto [it, inserted] = applied_.emplace(e.index, e);
     if (!inserted) {
-      INFO("State Machine Safety: node " << id << " applies (" << e.index << ", term "
-                                         << e.term << ") but (" << it->second.index
-                                         << ", term " << it->second.term
-                                         << ") was applied before");
+      INFO("State Machine Safety: node " << id << " applies (" << e.index << ", term " << e.term
+                                         << ") but (" << it->second.index << ", term "
+                                         << it->second.term << ") was applied before");
       REQUIRE(it->second == e);
     }
   }
