@@ -35,6 +35,27 @@ struct Node::ReadOp {
   int outstanding = 0;
 };
 
+namespace {
+
+// What a replica's answer to a coordinator means for its tally.
+struct ReplicaAnswer {
+  enum Kind { kOk, kFailed, kTimeout } kind;
+  std::string error;
+};
+
+template <class Expected>
+ReplicaAnswer classify(const Result<wire::Message>& r) {
+  if (r.ok() && std::holds_alternative<Expected>(r->body)) return {ReplicaAnswer::kOk, {}};
+  if (r.ok() && std::holds_alternative<wire::ErrorReply>(r->body)) {
+    return {ReplicaAnswer::kFailed, std::get<wire::ErrorReply>(r->body).message};
+  }
+  // Silence is left to the request's own timer, which marks it as a timeout.
+  if (!r.ok() && r.status().code() == Code::kTimeout) return {ReplicaAnswer::kTimeout, {}};
+  return {ReplicaAnswer::kFailed, r.ok() ? "unexpected reply" : r.status().message()};
+}
+
+}  // namespace
+
 int Node::replicas_for(const meta::Keyspace& ks) const {
   return std::min(ks.n, std::max(1, ring_.node_count()));
 }
@@ -148,18 +169,14 @@ void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
     ring::NodeId node = r.node;
     call(node, std::move(req), uint64_t{op->timeout_ms} * 1000, [this, op, node](Result<wire::Message> reply) {
       if (op->finished) return;
-      if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
-        op->tally->ack(node);
-      } else if (reply.ok() && std::holds_alternative<wire::ErrorReply>(reply->body)) {
-        op->tally->fail(node, std::get<wire::ErrorReply>(reply->body).message);
-      } else if (!reply.ok() && reply.status().code() == Code::kTimeout) {
-        // Left waiting: the request's own timer marks it.
-        --op->outstanding;
-        return;
-      } else {
-        op->tally->fail(node, reply.ok() ? "unexpected reply" : reply.status().message());
-      }
       --op->outstanding;
+      ReplicaAnswer a = classify<wire::ReplicaWriteReply>(reply);
+      if (a.kind == ReplicaAnswer::kTimeout) return;
+      if (a.kind == ReplicaAnswer::kOk) {
+        op->tally->ack(node);
+      } else {
+        op->tally->fail(node, a.error);
+      }
       finish_write(op);
     });
   }
@@ -257,18 +274,15 @@ void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, st
     call(node, wire::ReplicaRead{ks.name, op->key}, uint64_t{op->timeout_ms} * 1000,
          [this, op, node](Result<wire::Message> reply) {
            if (op->finished) return;
-           if (reply.ok() && std::holds_alternative<wire::ReplicaReadReply>(reply->body)) {
+           --op->outstanding;
+           ReplicaAnswer a = classify<wire::ReplicaReadReply>(reply);
+           if (a.kind == ReplicaAnswer::kTimeout) return;
+           if (a.kind == ReplicaAnswer::kOk) {
              auto& rr = std::get<wire::ReplicaReadReply>(reply->body);
              op->tally->reply(node, rr.found ? std::optional<quorum::DvvSet>(std::move(rr.record)) : std::nullopt);
-           } else if (reply.ok() && std::holds_alternative<wire::ErrorReply>(reply->body)) {
-             op->tally->fail(node, std::get<wire::ErrorReply>(reply->body).message);
-           } else if (!reply.ok() && reply.status().code() == Code::kTimeout) {
-             --op->outstanding;
-             return;
            } else {
-             op->tally->fail(node, reply.ok() ? "unexpected reply" : reply.status().message());
+             op->tally->fail(node, a.error);
            }
-           --op->outstanding;
            answer_read(op);
          });
   }
@@ -279,6 +293,16 @@ void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, st
     answer_read(op);
   });
   answer_read(op);
+}
+
+// What the client gets: the merged siblings (the winner alone in lww mode) and the context.
+wire::GetReply Node::get_reply(const ReadOp& op) const {
+  const quorum::DvvSet& m = op.tally->merged();
+  wire::GetReply out;
+  out.values = op.keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
+                                                            : quorum::values(m);
+  if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
+  return out;
 }
 
 void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
@@ -303,12 +327,7 @@ void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
           if (--*left == 0) {
             op->repairing = false;
             op->replied = true;
-            const quorum::DvvSet& m = op->tally->merged();
-            wire::GetReply out;
-            out.values = op->keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
-                                                                       : quorum::values(m);
-            if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
-            reply(op->conn, op->request_id, std::move(out));
+            reply(op->conn, op->request_id, get_reply(*op));
             finish_read(op);
           }
         };
@@ -323,12 +342,7 @@ void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
       return;
     }
     op->replied = true;
-    const quorum::DvvSet& m = op->tally->merged();
-    wire::GetReply out;
-    out.values = op->keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
-                                                               : quorum::values(m);
-    if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
-    reply(op->conn, op->request_id, std::move(out));
+    reply(op->conn, op->request_id, get_reply(*op));
   }
   finish_read(op);
 }

@@ -95,6 +95,7 @@ class Node final : public NetworkHandler {
   void coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
                       const wire::RequestOptions& opt);
   void answer_read(const std::shared_ptr<ReadOp>& op);
+  wire::GetReply get_reply(const ReadOp& op) const;
   void finish_read(const std::shared_ptr<ReadOp>& op);
   ring::PreferenceList replicas_of(const meta::Keyspace& ks, const std::string& key) const;
   int replicas_for(const meta::Keyspace& ks) const;

@@ -103,3 +103,22 @@ TEST_CASE("background read repair: a later quorum read can go back in time", "[s
   CHECK(later[0].empty());
   CHECK(later[1].empty());
 }
+
+TEST_CASE("siblings: two writers without a context make two siblings; a put with the context replaces both",
+          "[sim][consistency]") {
+  Setup s(100000);
+  auto put = [&](int client, const std::string& value, const std::string& context) {
+    auto r = s.call(client, wire::PutRequest{"default", "k", value, context, {}});
+    REQUIRE(r.ok());
+    REQUIRE(std::holds_alternative<wire::PutReply>(r->body));
+  };
+  put(0, "apples", "");
+  put(1, "pears", "");  // through another coordinator, without a context
+  auto r = s.call(2, wire::GetRequest{"default", "k", {}});
+  REQUIRE(r.ok());
+  auto g = std::get<wire::GetReply>(r->body);
+  std::sort(g.values.begin(), g.values.end());
+  CHECK(g.values == std::vector<std::string>{"apples", "pears"});
+  put(2, "fruit", g.context);
+  for (int c = 0; c < 3; ++c) CHECK(s.get(c, 2) == std::vector<std::string>{"fruit"});
+}
