@@ -130,7 +130,7 @@ check-long: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory -j2 BUILD=build-asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all \
 	  build-asan/tests/unit_tests build-asan/tests/sim_tests build-asan/tests/cluster_tests
 	@BUILD=build-asan bash tests/run.sh
 
