@@ -141,6 +141,10 @@ class SyncClient final : public Client {
     std::string failures;
     for (size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
       const HostPort& ep = endpoints_[current_];
+      // A node that died while the connection sat idle: reconnect (to it or,
+      // failing that, the next endpoint) before sending, so the request is
+      // known not to have been sent and may go elsewhere.
+      if (conn_.is_open() && conn_.peer_closed()) conn_.close();
       if (!conn_.is_open()) {
         auto c = Connection::open(ep, options_.connect_timeout_ms);
         if (!c.ok()) {

@@ -90,6 +90,16 @@ Result<Connection> Connection::open(const HostPort& addr, uint32_t timeout_ms) {
   return Status::Unavailable("cannot connect to " + addr.to_string() + ": " + last);
 }
 
+bool Connection::peer_closed() const {
+  if (fd_ < 0) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP)) return true;
+  char c;
+  ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 Status Connection::write_all(std::string_view bytes, Clock::time_point deadline, bool* wrote_any) {
   if (wrote_any) *wrote_any = false;
   size_t off = 0;

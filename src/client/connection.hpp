@@ -28,6 +28,9 @@ class Connection {
   static Result<Connection> open(const HostPort& addr, uint32_t timeout_ms);
 
   bool is_open() const { return fd_ >= 0; }
+  // True when the peer has closed or reset the connection (checked without
+  // blocking): an idle pooled connection to a node that died since.
+  bool peer_closed() const;
   void close();
   const std::string& peer() const { return peer_; }
 

@@ -2,7 +2,10 @@
 // exit codes, --json, TALLY_ENDPOINTS, usage errors.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "harness.hpp"
+#include "tally/client.hpp"
 
 using namespace tally::clustertest;
 
@@ -85,4 +88,32 @@ TEST_CASE("tally fails over to the next endpoint when the first is down", "[clus
   std::string tally = build_dir() + "/tally -e 127.0.0.1:" + std::to_string(dead) + "," + node.endpoint();
   CHECK(run(tally + " put k v").exit_code == 0);
   CHECK(run(tally + " get k").out.rfind("v\n", 0) == 0);
+}
+
+TEST_CASE("a client whose node was killed between requests carries on with the next endpoint",
+          "[cluster][client]") {
+  TempDir dir;
+  std::vector<NodeSpec> specs = {{"n1", free_port()}, {"n2", free_port()}, {"n3", free_port()}};
+  std::string cfg = write_config(dir.path, specs);
+  std::vector<std::unique_ptr<TallydProcess>> nodes;
+  for (const auto& s : specs) {
+    nodes.push_back(std::make_unique<TallydProcess>(cfg, s.id, s.port, dir.path + "/" + s.id + ".log"));
+    REQUIRE(nodes.back()->start().ok());
+  }
+  tally::ClientOptions o;
+  o.endpoints = {nodes[0]->endpoint() + "," + nodes[1]->endpoint() + "," + nodes[2]->endpoint()};
+  auto client = std::move(*tally::Client::connect(o));
+  REQUIRE(client->put("before", "v").ok());  // connected to n1
+  nodes[0]->kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the others notice n1 is down
+  // Not even a put (which is never retried once sent) fails: the dead
+  // connection is noticed before anything is sent on it.
+  for (int i = 0; i < 20; ++i) {
+    auto r = client->put("after-" + std::to_string(i), "v");
+    INFO(r.status().to_string());
+    REQUIRE(r.ok());
+  }
+  auto got = client->get("before");
+  REQUIRE(got.ok());
+  CHECK(got->values == std::vector<std::string>{"v"});
 }
