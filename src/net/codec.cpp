@@ -435,4 +435,114 @@ Result<quorum::VersionVector> decode_context(std::string_view bytes) {
   }
 }
 
+// ---- Raft's persistent state ------------------------------------------------------
+
+namespace {
+
+void pack_ids(Packer& p, const std::vector<raft::NodeId>& ids) {
+  p.pack_array(static_cast<uint32_t>(ids.size()));
+  for (auto id : ids) p.pack(id);
+}
+
+std::vector<raft::NodeId> get_ids(const msgpack::object& o, const char* field) {
+  const auto& a = get_array(o, field, 0);
+  std::vector<raft::NodeId> out;
+  for (uint32_t i = 0; i < a.size; ++i) out.push_back(static_cast<raft::NodeId>(get_uint(a.ptr[i], field, UINT64_MAX)));
+  return out;
+}
+
+// Runs `body` on the unpacked object, turning every decoding failure into Corruption.
+template <class T, class Fn>
+Result<T> decode_stored(std::string_view bytes, const char* what, Fn body) {
+  try {
+    msgpack::zone zone;
+    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{UINT32_MAX, UINT32_MAX, 8});
+    return body(o);
+  } catch (const DecodeError& e) {
+    return Status::Corruption(std::string("stored ") + what + " does not decode: " + e.what);
+  } catch (const msgpack::unpack_error& e) {
+    return Status::Corruption(std::string("stored ") + what + " does not decode: " + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::Corruption(std::string("stored ") + what + " does not decode: too large");
+  }
+}
+
+}  // namespace
+
+std::string encode_raft_entry(const raft::Entry& e) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  p.pack_array(6);
+  p.pack(e.term);
+  p.pack(e.index);
+  p.pack(static_cast<uint8_t>(e.type));
+  pack_bin(p, e.data);
+  p.pack(static_cast<uint8_t>(e.change.type));
+  p.pack(e.change.node);
+  return out;
+}
+
+Result<raft::Entry> decode_raft_entry(std::string_view bytes) {
+  return decode_stored<raft::Entry>(bytes, "raft entry", [](const msgpack::object& o) {
+    const auto& a = get_array(o, "entry", 6);
+    raft::Entry e;
+    e.term = get_uint(a.ptr[0], "entry.term", UINT64_MAX);
+    e.index = get_uint(a.ptr[1], "entry.index", UINT64_MAX);
+    e.type = static_cast<raft::EntryType>(get_uint(a.ptr[2], "entry.type", 1));
+    e.data = get_bytes(a.ptr[3], "entry.data");
+    e.change.type = static_cast<raft::ConfChangeType>(get_uint(a.ptr[4], "entry.change.type", 3));
+    e.change.node = static_cast<raft::NodeId>(get_uint(a.ptr[5], "entry.change.node", UINT64_MAX));
+    return e;
+  });
+}
+
+std::string encode_hard_state(const raft::HardState& hs) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  p.pack_array(3);
+  p.pack(hs.term);
+  p.pack(hs.vote);
+  p.pack(hs.commit);
+  return out;
+}
+
+Result<raft::HardState> decode_hard_state(std::string_view bytes) {
+  return decode_stored<raft::HardState>(bytes, "raft hard state", [](const msgpack::object& o) {
+    const auto& a = get_array(o, "hard_state", 3);
+    raft::HardState hs;
+    hs.term = get_uint(a.ptr[0], "hard_state.term", UINT64_MAX);
+    hs.vote = static_cast<raft::NodeId>(get_uint(a.ptr[1], "hard_state.vote", UINT64_MAX));
+    hs.commit = get_uint(a.ptr[2], "hard_state.commit", UINT64_MAX);
+    return hs;
+  });
+}
+
+std::string encode_snapshot(const raft::Snapshot& s) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  p.pack_array(5);
+  p.pack(s.metadata.index);
+  p.pack(s.metadata.term);
+  pack_ids(p, s.metadata.membership.voters);
+  pack_ids(p, s.metadata.membership.learners);
+  pack_bin(p, s.data);
+  return out;
+}
+
+Result<raft::Snapshot> decode_snapshot(std::string_view bytes) {
+  return decode_stored<raft::Snapshot>(bytes, "raft snapshot", [](const msgpack::object& o) {
+    const auto& a = get_array(o, "snapshot", 5);
+    raft::Snapshot s;
+    s.metadata.index = get_uint(a.ptr[0], "snapshot.index", UINT64_MAX);
+    s.metadata.term = get_uint(a.ptr[1], "snapshot.term", UINT64_MAX);
+    s.metadata.membership.voters = get_ids(a.ptr[2], "snapshot.voters");
+    s.metadata.membership.learners = get_ids(a.ptr[3], "snapshot.learners");
+    s.data = get_bytes(a.ptr[4], "snapshot.data");
+    return s;
+  });
+}
+
 }  // namespace tally::net

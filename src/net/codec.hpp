@@ -12,6 +12,7 @@
 
 #include "net/messages.hpp"
 #include "quorum/version.hpp"
+#include "raft/types.hpp"
 #include "tally/status.hpp"
 
 namespace tally::net {
@@ -39,5 +40,13 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes);
 // comes from a user, who may have mangled it).
 std::string encode_context(const quorum::VersionVector& clock);
 Result<quorum::VersionVector> decode_context(std::string_view bytes);
+
+// Raft's persistent state (src/store/raft_log_store). Errors: kCorruption.
+std::string encode_raft_entry(const raft::Entry& entry);
+Result<raft::Entry> decode_raft_entry(std::string_view bytes);
+std::string encode_hard_state(const raft::HardState& hs);
+Result<raft::HardState> decode_hard_state(std::string_view bytes);
+std::string encode_snapshot(const raft::Snapshot& snapshot);
+Result<raft::Snapshot> decode_snapshot(std::string_view bytes);
 
 }  // namespace tally::net
