@@ -62,6 +62,9 @@ void pack_record(Packer& p, const quorum::DvvSet& record) {
   }
 }
 
+void pack_raft_fields(Packer& p, const raft::Message& m);
+raft::Message get_raft_fields(const msgpack::object* f);
+
 // Fields after [version, type, request_id], per message type.
 size_t field_count(const wire::Body& body) {
   struct {
@@ -80,6 +83,7 @@ size_t field_count(const wire::Body& body) {
     size_t operator()(const wire::ReplicaWriteReply&) { return 0; }
     size_t operator()(const wire::ReplicaRead&) { return 2; }
     size_t operator()(const wire::ReplicaReadReply&) { return 2; }
+    size_t operator()(const wire::RaftMessage&) { return 13; }
   } count;
   return std::visit(count, body);
 }
@@ -142,6 +146,7 @@ void pack_fields(Packer& p, const wire::Body& body) {
       p.pack(m.found);
       pack_record(p, m.record);
     }
+    void operator()(const wire::RaftMessage& r) { pack_raft_fields(p, r.msg); }
   };
   std::visit(Visitor{p}, body);
 }
@@ -287,6 +292,9 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
     case wire::MsgType::kReplicaReadReply:
       need(2, "replica read reply");
       return wire::ReplicaReadReply{get_bool(f[0], "found"), get_record(f[1])};
+    case wire::MsgType::kRaft:
+      need(13, "raft message");
+      return wire::RaftMessage{get_raft_fields(f)};
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<int>(type))};
 }
@@ -469,10 +477,9 @@ Result<T> decode_stored(std::string_view bytes, const char* what, Fn body) {
 
 }  // namespace
 
-std::string encode_raft_entry(const raft::Entry& e) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
+namespace {
+
+void pack_entry(Packer& p, const raft::Entry& e) {
   p.pack_array(6);
   p.pack(e.term);
   p.pack(e.index);
@@ -480,21 +487,93 @@ std::string encode_raft_entry(const raft::Entry& e) {
   pack_bin(p, e.data);
   p.pack(static_cast<uint8_t>(e.change.type));
   p.pack(e.change.node);
+}
+
+raft::Entry get_entry(const msgpack::object& o) {
+  const auto& a = get_array(o, "entry", 6);
+  raft::Entry e;
+  e.term = get_uint(a.ptr[0], "entry.term", UINT64_MAX);
+  e.index = get_uint(a.ptr[1], "entry.index", UINT64_MAX);
+  e.type = static_cast<raft::EntryType>(get_uint(a.ptr[2], "entry.type", 1));
+  e.data = get_bytes(a.ptr[3], "entry.data");
+  e.change.type = static_cast<raft::ConfChangeType>(get_uint(a.ptr[4], "entry.change.type", 3));
+  e.change.node = static_cast<raft::NodeId>(get_uint(a.ptr[5], "entry.change.node", UINT64_MAX));
+  return e;
+}
+
+void pack_snapshot(Packer& p, const raft::Snapshot& s) {
+  p.pack_array(5);
+  p.pack(s.metadata.index);
+  p.pack(s.metadata.term);
+  pack_ids(p, s.metadata.membership.voters);
+  pack_ids(p, s.metadata.membership.learners);
+  pack_bin(p, s.data);
+}
+
+raft::Snapshot get_snapshot(const msgpack::object& o) {
+  const auto& a = get_array(o, "snapshot", 5);
+  raft::Snapshot s;
+  s.metadata.index = get_uint(a.ptr[0], "snapshot.index", UINT64_MAX);
+  s.metadata.term = get_uint(a.ptr[1], "snapshot.term", UINT64_MAX);
+  s.metadata.membership.voters = get_ids(a.ptr[2], "snapshot.voters");
+  s.metadata.membership.learners = get_ids(a.ptr[3], "snapshot.learners");
+  s.data = get_bytes(a.ptr[4], "snapshot.data");
+  return s;
+}
+
+void pack_raft_fields(Packer& p, const raft::Message& m) {
+  p.pack(static_cast<uint8_t>(m.type));
+  p.pack(m.from);
+  p.pack(m.to);
+  p.pack(m.term);
+  p.pack(m.log_term);
+  p.pack(m.index);
+  p.pack_array(static_cast<uint32_t>(m.entries.size()));
+  for (const auto& e : m.entries) pack_entry(p, e);
+  p.pack(m.commit);
+  p.pack(m.reject);
+  p.pack(m.reject_hint);
+  p.pack(m.context);
+  p.pack(m.leader_transfer);
+  if (m.snapshot) {
+    pack_snapshot(p, *m.snapshot);
+  } else {
+    p.pack_nil();
+  }
+}
+
+raft::Message get_raft_fields(const msgpack::object* f) {
+  raft::Message m;
+  m.type = static_cast<raft::MessageType>(get_uint(f[0], "raft.type", 9));
+  m.from = get_uint(f[1], "raft.from", UINT64_MAX);
+  m.to = get_uint(f[2], "raft.to", UINT64_MAX);
+  m.term = get_uint(f[3], "raft.term", UINT64_MAX);
+  m.log_term = get_uint(f[4], "raft.log_term", UINT64_MAX);
+  m.index = get_uint(f[5], "raft.index", UINT64_MAX);
+  const auto& entries = get_array(f[6], "raft.entries", 0);
+  m.entries.reserve(entries.size);
+  for (uint32_t i = 0; i < entries.size; ++i) m.entries.push_back(get_entry(entries.ptr[i]));
+  m.commit = get_uint(f[7], "raft.commit", UINT64_MAX);
+  m.reject = get_bool(f[8], "raft.reject");
+  m.reject_hint = get_uint(f[9], "raft.reject_hint", UINT64_MAX);
+  m.context = get_uint(f[10], "raft.context", UINT64_MAX);
+  m.leader_transfer = get_bool(f[11], "raft.leader_transfer");
+  if (f[12].type != msgpack::type::NIL) m.snapshot = std::make_shared<const raft::Snapshot>(get_snapshot(f[12]));
+  return m;
+}
+
+}  // namespace
+
+std::string encode_raft_entry(const raft::Entry& e) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  pack_entry(p, e);
   return out;
 }
 
 Result<raft::Entry> decode_raft_entry(std::string_view bytes) {
-  return decode_stored<raft::Entry>(bytes, "raft entry", [](const msgpack::object& o) {
-    const auto& a = get_array(o, "entry", 6);
-    raft::Entry e;
-    e.term = get_uint(a.ptr[0], "entry.term", UINT64_MAX);
-    e.index = get_uint(a.ptr[1], "entry.index", UINT64_MAX);
-    e.type = static_cast<raft::EntryType>(get_uint(a.ptr[2], "entry.type", 1));
-    e.data = get_bytes(a.ptr[3], "entry.data");
-    e.change.type = static_cast<raft::ConfChangeType>(get_uint(a.ptr[4], "entry.change.type", 3));
-    e.change.node = static_cast<raft::NodeId>(get_uint(a.ptr[5], "entry.change.node", UINT64_MAX));
-    return e;
-  });
+  return decode_stored<raft::Entry>(bytes, "raft entry", [](const msgpack::object& o) { return get_entry(o); });
 }
 
 std::string encode_hard_state(const raft::HardState& hs) {
@@ -523,26 +602,12 @@ std::string encode_snapshot(const raft::Snapshot& s) {
   std::string out;
   StringSink sink{&out};
   Packer p(sink);
-  p.pack_array(5);
-  p.pack(s.metadata.index);
-  p.pack(s.metadata.term);
-  pack_ids(p, s.metadata.membership.voters);
-  pack_ids(p, s.metadata.membership.learners);
-  pack_bin(p, s.data);
+  pack_snapshot(p, s);
   return out;
 }
 
 Result<raft::Snapshot> decode_snapshot(std::string_view bytes) {
-  return decode_stored<raft::Snapshot>(bytes, "raft snapshot", [](const msgpack::object& o) {
-    const auto& a = get_array(o, "snapshot", 5);
-    raft::Snapshot s;
-    s.metadata.index = get_uint(a.ptr[0], "snapshot.index", UINT64_MAX);
-    s.metadata.term = get_uint(a.ptr[1], "snapshot.term", UINT64_MAX);
-    s.metadata.membership.voters = get_ids(a.ptr[2], "snapshot.voters");
-    s.metadata.membership.learners = get_ids(a.ptr[3], "snapshot.learners");
-    s.data = get_bytes(a.ptr[4], "snapshot.data");
-    return s;
-  });
+  return decode_stored<raft::Snapshot>(bytes, "raft snapshot", [](const msgpack::object& o) { return get_snapshot(o); });
 }
 
 }  // namespace tally::net

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "quorum/version.hpp"
+#include "raft/message.hpp"
 #include "tally/status.hpp"
 
 namespace tally::wire {
@@ -118,6 +119,13 @@ struct ReplicaReadReply {
   bool operator==(const ReplicaReadReply&) const = default;
 };
 
+// Node to node: one message of the metadata Raft group. No reply: Raft's own
+// responses are messages too.
+struct RaftMessage {
+  raft::Message msg;
+  bool operator==(const RaftMessage& o) const;
+};
+
 enum class MsgType : uint8_t {
   kError = 1,
   kPing = 2,
@@ -134,12 +142,14 @@ enum class MsgType : uint8_t {
   kReplicaWriteReply = 13,
   kReplicaRead = 14,
   kReplicaReadReply = 15,
+  kRaft = 16,
 };
 
 // The variant's alternatives are in MsgType order (index + 1 == type).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
-                          ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply>;
+                          ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
+                          RaftMessage>;
 
 inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
 
@@ -156,6 +166,16 @@ inline bool is_reply(MsgType t) {
     case MsgType::kReplicaReadReply: return true;
     default: return false;
   }
+}
+
+inline bool RaftMessage::operator==(const RaftMessage& o) const {
+  const raft::Message &a = msg, &b = o.msg;
+  bool snapshots_equal = (!a.snapshot && !b.snapshot) ||
+                         (a.snapshot && b.snapshot && *a.snapshot == *b.snapshot);
+  return a.type == b.type && a.from == b.from && a.to == b.to && a.term == b.term &&
+         a.log_term == b.log_term && a.index == b.index && a.entries == b.entries &&
+         a.commit == b.commit && a.reject == b.reject && a.reject_hint == b.reject_hint &&
+         a.context == b.context && a.leader_transfer == b.leader_transfer && snapshots_equal;
 }
 
 struct Message {

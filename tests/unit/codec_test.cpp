@@ -47,6 +47,49 @@ quorum::DvvSet sample_record() {
 }
 
 // At least one sample of every message type, with empty, binary and extreme values.
+raft::Message sample_raft_append() {
+  raft::Message m;
+  m.type = raft::MessageType::kAppend;
+  m.from = 1;
+  m.to = 3;
+  m.term = 7;
+  m.log_term = 6;
+  m.index = 41;
+  raft::Entry e1;
+  e1.term = 7;
+  e1.index = 42;
+  e1.data = std::string("cmd\0x", 5);
+  raft::Entry e2;
+  e2.term = 7;
+  e2.index = 43;
+  e2.type = raft::EntryType::kConfChange;
+  e2.change = raft::ConfChange{raft::ConfChangeType::kPromoteLearner, 4};
+  e2.data = "10.0.0.4:7400";
+  m.entries = {e1, e2};
+  m.commit = 40;
+  m.context = 99;
+  return m;
+}
+
+raft::Message sample_raft_snapshot() {
+  raft::Message m;
+  m.type = raft::MessageType::kSnapshot;
+  m.from = 2;
+  m.to = 5;
+  m.term = 9;
+  m.reject = true;
+  m.reject_hint = 12;
+  m.leader_transfer = true;
+  auto s = std::make_shared<raft::Snapshot>();
+  s->metadata.index = 100;
+  s->metadata.term = 8;
+  s->metadata.membership.voters = {1, 2, 3};
+  s->metadata.membership.learners = {5};
+  s->data = std::string(1000, 's');
+  m.snapshot = s;
+  return m;
+}
+
 std::vector<Message> sample_messages() {
   const uint64_t kMaxId = std::numeric_limits<uint64_t>::max();
   return {
@@ -78,6 +121,9 @@ std::vector<Message> sample_messages() {
       {23, wire::ReplicaReadReply{false, {}}},
       {24, wire::GetRequest{"ks", "k", {1, 2, 3, false, /*blocking_repair=*/true, false}}},
       {25, wire::PutRequest{"ks", "k", "v", "", {0, 0, 0, false, false, /*forwarded=*/true}}},
+      {26, wire::RaftMessage{sample_raft_append()}},
+      {27, wire::RaftMessage{sample_raft_snapshot()}},
+      {28, wire::RaftMessage{raft::Message{}}},
   };
 }
 
@@ -206,7 +252,7 @@ TEST_CASE("decode rejects a protocol version it does not speak, naming it", "[co
 }
 
 TEST_CASE("decode rejects an unknown message type, naming it", "[codec]") {
-  for (int type : {0, 16, 99, 255}) {
+  for (int type : {0, 17, 99, 255}) {
     INFO("type " << type);
     std::string payload = packed([type](auto& p) {
       p.pack_array(3);
