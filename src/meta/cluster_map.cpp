@@ -6,6 +6,16 @@
 
 namespace tally::meta {
 
+std::string_view node_state_name(NodeState s) {
+  switch (s) {
+    case NodeState::kJoining: return "joining";
+    case NodeState::kNormal: return "normal";
+    case NodeState::kLeaving: return "leaving";
+    case NodeState::kRemoved: return "removed";
+  }
+  return "?";
+}
+
 Status validate(const Keyspace& ks) {
   if (ks.name.empty() || ks.name.size() > 255) {
     return Status::InvalidArgument("keyspace name must be 1 to 255 characters");
@@ -54,7 +64,9 @@ const Keyspace* ClusterMap::keyspace(std::string_view name) const {
 Result<ring::Ring> ClusterMap::build_ring() const {
   std::vector<ring::NodeTokens> nodes;
   nodes.reserve(members.size());
-  for (const auto& m : members) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
+  for (const auto& m : members) {
+    if (m.state != NodeState::kRemoved) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
+  }
   return ring::Ring::build(std::move(nodes));
 }
 

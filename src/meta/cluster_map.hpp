@@ -33,12 +33,18 @@ struct Keyspace {
 // 1 <= n <= ring::kMaxReplicas, 1 <= r, w <= n. Errors name the field.
 Status validate(const Keyspace& ks);
 
+// A node's life in the cluster (DESIGN.md §5): it joins (takes writes while it
+// streams its ranges), serves, leaves (hands its ranges over), and is removed.
+enum class NodeState : uint8_t { kJoining = 0, kNormal = 1, kLeaving = 2, kRemoved = 3 };
+std::string_view node_state_name(NodeState s);
+
 struct Member {
   ring::NodeId id = ring::kNoNode;
   std::string name;     // "n1"
   std::string address;  // "host:port"
   std::string zone;
   std::vector<uint64_t> tokens;
+  NodeState state = NodeState::kNormal;
   bool operator==(const Member&) const = default;
 };
 
@@ -50,7 +56,7 @@ struct ClusterMap {
   const Member* member(ring::NodeId id) const;
   const Member* member_named(std::string_view name) const;
   const Keyspace* keyspace(std::string_view name) const;
-  // The ring of the members' tokens.
+  // The ring of the tokens of the members that are not removed.
   Result<ring::Ring> build_ring() const;
 };
 
