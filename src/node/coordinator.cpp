@@ -131,6 +131,13 @@ void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, 
   }
   op->tally = std::make_unique<quorum::WriteTally>(w, std::move(outcomes));
   write_started();
+  // The timeout covers the whole request, our own disk write included.
+  op->timer = env_.set_timer(uint64_t{op->timeout_ms} * 1000, [this, op] {
+    op->timer = 0;
+    op->tally->timeout();
+    op->outstanding = 0;
+    finish_write(op);
+  });
 
   const bool lww = ks.mode == meta::ConflictMode::kLww;
   store_.update(
@@ -142,10 +149,12 @@ void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, 
                    : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
       },
       [this, op](Result<quorum::DvvSet> r) {
+        if (op->finished) return;  // timed out before our own copy was durable
         if (!r.ok()) {
           // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
           reply_error(op->conn, op->request_id, r.status());
           op->replied = op->finished = true;
+          if (op->timer) env_.cancel_timer(op->timer);
           write_finished();
           return;
         }
@@ -180,12 +189,6 @@ void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
       finish_write(op);
     });
   }
-  op->timer = env_.set_timer(uint64_t{op->timeout_ms} * 1000, [this, op] {
-    op->timer = 0;
-    op->tally->timeout();
-    op->outstanding = 0;
-    finish_write(op);
-  });
 }
 
 // Replies as soon as the tally decides; completes (hints for whoever did not
@@ -210,9 +213,10 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
   if (op->outstanding > 0) return;
   op->finished = true;
   if (op->timer) env_.cancel_timer(op->timer);
-  // Hinted handoff: keep the write for every primary that does not have it.
+  // Hinted handoff: keep the write for every primary that does not have it
+  // (if there is a write: a request can time out before it is minted).
   for (ring::NodeId p : op->tally->unacked_primaries()) {
-    if (p == id_) continue;
+    if (p == id_ || op->record.clock.entries.empty()) continue;
     hints_.add(p, op->keyspace, op->key, op->record, [this, p](Status s) {
       if (!s.ok()) {
         TALLY_LOG(log_, kWarn) << "no hint kept for " << name_of(p) << ": " << s.to_string();
