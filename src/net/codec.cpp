@@ -610,4 +610,97 @@ Result<raft::Snapshot> decode_snapshot(std::string_view bytes) {
   return decode_stored<raft::Snapshot>(bytes, "raft snapshot", [](const msgpack::object& o) { return get_snapshot(o); });
 }
 
+// ---- metadata commands -------------------------------------------------------------
+
+namespace {
+
+enum class MetaTag : uint8_t { kAddNode = 1, kSetNodeState = 2, kCreateKeyspace = 3, kAlterKeyspace = 4, kDropKeyspace = 5 };
+
+void pack_keyspace(Packer& p, const meta::Keyspace& k) {
+  p.pack_array(5);
+  pack_str(p, k.name);
+  p.pack(k.n);
+  p.pack(k.r);
+  p.pack(k.w);
+  p.pack(static_cast<uint8_t>(k.mode));
+}
+
+meta::Keyspace get_keyspace(const msgpack::object& o) {
+  const auto& a = get_array(o, "keyspace", 5);
+  meta::Keyspace k;
+  k.name = get_bytes(a.ptr[0], "keyspace.name");
+  k.n = static_cast<int>(get_uint(a.ptr[1], "keyspace.n", 255));
+  k.r = static_cast<int>(get_uint(a.ptr[2], "keyspace.r", 255));
+  k.w = static_cast<int>(get_uint(a.ptr[3], "keyspace.w", 255));
+  k.mode = static_cast<meta::ConflictMode>(get_uint(a.ptr[4], "keyspace.mode", 1));
+  return k;
+}
+
+}  // namespace
+
+std::string encode_meta_command(const meta::Command& command) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  p.pack_array(2);
+  if (auto* c = std::get_if<meta::AddNode>(&command)) {
+    const meta::Member& m = c->member;
+    p.pack(static_cast<uint8_t>(MetaTag::kAddNode));
+    p.pack_array(6);
+    p.pack(m.id);
+    pack_str(p, m.name);
+    pack_str(p, m.address);
+    pack_str(p, m.zone);
+    p.pack_array(static_cast<uint32_t>(m.tokens.size()));
+    for (uint64_t t : m.tokens) p.pack(t);
+    p.pack(static_cast<uint8_t>(m.state));
+  } else if (auto* c = std::get_if<meta::SetNodeState>(&command)) {
+    p.pack(static_cast<uint8_t>(MetaTag::kSetNodeState));
+    p.pack_array(2);
+    p.pack(c->id);
+    p.pack(static_cast<uint8_t>(c->state));
+  } else if (auto* c = std::get_if<meta::CreateKeyspace>(&command)) {
+    p.pack(static_cast<uint8_t>(MetaTag::kCreateKeyspace));
+    pack_keyspace(p, c->keyspace);
+  } else if (auto* c = std::get_if<meta::AlterKeyspace>(&command)) {
+    p.pack(static_cast<uint8_t>(MetaTag::kAlterKeyspace));
+    pack_keyspace(p, c->keyspace);
+  } else {
+    p.pack(static_cast<uint8_t>(MetaTag::kDropKeyspace));
+    pack_str(p, std::get<meta::DropKeyspace>(command).name);
+  }
+  return out;
+}
+
+Result<meta::Command> decode_meta_command(std::string_view bytes) {
+  return decode_stored<meta::Command>(bytes, "metadata command", [](const msgpack::object& o) -> meta::Command {
+    const auto& a = get_array(o, "command", 2);
+    auto tag = static_cast<MetaTag>(get_uint(a.ptr[0], "command.tag", 255));
+    const msgpack::object& body = a.ptr[1];
+    switch (tag) {
+      case MetaTag::kAddNode: {
+        const auto& f = get_array(body, "add_node", 6);
+        meta::Member m;
+        m.id = static_cast<ring::NodeId>(get_uint(f.ptr[0], "add_node.id", UINT32_MAX));
+        m.name = get_bytes(f.ptr[1], "add_node.name");
+        m.address = get_bytes(f.ptr[2], "add_node.address");
+        m.zone = get_bytes(f.ptr[3], "add_node.zone");
+        const auto& tokens = get_array(f.ptr[4], "add_node.tokens", 0);
+        for (uint32_t i = 0; i < tokens.size; ++i) m.tokens.push_back(get_uint(tokens.ptr[i], "add_node.tokens", UINT64_MAX));
+        m.state = static_cast<meta::NodeState>(get_uint(f.ptr[5], "add_node.state", 3));
+        return meta::AddNode{std::move(m)};
+      }
+      case MetaTag::kSetNodeState: {
+        const auto& f = get_array(body, "set_node_state", 2);
+        return meta::SetNodeState{static_cast<ring::NodeId>(get_uint(f.ptr[0], "set_node_state.id", UINT32_MAX)),
+                                  static_cast<meta::NodeState>(get_uint(f.ptr[1], "set_node_state.state", 3))};
+      }
+      case MetaTag::kCreateKeyspace: return meta::CreateKeyspace{get_keyspace(body)};
+      case MetaTag::kAlterKeyspace: return meta::AlterKeyspace{get_keyspace(body)};
+      case MetaTag::kDropKeyspace: return meta::DropKeyspace{get_bytes(body, "drop_keyspace.name")};
+    }
+    throw DecodeError{"unknown metadata command " + std::to_string(static_cast<int>(tag))};
+  });
+}
+
 }  // namespace tally::net

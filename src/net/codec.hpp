@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "net/messages.hpp"
+#include "meta/commands.hpp"
 #include "quorum/version.hpp"
 #include "raft/types.hpp"
 #include "tally/status.hpp"
@@ -48,5 +49,9 @@ std::string encode_hard_state(const raft::HardState& hs);
 Result<raft::HardState> decode_hard_state(std::string_view bytes);
 std::string encode_snapshot(const raft::Snapshot& snapshot);
 Result<raft::Snapshot> decode_snapshot(std::string_view bytes);
+
+// A metadata command, as the data of a Raft log entry. Errors: kCorruption.
+std::string encode_meta_command(const meta::Command& command);
+Result<meta::Command> decode_meta_command(std::string_view bytes);
 
 }  // namespace tally::net
