@@ -227,6 +227,29 @@ msgpack::object unpack_one(msgpack::zone& zone, std::string_view bytes, const De
   return o;
 }
 
+// Unpacks `bytes` within `limits` and runs `body` on the object, turning every
+// way decoding can fail into one Status: `code`, and a message that starts
+// with `prefix` and says what was wrong. The one place that catches.
+template <class T, class Fn>
+Result<T> decode_guarded(std::string_view bytes, const DecodeLimits& limits, Code code,
+                         std::string_view prefix, Fn body) {
+  auto fail = [&](std::string_view what) { return Status(code, std::string(prefix) + ": " + std::string(what)); };
+  try {
+    msgpack::zone zone;
+    msgpack::object o = unpack_one(zone, bytes, limits);
+    return body(o);
+  } catch (const DecodeError& e) {
+    return fail(e.what);
+  } catch (const msgpack::unpack_error& e) {
+    return fail(std::string("msgpack: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return fail("too large to decode");
+  }
+}
+
+// Stored bytes (records, Raft state) are ours: any limit they hit is corruption.
+constexpr DecodeLimits kStoredLimits{UINT32_MAX, UINT32_MAX, 8};
+
 quorum::VersionVector get_clock(const msgpack::object& o, const char* field);
 quorum::DvvSet get_record(const msgpack::object& o);
 
@@ -324,28 +347,22 @@ std::string encode_payload(const wire::Message& msg) {
 }
 
 Result<wire::Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {
-  try {
-    msgpack::zone zone;
-    msgpack::object o = unpack_one(zone, payload, limits);
-    const auto& a = get_array(o, "message", 3);
-    uint64_t version = get_uint(a.ptr[0], "version", 255);
-    if (version != wire::kProtocolVersion) {
-      return Status::ProtocolError("unsupported protocol version " + std::to_string(version) +
-                                   " (this node speaks " +
-                                   std::to_string(wire::kProtocolVersion) + ")");
-    }
-    auto type = static_cast<wire::MsgType>(get_uint(a.ptr[1], "type", 255));
-    wire::Message msg;
-    msg.request_id = get_uint(a.ptr[2], "request_id", UINT64_MAX);
-    msg.body = decode_body(type, a.ptr + 3, a.size - 3);
-    return msg;
-  } catch (const DecodeError& e) {
-    return Status::ProtocolError("malformed message: " + e.what);
-  } catch (const msgpack::unpack_error& e) {
-    return Status::ProtocolError(std::string("malformed message: msgpack: ") + e.what());
-  } catch (const std::bad_alloc&) {
-    return Status::ProtocolError("malformed message: too large to decode");
-  }
+  return decode_guarded<wire::Message>(
+      payload, limits, Code::kProtocolError, "malformed message",
+      [](const msgpack::object& o) -> Result<wire::Message> {
+        const auto& a = get_array(o, "message", 3);
+        uint64_t version = get_uint(a.ptr[0], "version", 255);
+        if (version != wire::kProtocolVersion) {
+          return Status::ProtocolError("unsupported protocol version " + std::to_string(version) +
+                                       " (this node speaks " +
+                                       std::to_string(wire::kProtocolVersion) + ")");
+        }
+        auto type = static_cast<wire::MsgType>(get_uint(a.ptr[1], "type", 255));
+        wire::Message msg;
+        msg.request_id = get_uint(a.ptr[2], "request_id", UINT64_MAX);
+        msg.body = decode_body(type, a.ptr + 3, a.size - 3);
+        return msg;
+      });
 }
 
 // ---- records and contexts ------------------------------------------------------
@@ -405,17 +422,9 @@ std::string encode_record(const quorum::DvvSet& record) {
 }
 
 Result<quorum::DvvSet> decode_record(std::string_view bytes) {
-  try {
-    msgpack::zone zone;
-    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{UINT32_MAX, UINT32_MAX, 8});
-    return get_record(o);
-  } catch (const DecodeError& e) {
-    return Status::Corruption("stored record does not decode: " + e.what);
-  } catch (const msgpack::unpack_error& e) {
-    return Status::Corruption(std::string("stored record does not decode: ") + e.what());
-  } catch (const std::bad_alloc&) {
-    return Status::Corruption("stored record does not decode: too large");
-  }
+  return decode_guarded<quorum::DvvSet>(bytes, kStoredLimits, Code::kCorruption,
+                                        "stored record does not decode",
+                                        [](const msgpack::object& o) { return get_record(o); });
 }
 
 std::string encode_context(const quorum::VersionVector& clock) {
@@ -428,19 +437,11 @@ std::string encode_context(const quorum::VersionVector& clock) {
 
 Result<quorum::VersionVector> decode_context(std::string_view bytes) {
   if (bytes.empty()) return quorum::VersionVector{};
-  try {
-    msgpack::zone zone;
-    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{1024, 1024, 2});
-    return get_clock(o, "context");
-  } catch (const DecodeError& e) {
-    return Status::InvalidArgument("bad context (pass the context a get returned, unchanged): " +
-                                   e.what);
-  } catch (const msgpack::unpack_error& e) {
-    return Status::InvalidArgument(
-        std::string("bad context (pass the context a get returned, unchanged): ") + e.what());
-  } catch (const std::bad_alloc&) {
-    return Status::InvalidArgument("bad context (pass the context a get returned, unchanged)");
-  }
+  // A context comes from a user, who may have mangled it: an invalid argument.
+  return decode_guarded<quorum::VersionVector>(
+      bytes, DecodeLimits{1024, 1024, 2}, Code::kInvalidArgument,
+      "bad context (pass the context a get returned, unchanged)",
+      [](const msgpack::object& o) { return get_clock(o, "context"); });
 }
 
 // ---- Raft's persistent state ------------------------------------------------------
@@ -459,20 +460,11 @@ std::vector<raft::NodeId> get_ids(const msgpack::object& o, const char* field) {
   return out;
 }
 
-// Runs `body` on the unpacked object, turning every decoding failure into Corruption.
+// Stored Raft state and metadata: any failure is corruption of "stored <what>".
 template <class T, class Fn>
 Result<T> decode_stored(std::string_view bytes, const char* what, Fn body) {
-  try {
-    msgpack::zone zone;
-    msgpack::object o = unpack_one(zone, bytes, DecodeLimits{UINT32_MAX, UINT32_MAX, 8});
-    return body(o);
-  } catch (const DecodeError& e) {
-    return Status::Corruption(std::string("stored ") + what + " does not decode: " + e.what);
-  } catch (const msgpack::unpack_error& e) {
-    return Status::Corruption(std::string("stored ") + what + " does not decode: " + e.what());
-  } catch (const std::bad_alloc&) {
-    return Status::Corruption(std::string("stored ") + what + " does not decode: too large");
-  }
+  return decode_guarded<T>(bytes, kStoredLimits, Code::kCorruption,
+                           std::string("stored ") + what + " does not decode", body);
 }
 
 }  // namespace

@@ -80,28 +80,8 @@ quorum::DvvSet Node::merge(const std::string& keyspace, const quorum::DvvSet& a,
 void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
                             quorum::ClientWrite write, quorum::VersionVector context, bool blind,
                             const wire::RequestOptions& opt, bool is_delete) {
-  ring::PreferenceList primaries = replicas_of(ks, key);
-  if (!primaries.contains(id_)) {
-    if (opt.forwarded) {
-      // Never forward twice: the sender and we disagree on the ring.
-      return reply_error(conn, id, Status::Unavailable("node " + self_.id + " is not a replica of the key; "
-                                                       "the nodes disagree about the ring"));
-    }
-    // Hand the write to the first replica that is up (the first one if none is).
-    ring::NodeId to = primaries[0];
-    for (ring::NodeId p : primaries) {
-      if (is_up(p)) {
-        to = p;
-        break;
-      }
-    }
-    wire::RequestOptions fwd = opt;
-    fwd.forwarded = true;
-    wire::Body body = is_delete
-        ? wire::Body(wire::DeleteRequest{ks.name, key, blind ? std::string() : net::encode_context(context), fwd})
-        : wire::Body(wire::PutRequest{ks.name, key, write.value, net::encode_context(context), fwd});
-    return forward_write(conn, id, to, std::move(body), timeout_ms(opt));
-  }
+  const uint64_t position = ring::key_position(ks.name, key);
+  ring::PreferenceList primaries = ring_.preference_list(position, replicas_for(ks));
 
   auto op = std::make_shared<WriteOp>();
   op->conn = conn;
@@ -116,7 +96,7 @@ void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, 
   // `sloppy`, a fallback for each that is down; the others are marked down.
   std::vector<quorum::ReplicaOutcome> outcomes;
   if (opt.sloppy) {
-    auto sloppy = ring_.sloppy_preference_list(ring::key_position(ks.name, op->key), replicas_for(ks),
+    auto sloppy = ring_.sloppy_preference_list(position, replicas_for(ks),
                                                [this](ring::NodeId n) { return is_up(n); });
     for (const auto& r : sloppy.replicas) outcomes.push_back({r.node, r.stands_in_for, quorum::ReplicaState::kWaiting, {}});
     for (ring::NodeId p : sloppy.primaries) {
@@ -224,6 +204,31 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
     });
   }
   write_finished();
+}
+
+bool Node::forward_unless_replica(ConnId conn, uint64_t id, const meta::Keyspace& ks, const std::string& key,
+                                  wire::RequestOptions& opt, wire::Body& request) {
+  ring::PreferenceList primaries = replicas_of(ks, key);
+  if (primaries.contains(id_)) return false;
+  if (opt.forwarded) {
+    // Never forward twice: the sender and we disagree on the ring.
+    reply_error(conn, id, Status::Unavailable("node " + self_.id + " is not a replica of the key; "
+                                              "the nodes disagree about the ring"));
+    return true;
+  }
+  // Hand the request, as the client sent it, to the first replica that is up
+  // (the first one if none is): it decodes the context and mints the tag.
+  ring::NodeId to = primaries[0];
+  for (ring::NodeId p : primaries) {
+    if (is_up(p)) {
+      to = p;
+      break;
+    }
+  }
+  opt.forwarded = true;
+  uint32_t timeout = timeout_ms(opt);
+  forward_write(conn, id, to, std::move(request), timeout);
+  return true;
 }
 
 void Node::forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body request, uint32_t timeout_ms) {

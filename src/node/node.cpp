@@ -133,9 +133,10 @@ void Node::handle(ConnId conn, wire::Message msg) {
         ks = Status::TooLarge("value is " + std::to_string(req.value.size()) + " bytes, the limit is " +
                               std::to_string(config_.limits.max_value_bytes));
       }
-      auto ctx = net::decode_context(req.context);
-      if (ks.ok() && !ctx.ok()) ks = ctx.status();
       if (!ks.ok()) return reply_error(conn, id, ks.status());
+      if (forward_unless_replica(conn, id, **ks, req.key, req.options, msg.body)) return;
+      auto ctx = net::decode_context(req.context);
+      if (!ctx.ok()) return reply_error(conn, id, ctx.status());
       quorum::ClientWrite write = quorum::ClientWrite::Put(std::move(req.value), clock_.now(env_.wall_ms()));
       return coordinate_write(conn, id, **ks, std::move(req.key), std::move(write), std::move(*ctx),
                               false, req.options, false);
@@ -143,9 +144,10 @@ void Node::handle(ConnId conn, wire::Message msg) {
     case wire::MsgType::kDelete: {
       auto& req = std::get<wire::DeleteRequest>(msg.body);
       auto ks = check(req.keyspace, req.key, req.options, true);
-      auto ctx = net::decode_context(req.context);
-      if (ks.ok() && !ctx.ok()) ks = ctx.status();
       if (!ks.ok()) return reply_error(conn, id, ks.status());
+      if (forward_unless_replica(conn, id, **ks, req.key, req.options, msg.body)) return;
+      auto ctx = net::decode_context(req.context);
+      if (!ctx.ok()) return reply_error(conn, id, ctx.status());
       // A delete without a context deletes every version the coordinating
       // replica holds (as Riak's client reads before it deletes): a user who
       // types `tally del k` means the key, not one more concurrent version.
@@ -227,11 +229,9 @@ void Node::handle_status(ConnId conn, uint64_t id) {
   add("ring_epoch", std::to_string(map_.epoch));
   add("ring", std::to_string(ring_.node_count()) + " nodes, " + std::to_string(ring_.token_count()) + " tokens");
   std::string peers;
-  uint64_t now = env_.now_us();
   for (const auto& m : map_.members) {
     if (m.id == id_) continue;
     peers += (peers.empty() ? "" : " ") + m.name + (is_up(m.id) ? ":up" : ":down");
-    (void)now;
   }
   add("peers", peers);
   std::string keyspaces;

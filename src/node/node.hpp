@@ -88,6 +88,10 @@ class Node final : public NetworkHandler {
   void coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
                         quorum::ClientWrite write, quorum::VersionVector context, bool blind,
                         const wire::RequestOptions& opt, bool is_delete);
+  // Forwards a write to a replica when this node is not one (only replicas
+  // mint dots); true when it did (or refused a second hop). `opt` lives in `request`.
+  bool forward_unless_replica(ConnId conn, uint64_t id, const meta::Keyspace& ks,
+                              const std::string& key, wire::RequestOptions& opt, wire::Body& request);
   void forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body request,
                      uint32_t timeout_ms);
   void send_replica_writes(const std::shared_ptr<WriteOp>& op);

@@ -8,7 +8,16 @@ namespace tally::store {
 
 namespace {
 constexpr char kDataTag = 'd';
+
+// A disk read of one record: absent, a record, or why not.
+Result<std::optional<quorum::DvvSet>> decode_read(const Result<std::optional<std::string>>& r) {
+  if (!r.ok()) return r.status();
+  if (!r->has_value()) return std::optional<quorum::DvvSet>();
+  auto rec = net::decode_record(**r);
+  if (!rec.ok()) return rec.status();
+  return std::optional<quorum::DvvSet>(std::move(*rec));
 }
+}  // namespace
 
 std::string RecordStore::data_key(std::string_view keyspace, std::string_view key) {
   std::string k;
@@ -30,11 +39,7 @@ void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone d
 void RecordStore::get_at(std::string dkey, GetDone done) {
   ++stats_.reads;
   disk_.read(std::move(dkey), [done = std::move(done)](Result<std::optional<std::string>> r) {
-    if (!r.ok()) return done(r.status());
-    if (!r->has_value()) return done(std::optional<quorum::DvvSet>());
-    auto rec = net::decode_record(**r);
-    if (!rec.ok()) return done(rec.status());
-    done(std::optional<quorum::DvvSet>(std::move(*rec)));
+    done(decode_read(r));
   });
 }
 
@@ -119,15 +124,7 @@ void RecordStore::run_next(const std::string& dkey) {
     }
     if (!ks.have_latest) {
       disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
-        Result<std::optional<quorum::DvvSet>> current = std::optional<quorum::DvvSet>();
-        if (!r.ok()) {
-          current = r.status();
-        } else if (r->has_value()) {
-          auto rec = net::decode_record(**r);
-          current = rec.ok() ? Result<std::optional<quorum::DvvSet>>(std::optional<quorum::DvvSet>(std::move(*rec)))
-                             : Result<std::optional<quorum::DvvSet>>(rec.status());
-        }
-        apply(dkey, current);
+        apply(dkey, decode_read(r));
         run_next(dkey);
       });
       return;
