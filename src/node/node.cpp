@@ -13,10 +13,6 @@ ring::NodeId id_of(const ClusterConfig& cfg, const std::string& name) {
   return ring::kNoNode;
 }
 
-quorum::DvvSet merge_siblings(const quorum::DvvSet& a, const quorum::DvvSet& b) {
-  return quorum::sync(a, b);
-}
-
 }  // namespace
 
 Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings)
@@ -27,7 +23,10 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings)
       log_(env.log().child(self_.id)),
       id_(id_of(config_, self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); }),
-      hints_(store_, config_.max_hints, merge_siblings),
+      hints_(store_, config_.max_hints,
+             [this](const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) {
+               return merge(keyspace, a, b);
+             }),
       clock_(id_) {
   decode_limits_.max_bytes = config_.limits.max_frame_bytes;
 }

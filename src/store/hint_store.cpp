@@ -51,7 +51,7 @@ void HintStore::add(uint32_t target, const std::string& keyspace, const std::str
   auto is_new = std::make_shared<bool>(false);
   records_.update_at(
       hint_key(target, keyspace, key),
-      [this, record, is_new](const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
+      [this, keyspace, record, is_new](const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
         if (!cur) {
           if (count_ >= max_hints_) {
             ++refused_;
@@ -61,7 +61,7 @@ void HintStore::add(uint32_t target, const std::string& keyspace, const std::str
           ++count_;  // counted now so that a burst cannot overshoot the bound
           return record;
         }
-        return merge_(*cur, record);
+        return merge_(keyspace, *cur, record);
       },
       [this, is_new, done = std::move(done)](Result<quorum::DvvSet> r) {
         if (!r.ok() && *is_new) --count_;

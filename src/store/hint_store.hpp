@@ -28,7 +28,9 @@ struct Hint {
 
 class HintStore {
  public:
-  using MergeFn = std::function<quorum::DvvSet(const quorum::DvvSet&, const quorum::DvvSet&)>;
+  // Merges two states of a key of `keyspace` (DVV sync, or lww for lww keyspaces).
+  using MergeFn = std::function<quorum::DvvSet(const std::string& keyspace, const quorum::DvvSet&,
+                                               const quorum::DvvSet&)>;
   HintStore(RecordStore& records, uint32_t max_hints, MergeFn merge);
 
   // Counts the hints on disk (call once at start-up).
