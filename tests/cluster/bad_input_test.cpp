@@ -56,9 +56,7 @@ TEST_CASE("malformed, truncated and oversized frames close only their connection
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
-  ClientOptions o;
-  o.endpoints = {node.endpoint()};
-  auto client = std::move(*Client::connect(o));
+  auto client = connect_client(node.endpoint());
   REQUIRE(client->put("survivor", "before").ok());
 
   struct Case {
@@ -108,9 +106,7 @@ TEST_CASE("a request over the size limits gets an error reply naming the limit",
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
-  ClientOptions o;
-  o.endpoints = {node.endpoint()};
-  auto client = std::move(*Client::connect(o));
+  auto client = connect_client(node.endpoint());
   auto big_key = client->put(std::string(70000, 'k'), "v");
   REQUIRE_FALSE(big_key.ok());
   CHECK(big_key.status().code() == Code::kTooLarge);

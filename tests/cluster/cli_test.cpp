@@ -100,9 +100,7 @@ TEST_CASE("a client whose node was killed between requests carries on with the n
     nodes.push_back(std::make_unique<TallydProcess>(cfg, s.id, s.port, dir.path + "/" + s.id + ".log"));
     REQUIRE(nodes.back()->start().ok());
   }
-  tally::ClientOptions o;
-  o.endpoints = {nodes[0]->endpoint() + "," + nodes[1]->endpoint() + "," + nodes[2]->endpoint()};
-  auto client = std::move(*tally::Client::connect(o));
+  auto client = connect_client(nodes[0]->endpoint() + "," + nodes[1]->endpoint() + "," + nodes[2]->endpoint());
   REQUIRE(client->put("before", "v").ok());  // connected to n1
   nodes[0]->kill9();
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the others notice n1 is down

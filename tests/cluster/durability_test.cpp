@@ -7,15 +7,6 @@
 using namespace tally;
 using namespace tally::clustertest;
 
-namespace {
-std::unique_ptr<Client> client_for(const TallydProcess& p) {
-  ClientOptions o;
-  o.endpoints = {p.endpoint()};
-  auto c = Client::connect(o);
-  REQUIRE(c.ok());
-  return std::move(*c);
-}
-}  // namespace
 
 TEST_CASE("fsync: every put acknowledged before kill -9 is there after restart", "[cluster]") {
   TempDir dir;
@@ -30,7 +21,7 @@ TEST_CASE("fsync: every put acknowledged before kill -9 is there after restart",
   REQUIRE(put.exit_code == 0);
 
   // ...and a stream of puts through the library, killed right after the last ack.
-  auto client = client_for(node);
+  auto client = connect_client(node.endpoint());
   constexpr int kPuts = 300;
   for (int i = 0; i < kPuts; ++i) {
     auto r = client->put("key-" + std::to_string(i), "value-" + std::to_string(i));
@@ -41,7 +32,7 @@ TEST_CASE("fsync: every put acknowledged before kill -9 is there after restart",
 
   TallydProcess again(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(again.start().ok());
-  auto after = client_for(again);
+  auto after = connect_client(again.endpoint());
   int missing = 0;
   for (int i = 0; i < kPuts; ++i) {
     auto r = after->get("key-" + std::to_string(i));
@@ -60,7 +51,7 @@ TEST_CASE("SIGTERM stops tallyd cleanly with exit code 0", "[cluster]") {
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
-  auto client = client_for(node);
+  auto client = connect_client(node.endpoint());
   REQUIRE(client->put("k", "v").ok());
   CHECK(node.terminate() == 0);
   CHECK(node.log().find("stopped") != std::string::npos);

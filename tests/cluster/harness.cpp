@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "tally/client.hpp"
@@ -56,6 +57,14 @@ CommandResult run(const std::string& command_line) {
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+std::unique_ptr<Client> connect_client(const std::string& endpoints) {
+  ClientOptions o;
+  o.endpoints = {endpoints};
+  auto c = Client::connect(o);
+  if (!c.ok()) throw std::runtime_error(c.status().to_string());  // a bug in the test itself
+  return std::move(*c);
 }
 
 std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,

@@ -4,9 +4,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "tally/client.hpp"
 #include "tally/status.hpp"
 
 namespace tally::clustertest {
@@ -28,6 +30,9 @@ struct CommandResult {
 };
 // Runs a shell command line and captures what it prints.
 CommandResult run(const std::string& command_line);
+
+// A client of the library for `endpoints` ("host:port[,host:port...]").
+std::unique_ptr<Client> connect_client(const std::string& endpoints);
 
 struct NodeSpec {
   std::string id;

@@ -49,11 +49,7 @@ struct FiveNodes {
     }
     return -1;
   }
-  std::unique_ptr<Client> client(int node) {
-    ClientOptions o;
-    o.endpoints = {nodes[node]->endpoint()};
-    return std::move(*Client::connect(o));
-  }
+  std::unique_ptr<Client> client(int node) { return connect_client(nodes[node]->endpoint()); }
   // What replica `node` holds for `key`, asked of it alone (no quorum, no repair).
   std::vector<std::string> local_values(int node, const std::string& key) {
     auto conn = client::Connection::open(*parse_host_port(nodes[node]->endpoint()), 1000);
