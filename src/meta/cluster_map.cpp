@@ -61,14 +61,23 @@ const Keyspace* ClusterMap::keyspace(std::string_view name) const {
   return nullptr;
 }
 
-Result<ring::Ring> ClusterMap::build_ring() const {
+namespace {
+
+Result<ring::Ring> ring_of(const std::vector<Member>& members, bool with_joining) {
   std::vector<ring::NodeTokens> nodes;
   nodes.reserve(members.size());
   for (const auto& m : members) {
-    if (m.state != NodeState::kRemoved) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
+    bool owns = m.state == NodeState::kNormal || m.state == NodeState::kLeaving ||
+                (with_joining && m.state == NodeState::kJoining);
+    if (owns) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
   }
   return ring::Ring::build(std::move(nodes));
 }
+
+}  // namespace
+
+Result<ring::Ring> ClusterMap::build_ring() const { return ring_of(members, false); }
+Result<ring::Ring> ClusterMap::build_ring_with_joining() const { return ring_of(members, true); }
 
 Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> keyspaces,
                              int tokens_per_node) {

@@ -1,8 +1,7 @@
 // The cluster's metadata: who the members are, where they sit on the ring,
 // which keyspaces exist, and the epoch that numbers every version of it.
-// Today it is bootstrapped from the config file on every node alike; the Raft
-// group will replicate the same structure and every node will build its ring
-// from it the same way (build_ring).
+// The metadata Raft group replicates it (commands.hpp); every node builds its
+// ring from it the same way (build_ring).
 #pragma once
 
 #include <cstdint>
@@ -49,15 +48,24 @@ struct Member {
 };
 
 struct ClusterMap {
-  uint64_t epoch = 0;  // bumped by every change of the ring
+  // Bumped by every change (commands.hpp): a node or client that sees a higher
+  // epoch than its own knows its copy is behind. 0: no cluster yet.
+  uint64_t epoch = 0;
   std::vector<Member> members;
   std::vector<Keyspace> keyspaces;
 
   const Member* member(ring::NodeId id) const;
   const Member* member_named(std::string_view name) const;
   const Keyspace* keyspace(std::string_view name) const;
-  // The ring of the tokens of the members that are not removed.
+  // The ring of the members that own ranges: normal and leaving ones. A
+  // joining member is known (address, tokens) but owns nothing until it is
+  // made normal; a removed one owns nothing again.
   Result<ring::Ring> build_ring() const;
+  // The ring as it will be once every joining member is normal: what a
+  // joiner's tokens are checked and allocated against.
+  Result<ring::Ring> build_ring_with_joining() const;
+
+  bool operator==(const ClusterMap&) const = default;
 };
 
 inline constexpr std::string_view kDefaultKeyspace = "default";

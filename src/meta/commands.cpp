@@ -32,8 +32,8 @@ Status add_node(ClusterMap& map, const AddNode& c) {
   }
   ClusterMap next = map;
   next.members.push_back(m);
-  // The ring must still build (tokens distinct, a zone, some tokens).
-  auto ring = next.build_ring();
+  // The ring must still build once it joins (tokens distinct, a zone, some tokens).
+  auto ring = next.build_ring_with_joining();
   if (!ring.ok()) return ring.status();
   next.epoch++;
   map = std::move(next);
@@ -58,11 +58,7 @@ Status set_state(ClusterMap& map, const SetNodeState& c) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Status apply(ClusterMap& map, const Command& command) {
-  if (auto* c = std::get_if<AddNode>(&command)) return add_node(map, *c);
-  if (auto* c = std::get_if<SetNodeState>(&command)) return set_state(map, *c);
+Status keyspace_change(ClusterMap& map, const Command& command) {
   if (auto* c = std::get_if<CreateKeyspace>(&command)) {
     Status s = validate(c->keyspace);
     if (!s.ok()) return s;
@@ -94,6 +90,27 @@ Status apply(ClusterMap& map, const Command& command) {
   if (it == map.keyspaces.end()) return Status::UnknownKeyspace("keyspace '" + drop.name + "' does not exist");
   map.keyspaces.erase(it);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status apply(ClusterMap& map, const Command& command) {
+  if (map.epoch == 0 && !std::holds_alternative<InitCluster>(command)) {
+    return Status::Unavailable("the cluster map is not initialized yet");
+  }
+  if (auto* c = std::get_if<AddNode>(&command)) return add_node(map, *c);
+  if (auto* c = std::get_if<SetNodeState>(&command)) return set_state(map, *c);
+  if (auto* c = std::get_if<InitCluster>(&command)) {
+    if (map.epoch != 0) return Status::InvalidArgument("the cluster is already initialized");
+    if (c->map.epoch == 0 || c->map.members.empty()) {
+      return Status::InvalidArgument("an initial cluster map needs members and an epoch");
+    }
+    map = c->map;
+    return Status::Ok();
+  }
+  Status s = keyspace_change(map, command);
+  if (s.ok()) map.epoch++;
+  return s;
 }
 
 }  // namespace tally::meta

@@ -2,9 +2,9 @@
 // Applying a committed command is deterministic, so every node that applies
 // the same log holds the same map (and so builds the same ring).
 //
-// Every change of the ring (a node added, its tokens or its state changed in
-// a way that moves data) bumps the epoch; keyspace changes do not, since they
-// leave placement alone for existing keyspaces.
+// Every change that takes effect bumps the epoch, keyspace changes too: a
+// node or client holding an older epoch knows it may be missing a keyspace as
+// well as a ring change.
 #pragma once
 
 #include <string>
@@ -32,7 +32,14 @@ struct DropKeyspace {
   std::string name;
 };
 
-using Command = std::variant<AddNode, SetNodeState, CreateKeyspace, AlterKeyspace, DropKeyspace>;
+// The first command of a cluster's log: the map its founders computed from the
+// config (bootstrap()). Applied only to an empty map; a second one (two
+// early leaders each proposed it) is refused and changes nothing.
+struct InitCluster {
+  ClusterMap map;
+};
+
+using Command = std::variant<AddNode, SetNodeState, CreateKeyspace, AlterKeyspace, DropKeyspace, InitCluster>;
 
 // Applies `command` to `map`. On error (the message names the problem: an id
 // or address already taken, an unknown node or keyspace, an invalid keyspace,

@@ -64,6 +64,14 @@ void pack_record(Packer& p, const quorum::DvvSet& record) {
 
 void pack_raft_fields(Packer& p, const raft::Message& m);
 raft::Message get_raft_fields(const msgpack::object* f);
+void pack_cluster_map(Packer& p, const meta::ClusterMap& map);
+meta::ClusterMap get_cluster_map(const msgpack::object& o);
+
+void pack_ids(Packer& p, const std::vector<uint64_t>& ids) {
+  p.pack_array(static_cast<uint32_t>(ids.size()));
+  for (uint64_t id : ids) p.pack(id);
+}
+std::vector<uint64_t> get_ids(const msgpack::object& o, const char* field);
 
 // Fields after [version, type, request_id], per message type.
 size_t field_count(const wire::Body& body) {
@@ -79,11 +87,15 @@ size_t field_count(const wire::Body& body) {
     size_t operator()(const wire::DeleteReply&) { return 0; }
     size_t operator()(const wire::StatusRequest&) { return 0; }
     size_t operator()(const wire::StatusReply&) { return 1; }
-    size_t operator()(const wire::ReplicaWrite&) { return 4; }
-    size_t operator()(const wire::ReplicaWriteReply&) { return 0; }
-    size_t operator()(const wire::ReplicaRead&) { return 2; }
-    size_t operator()(const wire::ReplicaReadReply&) { return 2; }
+    size_t operator()(const wire::ReplicaWrite&) { return 5; }
+    size_t operator()(const wire::ReplicaWriteReply&) { return 1; }
+    size_t operator()(const wire::ReplicaRead&) { return 3; }
+    size_t operator()(const wire::ReplicaReadReply&) { return 3; }
     size_t operator()(const wire::RaftMessage&) { return 13; }
+    size_t operator()(const wire::ClusterInfoRequest&) { return 2; }
+    size_t operator()(const wire::ClusterInfoReply&) { return 9; }
+    size_t operator()(const wire::MetaChangeRequest&) { return 10; }
+    size_t operator()(const wire::MetaChangeReply&) { return 3; }
   } count;
   return std::visit(count, body);
 }
@@ -136,17 +148,52 @@ void pack_fields(Packer& p, const wire::Body& body) {
       pack_bin(p, m.key);
       pack_record(p, m.record);
       p.pack(m.hint_for);
+      p.pack(m.epoch);
     }
-    void operator()(const wire::ReplicaWriteReply&) {}
+    void operator()(const wire::ReplicaWriteReply& m) { p.pack(m.epoch); }
     void operator()(const wire::ReplicaRead& m) {
       pack_str(p, m.keyspace);
       pack_bin(p, m.key);
+      p.pack(m.epoch);
     }
     void operator()(const wire::ReplicaReadReply& m) {
       p.pack(m.found);
       pack_record(p, m.record);
+      p.pack(m.epoch);
     }
     void operator()(const wire::RaftMessage& r) { pack_raft_fields(p, r.msg); }
+    void operator()(const wire::ClusterInfoRequest& m) {
+      p.pack(m.linearizable);
+      p.pack(m.forwarded);
+    }
+    void operator()(const wire::ClusterInfoReply& m) {
+      pack_str(p, m.answered_by);
+      p.pack(m.leader);
+      p.pack(m.term);
+      p.pack(m.commit);
+      p.pack(m.applied);
+      pack_ids(p, m.voters);
+      pack_ids(p, m.learners);
+      pack_ids(p, m.down);
+      pack_cluster_map(p, m.map);
+    }
+    void operator()(const wire::MetaChangeRequest& m) {
+      p.pack(static_cast<uint8_t>(m.op));
+      pack_str(p, m.node);
+      pack_str(p, m.address);
+      pack_str(p, m.zone);
+      pack_str(p, m.keyspace);
+      p.pack(m.n);
+      p.pack(m.r);
+      p.pack(m.w);
+      p.pack(m.mode);
+      p.pack(m.forwarded);
+    }
+    void operator()(const wire::MetaChangeReply& m) {
+      p.pack(m.node_id);
+      p.pack(m.epoch);
+      p.pack(m.index);
+    }
   };
   std::visit(Visitor{p}, body);
 }
@@ -193,6 +240,13 @@ const msgpack::object_array& get_array(const msgpack::object& o, const char* fie
     fail(field, ("an array of at least " + std::to_string(min_size) + " elements").c_str());
   }
   return o.via.array;
+}
+
+std::vector<uint64_t> get_ids(const msgpack::object& o, const char* field) {
+  const auto& a = get_array(o, field, 0);
+  std::vector<uint64_t> out;
+  for (uint32_t i = 0; i < a.size; ++i) out.push_back(get_uint(a.ptr[i], field, UINT64_MAX));
+  return out;
 }
 
 wire::RequestOptions get_options(const msgpack::object& o) {
@@ -305,19 +359,60 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       return r;
     }
     case wire::MsgType::kReplicaWrite:
-      need(4, "replica write");
+      need(5, "replica write");
       return wire::ReplicaWrite{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"), get_record(f[2]),
-                                static_cast<uint32_t>(get_uint(f[3], "hint_for", UINT32_MAX))};
-    case wire::MsgType::kReplicaWriteReply: return wire::ReplicaWriteReply{};
+                                static_cast<uint32_t>(get_uint(f[3], "hint_for", UINT32_MAX)),
+                                get_uint(f[4], "epoch", UINT64_MAX)};
+    case wire::MsgType::kReplicaWriteReply:
+      need(1, "replica write reply");
+      return wire::ReplicaWriteReply{get_uint(f[0], "epoch", UINT64_MAX)};
     case wire::MsgType::kReplicaRead:
-      need(2, "replica read");
-      return wire::ReplicaRead{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key")};
+      need(3, "replica read");
+      return wire::ReplicaRead{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"), get_uint(f[2], "epoch", UINT64_MAX)};
     case wire::MsgType::kReplicaReadReply:
-      need(2, "replica read reply");
-      return wire::ReplicaReadReply{get_bool(f[0], "found"), get_record(f[1])};
+      need(3, "replica read reply");
+      return wire::ReplicaReadReply{get_bool(f[0], "found"), get_record(f[1]), get_uint(f[2], "epoch", UINT64_MAX)};
     case wire::MsgType::kRaft:
       need(13, "raft message");
       return wire::RaftMessage{get_raft_fields(f)};
+    case wire::MsgType::kClusterInfo:
+      need(2, "cluster info");
+      return wire::ClusterInfoRequest{get_bool(f[0], "linearizable"), get_bool(f[1], "forwarded")};
+    case wire::MsgType::kClusterInfoReply: {
+      need(9, "cluster info reply");
+      wire::ClusterInfoReply r;
+      r.answered_by = get_bytes(f[0], "answered_by");
+      r.leader = get_uint(f[1], "leader", UINT64_MAX);
+      r.term = get_uint(f[2], "term", UINT64_MAX);
+      r.commit = get_uint(f[3], "commit", UINT64_MAX);
+      r.applied = get_uint(f[4], "applied", UINT64_MAX);
+      r.voters = get_ids(f[5], "voters");
+      r.learners = get_ids(f[6], "learners");
+      r.down = get_ids(f[7], "down");
+      r.map = get_cluster_map(f[8]);
+      return r;
+    }
+    case wire::MsgType::kMetaChange: {
+      need(10, "metadata change");
+      wire::MetaChangeRequest r;
+      uint64_t op = get_uint(f[0], "op", 255);
+      if (op < 1 || op > 9) fail("op", "a metadata operation 1..9");
+      r.op = static_cast<wire::MetaOp>(op);
+      r.node = get_bytes(f[1], "node");
+      r.address = get_bytes(f[2], "address");
+      r.zone = get_bytes(f[3], "zone");
+      r.keyspace = get_bytes(f[4], "keyspace");
+      r.n = static_cast<uint8_t>(get_uint(f[5], "n", 255));
+      r.r = static_cast<uint8_t>(get_uint(f[6], "r", 255));
+      r.w = static_cast<uint8_t>(get_uint(f[7], "w", 255));
+      r.mode = static_cast<uint8_t>(get_uint(f[8], "mode", 2));
+      r.forwarded = get_bool(f[9], "forwarded");
+      return r;
+    }
+    case wire::MsgType::kMetaChangeReply:
+      need(3, "metadata change reply");
+      return wire::MetaChangeReply{get_uint(f[0], "node_id", UINT64_MAX), get_uint(f[1], "epoch", UINT64_MAX),
+                                   get_uint(f[2], "index", UINT64_MAX)};
   }
   throw DecodeError{"unknown message type " + std::to_string(static_cast<int>(type))};
 }
@@ -448,18 +543,6 @@ Result<quorum::VersionVector> decode_context(std::string_view bytes) {
 
 namespace {
 
-void pack_ids(Packer& p, const std::vector<raft::NodeId>& ids) {
-  p.pack_array(static_cast<uint32_t>(ids.size()));
-  for (auto id : ids) p.pack(id);
-}
-
-std::vector<raft::NodeId> get_ids(const msgpack::object& o, const char* field) {
-  const auto& a = get_array(o, field, 0);
-  std::vector<raft::NodeId> out;
-  for (uint32_t i = 0; i < a.size; ++i) out.push_back(static_cast<raft::NodeId>(get_uint(a.ptr[i], field, UINT64_MAX)));
-  return out;
-}
-
 // Stored Raft state and metadata: any failure is corruption of "stored <what>".
 template <class T, class Fn>
 Result<T> decode_stored(std::string_view bytes, const char* what, Fn body) {
@@ -488,7 +571,7 @@ raft::Entry get_entry(const msgpack::object& o) {
   e.index = get_uint(a.ptr[1], "entry.index", UINT64_MAX);
   e.type = static_cast<raft::EntryType>(get_uint(a.ptr[2], "entry.type", 1));
   e.data = get_bytes(a.ptr[3], "entry.data");
-  e.change.type = static_cast<raft::ConfChangeType>(get_uint(a.ptr[4], "entry.change.type", 3));
+  e.change.type = static_cast<raft::ConfChangeType>(get_uint(a.ptr[4], "entry.change.type", 4));
   e.change.node = static_cast<raft::NodeId>(get_uint(a.ptr[5], "entry.change.node", UINT64_MAX));
   return e;
 }
@@ -606,7 +689,14 @@ Result<raft::Snapshot> decode_snapshot(std::string_view bytes) {
 
 namespace {
 
-enum class MetaTag : uint8_t { kAddNode = 1, kSetNodeState = 2, kCreateKeyspace = 3, kAlterKeyspace = 4, kDropKeyspace = 5 };
+enum class MetaTag : uint8_t {
+  kAddNode = 1,
+  kSetNodeState = 2,
+  kCreateKeyspace = 3,
+  kAlterKeyspace = 4,
+  kDropKeyspace = 5,
+  kInitCluster = 6,
+};
 
 void pack_keyspace(Packer& p, const meta::Keyspace& k) {
   p.pack_array(5);
@@ -628,7 +718,64 @@ meta::Keyspace get_keyspace(const msgpack::object& o) {
   return k;
 }
 
+void pack_member(Packer& p, const meta::Member& m) {
+  p.pack_array(6);
+  p.pack(m.id);
+  pack_str(p, m.name);
+  pack_str(p, m.address);
+  pack_str(p, m.zone);
+  p.pack_array(static_cast<uint32_t>(m.tokens.size()));
+  for (uint64_t t : m.tokens) p.pack(t);
+  p.pack(static_cast<uint8_t>(m.state));
+}
+
+meta::Member get_member(const msgpack::object& o) {
+  const auto& f = get_array(o, "member", 6);
+  meta::Member m;
+  m.id = static_cast<ring::NodeId>(get_uint(f.ptr[0], "member.id", UINT32_MAX));
+  m.name = get_bytes(f.ptr[1], "member.name");
+  m.address = get_bytes(f.ptr[2], "member.address");
+  m.zone = get_bytes(f.ptr[3], "member.zone");
+  const auto& tokens = get_array(f.ptr[4], "member.tokens", 0);
+  for (uint32_t i = 0; i < tokens.size; ++i) m.tokens.push_back(get_uint(tokens.ptr[i], "member.tokens", UINT64_MAX));
+  m.state = static_cast<meta::NodeState>(get_uint(f.ptr[5], "member.state", 3));
+  return m;
+}
+
+void pack_cluster_map(Packer& p, const meta::ClusterMap& map) {
+  p.pack_array(3);
+  p.pack(map.epoch);
+  p.pack_array(static_cast<uint32_t>(map.members.size()));
+  for (const auto& m : map.members) pack_member(p, m);
+  p.pack_array(static_cast<uint32_t>(map.keyspaces.size()));
+  for (const auto& k : map.keyspaces) pack_keyspace(p, k);
+}
+
+meta::ClusterMap get_cluster_map(const msgpack::object& o) {
+  const auto& f = get_array(o, "cluster_map", 3);
+  meta::ClusterMap map;
+  map.epoch = get_uint(f.ptr[0], "cluster_map.epoch", UINT64_MAX);
+  const auto& members = get_array(f.ptr[1], "cluster_map.members", 0);
+  for (uint32_t i = 0; i < members.size; ++i) map.members.push_back(get_member(members.ptr[i]));
+  const auto& keyspaces = get_array(f.ptr[2], "cluster_map.keyspaces", 0);
+  for (uint32_t i = 0; i < keyspaces.size; ++i) map.keyspaces.push_back(get_keyspace(keyspaces.ptr[i]));
+  return map;
+}
+
 }  // namespace
+
+std::string encode_cluster_map(const meta::ClusterMap& map) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  pack_cluster_map(p, map);
+  return out;
+}
+
+Result<meta::ClusterMap> decode_cluster_map(std::string_view bytes) {
+  return decode_stored<meta::ClusterMap>(bytes, "cluster map",
+                                         [](const msgpack::object& o) { return get_cluster_map(o); });
+}
 
 std::string encode_meta_command(const meta::Command& command) {
   std::string out;
@@ -636,16 +783,11 @@ std::string encode_meta_command(const meta::Command& command) {
   Packer p(sink);
   p.pack_array(2);
   if (auto* c = std::get_if<meta::AddNode>(&command)) {
-    const meta::Member& m = c->member;
     p.pack(static_cast<uint8_t>(MetaTag::kAddNode));
-    p.pack_array(6);
-    p.pack(m.id);
-    pack_str(p, m.name);
-    pack_str(p, m.address);
-    pack_str(p, m.zone);
-    p.pack_array(static_cast<uint32_t>(m.tokens.size()));
-    for (uint64_t t : m.tokens) p.pack(t);
-    p.pack(static_cast<uint8_t>(m.state));
+    pack_member(p, c->member);
+  } else if (auto* c = std::get_if<meta::InitCluster>(&command)) {
+    p.pack(static_cast<uint8_t>(MetaTag::kInitCluster));
+    pack_cluster_map(p, c->map);
   } else if (auto* c = std::get_if<meta::SetNodeState>(&command)) {
     p.pack(static_cast<uint8_t>(MetaTag::kSetNodeState));
     p.pack_array(2);
@@ -670,18 +812,8 @@ Result<meta::Command> decode_meta_command(std::string_view bytes) {
     auto tag = static_cast<MetaTag>(get_uint(a.ptr[0], "command.tag", 255));
     const msgpack::object& body = a.ptr[1];
     switch (tag) {
-      case MetaTag::kAddNode: {
-        const auto& f = get_array(body, "add_node", 6);
-        meta::Member m;
-        m.id = static_cast<ring::NodeId>(get_uint(f.ptr[0], "add_node.id", UINT32_MAX));
-        m.name = get_bytes(f.ptr[1], "add_node.name");
-        m.address = get_bytes(f.ptr[2], "add_node.address");
-        m.zone = get_bytes(f.ptr[3], "add_node.zone");
-        const auto& tokens = get_array(f.ptr[4], "add_node.tokens", 0);
-        for (uint32_t i = 0; i < tokens.size; ++i) m.tokens.push_back(get_uint(tokens.ptr[i], "add_node.tokens", UINT64_MAX));
-        m.state = static_cast<meta::NodeState>(get_uint(f.ptr[5], "add_node.state", 3));
-        return meta::AddNode{std::move(m)};
-      }
+      case MetaTag::kAddNode: return meta::AddNode{get_member(body)};
+      case MetaTag::kInitCluster: return meta::InitCluster{get_cluster_map(body)};
       case MetaTag::kSetNodeState: {
         const auto& f = get_array(body, "set_node_state", 2);
         return meta::SetNodeState{static_cast<ring::NodeId>(get_uint(f.ptr[0], "set_node_state.id", UINT32_MAX)),

@@ -54,4 +54,8 @@ Result<raft::Snapshot> decode_snapshot(std::string_view bytes);
 std::string encode_meta_command(const meta::Command& command);
 Result<meta::Command> decode_meta_command(std::string_view bytes);
 
+// The whole cluster map: the metadata group's snapshot data. Errors: kCorruption.
+std::string encode_cluster_map(const meta::ClusterMap& map);
+Result<meta::ClusterMap> decode_cluster_map(std::string_view bytes);
+
 }  // namespace tally::net

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "meta/cluster_map.hpp"
 #include "quorum/version.hpp"
 #include "raft/message.hpp"
 #include "tally/status.hpp"
@@ -98,24 +99,31 @@ struct StatusReply {
 // Node to node: store `record` by merging it (DVV sync) into what the replica
 // has. With hint_for set, the receiver is a fallback: it keeps the record as a
 // hint for that node and hands it over when the node is back.
+//
+// Node-to-node data messages and their replies carry the sender's metadata
+// epoch: a node that sees a higher one than its own fetches the newer map.
 struct ReplicaWrite {
   std::string keyspace;
   std::string key;
   quorum::DvvSet record;
   uint32_t hint_for = 0;
+  uint64_t epoch = 0;
   bool operator==(const ReplicaWrite&) const = default;
 };
 struct ReplicaWriteReply {
+  uint64_t epoch = 0;
   bool operator==(const ReplicaWriteReply&) const = default;
 };
 struct ReplicaRead {
   std::string keyspace;
   std::string key;
+  uint64_t epoch = 0;
   bool operator==(const ReplicaRead&) const = default;
 };
 struct ReplicaReadReply {
   bool found = false;
   quorum::DvvSet record;
+  uint64_t epoch = 0;
   bool operator==(const ReplicaReadReply&) const = default;
 };
 
@@ -124,6 +132,74 @@ struct ReplicaReadReply {
 struct RaftMessage {
   raft::Message msg;
   bool operator==(const RaftMessage& o) const;
+};
+
+// The cluster's metadata, from any node. With `linearizable` the answer holds
+// every change committed before the request arrived (a ReadIndex round on the
+// metadata leader, to which a follower forwards it); without, it is the
+// answering node's own copy, which may be a little behind.
+struct ClusterInfoRequest {
+  bool linearizable = false;
+  bool forwarded = false;  // set by a node passing it to the leader
+  bool operator==(const ClusterInfoRequest&) const = default;
+};
+struct ClusterInfoReply {
+  std::string answered_by;  // the name of the node that answered
+  uint64_t leader = 0;      // node id of the metadata leader; 0 while unknown
+  uint64_t term = 0;
+  uint64_t commit = 0;  // the answering node's commit and applied indexes
+  uint64_t applied = 0;
+  std::vector<uint64_t> voters;
+  std::vector<uint64_t> learners;
+  std::vector<uint64_t> down;  // members the answering node's failure detector holds down
+  meta::ClusterMap map;
+  bool operator==(const ClusterInfoReply&) const = default;
+};
+
+// A change of the metadata, from any node (a follower forwards it to the
+// leader). Answered once the change is committed and applied on the leader.
+enum class MetaOp : uint8_t {
+  kJoin = 1,            // node, address, zone: a new member, a Raft learner, joining
+  kLeave = 2,           // node: normal -> leaving
+  kRemove = 3,          // node: leaving or joining -> removed, and out of the Raft group
+  kPromote = 4,         // node: Raft learner -> voter
+  kDemote = 5,          // node: Raft voter -> learner
+  kCreateKeyspace = 6,  // keyspace, n, r, w, mode (0: the default)
+  kAlterKeyspace = 7,   // keyspace, r, w, mode (0: unchanged)
+  kDropKeyspace = 8,    // keyspace
+  kFinishJoin = 9,      // node: joining -> normal (sent by the joiner once it has caught up)
+};
+inline std::string_view meta_op_name(MetaOp op) {
+  switch (op) {
+    case MetaOp::kJoin: return "join";
+    case MetaOp::kLeave: return "leave";
+    case MetaOp::kRemove: return "remove";
+    case MetaOp::kPromote: return "promote";
+    case MetaOp::kDemote: return "demote";
+    case MetaOp::kCreateKeyspace: return "create keyspace";
+    case MetaOp::kAlterKeyspace: return "alter keyspace";
+    case MetaOp::kDropKeyspace: return "drop keyspace";
+    case MetaOp::kFinishJoin: return "finish join";
+  }
+  return "unknown";
+}
+
+struct MetaChangeRequest {
+  MetaOp op = MetaOp::kJoin;
+  std::string node;      // a node's name
+  std::string address;   // kJoin: "host:port"
+  std::string zone;      // kJoin
+  std::string keyspace;  // keyspace ops
+  uint8_t n = 0, r = 0, w = 0;
+  uint8_t mode = 0;  // 0 default/unchanged, 1 siblings, 2 lww
+  bool forwarded = false;
+  bool operator==(const MetaChangeRequest&) const = default;
+};
+struct MetaChangeReply {
+  uint64_t node_id = 0;  // kJoin: the id given to the node
+  uint64_t epoch = 0;    // the map's epoch once the change applied
+  uint64_t index = 0;    // the change's position in the metadata log
+  bool operator==(const MetaChangeReply&) const = default;
 };
 
 enum class MsgType : uint8_t {
@@ -143,13 +219,18 @@ enum class MsgType : uint8_t {
   kReplicaRead = 14,
   kReplicaReadReply = 15,
   kRaft = 16,
+  kClusterInfo = 17,
+  kClusterInfoReply = 18,
+  kMetaChange = 19,
+  kMetaChangeReply = 20,
 };
 
 // The variant's alternatives are in MsgType order (index + 1 == type).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
-                          RaftMessage>;
+                          RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
+                          MetaChangeReply>;
 
 inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
 
@@ -163,7 +244,9 @@ inline bool is_reply(MsgType t) {
     case MsgType::kDeleteReply:
     case MsgType::kStatusReply:
     case MsgType::kReplicaWriteReply:
-    case MsgType::kReplicaReadReply: return true;
+    case MsgType::kReplicaReadReply:
+    case MsgType::kClusterInfoReply:
+    case MsgType::kMetaChangeReply: return true;
     default: return false;
   }
 }

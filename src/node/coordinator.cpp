@@ -6,8 +6,7 @@
 namespace tally {
 
 struct Node::WriteOp {
-  ConnId conn = 0;
-  uint64_t request_id = 0;
+  Respond respond;
   std::string keyspace;
   std::string key;
   bool is_delete = false;
@@ -21,9 +20,8 @@ struct Node::WriteOp {
 };
 
 struct Node::ReadOp {
-  ConnId conn = 0;
-  uint64_t request_id = 0;
-  const meta::Keyspace* keyspace = nullptr;
+  Respond respond;
+  meta::Keyspace keyspace;  // a copy: the map may change while the read runs
   std::string key;
   uint32_t timeout_ms = 0;
   bool blocking_repair = false;
@@ -77,15 +75,14 @@ quorum::DvvSet Node::merge(const std::string& keyspace, const quorum::DvvSet& a,
 
 // ---- writes -------------------------------------------------------------------
 
-void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+void Node::coordinate_write(Respond respond, const meta::Keyspace& ks, std::string key,
                             quorum::ClientWrite write, quorum::VersionVector context, bool blind,
                             const wire::RequestOptions& opt, bool is_delete) {
   const uint64_t position = ring::key_position(ks.name, key);
   ring::PreferenceList primaries = ring_.preference_list(position, replicas_for(ks));
 
   auto op = std::make_shared<WriteOp>();
-  op->conn = conn;
-  op->request_id = id;
+  op->respond = std::move(respond);
   op->keyspace = ks.name;
   op->key = std::move(key);
   op->is_delete = is_delete;
@@ -132,7 +129,7 @@ void Node::coordinate_write(ConnId conn, uint64_t id, const meta::Keyspace& ks, 
         if (op->finished) return;  // timed out before our own copy was durable
         if (!r.ok()) {
           // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
-          reply_error(op->conn, op->request_id, r.status());
+          fail(op->respond, r.status());
           op->replied = op->finished = true;
           if (op->timer) env_.cancel_timer(op->timer);
           write_finished();
@@ -154,12 +151,13 @@ void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
   for (const auto& r : op->tally->replicas()) {
     if (r.node == id_ || r.state != quorum::ReplicaState::kWaiting) continue;
     ++op->outstanding;
-    wire::ReplicaWrite req{op->keyspace, op->key, op->record, r.stands_in_for};
+    wire::ReplicaWrite req{op->keyspace, op->key, op->record, r.stands_in_for, map_.epoch};
     ring::NodeId node = r.node;
     call(node, std::move(req), uint64_t{op->timeout_ms} * 1000, [this, op, node](Result<wire::Message> reply) {
       if (op->finished) return;
       --op->outstanding;
       ReplicaAnswer a = classify<wire::ReplicaWriteReply>(reply);
+      if (a.kind == ReplicaAnswer::kOk) saw_epoch(std::get<wire::ReplicaWriteReply>(reply->body).epoch, node);
       if (a.kind == ReplicaAnswer::kTimeout) return;
       if (a.kind == ReplicaAnswer::kOk) {
         op->tally->ack(node);
@@ -180,14 +178,13 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
     op->replied = true;
     if (verdict == quorum::Verdict::kSucceeded) {
       if (op->is_delete) {
-        reply(op->conn, op->request_id, wire::DeleteReply{});
+        op->respond(wire::DeleteReply{});
       } else {
-        reply(op->conn, op->request_id, wire::PutReply{net::encode_context(quorum::join(op->record))});
+        op->respond(wire::PutReply{net::encode_context(quorum::join(op->record))});
       }
     } else {
       ++quorum_failures_;
-      reply_error(op->conn, op->request_id,
-                  op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
+      fail(op->respond, op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
     }
   }
   if (op->outstanding > 0) return;
@@ -206,14 +203,14 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
   write_finished();
 }
 
-bool Node::forward_unless_replica(ConnId conn, uint64_t id, const meta::Keyspace& ks, const std::string& key,
+bool Node::forward_unless_replica(const Respond& respond, const meta::Keyspace& ks, const std::string& key,
                                   wire::RequestOptions& opt, wire::Body& request) {
   ring::PreferenceList primaries = replicas_of(ks, key);
   if (primaries.contains(id_)) return false;
   if (opt.forwarded) {
     // Never forward twice: the sender and we disagree on the ring.
-    reply_error(conn, id, Status::Unavailable("node " + self_.id + " is not a replica of the key; "
-                                              "the nodes disagree about the ring"));
+    fail(respond, Status::Unavailable("node " + self_.id + " is not a replica of the key; "
+                                      "the nodes disagree about the ring"));
     return true;
   }
   // Hand the request, as the client sent it, to the first replica that is up
@@ -227,19 +224,19 @@ bool Node::forward_unless_replica(ConnId conn, uint64_t id, const meta::Keyspace
   }
   opt.forwarded = true;
   uint32_t timeout = timeout_ms(opt);
-  forward_write(conn, id, to, std::move(request), timeout);
+  forward_write(respond, to, std::move(request), timeout);
   return true;
 }
 
-void Node::forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body request, uint32_t timeout_ms) {
+void Node::forward_write(Respond respond, ring::NodeId to, wire::Body request, uint32_t timeout_ms) {
   ++forwarded_;
   write_started();
-  call(to, std::move(request), (uint64_t{timeout_ms} + 500) * 1000, [this, conn, id, to](Result<wire::Message> r) {
+  call(to, std::move(request), (uint64_t{timeout_ms} + 500) * 1000, [this, respond, to](Result<wire::Message> r) {
     if (r.ok()) {
-      reply(conn, id, std::move(r->body));
+      respond(std::move(r->body));
     } else {
-      reply_error(conn, id, Status(r.status().code(), "could not hand the write to replica " + name_of(to) +
-                                                          ": " + r.status().message()));
+      fail(respond, Status(r.status().code(), "could not hand the write to replica " + name_of(to) + ": " +
+                                                  r.status().message()));
     }
     write_finished();
   });
@@ -247,12 +244,11 @@ void Node::forward_write(ConnId conn, uint64_t id, ring::NodeId to, wire::Body r
 
 // ---- reads --------------------------------------------------------------------
 
-void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, std::string key,
+void Node::coordinate_get(Respond respond, const meta::Keyspace& ks, std::string key,
                           const wire::RequestOptions& opt) {
   auto op = std::make_shared<ReadOp>();
-  op->conn = conn;
-  op->request_id = id;
-  op->keyspace = &ks;
+  op->respond = std::move(respond);
+  op->keyspace = ks;
   op->key = std::move(key);
   op->timeout_ms = timeout_ms(opt);
   op->blocking_repair = opt.blocking_repair;
@@ -280,11 +276,12 @@ void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, st
       });
       continue;
     }
-    call(node, wire::ReplicaRead{ks.name, op->key}, uint64_t{op->timeout_ms} * 1000,
+    call(node, wire::ReplicaRead{ks.name, op->key, map_.epoch}, uint64_t{op->timeout_ms} * 1000,
          [this, op, node](Result<wire::Message> reply) {
            if (op->finished) return;
            --op->outstanding;
            ReplicaAnswer a = classify<wire::ReplicaReadReply>(reply);
+           if (a.kind == ReplicaAnswer::kOk) saw_epoch(std::get<wire::ReplicaReadReply>(reply->body).epoch, node);
            if (a.kind == ReplicaAnswer::kTimeout) return;
            if (a.kind == ReplicaAnswer::kOk) {
              auto& rr = std::get<wire::ReplicaReadReply>(reply->body);
@@ -308,7 +305,7 @@ void Node::coordinate_get(ConnId conn, uint64_t id, const meta::Keyspace& ks, st
 wire::GetReply Node::get_reply(const ReadOp& op) const {
   const quorum::DvvSet& m = op.tally->merged();
   wire::GetReply out;
-  out.values = op.keyspace->mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
+  out.values = op.keyspace.mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
                                                             : quorum::values(m);
   if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
   return out;
@@ -320,8 +317,7 @@ void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
   if (!op->replied && !op->repairing && verdict == quorum::Verdict::kFailed) {
     op->replied = true;
     ++quorum_failures_;
-    reply_error(op->conn, op->request_id,
-                op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
+    fail(op->respond, op->tally->status(op->timeout_ms, [this](ring::NodeId n) { return name_of(n); }));
   }
   if (!op->replied && !op->repairing && verdict == quorum::Verdict::kSucceeded) {
     auto stale = op->tally->stale_replicas();
@@ -336,14 +332,14 @@ void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
           if (--*left == 0) {
             op->repairing = false;
             op->replied = true;
-            reply(op->conn, op->request_id, get_reply(*op));
+            op->respond(get_reply(*op));
             finish_read(op);
           }
         };
         if (node == id_) {
-          apply_locally(op->keyspace->name, op->key, op->tally->merged(), done);
+          apply_locally(op->keyspace.name, op->key, op->tally->merged(), done);
         } else {
-          call(node, wire::ReplicaWrite{op->keyspace->name, op->key, op->tally->merged(), 0},
+          call(node, wire::ReplicaWrite{op->keyspace.name, op->key, op->tally->merged(), 0, map_.epoch},
                uint64_t{op->timeout_ms} * 1000,
                [done](Result<wire::Message> r) { done(r.ok() ? Status::Ok() : r.status()); });
         }
@@ -351,7 +347,7 @@ void Node::answer_read(const std::shared_ptr<ReadOp>& op) {
       return;
     }
     op->replied = true;
-    reply(op->conn, op->request_id, get_reply(*op));
+    op->respond(get_reply(*op));
   }
   finish_read(op);
 }
@@ -368,9 +364,10 @@ void Node::finish_read(const std::shared_ptr<ReadOp>& op) {
   for (ring::NodeId node : op->tally->stale_replicas()) {
     ++read_repairs_;
     if (node == id_) {
-      apply_locally(op->keyspace->name, op->key, merged, [](Status) {});
+      apply_locally(op->keyspace.name, op->key, merged, [](Status) {});
     } else {
-      call(node, wire::ReplicaWrite{op->keyspace->name, op->key, merged, 0}, uint64_t{op->timeout_ms} * 1000,
+      call(node, wire::ReplicaWrite{op->keyspace.name, op->key, merged, 0, map_.epoch},
+           uint64_t{op->timeout_ms} * 1000,
            [](Result<wire::Message>) {});
     }
   }

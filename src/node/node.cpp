@@ -15,19 +15,23 @@ ring::NodeId id_of(const ClusterConfig& cfg, const std::string& name) {
 
 }  // namespace
 
-Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings)
+Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, std::string join)
     : env_(env),
       config_(std::move(config)),
       self_(std::move(self)),
       timings_(timings),
       log_(env.log().child(self_.id)),
-      id_(id_of(config_, self_.id)),
+      join_(std::move(join)),
+      id_(join_.empty() ? id_of(config_, self_.id) : ring::kNoNode),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); }),
       hints_(store_, config_.max_hints,
              [this](const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) {
                return merge(keyspace, a, b);
              }),
-      clock_(id_) {
+      clock_(id_),
+      meta_(env, log_.child("meta"),
+            MetaGroup::Hooks{[this](raft::Message m) { send_raft(std::move(m)); },
+                             [this](const meta::ClusterMap& map) { adopt(map, "metadata log"); }}) {
   decode_limits_.max_bytes = config_.limits.max_frame_bytes;
 }
 
@@ -35,23 +39,8 @@ Node::~Node() = default;
 
 Status Node::start() {
   started_us_ = env_.now_us();
-  std::vector<meta::Member> members;
-  for (size_t i = 0; i < config_.nodes.size(); ++i) {
-    const auto& n = config_.nodes[i];
-    members.push_back(meta::Member{static_cast<ring::NodeId>(i + 1), n.id, n.listen.to_string(), n.zone, {}});
-  }
-  auto map = meta::bootstrap(std::move(members), config_.keyspaces);
-  if (!map.ok()) return map.status();
-  map_ = std::move(*map);
-  auto ring = map_.build_ring();
-  if (!ring.ok()) return ring.status();
-  ring_ = std::move(*ring);
-
   Status s = env_.listen(self_.listen, this);
   if (!s.ok()) return s;
-  for (const auto& m : map_.members) {
-    if (m.id != id_) fd_.watch(m.id, env_.now_us());
-  }
   hints_.load([this](Status st) {
     if (!st.ok()) {
       TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
@@ -59,9 +48,21 @@ Status Node::start() {
   });
   heartbeat_timer_ = env_.set_timer(timings_.heartbeat_interval_us, [this] { send_heartbeats(); });
   replay_timer_ = env_.set_timer(timings_.hint_replay_interval_us, [this] { replay_hints(); });
-  TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " as node " << id_ << " of "
-                         << map_.members.size() << " (durability " << durability_name(config_.durability)
-                         << ")";
+  TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " (durability "
+                         << durability_name(config_.durability) << ")"
+                         << (join_.empty() ? "" : ", joining through " + join_);
+  if (join_.empty()) {
+    // A founder: the config's nodes, in its order, are the initial cluster.
+    std::vector<meta::Member> members;
+    for (size_t i = 0; i < config_.nodes.size(); ++i) {
+      const auto& n = config_.nodes[i];
+      members.push_back(meta::Member{static_cast<ring::NodeId>(i + 1), n.id, n.listen.to_string(), n.zone, {}});
+    }
+    auto genesis = meta::bootstrap(std::move(members), config_.keyspaces);
+    if (!genesis.ok()) return genesis.status();
+    genesis_ = std::move(*genesis);
+  }
+  start_metadata();
   return Status::Ok();
 }
 
@@ -69,6 +70,8 @@ void Node::stop(std::function<void()> done) {
   stopping_ = true;
   env_.cancel_timer(heartbeat_timer_);
   env_.cancel_timer(replay_timer_);
+  if (join_timer_) env_.cancel_timer(join_timer_);
+  meta_.stop();
   if (writes_in_flight_ == 0) {
     done();
   } else {
@@ -92,6 +95,9 @@ void Node::on_connected(ConnId) {}
 
 void Node::on_closed(ConnId conn, const Status& why) {
   conns_.erase(conn);
+  for (auto it = raft_inbound_.begin(); it != raft_inbound_.end();) {
+    it = it->second == conn ? raft_inbound_.erase(it) : std::next(it);
+  }
   fail_calls_on(conn, why);
 }
 
@@ -109,22 +115,52 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
     on_reply(conn, std::move(*msg));
     return;
   }
-  handle(conn, std::move(*msg));
+  if (auto* raft = std::get_if<wire::RaftMessage>(&msg->body)) {
+    on_raft(conn, *raft);
+    return;
+  }
+  uint64_t id = msg->request_id;
+  dispatch(std::move(*msg), responder(conn, id));
+}
+
+void Node::submit(wire::Body request, Respond respond) {
+  dispatch(wire::Message{0, std::move(request)}, std::move(respond));
+}
+
+Node::Respond Node::responder(ConnId conn, uint64_t id) {
+  return [this, conn, id](wire::Body body) { reply(conn, id, std::move(body)); };
+}
+
+void Node::fail(const Respond& respond, const Status& status) {
+  respond(wire::ErrorReply{status.code(), status.message()});
 }
 
 // The request table: one small function per message type.
-void Node::handle(ConnId conn, wire::Message msg) {
-  ++requests_;
-  const uint64_t id = msg.request_id;
-  if (stopping_) {
-    reply_error(conn, id, Status::Unavailable("node " + self_.id + " is shutting down"));
-    return;
+void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
+  if (!refreshed) ++requests_;
+  if (stopping_) return fail(respond, Status::Unavailable("node " + self_.id + " is shutting down"));
+  const wire::MsgType type = wire::type_of(msg.body);
+  const bool data = type == wire::MsgType::kPut || type == wire::MsgType::kGet || type == wire::MsgType::kDelete ||
+                    type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead;
+  if (data && map_.epoch == 0) {
+    return fail(respond, Status::Unavailable("node " + self_.id + " has no cluster map yet (" +
+                                             (join_.empty() ? "reading its metadata log" : "joining") + ")"));
   }
-  switch (wire::type_of(msg.body)) {
+  // A keyspace this node does not know may be one created a moment ago: ask
+  // the metadata leader for its map once before saying it does not exist.
+  auto unknown_keyspace = [&](const Status& s) {
+    if (s.code() != Code::kUnknownKeyspace || refreshed || meta_.leader() == raft::kNoNode ||
+        meta_.leader() == id_) {
+      return false;
+    }
+    refresh_map(ring::kNoNode, [this, msg, respond]() mutable { dispatch(std::move(msg), std::move(respond), true); });
+    return true;
+  };
+  switch (type) {
     case wire::MsgType::kPing:
-      return reply(conn, id, wire::PingReply{self_.id});
+      return respond(wire::PingReply{self_.id});
     case wire::MsgType::kStatus:
-      return handle_status(conn, id);
+      return handle_status(respond);
     case wire::MsgType::kPut: {
       auto& req = std::get<wire::PutRequest>(msg.body);
       auto ks = check(req.keyspace, req.key, req.options, true);
@@ -132,50 +168,58 @@ void Node::handle(ConnId conn, wire::Message msg) {
         ks = Status::TooLarge("value is " + std::to_string(req.value.size()) + " bytes, the limit is " +
                               std::to_string(config_.limits.max_value_bytes));
       }
-      if (!ks.ok()) return reply_error(conn, id, ks.status());
-      if (forward_unless_replica(conn, id, **ks, req.key, req.options, msg.body)) return;
+      if (!ks.ok()) return unknown_keyspace(ks.status()) ? void() : fail(respond, ks.status());
+      if (forward_unless_replica(respond, *ks, req.key, req.options, msg.body)) return;
       auto ctx = net::decode_context(req.context);
-      if (!ctx.ok()) return reply_error(conn, id, ctx.status());
+      if (!ctx.ok()) return fail(respond, ctx.status());
       quorum::ClientWrite write = quorum::ClientWrite::Put(std::move(req.value), clock_.now(env_.wall_ms()));
-      return coordinate_write(conn, id, **ks, std::move(req.key), std::move(write), std::move(*ctx),
-                              false, req.options, false);
+      return coordinate_write(std::move(respond), *ks, std::move(req.key), std::move(write), std::move(*ctx), false,
+                              req.options, false);
     }
     case wire::MsgType::kDelete: {
       auto& req = std::get<wire::DeleteRequest>(msg.body);
       auto ks = check(req.keyspace, req.key, req.options, true);
-      if (!ks.ok()) return reply_error(conn, id, ks.status());
-      if (forward_unless_replica(conn, id, **ks, req.key, req.options, msg.body)) return;
+      if (!ks.ok()) return unknown_keyspace(ks.status()) ? void() : fail(respond, ks.status());
+      if (forward_unless_replica(respond, *ks, req.key, req.options, msg.body)) return;
       auto ctx = net::decode_context(req.context);
-      if (!ctx.ok()) return reply_error(conn, id, ctx.status());
+      if (!ctx.ok()) return fail(respond, ctx.status());
       // A delete without a context deletes every version the coordinating
       // replica holds (as Riak's client reads before it deletes): a user who
       // types `tally del k` means the key, not one more concurrent version.
       bool blind = req.context.empty();
-      return coordinate_write(conn, id, **ks, std::move(req.key),
-                              quorum::ClientWrite::Delete(clock_.now(env_.wall_ms())), std::move(*ctx),
-                              blind, req.options, true);
+      return coordinate_write(std::move(respond), *ks, std::move(req.key),
+                              quorum::ClientWrite::Delete(clock_.now(env_.wall_ms())), std::move(*ctx), blind,
+                              req.options, true);
     }
     case wire::MsgType::kGet: {
       auto& req = std::get<wire::GetRequest>(msg.body);
       auto ks = check(req.keyspace, req.key, req.options, false);
-      if (!ks.ok()) return reply_error(conn, id, ks.status());
-      return coordinate_get(conn, id, **ks, std::move(req.key), req.options);
+      if (!ks.ok()) return unknown_keyspace(ks.status()) ? void() : fail(respond, ks.status());
+      return coordinate_get(std::move(respond), *ks, std::move(req.key), req.options);
     }
-    case wire::MsgType::kReplicaWrite:
-      return handle_replica_write(conn, id, std::get<wire::ReplicaWrite>(msg.body));
-    case wire::MsgType::kReplicaRead:
-      return handle_replica_read(conn, id, std::get<wire::ReplicaRead>(msg.body));
+    case wire::MsgType::kReplicaWrite: {
+      auto& req = std::get<wire::ReplicaWrite>(msg.body);
+      saw_epoch(req.epoch, ring::kNoNode);
+      return handle_replica_write(std::move(respond), req);
+    }
+    case wire::MsgType::kReplicaRead: {
+      auto& req = std::get<wire::ReplicaRead>(msg.body);
+      saw_epoch(req.epoch, ring::kNoNode);
+      return handle_replica_read(std::move(respond), req);
+    }
+    case wire::MsgType::kClusterInfo:
+      return handle_cluster_info(std::get<wire::ClusterInfoRequest>(msg.body), std::move(respond));
+    case wire::MsgType::kMetaChange:
+      return handle_meta_change(std::move(std::get<wire::MetaChangeRequest>(msg.body)), std::move(respond));
     default:
       ++protocol_errors_;
-      reply_error(conn, id,
-                  Status::ProtocolError("message type " +
-                                        std::to_string(static_cast<int>(wire::type_of(msg.body))) +
-                                        " is not a request"));
+      fail(respond, Status::ProtocolError("message type " + std::to_string(static_cast<int>(type)) +
+                                          " is not a request"));
   }
 }
 
-Result<const meta::Keyspace*> Node::check(const std::string& keyspace, const std::string& key,
-                                          const wire::RequestOptions& opt, bool write) const {
+Result<meta::Keyspace> Node::check(const std::string& keyspace, const std::string& key,
+                                   const wire::RequestOptions& opt, bool write) const {
   const meta::Keyspace* ks = map_.keyspace(keyspace);
   if (!ks) {
     std::string known;
@@ -194,7 +238,7 @@ Result<const meta::Keyspace*> Node::check(const std::string& keyspace, const std
                                    " is out of range 1..N=" + std::to_string(n) + " of keyspace '" +
                                    keyspace + "'");
   }
-  return ks;
+  return *ks;
 }
 
 uint32_t Node::timeout_ms(const wire::RequestOptions& opt) const {
@@ -202,7 +246,7 @@ uint32_t Node::timeout_ms(const wire::RequestOptions& opt) const {
 }
 
 std::string Node::name_of(ring::NodeId id) const {
-  const meta::Member* m = map_.member(id);
+  const meta::Member* m = known_member(id);
   return m ? m->name : "node " + std::to_string(id);
 }
 
@@ -210,11 +254,7 @@ void Node::reply(ConnId conn, uint64_t id, wire::Body body) {
   env_.send(conn, net::encode_payload(wire::Message{id, std::move(body)}));
 }
 
-void Node::reply_error(ConnId conn, uint64_t id, const Status& status) {
-  reply(conn, id, wire::ErrorReply{status.code(), status.message()});
-}
-
-void Node::handle_status(ConnId conn, uint64_t id) {
+void Node::handle_status(const Respond& respond) {
   const auto& st = store_.stats();
   wire::StatusReply r;
   auto add = [&](std::string k, std::string v) { r.fields.emplace_back(std::move(k), std::move(v)); };
@@ -225,11 +265,17 @@ void Node::handle_status(ConnId conn, uint64_t id) {
   add("uptime_ms", std::to_string((env_.now_us() - started_us_) / 1000));
   add("durability", std::string(durability_name(config_.durability)));
   add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  add("node_id", std::to_string(id_));
   add("ring_epoch", std::to_string(map_.epoch));
+  add("meta_role", meta_.role_name());
+  add("meta_term", std::to_string(meta_.term()));
+  add("meta_leader", meta_.leader() ? name_of(meta_.leader()) : "unknown");
+  add("meta_commit", std::to_string(meta_.commit_index()));
+  add("meta_applied", std::to_string(meta_.applied_index()));
   add("ring", std::to_string(ring_.node_count()) + " nodes, " + std::to_string(ring_.token_count()) + " tokens");
   std::string peers;
   for (const auto& m : map_.members) {
-    if (m.id == id_) continue;
+    if (m.id == id_ || m.state == meta::NodeState::kRemoved) continue;
     peers += (peers.empty() ? "" : " ") + m.name + (is_up(m.id) ? ":up" : ":down");
   }
   add("peers", peers);
@@ -252,7 +298,7 @@ void Node::handle_status(ConnId conn, uint64_t id) {
   add("records_written", std::to_string(st.writes));
   add("write_batches", std::to_string(st.batches));
   add("reads", std::to_string(st.reads));
-  reply(conn, id, std::move(r));
+  respond(std::move(r));
 }
 
 }  // namespace tally

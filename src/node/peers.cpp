@@ -5,31 +5,43 @@
 
 namespace tally {
 
+const meta::Member* Node::known_member(ring::NodeId id) const {
+  const meta::Member* m = map_.member(id);
+  return m ? m : meta_.map().member(id);
+}
+
+ConnId Node::peer_conn(ring::NodeId peer) {
+  auto it = peer_conns_.find(peer);
+  if (it != peer_conns_.end()) return it->second;
+  const meta::Member* m = known_member(peer);
+  if (!m) return 0;
+  auto addr = parse_host_port(m->address);
+  if (!addr.ok()) return 0;
+  ConnId conn = env_.connect(*addr);
+  peer_conns_[peer] = conn;
+  conn_peer_[conn] = peer;
+  return conn;
+}
+
 void Node::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) {
-  const meta::Member* m = map_.member(peer);
-  if (!m) {
+  ConnId conn = peer_conn(peer);
+  if (conn == 0) {
     env_.defer([done = std::move(done), peer] {
       done(Status::InvalidArgument("no node with id " + std::to_string(peer)));
     });
     return;
   }
-  auto it = peer_conns_.find(peer);
-  ConnId conn;
-  if (it == peer_conns_.end()) {
-    auto addr = parse_host_port(m->address);
-    conn = env_.connect(*addr);
-    peer_conns_[peer] = conn;
-    conn_peer_[conn] = peer;
-  } else {
-    conn = it->second;
-  }
+  call_on(conn, name_of(peer), std::move(request), timeout_us, std::move(done));
+}
+
+void Node::call_on(ConnId conn, std::string who, wire::Body request, uint64_t timeout_us, ReplyFn done) {
   uint64_t id = next_call_id_++;
-  TimerId timer = env_.set_timer(timeout_us, [this, id, peer] {
+  TimerId timer = env_.set_timer(timeout_us, [this, id, who = std::move(who)] {
     auto c = calls_.find(id);
     if (c == calls_.end()) return;
     ReplyFn fn = std::move(c->second.done);
     calls_.erase(c);
-    fn(Status::Timeout("no answer from " + name_of(peer)));
+    fn(Status::Timeout("no answer from " + who));
   });
   calls_[id] = Call{conn, timer, std::move(done)};
   env_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
@@ -46,11 +58,15 @@ void Node::on_reply(ConnId conn, wire::Message msg) {
 }
 
 void Node::fail_calls_on(ConnId conn, const Status& why) {
+  std::string who = "the node";
   auto p = conn_peer_.find(conn);
-  if (p == conn_peer_.end()) return;
-  ring::NodeId peer = p->second;
-  conn_peer_.erase(p);
-  if (peer_conns_[peer] == conn) peer_conns_.erase(peer);
+  if (p != conn_peer_.end()) {
+    ring::NodeId peer = p->second;
+    conn_peer_.erase(p);
+    auto pc = peer_conns_.find(peer);
+    if (pc != peer_conns_.end() && pc->second == conn) peer_conns_.erase(pc);
+    who = name_of(peer);
+  }
   std::vector<ReplyFn> failed;
   for (auto it = calls_.begin(); it != calls_.end();) {
     if (it->second.conn == conn) {
@@ -61,13 +77,13 @@ void Node::fail_calls_on(ConnId conn, const Status& why) {
       ++it;
     }
   }
-  for (auto& fn : failed) fn(Status::Unavailable("connection to " + name_of(peer) + " lost: " + why.message()));
+  for (auto& fn : failed) fn(Status::Unavailable("connection to " + who + " lost: " + why.message()));
 }
 
 void Node::send_heartbeats() {
   heartbeat_timer_ = env_.set_timer(timings_.heartbeat_interval_us, [this] { send_heartbeats(); });
   for (const auto& m : map_.members) {
-    if (m.id == id_) continue;
+    if (m.id == id_ || m.state == meta::NodeState::kRemoved) continue;
     ring::NodeId peer = m.id;
     call(peer, wire::PingRequest{}, 1'000'000, [this, peer](Result<wire::Message> r) {
       if (r.ok() && std::holds_alternative<wire::PingReply>(r->body)) fd_.heartbeat(peer, env_.now_us());

@@ -15,15 +15,15 @@ void Node::apply_locally(const std::string& keyspace, const std::string& key, co
       [done = std::move(done)](Result<quorum::DvvSet> r) { done(r.status()); });
 }
 
-void Node::handle_replica_write(ConnId conn, uint64_t id, wire::ReplicaWrite& req) {
+void Node::handle_replica_write(Respond respond, wire::ReplicaWrite& req) {
   if (!map_.keyspace(req.keyspace)) {
-    return reply_error(conn, id, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
+    return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
-  auto done = [this, conn, id](Status s) {
+  auto done = [this, respond](Status s) {
     if (s.ok()) {
-      reply(conn, id, wire::ReplicaWriteReply{});
+      respond(wire::ReplicaWriteReply{map_.epoch});
     } else {
-      reply_error(conn, id, s);
+      fail(respond, s);
     }
     write_finished();
   };
@@ -36,18 +36,19 @@ void Node::handle_replica_write(ConnId conn, uint64_t id, wire::ReplicaWrite& re
   }
 }
 
-void Node::handle_replica_read(ConnId conn, uint64_t id, wire::ReplicaRead& req) {
+void Node::handle_replica_read(Respond respond, wire::ReplicaRead& req) {
   if (!map_.keyspace(req.keyspace)) {
-    return reply_error(conn, id, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
+    return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
-  store_.get(req.keyspace, req.key, [this, conn, id](Result<std::optional<quorum::DvvSet>> r) {
-    if (!r.ok()) return reply_error(conn, id, r.status());
+  store_.get(req.keyspace, req.key, [this, respond](Result<std::optional<quorum::DvvSet>> r) {
+    if (!r.ok()) return fail(respond, r.status());
     wire::ReplicaReadReply out;
+    out.epoch = map_.epoch;
     if (r->has_value()) {
       out.found = true;
       out.record = std::move(**r);
     }
-    reply(conn, id, std::move(out));
+    respond(std::move(out));
   });
 }
 
@@ -75,7 +76,7 @@ void Node::replay_hints() {
       ++*left;
       auto record = std::make_shared<quorum::DvvSet>(std::move(hint.record));
       ring::NodeId target = hint.target;
-      call(target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0}, 2'000'000,
+      call(target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, map_.epoch}, 2'000'000,
            [this, dkey = dkey, record, one_done](Result<wire::Message> reply) {
              if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
                ++hints_delivered_;

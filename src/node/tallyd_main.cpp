@@ -22,6 +22,11 @@ int main(int argc, char** argv) {
   app.add_option("-n,--node", node_id,
                  "this node's id in the config (may be left out when the file lists one node)");
   app.add_option("--log-level", log_level, "debug, info, warn or error (overrides log.level)");
+  std::string join;
+  app.add_option("--join", join,
+                 "join the running cluster that the node at HOST:PORT belongs to, instead of founding one "
+                 "from the config (this node's own entry in the config gives its address, zone and data)")
+      ->type_name("HOST:PORT");
   bool list_nodes = false;
   app.add_flag("--list-nodes", list_nodes,
                "print the config's nodes as `id listen data_dir` lines and exit (for scripts)");
@@ -77,7 +82,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tallyd: node %s: %s\n", node_id.c_str(), env.status().to_string().c_str());
     return 1;
   }
-  Node node(**env, *cfg, *self);
+  if (!join.empty()) {
+    auto addr = parse_host_port(join);
+    if (!addr.ok()) {
+      std::fprintf(stderr, "tallyd: --join: %s\n", addr.status().message().c_str());
+      return 2;
+    }
+  }
+  Node node(**env, *cfg, *self, NodeTimings{}, join);
   Status s = node.start();
   if (!s.ok()) {
     std::fprintf(stderr, "tallyd: node %s: %s\n", node_id.c_str(), s.to_string().c_str());

@@ -36,6 +36,16 @@ Status validate_conf_change(const Membership& current, const ConfChange& change)
                                        current.to_string() + ")");
       }
       return Status::Ok();
+    case ConfChangeType::kDemoteVoter:
+      if (!current.is_voter(change.node)) {
+        return Status::InvalidArgument(node_name(change.node) + " is not a voter (" +
+                                       current.to_string() + ")");
+      }
+      if (current.voters.size() == 1) {
+        return Status::InvalidArgument("cannot demote " + node_name(change.node) +
+                                       ", the last voter");
+      }
+      return Status::Ok();
     case ConfChangeType::kRemoveNode:
       if (!current.contains(change.node)) {
         return Status::InvalidArgument(node_name(change.node) + " is not a member (" +
@@ -67,6 +77,10 @@ Membership apply_conf_change(const Membership& current, const ConfChange& change
     case ConfChangeType::kRemoveNode:
       erase_id(next.voters, change.node);
       erase_id(next.learners, change.node);
+      break;
+    case ConfChangeType::kDemoteVoter:
+      erase_id(next.voters, change.node);
+      insert_sorted(next.learners, change.node);
       break;
   }
   return next;

@@ -16,6 +16,8 @@ std::string_view conf_change_type_name(ConfChangeType type) {
       return "promote learner";
     case ConfChangeType::kRemoveNode:
       return "remove node";
+    case ConfChangeType::kDemoteVoter:
+      return "demote voter";
   }
   return "unknown conf change";
 }

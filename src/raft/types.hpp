@@ -25,6 +25,7 @@ enum class ConfChangeType : uint8_t {
   kAddLearner = 1,      // a node that is not a member becomes a learner (receives the log)
   kPromoteLearner = 2,  // a learner becomes a voter (the usual way to add a voter: catch up first)
   kRemoveNode = 3,      // a voter or learner leaves the group
+  kDemoteVoter = 4,     // a voter becomes a learner (keeps receiving the log)
 };
 
 std::string_view conf_change_type_name(ConfChangeType type);

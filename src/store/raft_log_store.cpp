@@ -9,6 +9,7 @@ namespace {
 const std::string kHardStateKey = "rh";
 const std::string kSnapshotKey = "rs";
 const std::string kEntryPrefix = "re";
+const std::string kNodeIdKey = "rn";
 
 std::string entry_key(uint64_t index) {
   std::string k = kEntryPrefix;
@@ -110,6 +111,26 @@ void RaftLogStore::compact(std::shared_ptr<const raft::Snapshot> snapshot, std::
   erase_entries(batch, first_, index);
   snapshot_index_ = index;
   first_ = index + 1;
+  disk_.write(std::move(batch), true, std::move(done));
+}
+
+void RaftLogStore::load_node_id(std::function<void(Result<uint64_t>)> done) {
+  disk_.read(kNodeIdKey, [done = std::move(done)](Result<std::optional<std::string>> r) {
+    if (!r.ok()) return done(r.status());
+    if (!*r) return done(uint64_t{0});
+    const std::string& v = **r;
+    if (v.size() != 8) return done(Status::Corruption("stored node id has " + std::to_string(v.size()) + " bytes"));
+    uint64_t id = 0;
+    for (char c : v) id = (id << 8) | static_cast<uint8_t>(c);
+    done(id);
+  });
+}
+
+void RaftLogStore::save_node_id(uint64_t id, std::function<void(Status)> done) {
+  std::string v;
+  for (int shift = 56; shift >= 0; shift -= 8) v.push_back(static_cast<char>(id >> shift));
+  WriteBatch batch;
+  batch.put(kNodeIdKey, std::move(v));
   disk_.write(std::move(batch), true, std::move(done));
 }
 

@@ -5,7 +5,8 @@
 // Ready says it must be (a new term, vote, entries or snapshot).
 //
 // Layout: "rh" hard state; "rs" snapshot; "re" + big-endian index for each
-// entry, so a scan returns the log in order.
+// entry, so a scan returns the log in order; "rn" the node's id in the group
+// when it was given one by joining (founders take theirs from the config).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,11 @@ class RaftLogStore {
 
   // Stores a snapshot the application took and drops the entries it covers.
   void compact(std::shared_ptr<const raft::Snapshot> snapshot, std::function<void(Status)> done);
+
+  // The node id this node was given when it joined: 0 when it never joined.
+  void load_node_id(std::function<void(Result<uint64_t>)> done);
+  // Remembers it, durably, before the node takes part under it.
+  void save_node_id(uint64_t id, std::function<void(Status)> done);
 
   uint64_t first_index() const { return first_; }  // of the entries held; last_+1 when none
   uint64_t last_index() const { return last_; }

@@ -397,7 +397,10 @@ void Simulation::client() {
     const Membership& m = r.membership();
     std::vector<ConfChange> options;
     if (m.voters.size() > 3) {
-      for (NodeId v : m.voters) options.push_back({ConfChangeType::kRemoveNode, v});
+      for (NodeId v : m.voters) {
+        options.push_back({ConfChangeType::kRemoveNode, v});
+        options.push_back({ConfChangeType::kDemoteVoter, v});
+      }
     }
     for (NodeId lr : m.learners) {
       options.push_back({ConfChangeType::kRemoveNode, lr});

@@ -90,6 +90,24 @@ raft::Message sample_raft_snapshot() {
   return m;
 }
 
+wire::ClusterInfoReply sample_cluster_info() {
+  wire::ClusterInfoReply r;
+  r.answered_by = "n2";
+  r.leader = 1;
+  r.term = 4;
+  r.commit = 17;
+  r.applied = 16;
+  r.voters = {1, 2, 3};
+  r.learners = {4, 6};
+  r.down = {6};
+  r.map.epoch = 9;
+  r.map.members.push_back(meta::Member{1, "n1", "10.0.0.1:7400", "z1", {5, 1u << 31, std::numeric_limits<uint64_t>::max()}, meta::NodeState::kNormal});
+  r.map.members.push_back(meta::Member{6, "n6", "10.0.0.6:7400", "z2", {7}, meta::NodeState::kJoining});
+  r.map.keyspaces.push_back(meta::Keyspace{"default", 3, 2, 2, meta::ConflictMode::kSiblings});
+  r.map.keyspaces.push_back(meta::Keyspace{"lww", 5, 1, 4, meta::ConflictMode::kLww});
+  return r;
+}
+
 std::vector<Message> sample_messages() {
   const uint64_t kMaxId = std::numeric_limits<uint64_t>::max();
   return {
@@ -124,6 +142,17 @@ std::vector<Message> sample_messages() {
       {26, wire::RaftMessage{sample_raft_append()}},
       {27, wire::RaftMessage{sample_raft_snapshot()}},
       {28, wire::RaftMessage{raft::Message{}}},
+      {29, wire::ReplicaWrite{"default", kBinary, sample_record(), 3, /*epoch=*/7}},
+      {30, wire::ReplicaWriteReply{std::numeric_limits<uint64_t>::max()}},
+      {31, wire::ReplicaRead{"default", kBinary, 12}},
+      {32, wire::ReplicaReadReply{true, sample_record(), 9}},
+      {33, wire::ClusterInfoRequest{true, false}},
+      {34, wire::ClusterInfoRequest{false, true}},
+      {35, sample_cluster_info()},
+      {36, wire::ClusterInfoReply{}},
+      {37, wire::MetaChangeRequest{wire::MetaOp::kJoin, "n6", "10.0.0.6:7400", "z2", "", 0, 0, 0, 0, false}},
+      {38, wire::MetaChangeRequest{wire::MetaOp::kCreateKeyspace, "", "", "", "users", 5, 3, 2, 2, true}},
+      {39, wire::MetaChangeReply{6, 12, 40}},
   };
 }
 
@@ -252,7 +281,7 @@ TEST_CASE("decode rejects a protocol version it does not speak, naming it", "[co
 }
 
 TEST_CASE("decode rejects an unknown message type, naming it", "[codec]") {
-  for (int type : {0, 17, 99, 255}) {
+  for (int type : {0, 21, 99, 255}) {
     INFO("type " << type);
     std::string payload = packed([type](auto& p) {
       p.pack_array(3);
@@ -406,13 +435,14 @@ TEST_CASE("decode rejects a field of the wrong type, naming the field", "[codec]
          p.pack(std::string("yes"));
        })},
       {"'record'", packed([](auto& p) {
-         p.pack_array(7);
+         p.pack_array(8);
          p.pack(1);
          p.pack(12);  // replica write
          p.pack(7);
          p.pack(std::string("ks"));
          p.pack(std::string("k"));
          p.pack(std::string("not a record"));
+         p.pack(0);
          p.pack(0);
        })},
       {"'error.code'", packed([](auto& p) {

@@ -27,13 +27,30 @@ Member joiner(const ClusterMap& map, ring::NodeId id) {
 
 }  // namespace
 
-TEST_CASE("adding a node puts it on the ring and bumps the epoch", "[meta]") {
+TEST_CASE("a joining node is known but owns no range until it is normal; each step bumps the epoch", "[meta]") {
   ClusterMap map = three_nodes();
   uint64_t epoch = map.epoch;
   REQUIRE(apply(map, AddNode{joiner(map, 4)}).ok());
   CHECK(map.epoch == epoch + 1);
-  CHECK(map.build_ring()->node_count() == 4);
   CHECK(map.member(4)->state == NodeState::kJoining);
+  CHECK(map.build_ring()->node_count() == 3);
+  CHECK(map.build_ring_with_joining()->node_count() == 4);
+  REQUIRE(apply(map, SetNodeState{4, NodeState::kNormal}).ok());
+  CHECK(map.epoch == epoch + 2);
+  CHECK(map.build_ring()->node_count() == 4);
+}
+
+TEST_CASE("the initial map is applied once, and nothing else applies before it", "[meta]") {
+  ClusterMap empty;
+  CHECK(apply(empty, CreateKeyspace{{"users", 3, 2, 2, ConflictMode::kSiblings}}).code() == Code::kUnavailable);
+  CHECK(apply(empty, InitCluster{ClusterMap{}}).code() == Code::kInvalidArgument);
+  ClusterMap genesis = three_nodes();
+  REQUIRE(apply(empty, InitCluster{genesis}).ok());
+  CHECK(empty == genesis);
+  REQUIRE(apply(empty, CreateKeyspace{{"users", 3, 2, 2, ConflictMode::kSiblings}}).ok());
+  ClusterMap after = empty;
+  CHECK(apply(empty, InitCluster{genesis}).message() == "the cluster is already initialized");
+  CHECK(empty == after);
 }
 
 TEST_CASE("a node id, name or address already in use is refused and leaves the map unchanged", "[meta]") {
@@ -80,7 +97,7 @@ TEST_CASE("the last node cannot be removed", "[meta]") {
   CHECK(apply(map, SetNodeState{1, NodeState::kRemoved}).message() == "cannot remove n1, the last node");
 }
 
-TEST_CASE("keyspaces are created, altered and dropped without touching the epoch", "[meta]") {
+TEST_CASE("keyspaces are created, altered and dropped, each change bumping the epoch", "[meta]") {
   ClusterMap map = three_nodes();
   uint64_t epoch = map.epoch;
   REQUIRE(apply(map, CreateKeyspace{{"users", 3, 2, 2, ConflictMode::kSiblings}}).ok());
@@ -98,7 +115,7 @@ TEST_CASE("keyspaces are created, altered and dropped without touching the epoch
   REQUIRE(apply(map, DropKeyspace{"users"}).ok());
   CHECK(map.keyspace("users") == nullptr);
   CHECK(apply(map, DropKeyspace{"default"}).message() == "keyspace 'default' cannot be dropped");
-  CHECK(map.epoch == epoch);
+  CHECK(map.epoch == epoch + 3);  // the create, the alter and the drop that took effect
 }
 
 TEST_CASE("metadata commands round-trip through the codec, and garbage is corruption", "[meta][codec]") {
@@ -109,6 +126,7 @@ TEST_CASE("metadata commands round-trip through the codec, and garbage is corrup
   commands.push_back(Command(CreateKeyspace{Keyspace{"users", 3, 1, 2, ConflictMode::kLww}}));
   commands.push_back(Command(AlterKeyspace{Keyspace{"users", 3, 2, 2, ConflictMode::kSiblings}}));
   commands.push_back(Command(DropKeyspace{"users"}));
+  commands.push_back(Command(InitCluster{map}));
   for (const auto& c : commands) {
     auto back = net::decode_meta_command(net::encode_meta_command(c));
     REQUIRE(back.ok());
@@ -120,6 +138,13 @@ TEST_CASE("metadata commands round-trip through the codec, and garbage is corrup
     CHECK(a.keyspaces == b.keyspaces);
     CHECK(a.epoch == b.epoch);
   }
+  ClusterMap empty_a, empty_b;
+  REQUIRE(meta::apply(empty_a, commands.back()).ok());
+  REQUIRE(meta::apply(empty_b, *net::decode_meta_command(net::encode_meta_command(commands.back()))).ok());
+  CHECK(empty_a == empty_b);
+  auto map_back = net::decode_cluster_map(net::encode_cluster_map(map));
+  REQUIRE(map_back.ok());
+  CHECK(*map_back == map);
   CHECK(net::decode_meta_command("\x92\x09\xc0").status().code() == Code::kCorruption);
   CHECK(net::decode_meta_command("garbage").status().code() == Code::kCorruption);
 }

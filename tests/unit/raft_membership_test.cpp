@@ -257,5 +257,32 @@ TEST_CASE("raft: a removed leader keeps leading until its removal commits, then 
   REQUIRE(c.commands(l).back() == "after");
 }
 
+TEST_CASE("raft: a demoted leader keeps the log as a learner, hands over, and never campaigns",
+          "[raft][membership][learner]") {
+  Cluster c({1, 2, 3, 4});
+  c.campaign(1);
+  c.propose(1, "a");
+  REQUIRE(c.node(1).propose_conf_change(ConfChange{ConfChangeType::kDemoteVoter, 1}).ok());
+  c.stabilize();
+  c.advance_time(1);
+  REQUIRE(c.node(2).membership().voters == std::vector<NodeId>{2, 3, 4});
+  REQUIRE(c.node(2).membership().learners == std::vector<NodeId>{1});
+  REQUIRE(c.node(1).role() == Role::kFollower);
+  c.advance_time(50);
+  NodeId l = c.leader();
+  REQUIRE((l == 2 || l == 3 || l == 4));
+  c.propose(l, "after");
+  c.stabilize();
+  // Still a learner: it receives the log.
+  REQUIRE(c.commands(1).back() == "after");
+  REQUIRE(c.node(1).role() == Role::kFollower);
+  // The last voter cannot be demoted; a learner cannot be demoted.
+  Membership three{{1, 2, 3}, {}};
+  Membership one{{1}, {2}};
+  REQUIRE(validate_conf_change(one, ConfChange{ConfChangeType::kDemoteVoter, 1}).code() == Code::kInvalidArgument);
+  REQUIRE(validate_conf_change(one, ConfChange{ConfChangeType::kDemoteVoter, 2}).code() == Code::kInvalidArgument);
+  REQUIRE(validate_conf_change(three, ConfChange{ConfChangeType::kDemoteVoter, 2}).ok());
+}
+
 }  // namespace
 }  // namespace tally::raft
