@@ -93,6 +93,72 @@ struct Globals {
   bool json = false;
 };
 
+void print_cluster(const tally::ClusterInfo& info, bool json) {
+  if (json) {
+    std::string out = "{\"answered_by\":" + json_string(info.answered_by) + ",\"leader\":" +
+                      json_string(info.leader) + ",\"term\":" + std::to_string(info.term) +
+                      ",\"commit\":" + std::to_string(info.commit) + ",\"applied\":" +
+                      std::to_string(info.applied) + ",\"epoch\":" + std::to_string(info.epoch) + ",\"nodes\":[";
+    for (size_t i = 0; i < info.members.size(); ++i) {
+      const auto& m = info.members[i];
+      out += std::string(i ? "," : "") + "{\"id\":" + std::to_string(m.id) + ",\"name\":" + json_string(m.name) +
+             ",\"address\":" + json_string(m.address) + ",\"zone\":" + json_string(m.zone) +
+             ",\"state\":" + json_string(m.state) + ",\"raft\":" + json_string(m.raft) +
+             ",\"up\":" + (m.up ? "true" : "false") + ",\"tokens\":" + std::to_string(m.tokens.size()) + "}";
+    }
+    out += "],\"keyspaces\":[";
+    for (size_t i = 0; i < info.keyspaces.size(); ++i) {
+      const auto& k = info.keyspaces[i];
+      out += std::string(i ? "," : "") + "{\"name\":" + json_string(k.name) + ",\"n\":" + std::to_string(k.n) +
+             ",\"r\":" + std::to_string(k.r) + ",\"w\":" + std::to_string(k.w) + ",\"mode\":" +
+             json_string(k.mode) + "}";
+    }
+    std::printf("%s]}\n", out.c_str());
+    return;
+  }
+  std::printf("epoch %llu; metadata leader %s, term %llu; commit %llu, applied %llu (as seen by %s)\n\n",
+              static_cast<unsigned long long>(info.epoch), info.leader.empty() ? "(none)" : info.leader.c_str(),
+              static_cast<unsigned long long>(info.term), static_cast<unsigned long long>(info.commit),
+              static_cast<unsigned long long>(info.applied), info.answered_by.c_str());
+  std::printf("%-4s %-12s %-22s %-10s %-8s %-8s %-5s %s\n", "ID", "NAME", "ADDRESS", "ZONE", "STATE", "RAFT", "LIVE",
+              "TOKENS");
+  for (const auto& m : info.members) {
+    std::printf("%-4llu %-12s %-22s %-10s %-8s %-8s %-5s %zu\n", static_cast<unsigned long long>(m.id),
+                m.name.c_str(), m.address.c_str(), m.zone.c_str(), m.state.c_str(), m.raft.c_str(),
+                m.state == "removed" ? "-" : (m.up ? "up" : "down"), m.tokens.size());
+  }
+}
+
+void print_keyspaces(const tally::ClusterInfo& info, bool json) {
+  if (json) {
+    std::string out = "[";
+    for (size_t i = 0; i < info.keyspaces.size(); ++i) {
+      const auto& k = info.keyspaces[i];
+      out += std::string(i ? "," : "") + "{\"name\":" + json_string(k.name) + ",\"n\":" + std::to_string(k.n) +
+             ",\"r\":" + std::to_string(k.r) + ",\"w\":" + std::to_string(k.w) + ",\"mode\":" +
+             json_string(k.mode) + "}";
+    }
+    std::printf("%s]\n", out.c_str());
+    return;
+  }
+  std::printf("%-24s %-3s %-3s %-3s %s\n", "KEYSPACE", "N", "R", "W", "MODE");
+  for (const auto& k : info.keyspaces) {
+    std::printf("%-24s %-3d %-3d %-3d %s\n", k.name.c_str(), k.n, k.r, k.w, k.mode.c_str());
+  }
+}
+
+int print_change(const tally::Result<tally::ChangeResult>& r, const char* what, bool json) {
+  if (!r.ok()) return fail(r.status());
+  if (json) {
+    std::printf("{\"ok\":true,\"epoch\":%llu,\"index\":%llu,\"node_id\":%llu}\n",
+                static_cast<unsigned long long>(r->epoch), static_cast<unsigned long long>(r->index),
+                static_cast<unsigned long long>(r->node_id));
+  } else {
+    std::printf("%s (epoch %llu)\n", what, static_cast<unsigned long long>(r->epoch));
+  }
+  return kOk;
+}
+
 tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
   tally::ClientOptions o;
   o.endpoints = {g.endpoints};
@@ -153,7 +219,49 @@ int main(int argc, char** argv) {
   // status
   auto* status = app.add_subcommand("status", "show the status of every endpoint's node");
 
-  for (auto* sub : {put, get, del, status}) {
+  // cluster
+  auto* cluster = app.add_subcommand("cluster", "the metadata group: status, promote, demote");
+  cluster->require_subcommand(1);
+  auto* cl_status = cluster->add_subcommand(
+      "status", "voters, leader, term, commit index, epoch, and each node's state and liveness");
+  bool cl_local = false;
+  cl_status->add_flag("--local", cl_local,
+                      "the answering node's own copy, without confirming with the leader (works without one)");
+  auto* cl_promote = cluster->add_subcommand("promote", "make a learner of the metadata group a voter");
+  auto* cl_demote = cluster->add_subcommand("demote", "make a voter of the metadata group a learner");
+  std::string cl_node;
+  for (auto* sub : {cl_promote, cl_demote}) sub->add_option("node", cl_node, "the node's name")->required();
+
+  // node
+  auto* node = app.add_subcommand("node", "cluster membership: join, leave, remove");
+  node->require_subcommand(1);
+  auto* nd_join = node->add_subcommand(
+      "join", "register a node that will start with `tallyd --join` (tallyd does this itself)");
+  auto* nd_leave = node->add_subcommand("leave", "mark a node leaving (normal -> leaving)");
+  auto* nd_remove = node->add_subcommand("remove", "take a leaving node off the ring and out of the group");
+  std::string nd_name, nd_address, nd_zone = "default";
+  for (auto* sub : {nd_join, nd_leave, nd_remove}) sub->add_option("node", nd_name, "the node's name")->required();
+  nd_join->add_option("address", nd_address, "where the node listens, host:port")->required();
+  nd_join->add_option("--zone", nd_zone, "the node's zone (replicas spread across zones)")->capture_default_str();
+
+  // keyspace
+  auto* keyspace = app.add_subcommand("keyspace", "keyspaces: create, list, alter, drop");
+  keyspace->require_subcommand(1);
+  auto* ks_create = keyspace->add_subcommand("create", "create a keyspace");
+  auto* ks_list = keyspace->add_subcommand("list", "list the keyspaces");
+  auto* ks_alter = keyspace->add_subcommand("alter", "change a keyspace's default R, W or conflict mode");
+  auto* ks_drop = keyspace->add_subcommand("drop", "drop a keyspace (its keys can no longer be read)");
+  tally::KeyspaceSpec spec;
+  for (auto* sub : {ks_create, ks_alter, ks_drop}) sub->add_option("name", spec.name, "the keyspace")->required();
+  for (auto* sub : {ks_create, ks_alter}) {
+    sub->add_option("-r", spec.r, "default read quorum (1..N)")->check(CLI::Range(1, 255));
+    sub->add_option("-w", spec.w, "default write quorum (1..N)")->check(CLI::Range(1, 255));
+    sub->add_option("--mode", spec.mode, "conflict mode: siblings (keep concurrent writes) or lww")
+        ->check(CLI::IsMember({"siblings", "lww"}));
+  }
+  ks_create->add_option("-n", spec.n, "replicas of each key (default 3)")->check(CLI::Range(1, 255));
+
+  for (auto* sub : {put, get, del, status, cluster, node, keyspace}) {
     sub->footer("Global options (--endpoints, --keyspace, --timeout, --json) go before the command.");
   }
 
@@ -256,6 +364,49 @@ int main(int argc, char** argv) {
     if (!s.ok()) return fail(s);
     std::printf(g.json ? "{\"ok\":true}\n" : "ok\n");
     return kOk;
+  }
+
+  if (*cluster) {
+    if (*cl_status) {
+      auto info = c.cluster_info(!cl_local);
+      if (!info.ok()) return fail(info.status());
+      print_cluster(*info, g.json);
+      if (!g.json) {
+        std::printf("\n");
+        print_keyspaces(*info, false);
+      }
+      return kOk;
+    }
+    if (*cl_promote) return print_change(c.promote_node(cl_node), ("promoted " + cl_node).c_str(), g.json);
+    return print_change(c.demote_node(cl_node), ("demoted " + cl_node).c_str(), g.json);
+  }
+
+  if (*node) {
+    if (*nd_join) {
+      auto r = c.join_node(nd_name, nd_address, nd_zone);
+      if (r.ok() && !g.json) std::printf("node %s has id %llu; ", nd_name.c_str(), static_cast<unsigned long long>(r->node_id));
+      return print_change(r, "joining", g.json);
+    }
+    if (*nd_leave) return print_change(c.leave_node(nd_name), (nd_name + " is leaving").c_str(), g.json);
+    return print_change(c.remove_node(nd_name), (nd_name + " removed").c_str(), g.json);
+  }
+
+  if (*keyspace) {
+    if (*ks_list) {
+      auto info = c.cluster_info(true);
+      if (!info.ok()) return fail(info.status());
+      print_keyspaces(*info, g.json);
+      return kOk;
+    }
+    if (*ks_create) return print_change(c.create_keyspace(spec), ("created " + spec.name).c_str(), g.json);
+    if (*ks_alter) {
+      if (spec.r == 0 && spec.w == 0 && spec.mode.empty()) {
+        std::fprintf(stderr, "tally: keyspace alter: nothing to change: give -r, -w or --mode\n");
+        return kUsage;
+      }
+      return print_change(c.alter_keyspace(spec), ("altered " + spec.name).c_str(), g.json);
+    }
+    return print_change(c.drop_keyspace(spec.name), ("dropped " + spec.name).c_str(), g.json);
   }
 
   if (*status) {

@@ -72,6 +72,53 @@ struct NodeStatus {
   std::string field(std::string_view name) const;
 };
 
+// ---- the cluster's metadata ----------------------------------------------------
+
+struct MemberInfo {
+  uint64_t id = 0;
+  std::string name;     // "n1"
+  std::string address;  // "host:port"
+  std::string zone;
+  std::string state;  // "joining", "normal", "leaving" or "removed"
+  std::string raft;   // in the metadata group: "voter", "learner" or "none"
+  bool up = false;    // as the answering node's failure detector sees it
+  std::vector<uint64_t> tokens;  // its positions on the ring
+};
+
+struct KeyspaceInfo {
+  std::string name;
+  int n = 0, r = 0, w = 0;  // replicas, default read and write quorums
+  std::string mode;         // "siblings" or "lww"
+};
+
+struct ClusterInfo {
+  std::string answered_by;  // the node that answered
+  std::string leader;       // the metadata leader's name; empty while there is none
+  uint64_t term = 0;        // the metadata group's term
+  uint64_t commit = 0;      // the answering node's commit and applied indexes
+  uint64_t applied = 0;
+  uint64_t epoch = 0;  // of the cluster map; bumped by every change
+  std::vector<MemberInfo> members;
+  std::vector<KeyspaceInfo> keyspaces;
+  // The member named `name`, or nullptr.
+  const MemberInfo* member(std::string_view name) const;
+};
+
+// A keyspace to create or alter. Zero and empty fields mean "the default" for
+// create (n=3, r=w=n/2+1, siblings) and "unchanged" for alter.
+struct KeyspaceSpec {
+  std::string name;
+  int n = 0, r = 0, w = 0;
+  std::string mode;  // "siblings", "lww" or empty
+};
+
+// What a metadata change did.
+struct ChangeResult {
+  uint64_t epoch = 0;    // of the map once the change applied
+  uint64_t index = 0;    // the change's position in the metadata log
+  uint64_t node_id = 0;  // join: the id the node was given
+};
+
 class Client {
  public:
   // Checks the options and returns a client. It connects lazily, on the first
@@ -101,6 +148,38 @@ class Client {
 
   // Round-trips a ping to the current node: the node's id.
   virtual Result<std::string> ping() = 0;
+
+  // ---- metadata (served by the metadata Raft group; any node passes the
+  // request to its leader). A change is answered once it is committed and
+  // applied. While the group has no leader (an election, ~0.3 s) the client
+  // retries until request_timeout_ms. Errors: kInvalidArgument naming what is
+  // wrong (an unknown node, a quorum above n, a keyspace that exists...),
+  // kUnknownKeyspace, kNotFound, kTimeout (it may still be made), kUnavailable.
+
+  // The members, keyspaces, leader and epoch. `linearizable`: reflects every
+  // change committed before the call (confirmed by the leader); otherwise the
+  // answering node's own copy, which may be a moment behind.
+  virtual Result<ClusterInfo> cluster_info(bool linearizable = true) = 0;
+
+  virtual Result<ChangeResult> create_keyspace(const KeyspaceSpec& spec) = 0;
+  // n may not change (it would move every key).
+  virtual Result<ChangeResult> alter_keyspace(const KeyspaceSpec& spec) = 0;
+  // Its data stays on disk but can no longer be read; `default` cannot be dropped.
+  virtual Result<ChangeResult> drop_keyspace(std::string_view name) = 0;
+
+  // Registers node `name` at `address` ("host:port") as a joining member and a
+  // learner of the metadata group (what `tallyd --join` asks for itself); the
+  // same call again returns the same id. It owns ranges once the node has
+  // caught up and made itself normal.
+  virtual Result<ChangeResult> join_node(std::string_view name, std::string_view address,
+                                         std::string_view zone = "default") = 0;
+  // normal -> leaving.
+  virtual Result<ChangeResult> leave_node(std::string_view name) = 0;
+  // leaving (or joining) -> removed: off the ring and out of the metadata group.
+  virtual Result<ChangeResult> remove_node(std::string_view name) = 0;
+  // A learner of the metadata group becomes a voter, or a voter a learner.
+  virtual Result<ChangeResult> promote_node(std::string_view name) = 0;
+  virtual Result<ChangeResult> demote_node(std::string_view name) = 0;
 };
 
 }  // namespace tally

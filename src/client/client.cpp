@@ -3,6 +3,7 @@
 #include "tally/client.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "client/connection.hpp"
 #include "common/address.hpp"
@@ -16,9 +17,57 @@ std::string NodeStatus::field(std::string_view name) const {
   return {};
 }
 
+const MemberInfo* ClusterInfo::member(std::string_view name) const {
+  for (const auto& m : members) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
 namespace {
 
 using client::Clock;
+
+std::string_view state_name(meta::NodeState s) {
+  switch (s) {
+    case meta::NodeState::kJoining: return "joining";
+    case meta::NodeState::kNormal: return "normal";
+    case meta::NodeState::kLeaving: return "leaving";
+    case meta::NodeState::kRemoved: return "removed";
+  }
+  return "unknown";
+}
+
+bool contains(const std::vector<uint64_t>& ids, uint64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+ClusterInfo to_cluster_info(const wire::ClusterInfoReply& r) {
+  ClusterInfo out;
+  out.answered_by = r.answered_by;
+  out.term = r.term;
+  out.commit = r.commit;
+  out.applied = r.applied;
+  out.epoch = r.map.epoch;
+  for (const auto& m : r.map.members) {
+    MemberInfo mi;
+    mi.id = m.id;
+    mi.name = m.name;
+    mi.address = m.address;
+    mi.zone = m.zone;
+    mi.state = std::string(state_name(m.state));
+    mi.raft = contains(r.voters, m.id) ? "voter" : contains(r.learners, m.id) ? "learner" : "none";
+    mi.up = m.state != meta::NodeState::kRemoved && !contains(r.down, m.id);
+    mi.tokens = m.tokens;
+    if (m.id == r.leader) out.leader = m.name;
+    out.members.push_back(std::move(mi));
+  }
+  for (const auto& k : r.map.keyspaces) {
+    out.keyspaces.push_back(
+        KeyspaceInfo{k.name, k.n, k.r, k.w, k.mode == meta::ConflictMode::kLww ? "lww" : "siblings"});
+  }
+  return out;
+}
 using client::Connection;
 
 Status error_of(const wire::ErrorReply& e) { return Status(e.code, e.message); }
@@ -91,6 +140,37 @@ class SyncClient final : public Client {
     return unexpected(*reply);
   }
 
+  Result<ClusterInfo> cluster_info(bool linearizable) override {
+    auto reply = metadata(wire::ClusterInfoRequest{linearizable, false});
+    if (!reply.ok()) return reply.status();
+    if (auto* r = std::get_if<wire::ClusterInfoReply>(&reply->body)) return to_cluster_info(*r);
+    return unexpected(*reply);
+  }
+
+  Result<ChangeResult> create_keyspace(const KeyspaceSpec& spec) override {
+    return keyspace_change(wire::MetaOp::kCreateKeyspace, spec);
+  }
+  Result<ChangeResult> alter_keyspace(const KeyspaceSpec& spec) override {
+    return keyspace_change(wire::MetaOp::kAlterKeyspace, spec);
+  }
+  Result<ChangeResult> drop_keyspace(std::string_view name) override {
+    return keyspace_change(wire::MetaOp::kDropKeyspace, KeyspaceSpec{std::string(name)});
+  }
+  Result<ChangeResult> join_node(std::string_view name, std::string_view address, std::string_view zone) override {
+    wire::MetaChangeRequest req;
+    req.op = wire::MetaOp::kJoin;
+    req.node = std::string(name);
+    req.address = std::string(address);
+    req.zone = std::string(zone);
+    return change(std::move(req));
+  }
+  Result<ChangeResult> leave_node(std::string_view name) override { return node_change(wire::MetaOp::kLeave, name); }
+  Result<ChangeResult> remove_node(std::string_view name) override { return node_change(wire::MetaOp::kRemove, name); }
+  Result<ChangeResult> promote_node(std::string_view name) override {
+    return node_change(wire::MetaOp::kPromote, name);
+  }
+  Result<ChangeResult> demote_node(std::string_view name) override { return node_change(wire::MetaOp::kDemote, name); }
+
  private:
   std::string keyspace(const std::string& ks) const { return ks.empty() ? options_.keyspace : ks; }
 
@@ -106,6 +186,65 @@ class SyncClient final : public Client {
     if (auto* e = std::get_if<wire::ErrorReply>(&m.body)) return error_of(*e);
     return Status::ProtocolError("unexpected reply type " +
                                  std::to_string(static_cast<int>(wire::type_of(m.body))));
+  }
+
+  Result<ChangeResult> node_change(wire::MetaOp op, std::string_view name) {
+    if (name.empty()) return Status::InvalidArgument("no node name given");
+    wire::MetaChangeRequest req;
+    req.op = op;
+    req.node = std::string(name);
+    return change(std::move(req));
+  }
+
+  Result<ChangeResult> keyspace_change(wire::MetaOp op, const KeyspaceSpec& spec) {
+    if (spec.name.empty()) return Status::InvalidArgument("no keyspace name given");
+    auto quorum = [](int v, const char* what) -> Status {
+      if (v < 0 || v > 255) return Status::InvalidArgument(std::string(what) + "=" + std::to_string(v) + " is out of range 1..255");
+      return Status::Ok();
+    };
+    for (auto [v, what] : {std::pair{spec.n, "n"}, std::pair{spec.r, "r"}, std::pair{spec.w, "w"}}) {
+      Status s = quorum(v, what);
+      if (!s.ok()) return s;
+    }
+    wire::MetaChangeRequest req;
+    req.op = op;
+    req.keyspace = spec.name;
+    req.n = static_cast<uint8_t>(spec.n);
+    req.r = static_cast<uint8_t>(spec.r);
+    req.w = static_cast<uint8_t>(spec.w);
+    if (spec.mode == "siblings") {
+      req.mode = 1;
+    } else if (spec.mode == "lww") {
+      req.mode = 2;
+    } else if (!spec.mode.empty()) {
+      return Status::InvalidArgument("mode must be 'siblings' or 'lww', not '" + spec.mode + "'");
+    }
+    return change(std::move(req));
+  }
+
+  Result<ChangeResult> change(wire::MetaChangeRequest req) {
+    auto reply = metadata(std::move(req));
+    if (!reply.ok()) return reply.status();
+    if (auto* r = std::get_if<wire::MetaChangeReply>(&reply->body)) return ChangeResult{r->epoch, r->index, r->node_id};
+    return unexpected(*reply);
+  }
+
+  // A metadata request, retried while the group cannot take it yet (no
+  // leader, a leader not yet settled, a change that leadership lost): those
+  // answers say the change was not made, so sending it again is safe.
+  Result<wire::Message> metadata(wire::Body body) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+    for (;;) {
+      auto reply = call(body, /*idempotent=*/false, /*skip_unavailable=*/false);
+      Status s = reply.ok() ? Status::Ok() : reply.status();
+      if (reply.ok()) {
+        if (auto* e = std::get_if<wire::ErrorReply>(&reply->body)) s = error_of(*e);
+      }
+      bool again = s.code() == Code::kNotLeader || s.code() == Code::kAborted ||
+                   (s.code() == Code::kUnavailable && reply.ok());
+      if (!again || Clock::now() + std::chrono::milliseconds(100) > deadline) return reply;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 
   static Result<NodeStatus> to_status(const wire::Message& m, std::string endpoint) {
@@ -137,7 +276,9 @@ class SyncClient final : public Client {
   // Sends to the current endpoint, moving on to the next when one cannot be
   // reached. A request that may have reached a node is retried elsewhere only
   // when it is idempotent: a put without context re-sent would add a sibling.
-  Result<wire::Message> call(wire::Body body, bool idempotent) {
+  // `skip_unavailable`: an Unavailable answer (a node shutting down) moves on
+  // to the next endpoint; metadata requests take it back instead, to retry.
+  Result<wire::Message> call(wire::Body body, bool idempotent, bool skip_unavailable = true) {
     std::string failures;
     for (size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
       const HostPort& ep = endpoints_[current_];
@@ -168,7 +309,7 @@ class SyncClient final : public Client {
           if (m->request_id != id) continue;
           if (auto* e = std::get_if<wire::ErrorReply>(&m->body)) {
             // A node that is shutting down has not run the request: go elsewhere.
-            if (e->code == Code::kUnavailable && endpoints_.size() > 1) {
+            if (e->code == Code::kUnavailable && skip_unavailable && endpoints_.size() > 1) {
               s = error_of(*e);
               wrote_any = false;
               break;

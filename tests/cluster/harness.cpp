@@ -79,8 +79,13 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
   return path;
 }
 
-TallydProcess::TallydProcess(std::string config, std::string node_id, int port, std::string log_path)
-    : config_(std::move(config)), node_id_(std::move(node_id)), log_path_(std::move(log_path)), port_(port) {}
+TallydProcess::TallydProcess(std::string config, std::string node_id, int port, std::string log_path,
+                             std::string join)
+    : config_(std::move(config)),
+      node_id_(std::move(node_id)),
+      log_path_(std::move(log_path)),
+      join_(std::move(join)),
+      port_(port) {}
 
 TallydProcess::~TallydProcess() {
   if (running()) kill9();
@@ -95,8 +100,13 @@ Status TallydProcess::start() {
       ::dup2(fileno(log), 1);
       ::dup2(fileno(log), 2);
     }
-    ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(),
-            static_cast<char*>(nullptr));
+    if (join_.empty()) {
+      ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(),
+              static_cast<char*>(nullptr));
+    } else {
+      ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(), "--join",
+              join_.c_str(), static_cast<char*>(nullptr));
+    }
     std::_Exit(127);
   }
   ClientOptions o;

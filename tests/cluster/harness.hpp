@@ -46,7 +46,8 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
 
 class TallydProcess {
  public:
-  TallydProcess(std::string config, std::string node_id, int port, std::string log_path);
+  // With `join` ("host:port"), tallyd is started with --join.
+  TallydProcess(std::string config, std::string node_id, int port, std::string log_path, std::string join = {});
   ~TallydProcess();  // kills the process if it still runs
 
   // Starts tallyd and waits until it answers a ping. Errors say why, with its log.
@@ -59,7 +60,7 @@ class TallydProcess {
   std::string log() const;
 
  private:
-  std::string config_, node_id_, log_path_;
+  std::string config_, node_id_, log_path_, join_;
   int port_;
   pid_t pid_ = -1;
 };
