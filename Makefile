@@ -33,9 +33,10 @@ NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
 SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
 CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
+BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
-               $(SIM_SRCS) $(CLIENT_SRCS)
+               $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
 # The public client library: what a program embedding tally links.
 CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS)
 
@@ -55,6 +56,7 @@ UNIT_BIN   := $(BUILD)/tests/unit_tests
 SIM_BIN    := $(BUILD)/tests/sim_tests
 CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
+META_BENCH := $(BUILD)/bench/meta_bench
 
 BINS := $(TALLYD) $(TALLY)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
@@ -104,6 +106,12 @@ $(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark_main -lbenchmark $(LDLIBS)
 
+# Metadata commit latency and leader failover on real tallyd processes (it
+# starts them with the cluster tests' harness).
+$(META_BENCH): $(call obj,bench/meta_bench.cpp tests/cluster/harness.cpp) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # ---- packages ----------------------------------------------------------------
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -135,8 +143,9 @@ asan: deps
 	@BUILD=build-asan bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j2 $(MICRO_BIN)
+	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH)
 	$(MICRO_BIN)
+	BUILD=$(BUILD) $(META_BENCH)
 
 # ---- local cluster -----------------------------------------------------------
 cluster: deps

@@ -242,8 +242,8 @@ class SyncClient final : public Client {
       }
       bool again = s.code() == Code::kNotLeader || s.code() == Code::kAborted ||
                    (s.code() == Code::kUnavailable && reply.ok());
-      if (!again || Clock::now() + std::chrono::milliseconds(100) > deadline) return reply;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!again || Clock::now() + std::chrono::milliseconds(25) > deadline) return reply;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   }
 

@@ -1,0 +1,106 @@
+// bench/lib/report.hpp — what one run of tally-bench found, and how it is written.
+//
+// A run tries several quorum configurations (R, W, perhaps a fault) and keeps
+// one ConfigResult for each. The writers turn a list of them into a text table
+// for people, a CSV for spreadsheets and plotting scripts, and JSON with every
+// figure. They only write to the stream they are given; the caller checks it.
+//
+// Units: latencies are recorded in nanoseconds; the text table shows
+// milliseconds, CSV and JSON microseconds. Times t since a write are in
+// microseconds in the data and in milliseconds in the text table.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+
+#include "bench/lib/histogram.hpp"
+#include "bench/lib/keygen.hpp"
+#include "bench/lib/pbs.hpp"
+#include "bench/lib/staleness.hpp"
+
+namespace tally::bench {
+
+struct ConfigResult {
+  std::string label;  // names the configuration in every output, e.g. quorum_label(2, 2)
+  int n = 3, r = 1, w = 1;
+  std::string workload;      // e.g. "a" (workload_name)
+  std::string fault;         // what was broken during the run, e.g. "n3 stopped"; "" for none
+  double duration_s = 0;     // measured time, warm-up excluded
+  Histogram get_latency_ns;  // successful gets only
+  Histogram put_latency_ns;  // successful puts only
+  // Failed operations by kind, e.g. "get: timeout", "put: quorum not reached"
+  // (op_name, then code_name of the Status).
+  std::map<std::string, uint64_t> errors;
+  StalenessTable staleness;          // measured (StalenessTracker::analyze)
+  std::optional<PbsPrediction> pbs;  // predicted (predict_t_visibility), if computed
+
+  // Successful gets and puts.
+  uint64_t successful_ops() const;
+  // Failed operations of every kind.
+  uint64_t error_count() const;
+  // Every operation issued: successful_ops() + error_count().
+  uint64_t ops() const { return successful_ops() + error_count(); }
+  // Successful operations per second, all of them or one kind; 0 if the
+  // duration is not positive.
+  double throughput() const;
+  double throughput(Op op) const;
+};
+
+// The label tally-bench gives a configuration: "R=2 W=2".
+std::string quorum_label(int r, int w);
+
+// Three fixed-width tables, columns aligned over all results:
+//   1. per configuration: N, R, W, fault, ops, ops/s, errors, get and put
+//      latency (p50, p99, p99.9, max, in ms) and the measured stale share;
+//   2. t-visibility, a row per configuration and staleness bucket: reads,
+//      stale reads, measured P(stale), and PBS's prediction at the bucket's
+//      lower edge ("-" unless the prediction has a point at exactly that t:
+//      predict with PbsConfig::t_us set to the bucket edges);
+//   3. k-staleness: measured share of reads within 1, 2, 3 versions of the
+//      latest, beside the closed form's.
+void write_text_report(std::ostream& out, std::span<const ConfigResult> results);
+
+// CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes
+// doubled), one header line and one row per configuration. The columns, in
+// this order, are stable; new ones will only ever be added at the end:
+//   label,n,r,w,workload,fault,duration_s,ops,successful_ops,errors,ops_per_s,
+//   get_ops,get_ops_per_s,get_mean_us,get_p50_us,get_p90_us,get_p99_us,
+//   get_p999_us,get_max_us,
+//   put_ops,put_ops_per_s,put_mean_us,put_p50_us,put_p90_us,put_p99_us,
+//   put_p999_us,put_max_us,
+//   reads_judged,reads_unjudged,stale_reads,stale_fraction,
+//   within_1,within_2,within_3,pbs_within_1,pbs_within_2,pbs_within_3,
+//   pbs_stale_t0,errors_by_kind
+// get_ops/put_ops count successful operations. within_k is
+// StalenessTable::fraction_within(k); pbs_within_k is consistent_within_k();
+// pbs_stale_t0 is the prediction at t = 0, empty if there is none.
+// errors_by_kind is "kind=count" pairs joined by ';'.
+void write_csv(std::ostream& out, std::span<const ConfigResult> results);
+
+// The t-visibility curves as CSV, one row per configuration and bucket:
+//   label,t_from_us,t_to_us,reads,stale,stale_fraction,pbs_stale_fraction
+// t_to_us is empty for the last, open-ended bucket; pbs_stale_fraction is the
+// prediction at t_from_us, empty if there is none.
+void write_staleness_csv(std::ostream& out, std::span<const ConfigResult> results);
+
+// Every figure as a JSON array with one object per configuration (UTF-8 text
+// passes through; quotes, backslashes and control characters are escaped;
+// numbers that are not finite become null). Its shape:
+//   {"label", "n", "r", "w", "workload", "fault", "duration_s", "ops",
+//    "errors": {kind: count}, "ops_per_s",
+//    "get": {"ops", "ops_per_s", "latency_us": {"min", "mean", "p50", "p90",
+//            "p99", "p999", "max"}},
+//    "put": {... as "get"},
+//    "staleness": {"reads_judged", "reads_unjudged", "stale_reads",
+//                  "stale_fraction", "buckets": [{"t_from_us", "t_to_us"
+//                  (null when open-ended), "reads", "stale", "stale_fraction"}],
+//                  "versions_behind": {"k": reads}},
+//    "pbs": null or {"trials", "points": [{"t_us", "p_stale"}]},
+//    "pbs_k_staleness": [{"k", "consistent"}] for k = 1, 2, 3}
+void write_json(std::ostream& out, std::span<const ConfigResult> results);
+
+}  // namespace tally::bench

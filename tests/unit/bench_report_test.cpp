@@ -1,0 +1,288 @@
+// tally-bench's writers (bench/lib/report.hpp): aligned text tables, CSV with a
+// stable header, and well-formed, correctly escaped JSON.
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/lib/report.hpp"
+
+using namespace tally::bench;
+
+namespace {
+
+// A run of R=1 W=1 on N=3: 100 gets of 1..100 us, 50 puts of 2 ms, two
+// timeouts, a small staleness history and a PBS prediction at 0 and 1 ms.
+ConfigResult sample_result(std::string label = quorum_label(1, 1)) {
+  ConfigResult res;
+  res.label = std::move(label);
+  res.n = 3;
+  res.r = 1;
+  res.w = 1;
+  res.workload = "a";
+  res.duration_s = 2;
+  for (uint64_t i = 1; i <= 100; ++i) res.get_latency_ns.record(i * 1'000);
+  res.put_latency_ns.record(2'000'000, 50);
+  res.errors["get: timeout"] = 2;
+  StalenessTracker t;
+  t.record_write(1, 1, 100);
+  t.record_read(1, 200, 0);    // stale, t = 0.1 ms
+  t.record_read(1, 300, 1);    // fresh
+  t.record_read(1, 1'500, 1);  // fresh, t = 1.4 ms
+  res.staleness = *t.analyze(std::vector<uint64_t>{0, 1'000, 2'000});
+  res.pbs = PbsPrediction{3, 1, 1, 1000, {{0, 0.25}, {1'000, 0.125}}};
+  return res;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Splits one CSV record (RFC 4180 quoting) into fields.
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+// A strict recursive-descent JSON recogniser (RFC 8259): true iff `s` is one
+// JSON value and nothing else but whitespace.
+class JsonChecker {
+ public:
+  explicit JsonChecker(const std::string& s) : s_(s) {}
+  bool valid() {
+    bool ok = value();
+    space();
+    return ok && i_ == s_.size();
+  }
+
+ private:
+  void space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+      ++i_;
+  }
+  bool eat(char c) {
+    space();
+    if (i_ < s_.size() && s_[i_] == c) return ++i_, true;
+    return false;
+  }
+  bool literal(const std::string& word) {
+    if (s_.compare(i_, word.size(), word) != 0) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool string() {
+    if (!eat('"')) return false;
+    while (i_ < s_.size()) {
+      auto c = static_cast<unsigned char>(s_[i_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return false;
+      if (c != '\\') continue;
+      if (i_ >= s_.size()) return false;
+      char e = s_[i_++];
+      if (e == 'u') {
+        for (int k = 0; k < 4; ++k) {
+          if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_++]))) return false;
+        }
+      } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
+        return false;
+      }
+    }
+    return false;
+  }
+  bool number() {
+    size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' ||
+                              s_[i_] == 'e' || s_[i_] == 'E' || s_[i_] == '+' || s_[i_] == '-')) {
+      ++i_;
+    }
+    return i_ > start && std::isdigit(static_cast<unsigned char>(s_[i_ - 1]));
+  }
+  bool value() {
+    space();
+    if (i_ >= s_.size()) return false;
+    char c = s_[i_];
+    if (c == '{') {
+      ++i_;
+      if (eat('}')) return true;
+      do {
+        if (!string() || !eat(':') || !value()) return false;
+      } while (eat(','));
+      return eat('}');
+    }
+    if (c == '[') {
+      ++i_;
+      if (eat(']')) return true;
+      do {
+        if (!value()) return false;
+      } while (eat(','));
+      return eat(']');
+    }
+    if (c == '"') return string();
+    if (c == 't') return literal("true");
+    if (c == 'f') return literal("false");
+    if (c == 'n') return literal("null");
+    return number();
+  }
+
+  const std::string& s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("report: a result counts its operations and throughput", "[bench][report]") {
+  ConfigResult res = sample_result();
+  CHECK(res.successful_ops() == 150);
+  CHECK(res.error_count() == 2);
+  CHECK(res.ops() == 152);
+  CHECK(res.throughput() == 75.0);
+  CHECK(res.throughput(Op::kGet) == 50.0);
+  CHECK(res.throughput(Op::kPut) == 25.0);
+  res.duration_s = 0;
+  CHECK(res.throughput() == 0.0);
+  CHECK(quorum_label(2, 3) == "R=2 W=3");
+}
+
+TEST_CASE("report: the text tables are aligned and show the figures", "[bench][report]") {
+  std::vector<ConfigResult> results = {sample_result(), sample_result("R=2 W=2 with a long label")};
+  results[1].r = 2;
+  results[1].w = 2;
+  results[1].fault = "n3 stopped";
+  results[1].pbs.reset();
+  std::ostringstream out;
+  write_text_report(out, results);
+  std::string text = out.str();
+  INFO(text);
+  std::vector<std::string> all = lines(text);
+  // Three tables, each a title, a header and rows; the last column is
+  // right-aligned, so every line of a table has one length.
+  std::vector<std::vector<std::string>> tables(1);
+  for (const std::string& line : all) {
+    if (line.empty()) {
+      tables.emplace_back();
+    } else {
+      tables.back().push_back(line);
+    }
+  }
+  REQUIRE(tables.size() == 3);
+  CHECK(tables[0].size() == 4);      // title, header, 2 rows
+  CHECK(tables[1].size() == 2 + 6);  // 3 buckets per result
+  CHECK(tables[2].size() == 4);
+  for (const auto& table : tables) {
+    for (size_t i = 2; i < table.size(); ++i) CHECK(table[i].size() == table[1].size());
+  }
+  CHECK(tables[0][1].rfind("config", 0) == 0);
+  CHECK(text.find("none") != std::string::npos);  // no fault
+  CHECK(text.find("n3 stopped") != std::string::npos);
+  CHECK(text.find("0.050") != std::string::npos);   // get p50: 50 us
+  CHECK(text.find("2.000") != std::string::npos);   // put p50: 2 ms
+  CHECK(text.find("33.33%") != std::string::npos);  // 1 stale read of 3
+  CHECK(text.find("25.00%") != std::string::npos);  // PBS at t = 0
+  CHECK(text.find("12.50%") != std::string::npos);  // PBS at t = 1 ms
+  CHECK(text.find(" 1-2 ") != std::string::npos);
+  CHECK(text.find(" >=2 ") != std::string::npos);            // the open-ended bucket
+  CHECK(tables[2][2].find("33.33%") != std::string::npos);   // PBS k=1 for N=3, R=W=1
+  CHECK(tables[2][3].find("100.00%") != std::string::npos);  // R+W>N
+}
+
+TEST_CASE("report: CSV has the documented header and one well-quoted row per result",
+          "[bench][report]") {
+  std::vector<ConfigResult> results = {sample_result(), sample_result("odd, \"label\"")};
+  results[1].errors["put: quorum not reached"] = 1;
+  std::ostringstream out;
+  write_csv(out, results);
+  std::vector<std::string> rows = lines(out.str());
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] ==
+        "label,n,r,w,workload,fault,duration_s,ops,successful_ops,errors,ops_per_s,"
+        "get_ops,get_ops_per_s,get_mean_us,get_p50_us,get_p90_us,get_p99_us,get_p999_us,get_max_us,"
+        "put_ops,put_ops_per_s,put_mean_us,put_p50_us,put_p90_us,put_p99_us,put_p999_us,put_max_us,"
+        "reads_judged,reads_unjudged,stale_reads,stale_fraction,"
+        "within_1,within_2,within_3,pbs_within_1,pbs_within_2,pbs_within_3,"
+        "pbs_stale_t0,errors_by_kind");
+  std::vector<std::string> header = csv_fields(rows[0]);
+  auto column = [&](const std::vector<std::string>& fields, const std::string& name) {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return fields.at(i);
+    }
+    FAIL("no column " << name);
+    return std::string();
+  };
+  std::vector<std::string> first = csv_fields(rows[1]);
+  std::vector<std::string> second = csv_fields(rows[2]);
+  CHECK(first.size() == header.size());
+  CHECK(second.size() == header.size());
+  CHECK(column(first, "label") == "R=1 W=1");
+  CHECK(column(first, "ops") == "152");
+  // 50 us to the histogram's resolution: its bucket's top, 50.015 us.
+  CHECK(std::stod(column(first, "get_p50_us")) >= 50.0);
+  CHECK(std::stod(column(first, "get_p50_us")) < 50.0 * (1 + Histogram::kMaxRelativeError));
+  CHECK(column(first, "get_max_us") == "100");
+  CHECK(column(first, "put_p99_us") == "2000");
+  CHECK(column(first, "stale_reads") == "1");
+  CHECK(std::stod(column(first, "pbs_within_1")) == Approx(1.0 / 3));
+  CHECK(column(first, "pbs_stale_t0") == "0.25");
+  CHECK(column(first, "errors_by_kind") == "get: timeout=2");
+  CHECK(rows[2].rfind("\"odd, \"\"label\"\"\",", 0) == 0);
+  CHECK(column(second, "label") == "odd, \"label\"");
+  CHECK(column(second, "errors_by_kind") == "get: timeout=2;put: quorum not reached=1");
+}
+
+TEST_CASE("report: the staleness CSV has a row per bucket with PBS where it predicted",
+          "[bench][report]") {
+  std::vector<ConfigResult> results = {sample_result()};
+  std::ostringstream out;
+  write_staleness_csv(out, results);
+  CHECK(out.str() ==
+        "label,t_from_us,t_to_us,reads,stale,stale_fraction,pbs_stale_fraction\n"
+        "R=1 W=1,0,1000,2,1,0.5,0.25\n"
+        "R=1 W=1,1000,2000,1,0,0,0.125\n"
+        "R=1 W=1,2000,,0,0,0,\n");
+}
+
+TEST_CASE("report: JSON is well-formed, escapes strings and writes null for missing figures",
+          "[bench][report]") {
+  std::vector<ConfigResult> results = {sample_result("a\"b\\c\nd\x01\t\xc3\xa9"), sample_result()};
+  results[1].pbs.reset();
+  results[1].duration_s = std::nan("");
+  std::ostringstream out;
+  write_json(out, results);
+  std::string json = out.str();
+  INFO(json);
+  CHECK(JsonChecker(json).valid());
+  CHECK(json.find("\"label\": \"a\\\"b\\\\c\\nd\\u0001\\t\xc3\xa9\"") != std::string::npos);
+  CHECK(json.find("\"pbs\": null") != std::string::npos);
+  CHECK(json.find("\"duration_s\": null") != std::string::npos);
+  CHECK(json.find("\"errors\": {\"get: timeout\": 2}") != std::string::npos);
+  CHECK(json.find("\"versions_behind\": {\"0\": 2, \"1\": 1}") != std::string::npos);
+  CHECK(json.find("\"t_to_us\": null") != std::string::npos);
+  CHECK(json.find("{\"t_us\": 1000, \"p_stale\": 0.125}") != std::string::npos);
+  CHECK(json.find("\"p50\": 50.015,") != std::string::npos);  // 50 us, to 2^-10
+  CHECK(json.find("\"max\": 100}") != std::string::npos);     // exact
+  std::ostringstream empty;
+  write_json(empty, {});
+  CHECK(empty.str() == "[]\n");
+  CHECK(JsonChecker(empty.str()).valid());
+  CHECK_FALSE(JsonChecker("{\"a\": [1, 2}").valid());  // the checker can fail
+  CHECK_FALSE(JsonChecker("\"a\nb\"").valid());
+}
