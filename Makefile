@@ -38,7 +38,7 @@ BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
                $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
 # The public client library: what a program embedding tally links.
-CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS)
+CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp
 
 UNIT_SRCS    := $(wildcard tests/unit/*.cpp)
 SIMTEST_SRCS := $(wildcard tests/sim/*.cpp)
@@ -58,7 +58,7 @@ CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
 META_BENCH := $(BUILD)/bench/meta_bench
 
-BINS := $(TALLYD) $(TALLY)
+BINS := $(TALLYD) $(TALLY) $(EXAMPLE)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
 .PHONY: all deps test test-run bench cluster stop asan check-long clean install

@@ -171,6 +171,7 @@ tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
 int main(int argc, char** argv) {
   CLI::App app{"tally: read and write a tally cluster from the shell"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may come after the command too (inherited by every subcommand)
   app.set_version_flag("--version", "tally 0.1.0");
   Globals g;
   app.add_option("-e,--endpoints", g.endpoints, "comma-separated host:port of nodes to talk to")
@@ -219,6 +220,11 @@ int main(int argc, char** argv) {
   // status
   auto* status = app.add_subcommand("status", "show the status of every endpoint's node");
 
+  // ring
+  auto* ring = app.add_subcommand("ring", "who owns what: each node's share of the ring, or the replicas of KEY");
+  std::string ring_key;
+  ring->add_option("key", ring_key, "a key: print the nodes that hold it, in preference order");
+
   // cluster
   auto* cluster = app.add_subcommand("cluster", "the metadata group: status, promote, demote");
   cluster->require_subcommand(1);
@@ -261,8 +267,29 @@ int main(int argc, char** argv) {
   }
   ks_create->add_option("-n", spec.n, "replicas of each key (default 3)")->check(CLI::Range(1, 255));
 
-  for (auto* sub : {put, get, del, status, cluster, node, keyspace}) {
-    sub->footer("Global options (--endpoints, --keyspace, --timeout, --json) go before the command.");
+  for (auto* sub : {put, get, del, status, ring, cluster, node, keyspace}) {
+    sub->footer("Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
+  }
+
+  // An unknown command is named, rather than reported as a missing one.
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-e" || a == "--endpoints" || a == "-k" || a == "--keyspace" || a == "--timeout") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-') continue;
+    std::string names;
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->get_name() == a;
+    }
+    if (!known) {
+      std::fprintf(stderr, "tally: unknown command '%s' (the commands are: %s)\n", a.c_str(), names.c_str());
+      return kUsage;
+    }
+    break;
   }
 
   try {
@@ -363,6 +390,40 @@ int main(int argc, char** argv) {
     tally::Status s = c.del(del_key, o);
     if (!s.ok()) return fail(s);
     std::printf(g.json ? "{\"ok\":true}\n" : "ok\n");
+    return kOk;
+  }
+
+  if (*ring) {
+    if (!ring_key.empty()) {
+      auto r = c.replicas(ring_key, g.keyspace);
+      if (!r.ok()) return fail(r.status());
+      if (g.json) {
+        std::string names;
+        for (const auto& n : *r) names += (names.empty() ? "" : ",") + json_string(n);
+        std::printf("{\"key\":%s,\"keyspace\":%s,\"replicas\":[%s]}\n", json_string(ring_key).c_str(),
+                    json_string(g.keyspace).c_str(), names.c_str());
+      } else {
+        for (size_t i = 0; i < r->size(); ++i) std::printf("%s%s", i ? " " : "", (*r)[i].c_str());
+        std::printf("\n");
+      }
+      return kOk;
+    }
+    auto shares = c.ownership(g.keyspace);
+    if (!shares.ok()) return fail(shares.status());
+    if (g.json) {
+      std::string out;
+      for (const auto& sh : *shares) {
+        out += std::string(out.empty() ? "" : ",") + "{\"node\":" + json_string(sh.node) +
+               ",\"tokens\":" + std::to_string(sh.tokens) + ",\"owns\":" + std::to_string(sh.owns) + "}";
+      }
+      std::printf("{\"keyspace\":%s,\"nodes\":[%s]}\n", json_string(g.keyspace).c_str(), out.c_str());
+      return kOk;
+    }
+    std::printf("keyspace %s: the share of its keys each node holds a replica of\n", g.keyspace.c_str());
+    std::printf("%-12s %-7s %s\n", "NODE", "TOKENS", "OWNS");
+    for (const auto& sh : *shares) {
+      std::printf("%-12s %-7zu %6.2f%%\n", sh.node.c_str(), sh.tokens, sh.owns * 100);
+    }
     return kOk;
   }
 

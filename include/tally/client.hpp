@@ -11,11 +11,31 @@
 // went wrong and where (`quorum not reached: ...`, `unavailable: cannot
 // connect to 127.0.0.1:7401: connection refused`). The library never throws.
 //
-// Thread safety: a Client is not thread-safe; give each thread its own (they
-// are cheap: one TCP connection each). Different Clients share nothing.
+// Two faces over one engine: Client blocks the calling thread until the
+// answer is in; AsyncClient returns at once and calls back (or fulfils a
+// future) from the engine's own I/O thread, so one thread can keep many
+// requests in flight.
+//
+// Routing: the client fetches the cluster map from a node and sends each
+// request straight to a replica of its key (token-aware), so a write need not
+// be forwarded; it refreshes the map every ClientOptions::ring_refresh_ms and
+// whenever a node says the nodes disagree about the ring. Before it has a map,
+// or when no replica can be reached, it uses the endpoints it was given.
+// Connections are pooled per node and carry many requests at once.
+//
+// Retries: a request that never left (no connection, a node shutting down) is
+// sent to the next node. One that may have been applied is retried elsewhere
+// only when repeating it is harmless (get, del, metadata reads); a put without
+// that certainty fails with kUnavailable saying it may or may not have been
+// applied.
+//
+// Thread safety: both Client and AsyncClient are thread-safe: any number of
+// threads may call one object at once. Different clients share nothing.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +56,13 @@ struct ClientOptions {
   // How long the client waits for a reply, on top of the server's own
   // per-request timeout, before it gives up with kTimeout.
   uint32_t request_timeout_ms = 5000;
+  // Send each request to a replica of its key (see above); false: to the
+  // endpoints only, in order.
+  bool token_aware = true;
+  // Connections kept to each node; requests are spread over them.
+  int connections_per_node = 2;
+  // How often the cluster map is fetched again (0: only when needed).
+  uint32_t ring_refresh_ms = 2000;
 };
 
 struct WriteOptions {
@@ -112,6 +139,16 @@ struct KeyspaceSpec {
   std::string mode;  // "siblings", "lww" or empty
 };
 
+// A fault a node plays on purpose, for tests and benchmarks (tally-bench's
+// sweeps): a slow replica, or one that looks down to its peers.
+struct Fault {
+  // The node answers other nodes' replica reads and writes this much later.
+  uint32_t delay_ms = 0;
+  // The node ignores other nodes' replica requests and heartbeats, so its
+  // peers hold it down; clients and the metadata group are left alone.
+  bool silent = false;
+};
+
 // What a metadata change did.
 struct ChangeResult {
   uint64_t epoch = 0;    // of the map once the change applied
@@ -161,6 +198,20 @@ class Client {
   // answering node's own copy, which may be a moment behind.
   virtual Result<ClusterInfo> cluster_info(bool linearizable = true) = 0;
 
+  // The N nodes that hold `key` in `keyspace` (empty: the client's), by name,
+  // in preference-list order, as the cluster map places them.
+  // Errors: kUnknownKeyspace, and cluster_info's.
+  virtual Result<std::vector<std::string>> replicas(std::string_view key, std::string_view keyspace = {}) = 0;
+
+  // Each node on the ring with the fraction of `keyspace`'s keys it holds a
+  // replica of (Cassandra's "owns (effective)"; the shares add up to N).
+  struct Share {
+    std::string node;
+    size_t tokens = 0;
+    double owns = 0;
+  };
+  virtual Result<std::vector<Share>> ownership(std::string_view keyspace = {}) = 0;
+
   virtual Result<ChangeResult> create_keyspace(const KeyspaceSpec& spec) = 0;
   // n may not change (it would move every key).
   virtual Result<ChangeResult> alter_keyspace(const KeyspaceSpec& spec) = 0;
@@ -180,6 +231,39 @@ class Client {
   // A learner of the metadata group becomes a voter, or a voter a learner.
   virtual Result<ChangeResult> promote_node(std::string_view name) = 0;
   virtual Result<ChangeResult> demote_node(std::string_view name) = 0;
+
+  // Makes the node at `endpoint` play `fault` (replacing the one it played);
+  // Fault{} ends it. The node logs it as a warning.
+  virtual Status set_fault(std::string_view endpoint, const Fault& fault) = 0;
+};
+
+// The asynchronous face: every call returns at once and `done` runs later, on
+// the client's I/O thread, never inside the call. Callbacks must be quick and
+// must not block (no synchronous calls from them): hand real work elsewhere.
+// Destroying the client fails what is still in flight with kAborted.
+class AsyncClient {
+ public:
+  using PutDone = std::function<void(Result<std::string>)>;
+  using GetDone = std::function<void(Result<GetResult>)>;
+  using DelDone = std::function<void(Status)>;
+
+  // As Client::connect.
+  static Result<std::unique_ptr<AsyncClient>> connect(ClientOptions options);
+  virtual ~AsyncClient() = default;
+
+  // As Client::put, get and del; the results and errors are the same.
+  virtual void put(std::string_view key, std::string_view value, const WriteOptions& options, PutDone done) = 0;
+  virtual void get(std::string_view key, const ReadOptions& options, GetDone done) = 0;
+  virtual void del(std::string_view key, const WriteOptions& options, DelDone done) = 0;
+
+  // The same, as futures.
+  std::future<Result<std::string>> put(std::string_view key, std::string_view value,
+                                       const WriteOptions& options = {});
+  std::future<Result<GetResult>> get(std::string_view key, const ReadOptions& options = {});
+  std::future<Status> del(std::string_view key, const WriteOptions& options = {});
+
+  // Requests sent or queued and not yet answered.
+  virtual size_t in_flight() const = 0;
 };
 
 }  // namespace tally

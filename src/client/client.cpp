@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "client/connection.hpp"
+#include "client/engine.hpp"
 #include "common/address.hpp"
 
 namespace tally {
@@ -68,83 +68,180 @@ ClusterInfo to_cluster_info(const wire::ClusterInfoReply& r) {
   }
   return out;
 }
-using client::Connection;
+
+using client::Engine;
+using client::Request;
 
 Status error_of(const wire::ErrorReply& e) { return Status(e.code, e.message); }
 
-class SyncClient final : public Client {
- public:
-  SyncClient(ClientOptions options, std::vector<HostPort> endpoints)
-      : options_(std::move(options)), endpoints_(std::move(endpoints)) {}
+// Request bodies and what their replies mean, shared by both faces.
+struct Calls {
+  explicit Calls(const Engine& e) : engine(e) {}
+  const Engine& engine;
 
-  Result<std::string> put(std::string_view key, std::string_view value,
-                          const WriteOptions& o) override {
-    Status bad = check_write(key, o);
-    if (!bad.ok()) return bad;
-    wire::PutRequest req{keyspace(o.keyspace), std::string(key), std::string(value), o.context,
-                         wire::RequestOptions{0, static_cast<uint8_t>(o.w.value_or(0)), o.timeout_ms, o.sloppy}};
-    auto reply = call(std::move(req), /*idempotent=*/false);
-    if (!reply.ok()) return reply.status();
-    if (auto* r = std::get_if<wire::PutReply>(&reply->body)) return std::move(r->context);
-    return unexpected(*reply);
+  std::string keyspace(const std::string& ks) const { return ks.empty() ? engine.options().keyspace : ks; }
+
+  static Status check_write(std::string_view key, const WriteOptions& o) {
+    if (key.empty()) return Status::InvalidArgument("key must not be empty");
+    if (o.w && (*o.w < 1 || *o.w > 255)) {
+      return Status::InvalidArgument("W=" + std::to_string(*o.w) + " is out of range: W must be at least 1");
+    }
+    return Status::Ok();
   }
-
-  Result<GetResult> get(std::string_view key, const ReadOptions& o) override {
+  static Status check_read(std::string_view key, const ReadOptions& o) {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
     if (o.r && (*o.r < 1 || *o.r > 255)) {
       return Status::InvalidArgument("R=" + std::to_string(*o.r) + " is out of range: R must be at least 1");
     }
-    wire::GetRequest req{keyspace(o.keyspace), std::string(key),
-                         wire::RequestOptions{0, 0, o.timeout_ms, false}};
-    req.options.r = static_cast<uint8_t>(o.r.value_or(0));
-    req.options.blocking_repair = o.blocking_repair;
-    auto reply = call(std::move(req), /*idempotent=*/true);
-    if (!reply.ok()) return reply.status();
-    if (auto* r = std::get_if<wire::GetReply>(&reply->body)) {
-      return GetResult{std::move(r->values), std::move(r->context)};
+    return Status::Ok();
+  }
+
+  Clock::time_point deadline(uint32_t server_ms) const {
+    return Clock::now() + std::chrono::milliseconds(server_ms + engine.options().request_timeout_ms);
+  }
+
+  Request put(std::string_view key, std::string_view value, const WriteOptions& o) const {
+    Request r;
+    r.keyspace = keyspace(o.keyspace);
+    r.key = std::string(key);
+    wire::RequestOptions opt;
+    opt.w = static_cast<uint8_t>(o.w.value_or(0));
+    opt.timeout_ms = o.timeout_ms;
+    opt.sloppy = o.sloppy;
+    r.body = wire::PutRequest{r.keyspace, r.key, std::string(value), o.context, opt};
+    r.idempotent = false;  // a put sent twice may add a sibling
+    r.deadline = deadline(o.timeout_ms);
+    return r;
+  }
+  Request get(std::string_view key, const ReadOptions& o) const {
+    Request r;
+    r.keyspace = keyspace(o.keyspace);
+    r.key = std::string(key);
+    wire::RequestOptions opt;
+    opt.r = static_cast<uint8_t>(o.r.value_or(0));
+    opt.timeout_ms = o.timeout_ms;
+    opt.blocking_repair = o.blocking_repair;
+    r.body = wire::GetRequest{r.keyspace, r.key, opt};
+    r.idempotent = true;
+    r.deadline = deadline(o.timeout_ms);
+    return r;
+  }
+  Request del(std::string_view key, const WriteOptions& o) const {
+    Request r;
+    r.keyspace = keyspace(o.keyspace);
+    r.key = std::string(key);
+    wire::RequestOptions opt;
+    opt.w = static_cast<uint8_t>(o.w.value_or(0));
+    opt.timeout_ms = o.timeout_ms;
+    opt.sloppy = o.sloppy;
+    r.body = wire::DeleteRequest{r.keyspace, r.key, o.context, opt};
+    r.idempotent = true;  // deleting twice is harmless
+    r.deadline = deadline(o.timeout_ms);
+    return r;
+  }
+
+  static Status unexpected(const Result<wire::Message>& m) {
+    if (!m.ok()) return m.status();
+    if (auto* e = std::get_if<wire::ErrorReply>(&m->body)) return error_of(*e);
+    return Status::ProtocolError("unexpected reply type " +
+                                 std::to_string(static_cast<int>(wire::type_of(m->body))));
+  }
+  static Result<std::string> put_result(Result<wire::Message> m) {
+    if (m.ok()) {
+      if (auto* r = std::get_if<wire::PutReply>(&m->body)) return std::move(r->context);
     }
-    return unexpected(*reply);
+    return unexpected(m);
+  }
+  static Result<GetResult> get_result(Result<wire::Message> m) {
+    if (m.ok()) {
+      if (auto* r = std::get_if<wire::GetReply>(&m->body)) return GetResult{std::move(r->values), std::move(r->context)};
+    }
+    return unexpected(m);
+  }
+  static Status del_result(Result<wire::Message> m) {
+    if (m.ok() && std::holds_alternative<wire::DeleteReply>(m->body)) return Status::Ok();
+    return unexpected(m);
+  }
+};
+
+class SyncClient final : public Client {
+ public:
+  SyncClient(ClientOptions options, std::vector<HostPort> endpoints)
+      : engine_(std::move(options), std::move(endpoints)), calls_(engine_) {}
+
+  Result<std::string> put(std::string_view key, std::string_view value, const WriteOptions& o) override {
+    Status bad = Calls::check_write(key, o);
+    if (!bad.ok()) return bad;
+    return Calls::put_result(wait(calls_.put(key, value, o)));
+  }
+
+  Result<GetResult> get(std::string_view key, const ReadOptions& o) override {
+    Status bad = Calls::check_read(key, o);
+    if (!bad.ok()) return bad;
+    return Calls::get_result(wait(calls_.get(key, o)));
   }
 
   Status del(std::string_view key, const WriteOptions& o) override {
-    Status bad = check_write(key, o);
+    Status bad = Calls::check_write(key, o);
     if (!bad.ok()) return bad;
-    wire::DeleteRequest req{keyspace(o.keyspace), std::string(key), o.context,
-                            wire::RequestOptions{0, static_cast<uint8_t>(o.w.value_or(0)), o.timeout_ms, o.sloppy}};
-    // Deleting twice is harmless, so a delete may be retried elsewhere.
-    auto reply = call(std::move(req), /*idempotent=*/true);
-    if (!reply.ok()) return reply.status();
-    if (std::holds_alternative<wire::DeleteReply>(reply->body)) return Status::Ok();
-    return unexpected(*reply);
+    return Calls::del_result(wait(calls_.del(key, o)));
   }
 
   Result<NodeStatus> status(std::string_view endpoint) override {
+    Request r = simple(wire::StatusRequest{});
+    std::string who;
     if (!endpoint.empty()) {
       auto hp = parse_host_port(endpoint);
       if (!hp.ok()) return hp.status();
-      auto conn = Connection::open(*hp, options_.connect_timeout_ms);
-      if (!conn.ok()) return conn.status();
-      auto reply = roundtrip(*conn, wire::StatusRequest{});
-      if (!reply.ok()) return reply.status();
-      return to_status(*reply, hp->to_string());
+      r.target = *hp;
+      who = hp->to_string();
     }
-    auto reply = call(wire::StatusRequest{}, /*idempotent=*/true);
-    if (!reply.ok()) return reply.status();
-    return to_status(*reply, conn_.peer());
+    auto reply = wait(std::move(r));
+    if (reply.ok()) {
+      if (auto* st = std::get_if<wire::StatusReply>(&reply->body)) {
+        if (who.empty()) who = st->fields.empty() ? std::string() : field_of(st->fields, "listen");
+        return NodeStatus{who, st->fields};
+      }
+    }
+    return Calls::unexpected(reply);
   }
 
   Result<std::string> ping() override {
-    auto reply = call(wire::PingRequest{}, /*idempotent=*/true);
-    if (!reply.ok()) return reply.status();
-    if (auto* r = std::get_if<wire::PingReply>(&reply->body)) return r->node_id;
-    return unexpected(*reply);
+    auto reply = wait(simple(wire::PingRequest{}));
+    if (reply.ok()) {
+      if (auto* r = std::get_if<wire::PingReply>(&reply->body)) return r->node_id;
+    }
+    return Calls::unexpected(reply);
   }
 
   Result<ClusterInfo> cluster_info(bool linearizable) override {
     auto reply = metadata(wire::ClusterInfoRequest{linearizable, false});
-    if (!reply.ok()) return reply.status();
-    if (auto* r = std::get_if<wire::ClusterInfoReply>(&reply->body)) return to_cluster_info(*r);
-    return unexpected(*reply);
+    if (reply.ok()) {
+      if (auto* r = std::get_if<wire::ClusterInfoReply>(&reply->body)) return to_cluster_info(*r);
+    }
+    return Calls::unexpected(reply);
+  }
+
+  Result<std::vector<std::string>> replicas(std::string_view key, std::string_view keyspace) override {
+    if (key.empty()) return Status::InvalidArgument("key must not be empty");
+    auto view = ring_view(keyspace);
+    if (!view.ok()) return view.status();
+    std::vector<std::string> out;
+    for (ring::NodeId id : view->ring.preference_list(ring::key_position(view->keyspace, key), view->n)) {
+      out.push_back(view->name_of(id));
+    }
+    return out;
+  }
+
+  Result<std::vector<Share>> ownership(std::string_view keyspace) override {
+    auto view = ring_view(keyspace);
+    if (!view.ok()) return view.status();
+    std::vector<Share> out;
+    for (const auto& o : view->ring.ownership(view->n)) {
+      const ring::NodeTokens* t = view->ring.find(o.node);
+      out.push_back(Share{view->name_of(o.node), t ? t->tokens.size() : 0, o.replicated});
+    }
+    return out;
   }
 
   Result<ChangeResult> create_keyspace(const KeyspaceSpec& spec) override {
@@ -171,21 +268,66 @@ class SyncClient final : public Client {
   }
   Result<ChangeResult> demote_node(std::string_view name) override { return node_change(wire::MetaOp::kDemote, name); }
 
- private:
-  std::string keyspace(const std::string& ks) const { return ks.empty() ? options_.keyspace : ks; }
-
-  static Status check_write(std::string_view key, const WriteOptions& o) {
-    if (key.empty()) return Status::InvalidArgument("key must not be empty");
-    if (o.w && (*o.w < 1 || *o.w > 255)) {
-      return Status::InvalidArgument("W=" + std::to_string(*o.w) + " is out of range: W must be at least 1");
-    }
-    return Status::Ok();
+  Status set_fault(std::string_view endpoint, const Fault& fault) override {
+    auto hp = parse_host_port(endpoint);
+    if (!hp.ok()) return hp.status();
+    Request r = simple(wire::FaultRequest{fault.delay_ms, fault.silent});
+    r.target = *hp;
+    auto reply = wait(std::move(r));
+    if (reply.ok() && std::holds_alternative<wire::FaultReply>(reply->body)) return Status::Ok();
+    return Calls::unexpected(reply);
   }
 
-  static Status unexpected(const wire::Message& m) {
-    if (auto* e = std::get_if<wire::ErrorReply>(&m.body)) return error_of(*e);
-    return Status::ProtocolError("unexpected reply type " +
-                                 std::to_string(static_cast<int>(wire::type_of(m.body))));
+ private:
+  static std::string field_of(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name) {
+    for (const auto& [k, v] : fields) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+
+  // The ring as the cluster map places a keyspace's keys.
+  struct RingView {
+    meta::ClusterMap map;
+    ring::Ring ring;
+    std::string keyspace;
+    int n = 0;
+    std::string name_of(ring::NodeId id) const {
+      const meta::Member* m = map.member(id);
+      return m ? m->name : std::to_string(id);
+    }
+  };
+  Result<RingView> ring_view(std::string_view keyspace) {
+    auto reply = metadata(wire::ClusterInfoRequest{false, false});
+    if (!reply.ok()) return reply.status();
+    auto* info = std::get_if<wire::ClusterInfoReply>(&reply->body);
+    if (!info) return Calls::unexpected(reply);
+    RingView v;
+    v.map = std::move(info->map);
+    v.keyspace = calls_.keyspace(std::string(keyspace));
+    const meta::Keyspace* k = v.map.keyspace(v.keyspace);
+    if (!k) return Status::UnknownKeyspace("keyspace '" + v.keyspace + "' does not exist");
+    auto ring = v.map.build_ring();
+    if (!ring.ok()) return ring.status();
+    v.ring = std::move(*ring);
+    v.n = std::min(k->n, v.ring.node_count());
+    return v;
+  }
+
+  Request simple(wire::Body body) const {
+    Request r;
+    r.body = std::move(body);
+    r.idempotent = true;
+    r.deadline = calls_.deadline(0);
+    return r;
+  }
+
+  Result<wire::Message> wait(Request r) {
+    auto promise = std::make_shared<std::promise<Result<wire::Message>>>();
+    auto future = promise->get_future();
+    r.done = [promise](Result<wire::Message> m) { promise->set_value(std::move(m)); };
+    engine_.submit(std::move(r));
+    return future.get();
   }
 
   Result<ChangeResult> node_change(wire::MetaOp op, std::string_view name) {
@@ -198,13 +340,10 @@ class SyncClient final : public Client {
 
   Result<ChangeResult> keyspace_change(wire::MetaOp op, const KeyspaceSpec& spec) {
     if (spec.name.empty()) return Status::InvalidArgument("no keyspace name given");
-    auto quorum = [](int v, const char* what) -> Status {
-      if (v < 0 || v > 255) return Status::InvalidArgument(std::string(what) + "=" + std::to_string(v) + " is out of range 1..255");
-      return Status::Ok();
-    };
     for (auto [v, what] : {std::pair{spec.n, "n"}, std::pair{spec.r, "r"}, std::pair{spec.w, "w"}}) {
-      Status s = quorum(v, what);
-      if (!s.ok()) return s;
+      if (v < 0 || v > 255) {
+        return Status::InvalidArgument(std::string(what) + "=" + std::to_string(v) + " is out of range 1..255");
+      }
     }
     wire::MetaChangeRequest req;
     req.op = op;
@@ -224,18 +363,22 @@ class SyncClient final : public Client {
 
   Result<ChangeResult> change(wire::MetaChangeRequest req) {
     auto reply = metadata(std::move(req));
-    if (!reply.ok()) return reply.status();
-    if (auto* r = std::get_if<wire::MetaChangeReply>(&reply->body)) return ChangeResult{r->epoch, r->index, r->node_id};
-    return unexpected(*reply);
+    if (reply.ok()) {
+      if (auto* r = std::get_if<wire::MetaChangeReply>(&reply->body)) return ChangeResult{r->epoch, r->index, r->node_id};
+    }
+    return Calls::unexpected(reply);
   }
 
   // A metadata request, retried while the group cannot take it yet (no
   // leader, a leader not yet settled, a change that leadership lost): those
   // answers say the change was not made, so sending it again is safe.
   Result<wire::Message> metadata(wire::Body body) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+    auto deadline = Clock::now() + std::chrono::milliseconds(engine_.options().request_timeout_ms);
     for (;;) {
-      auto reply = call(body, /*idempotent=*/false, /*skip_unavailable=*/false);
+      Request r = simple(body);
+      r.idempotent = std::holds_alternative<wire::ClusterInfoRequest>(body);
+      r.retry_unavailable = false;
+      auto reply = wait(std::move(r));
       Status s = reply.ok() ? Status::Ok() : reply.status();
       if (reply.ok()) {
         if (auto* e = std::get_if<wire::ErrorReply>(&reply->body)) s = error_of(*e);
@@ -247,95 +390,50 @@ class SyncClient final : public Client {
     }
   }
 
-  static Result<NodeStatus> to_status(const wire::Message& m, std::string endpoint) {
-    if (auto* r = std::get_if<wire::StatusReply>(&m.body)) return NodeStatus{std::move(endpoint), r->fields};
-    return unexpected(m);
+  Engine engine_;
+  Calls calls_;
+};
+
+class AsyncClientImpl final : public AsyncClient {
+ public:
+  AsyncClientImpl(ClientOptions options, std::vector<HostPort> endpoints)
+      : engine_(std::move(options), std::move(endpoints)), calls_(engine_) {}
+
+  void put(std::string_view key, std::string_view value, const WriteOptions& o, PutDone done) override {
+    Status bad = Calls::check_write(key, o);
+    if (!bad.ok()) return refuse(bad, [done = std::move(done)](Status s) { done(s); });
+    Request r = calls_.put(key, value, o);
+    r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::put_result(std::move(m))); };
+    engine_.submit(std::move(r));
+  }
+  void get(std::string_view key, const ReadOptions& o, GetDone done) override {
+    Status bad = Calls::check_read(key, o);
+    if (!bad.ok()) return refuse(bad, [done = std::move(done)](Status s) { done(s); });
+    Request r = calls_.get(key, o);
+    r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::get_result(std::move(m))); };
+    engine_.submit(std::move(r));
+  }
+  void del(std::string_view key, const WriteOptions& o, DelDone done) override {
+    Status bad = Calls::check_write(key, o);
+    if (!bad.ok()) return refuse(bad, std::move(done));
+    Request r = calls_.del(key, o);
+    r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::del_result(std::move(m))); };
+    engine_.submit(std::move(r));
+  }
+  size_t in_flight() const override { return engine_.in_flight(); }
+
+ private:
+  // A request refused before it is sent still answers on the I/O thread,
+  // never inside the call: through the engine, as an already-failed request.
+  void refuse(Status why, std::function<void(Status)> done) {
+    Request r;
+    r.deadline = Clock::time_point::min();
+    r.done = [why, done = std::move(done)](Result<wire::Message>) { done(why); };
+    engine_.submit(std::move(r));
   }
 
-  Clock::time_point deadline_for(const wire::Body& body) const {
-    uint32_t server = 0;
-    if (auto* p = std::get_if<wire::PutRequest>(&body)) server = p->options.timeout_ms;
-    if (auto* g = std::get_if<wire::GetRequest>(&body)) server = g->options.timeout_ms;
-    if (auto* d = std::get_if<wire::DeleteRequest>(&body)) server = d->options.timeout_ms;
-    return Clock::now() + std::chrono::milliseconds(server + options_.request_timeout_ms);
-  }
-
-  Result<wire::Message> roundtrip(Connection& conn, wire::Body body) {
-    uint64_t id = next_id_++;
-    auto deadline = deadline_for(body);
-    Status s = conn.send(wire::Message{id, std::move(body)}, deadline);
-    if (!s.ok()) return s;
-    for (;;) {
-      auto m = conn.receive(deadline);
-      if (!m.ok()) return m.status();
-      if (m->request_id == id) return m;
-      // A reply to a request we gave up on: skip it.
-    }
-  }
-
-  // Sends to the current endpoint, moving on to the next when one cannot be
-  // reached. A request that may have reached a node is retried elsewhere only
-  // when it is idempotent: a put without context re-sent would add a sibling.
-  // `skip_unavailable`: an Unavailable answer (a node shutting down) moves on
-  // to the next endpoint; metadata requests take it back instead, to retry.
-  Result<wire::Message> call(wire::Body body, bool idempotent, bool skip_unavailable = true) {
-    std::string failures;
-    for (size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
-      const HostPort& ep = endpoints_[current_];
-      // A node that died while the connection sat idle: reconnect (to it or,
-      // failing that, the next endpoint) before sending, so the request is
-      // known not to have been sent and may go elsewhere.
-      if (conn_.is_open() && conn_.peer_closed()) conn_.close();
-      if (!conn_.is_open()) {
-        auto c = Connection::open(ep, options_.connect_timeout_ms);
-        if (!c.ok()) {
-          failures += (failures.empty() ? "" : "; ") + c.status().message();
-          current_ = (current_ + 1) % endpoints_.size();
-          continue;
-        }
-        conn_ = std::move(*c);
-      }
-      uint64_t id = next_id_++;
-      auto deadline = deadline_for(body);
-      bool wrote_any = false;
-      Status s = conn_.send(wire::Message{id, body}, deadline, &wrote_any);
-      if (s.ok()) {
-        for (;;) {
-          auto m = conn_.receive(deadline);
-          if (!m.ok()) {
-            s = m.status();
-            break;
-          }
-          if (m->request_id != id) continue;
-          if (auto* e = std::get_if<wire::ErrorReply>(&m->body)) {
-            // A node that is shutting down has not run the request: go elsewhere.
-            if (e->code == Code::kUnavailable && skip_unavailable && endpoints_.size() > 1) {
-              s = error_of(*e);
-              wrote_any = false;
-              break;
-            }
-          }
-          return m;
-        }
-      }
-      conn_.close();
-      failures += (failures.empty() ? "" : "; ") + ep.to_string() + ": " + s.message();
-      current_ = (current_ + 1) % endpoints_.size();
-      if (s.code() == Code::kTimeout) return s;
-      if (wrote_any && !idempotent) {
-        return Status::Unavailable("lost the connection to " + ep.to_string() +
-                                   " after sending the request; it may or may not have been applied (" +
-                                   s.message() + ")");
-      }
-    }
-    return Status::Unavailable("no node reachable: " + failures);
-  }
-
-  ClientOptions options_;
-  std::vector<HostPort> endpoints_;
-  size_t current_ = 0;
-  Connection conn_;
-  uint64_t next_id_ = 1;
+  Engine engine_;
+  Calls calls_;
 };
 
 }  // namespace
@@ -350,6 +448,37 @@ Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
   }
   if (options.keyspace.empty()) options.keyspace = "default";
   return std::unique_ptr<Client>(new SyncClient(std::move(options), std::move(eps)));
+}
+
+Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(ClientOptions options) {
+  if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
+  std::vector<HostPort> eps;
+  for (const auto& e : options.endpoints) {
+    auto list = parse_endpoint_list(e);
+    if (!list.ok()) return list.status();
+    eps.insert(eps.end(), list->begin(), list->end());
+  }
+  if (options.keyspace.empty()) options.keyspace = "default";
+  return std::unique_ptr<AsyncClient>(new AsyncClientImpl(std::move(options), std::move(eps)));
+}
+
+std::future<Result<std::string>> AsyncClient::put(std::string_view key, std::string_view value,
+                                                  const WriteOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<std::string>>>();
+  put(key, value, options, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
+  return promise->get_future();
+}
+
+std::future<Result<GetResult>> AsyncClient::get(std::string_view key, const ReadOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<GetResult>>>();
+  get(key, options, [promise](Result<GetResult> r) { promise->set_value(std::move(r)); });
+  return promise->get_future();
+}
+
+std::future<Status> AsyncClient::del(std::string_view key, const WriteOptions& options) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  del(key, options, [promise](Status s) { promise->set_value(std::move(s)); });
+  return promise->get_future();
 }
 
 }  // namespace tally

@@ -77,7 +77,7 @@ std::vector<uint64_t> get_ids(const msgpack::object& o, const char* field);
 size_t field_count(const wire::Body& body) {
   struct {
     size_t operator()(const wire::ErrorReply&) { return 2; }
-    size_t operator()(const wire::PingRequest&) { return 0; }
+    size_t operator()(const wire::PingRequest&) { return 1; }
     size_t operator()(const wire::PingReply&) { return 1; }
     size_t operator()(const wire::PutRequest&) { return 5; }
     size_t operator()(const wire::PutReply&) { return 1; }
@@ -96,6 +96,8 @@ size_t field_count(const wire::Body& body) {
     size_t operator()(const wire::ClusterInfoReply&) { return 9; }
     size_t operator()(const wire::MetaChangeRequest&) { return 10; }
     size_t operator()(const wire::MetaChangeReply&) { return 3; }
+    size_t operator()(const wire::FaultRequest&) { return 2; }
+    size_t operator()(const wire::FaultReply&) { return 0; }
   } count;
   return std::visit(count, body);
 }
@@ -107,7 +109,7 @@ void pack_fields(Packer& p, const wire::Body& body) {
       p.pack(static_cast<uint8_t>(m.code));
       pack_str(p, m.message);
     }
-    void operator()(const wire::PingRequest&) {}
+    void operator()(const wire::PingRequest& m) { p.pack(m.from); }
     void operator()(const wire::PingReply& m) { pack_str(p, m.node_id); }
     void operator()(const wire::PutRequest& m) {
       pack_str(p, m.keyspace);
@@ -194,6 +196,11 @@ void pack_fields(Packer& p, const wire::Body& body) {
       p.pack(m.epoch);
       p.pack(m.index);
     }
+    void operator()(const wire::FaultRequest& m) {
+      p.pack(m.delay_ms);
+      p.pack(m.silent);
+    }
+    void operator()(const wire::FaultReply&) {}
   };
   std::visit(Visitor{p}, body);
 }
@@ -320,7 +327,9 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       uint64_t code = get_uint(f[0], "error.code", 255);
       return wire::ErrorReply{static_cast<Code>(code), get_bytes(f[1], "error.message")};
     }
-    case wire::MsgType::kPing: return wire::PingRequest{};
+    case wire::MsgType::kPing:
+      // Clients older than heartbeats with a sender send no field.
+      return wire::PingRequest{n >= 1 ? static_cast<uint32_t>(get_uint(f[0], "from", UINT32_MAX)) : 0};
     case wire::MsgType::kPingReply: need(1, "ping reply"); return wire::PingReply{get_bytes(f[0], "node_id")};
     case wire::MsgType::kPut:
       need(5, "put");
@@ -409,6 +418,10 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       r.forwarded = get_bool(f[9], "forwarded");
       return r;
     }
+    case wire::MsgType::kFault:
+      need(2, "fault");
+      return wire::FaultRequest{static_cast<uint32_t>(get_uint(f[0], "delay_ms", 3'600'000)), get_bool(f[1], "silent")};
+    case wire::MsgType::kFaultReply: return wire::FaultReply{};
     case wire::MsgType::kMetaChangeReply:
       need(3, "metadata change reply");
       return wire::MetaChangeReply{get_uint(f[0], "node_id", UINT64_MAX), get_uint(f[1], "epoch", UINT64_MAX),

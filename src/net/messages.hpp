@@ -43,6 +43,7 @@ struct ErrorReply {
 };
 
 struct PingRequest {
+  uint32_t from = 0;  // the sending node's id for a heartbeat; 0 from a client
   bool operator==(const PingRequest&) const = default;
 };
 struct PingReply {
@@ -202,6 +203,18 @@ struct MetaChangeReply {
   bool operator==(const MetaChangeReply&) const = default;
 };
 
+// Makes the receiving node play a fault, for tests and benchmarks (see
+// tally::Fault): answer other nodes' replica requests `delay_ms` later, or
+// ignore them and their heartbeats (`silent`). Replaces the fault it played.
+struct FaultRequest {
+  uint32_t delay_ms = 0;
+  bool silent = false;
+  bool operator==(const FaultRequest&) const = default;
+};
+struct FaultReply {
+  bool operator==(const FaultReply&) const = default;
+};
+
 enum class MsgType : uint8_t {
   kError = 1,
   kPing = 2,
@@ -223,6 +236,8 @@ enum class MsgType : uint8_t {
   kClusterInfoReply = 18,
   kMetaChange = 19,
   kMetaChangeReply = 20,
+  kFault = 21,
+  kFaultReply = 22,
 };
 
 // The variant's alternatives are in MsgType order (index + 1 == type).
@@ -230,7 +245,7 @@ using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutRep
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
-                          MetaChangeReply>;
+                          MetaChangeReply, FaultRequest, FaultReply>;
 
 inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
 
@@ -246,7 +261,8 @@ inline bool is_reply(MsgType t) {
     case MsgType::kReplicaWriteReply:
     case MsgType::kReplicaReadReply:
     case MsgType::kClusterInfoReply:
-    case MsgType::kMetaChangeReply: return true;
+    case MsgType::kMetaChangeReply:
+    case MsgType::kFaultReply: return true;
     default: return false;
   }
 }

@@ -122,7 +122,9 @@ void MetaGroup::pump() {
     if (rd->soft_state->role == raft::Role::kLeader && genesis_ && map_.epoch == 0) {
       // The founders' first leader writes the initial map as the first command.
       auto r = raft_->propose(net::encode_meta_command(meta::InitCluster{*genesis_}));
-      if (!r.ok()) TALLY_LOG(log_, kWarn) << "cannot propose the initial map: " << r.status().to_string();
+      if (!r.ok()) {
+        TALLY_LOG(log_, kWarn) << "cannot propose the initial map: " << r.status().to_string();
+      }
     }
   }
   std::weak_ptr<bool> alive = alive_;
@@ -225,7 +227,9 @@ void MetaGroup::maybe_snapshot() {
   }
   snapshot_index_ = applied_;
   store_.compact(*snap, [this, index = applied_](Status s) {
-    if (!s.ok()) TALLY_LOG(log_, kWarn) << "metadata snapshot at " << index << " not stored: " << s.to_string();
+    if (!s.ok()) {
+      TALLY_LOG(log_, kWarn) << "metadata snapshot at " << index << " not stored: " << s.to_string();
+    }
   });
 }
 

@@ -156,9 +156,28 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
     refresh_map(ring::kNoNode, [this, msg, respond]() mutable { dispatch(std::move(msg), std::move(respond), true); });
     return true;
   };
+  const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
+                         (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0);
+  if (from_peer && fault_silent_) return;  // playing dead to the other nodes
+  if (from_peer && fault_delay_ms_ && type != wire::MsgType::kPing) {
+    respond = [this, respond = std::move(respond)](wire::Body body) {
+      env_.set_timer(uint64_t{fault_delay_ms_} * 1000,
+                     [respond, body = std::move(body)]() mutable { respond(std::move(body)); });
+    };
+  }
   switch (type) {
     case wire::MsgType::kPing:
       return respond(wire::PingReply{self_.id});
+    case wire::MsgType::kFault: {
+      const auto& f = std::get<wire::FaultRequest>(msg.body);
+      fault_delay_ms_ = f.delay_ms;
+      fault_silent_ = f.silent;
+      TALLY_LOG(log_, kWarn) << "fault injection: "
+                             << (f.silent ? std::string("silent to the other nodes")
+                                 : f.delay_ms ? "replica answers delayed by " + std::to_string(f.delay_ms) + " ms"
+                                              : std::string("none"));
+      return respond(wire::FaultReply{});
+    }
     case wire::MsgType::kStatus:
       return handle_status(respond);
     case wire::MsgType::kPut: {
@@ -294,6 +313,9 @@ void Node::handle_status(const Respond& respond) {
   add("forwarded", std::to_string(forwarded_));
   add("quorum_failures", std::to_string(quorum_failures_));
   add("read_repairs", std::to_string(read_repairs_));
+  if (fault_silent_ || fault_delay_ms_) {
+    add("fault", fault_silent_ ? "silent" : "delay " + std::to_string(fault_delay_ms_) + " ms");
+  }
   add("protocol_errors", std::to_string(protocol_errors_));
   add("records_written", std::to_string(st.writes));
   add("write_batches", std::to_string(st.batches));

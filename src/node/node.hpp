@@ -191,6 +191,9 @@ class Node final : public NetworkHandler {
   std::vector<std::function<void()>> after_refresh_;
   TimerId join_timer_ = 0;
   bool finishing_join_ = false;
+  // The fault this node plays on purpose (wire::FaultRequest).
+  uint32_t fault_delay_ms_ = 0;
+  bool fault_silent_ = false;
 
   std::unordered_set<ConnId> conns_;
   // Outbound connections to peers, and the calls waiting on them.

@@ -85,7 +85,7 @@ void Node::send_heartbeats() {
   for (const auto& m : map_.members) {
     if (m.id == id_ || m.state == meta::NodeState::kRemoved) continue;
     ring::NodeId peer = m.id;
-    call(peer, wire::PingRequest{}, 1'000'000, [this, peer](Result<wire::Message> r) {
+    call(peer, wire::PingRequest{id_}, 1'000'000, [this, peer](Result<wire::Message> r) {
       if (r.ok() && std::holds_alternative<wire::PingReply>(r->body)) fd_.heartbeat(peer, env_.now_us());
     });
   }

@@ -153,6 +153,10 @@ std::vector<Message> sample_messages() {
       {37, wire::MetaChangeRequest{wire::MetaOp::kJoin, "n6", "10.0.0.6:7400", "z2", "", 0, 0, 0, 0, false}},
       {38, wire::MetaChangeRequest{wire::MetaOp::kCreateKeyspace, "", "", "", "users", 5, 3, 2, 2, true}},
       {39, wire::MetaChangeReply{6, 12, 40}},
+      {40, wire::PingRequest{5}},
+      {41, wire::FaultRequest{2, false}},
+      {42, wire::FaultRequest{0, true}},
+      {43, wire::FaultReply{}},
   };
 }
 
@@ -281,7 +285,7 @@ TEST_CASE("decode rejects a protocol version it does not speak, naming it", "[co
 }
 
 TEST_CASE("decode rejects an unknown message type, naming it", "[codec]") {
-  for (int type : {0, 21, 99, 255}) {
+  for (int type : {0, 23, 99, 255}) {
     INFO("type " << type);
     std::string payload = packed([type](auto& p) {
       p.pack_array(3);
@@ -554,7 +558,7 @@ TEST_CASE("decode enforces the nesting depth limit", "[codec]") {
     return packed([depth](auto& p) {
       p.pack_array(4);
       p.pack(1);
-      p.pack(2);  // ping: extra fields are ignored, so depth is all that can fail
+      p.pack(10);  // status: extra fields are ignored, so depth is all that can fail
       p.pack(7);
       for (int i = 0; i < depth; ++i) p.pack_array(i + 1 < depth ? 1 : 0);
     });

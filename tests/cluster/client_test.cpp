@@ -1,0 +1,116 @@
+// The client library and the CLI against real nodes: the embedding example
+// (it links only the public library), routing around a killed node, and the
+// CLI's help and usage errors for every command.
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "harness.hpp"
+#include "tally/client.hpp"
+
+using namespace tally;
+using namespace tally::clustertest;
+
+namespace {
+
+struct Nodes {
+  TempDir dir;
+  std::vector<NodeSpec> specs;
+  std::vector<std::unique_ptr<TallydProcess>> procs;
+
+  explicit Nodes(int n) {
+    for (int i = 1; i <= n; ++i) specs.push_back({"n" + std::to_string(i), free_port()});
+    std::string config = write_config(dir.path, specs, "buffered");
+    for (const auto& s : specs) {
+      procs.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
+    }
+    for (auto& p : procs) REQUIRE(p->start().ok());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the example program, linked with the client library alone, works sync and async", "[cluster][client]") {
+  Nodes c(3);
+  CommandResult r = run(build_dir() + "/example_client " + c.procs[0]->endpoint() + "," + c.procs[1]->endpoint());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("sync: put, get, put with context, del, get: ok"));
+  CHECK_THAT(r.out, Catch::Contains("async: 100 puts (callbacks), 100 gets and 100 deletes (futures): ok"));
+  CHECK(run(build_dir() + "/example_client").exit_code == 2);
+}
+
+TEST_CASE("a client whose only endpoint is killed carries on through the other nodes", "[cluster][client]") {
+  Nodes c(5);
+  // The client is given one node; it learns the others from the cluster map.
+  ClientOptions o;
+  o.endpoints = {c.procs[0]->endpoint()};
+  auto sync = Client::connect(o);
+  auto async = AsyncClient::connect(o);
+  REQUIRE(sync.ok());
+  REQUIRE(async.ok());
+  for (int i = 0; i < 20; ++i) REQUIRE((*sync)->put("before" + std::to_string(i), "v").ok());
+  REQUIRE((*async)->put("warm", "v").get().ok());
+  c.procs[0]->kill9();
+  int failures = 0;
+  std::string first_error;
+  for (int i = 0; i < 50; ++i) {
+    std::string key = "after" + std::to_string(i);
+    auto put = (*sync)->put(key, "v");
+    auto got = (*sync)->get("before" + std::to_string(i % 20));
+    if (!put.ok() || !got.ok() || got->values != std::vector<std::string>{"v"}) {
+      ++failures;
+      if (first_error.empty()) first_error = put.ok() ? got.status().to_string() : put.status().to_string();
+    }
+  }
+  INFO(first_error);
+  CHECK(failures == 0);
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::atomic<int> async_failures{0};
+  for (int i = 0; i < 50; ++i) {
+    (*async)->put("async" + std::to_string(i), "v", {}, [&](Result<std::string> r) {
+      if (!r.ok()) ++async_failures;
+      std::lock_guard<std::mutex> lock(mu);
+      ++answered;
+      cv.notify_one();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == 50; }));
+  CHECK(async_failures == 0);
+}
+
+TEST_CASE("every CLI command has --help; bad arguments are usage errors that say what is wrong",
+          "[cluster][cli]") {
+  std::string tally = build_dir() + "/tally";
+  for (std::string cmd : {"put", "get", "del", "status", "ring", "cluster", "cluster status", "cluster promote",
+                          "cluster demote", "node", "node join", "node leave", "node remove", "keyspace",
+                          "keyspace create", "keyspace list", "keyspace alter", "keyspace drop"}) {
+    INFO(cmd);
+    CommandResult r = run(tally + " " + cmd + " --help");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("Usage:"));
+  }
+  struct Bad {
+    std::string args;
+    std::string says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"get", "key is required"},
+           {"put k v -w 0", "-w"},
+           {"get k -r x", "-r"},
+           {"frobnicate", "frobnicate"},
+           {"keyspace create", "name is required"},
+           {"keyspace create ks --mode maybe", "maybe"},
+           {"node join n9", "address is required"},
+           {"cluster", "subcommand"},
+       }) {
+    INFO(b.args);
+    CommandResult r = run(tally + " -e 127.0.0.1:1 " + b.args);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(b.says));
+  }
+}
