@@ -20,7 +20,7 @@ LDLIBS   := -lleveldb -lxxhash -luv -ldl -lrt
 
 # Debian packages the build and the tests need (`make deps` installs missing ones).
 DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
-            libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev
+            libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev redis-tools
 
 # ---- sources -----------------------------------------------------------------
 # The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh

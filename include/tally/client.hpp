@@ -71,6 +71,10 @@ struct WriteOptions {
   uint32_t timeout_ms = 0;  // the server's quorum timeout; 0: the server default
   bool sloppy = false;      // may fallback nodes holding hints count towards W?
   std::string context;      // from an earlier get: the write supersedes what that get saw
+  // put without a context: supersede every version the coordinating replica
+  // holds instead of adding a sibling (a concurrent write it has not seen yet
+  // still survives as a sibling). Ignored when a context is given.
+  bool overwrite = false;
 };
 
 struct ReadOptions {

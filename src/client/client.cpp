@@ -100,43 +100,41 @@ struct Calls {
     return Clock::now() + std::chrono::milliseconds(server_ms + engine.options().request_timeout_ms);
   }
 
-  Request put(std::string_view key, std::string_view value, const WriteOptions& o) const {
+  // A request about `key`, routed to its replicas.
+  Request keyed(const std::string& ks, std::string_view key, uint32_t timeout_ms, bool idempotent) const {
     Request r;
-    r.keyspace = keyspace(o.keyspace);
+    r.keyspace = keyspace(ks);
     r.key = std::string(key);
+    r.idempotent = idempotent;
+    r.deadline = deadline(timeout_ms);
+    return r;
+  }
+  static wire::RequestOptions write_options(const WriteOptions& o) {
     wire::RequestOptions opt;
     opt.w = static_cast<uint8_t>(o.w.value_or(0));
     opt.timeout_ms = o.timeout_ms;
     opt.sloppy = o.sloppy;
-    r.body = wire::PutRequest{r.keyspace, r.key, std::string(value), o.context, opt};
-    r.idempotent = false;  // a put sent twice may add a sibling
-    r.deadline = deadline(o.timeout_ms);
+    opt.overwrite = o.overwrite;
+    return opt;
+  }
+
+  Request put(std::string_view key, std::string_view value, const WriteOptions& o) const {
+    Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/false);  // sent twice: maybe a sibling
+    r.body = wire::PutRequest{r.keyspace, r.key, std::string(value), o.context, write_options(o)};
     return r;
   }
   Request get(std::string_view key, const ReadOptions& o) const {
-    Request r;
-    r.keyspace = keyspace(o.keyspace);
-    r.key = std::string(key);
+    Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/true);
     wire::RequestOptions opt;
     opt.r = static_cast<uint8_t>(o.r.value_or(0));
     opt.timeout_ms = o.timeout_ms;
     opt.blocking_repair = o.blocking_repair;
     r.body = wire::GetRequest{r.keyspace, r.key, opt};
-    r.idempotent = true;
-    r.deadline = deadline(o.timeout_ms);
     return r;
   }
   Request del(std::string_view key, const WriteOptions& o) const {
-    Request r;
-    r.keyspace = keyspace(o.keyspace);
-    r.key = std::string(key);
-    wire::RequestOptions opt;
-    opt.w = static_cast<uint8_t>(o.w.value_or(0));
-    opt.timeout_ms = o.timeout_ms;
-    opt.sloppy = o.sloppy;
-    r.body = wire::DeleteRequest{r.keyspace, r.key, o.context, opt};
-    r.idempotent = true;  // deleting twice is harmless
-    r.deadline = deadline(o.timeout_ms);
+    Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/true);  // deleting twice is harmless
+    r.body = wire::DeleteRequest{r.keyspace, r.key, o.context, write_options(o)};
     return r;
   }
 

@@ -173,7 +173,7 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   std::set<std::string> ids, listens;
   for (const auto& n : nodes.as_array()) {
     r.table(n, "nodes");
-    r.only(n, "nodes.", {"id", "listen", "data_dir", "zone"});
+    r.only(n, "nodes.", {"id", "listen", "data_dir", "zone", "resp_listen"});
     NodeEntry e;
     if (!n.contains("id")) r.fail(n, "nodes.id", "missing");
     e.id = r.str(n.at("id"), "nodes.id");
@@ -193,6 +193,14 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
       e.data_dir = (std::filesystem::path(base_dir) / e.data_dir).lexically_normal().string();
     }
     if (n.contains("zone")) e.zone = r.str(n.at("zone"), "nodes.zone");
+    if (n.contains("resp_listen")) {
+      auto resp = parse_host_port(r.str(n.at("resp_listen"), "nodes.resp_listen"));
+      if (!resp.ok()) r.fail(n.at("resp_listen"), "nodes.resp_listen", resp.status().message());
+      e.resp_listen = *resp;
+      if (!listens.insert(e.resp_listen->to_string()).second) {
+        r.fail(n.at("resp_listen"), "nodes.resp_listen", "address " + e.resp_listen->to_string() + " used twice");
+      }
+    }
     cfg.nodes.push_back(std::move(e));
   }
   if (cfg.voters.empty()) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,8 @@ struct NodeEntry {
   HostPort listen;       // where the node binds (peers and clients)
   std::string data_dir;  // absolute, or relative to the config file's folder; resolved on load
   std::string zone = "default";
+  // Where the node speaks the Redis protocol (docs/resp.md); none when unset.
+  std::optional<HostPort> resp_listen;
 };
 
 struct ClusterConfig {

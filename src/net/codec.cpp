@@ -16,6 +16,16 @@ struct StringSink {
 };
 using Packer = msgpack::packer<StringSink>;
 
+// The bytes `fill` packs.
+template <class Fill>
+std::string packed(Fill&& fill) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  fill(p);
+  return out;
+}
+
 void pack_str(Packer& p, const std::string& s) {
   p.pack_str(static_cast<uint32_t>(s.size()));
   p.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
@@ -26,13 +36,14 @@ void pack_bin(Packer& p, const std::string& s) {
 }
 
 void pack_options(Packer& p, const wire::RequestOptions& o) {
-  p.pack_array(6);
+  p.pack_array(7);
   p.pack(o.r);
   p.pack(o.w);
   p.pack(o.timeout_ms);
   p.pack(o.sloppy);
   p.pack(o.blocking_repair);
   p.pack(o.forwarded);
+  p.pack(o.overwrite);
 }
 
 void pack_clock(Packer& p, const quorum::VersionVector& vv) {
@@ -266,6 +277,7 @@ wire::RequestOptions get_options(const msgpack::object& o) {
   // Older clients send four options; the rest default to false.
   if (a.size > 4) opt.blocking_repair = get_bool(a.ptr[4], "options.blocking_repair");
   if (a.size > 5) opt.forwarded = get_bool(a.ptr[5], "options.forwarded");
+  if (a.size > 6) opt.overwrite = get_bool(a.ptr[6], "options.overwrite");
   return opt;
 }
 
@@ -522,11 +534,7 @@ quorum::DvvSet get_record(const msgpack::object& o) {
 }  // namespace
 
 std::string encode_record(const quorum::DvvSet& record) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
-  pack_record(p, record);
-  return out;
+  return packed([&](Packer& p) { pack_record(p, record); });
 }
 
 Result<quorum::DvvSet> decode_record(std::string_view bytes) {
@@ -536,11 +544,7 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes) {
 }
 
 std::string encode_context(const quorum::VersionVector& clock) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
-  pack_clock(p, clock);
-  return out;
+  return packed([&](Packer& p) { pack_clock(p, clock); });
 }
 
 Result<quorum::VersionVector> decode_context(std::string_view bytes) {
@@ -653,11 +657,7 @@ raft::Message get_raft_fields(const msgpack::object* f) {
 }  // namespace
 
 std::string encode_raft_entry(const raft::Entry& e) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
-  pack_entry(p, e);
-  return out;
+  return packed([&](Packer& p) { pack_entry(p, e); });
 }
 
 Result<raft::Entry> decode_raft_entry(std::string_view bytes) {
@@ -687,11 +687,7 @@ Result<raft::HardState> decode_hard_state(std::string_view bytes) {
 }
 
 std::string encode_snapshot(const raft::Snapshot& s) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
-  pack_snapshot(p, s);
-  return out;
+  return packed([&](Packer& p) { pack_snapshot(p, s); });
 }
 
 Result<raft::Snapshot> decode_snapshot(std::string_view bytes) {
@@ -778,11 +774,7 @@ meta::ClusterMap get_cluster_map(const msgpack::object& o) {
 }  // namespace
 
 std::string encode_cluster_map(const meta::ClusterMap& map) {
-  std::string out;
-  StringSink sink{&out};
-  Packer p(sink);
-  pack_cluster_map(p, map);
-  return out;
+  return packed([&](Packer& p) { pack_cluster_map(p, map); });
 }
 
 Result<meta::ClusterMap> decode_cluster_map(std::string_view bytes) {

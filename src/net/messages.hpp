@@ -33,6 +33,9 @@ struct RequestOptions {
   // Set by a node that hands a write to a replica of the key (only replicas
   // mint dots): the receiver must coordinate it, never forward it again.
   bool forwarded = false;
+  // Puts without a context: supersede every version the coordinating replica
+  // holds (as a delete without a context does) instead of adding a sibling.
+  bool overwrite = false;
   bool operator==(const RequestOptions&) const = default;
 };
 

@@ -39,6 +39,22 @@ class NetworkHandler {
   virtual void on_closed(ConnId conn, const Status& why) = 0;
 };
 
+// What a raw byte-stream listener tells its owner (Env::listen_stream): the
+// bytes exactly as TCP delivered them, cut wherever the reads fell. Parsing,
+// and any limit on what a connection may leave unparsed, is the handler's job.
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+  // A client connected to the stream listener.
+  virtual void on_accept(ConnId conn) = 0;
+  // Some bytes arrived: one read's worth, never empty, valid only during the
+  // call (copy what is kept).
+  virtual void on_data(ConnId conn, std::string_view bytes) = 0;
+  // The connection is gone (closed by either side, reset). No more bytes will
+  // arrive on it and sends to it are dropped.
+  virtual void on_closed(ConnId conn, const Status& why) = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -65,8 +81,31 @@ class Env {
   virtual ConnId connect(const HostPort& addr) = 0;
   // Queues a frame payload. Sends to a closed connection are dropped.
   virtual void send(ConnId conn, std::string payload) = 0;
-  // Closes a connection; on_closed follows with `why`.
+  // Closes a connection; on_closed follows with `why`. A stream connection
+  // closes lingering: the bytes already queued are written first and what the
+  // peer still sends is dropped until it closes (a few seconds at most), so
+  // the last reply, which may say why, reaches it instead of a reset.
   virtual void close(ConnId conn, const Status& why) = 0;
+
+  // ---- raw byte streams (text protocols: RESP) ----
+  // Starts accepting on `addr` next to the framed listener: its connections
+  // carry bytes without framing and report to `handler`. They share the ConnId
+  // space with framed connections and are closed with close(). Errors: the
+  // address is taken or cannot be bound.
+  virtual Status listen_stream(const HostPort& addr, StreamHandler* handler) = 0;
+  // Queues bytes on a stream connection as they are, without a length header.
+  // Sends to a closed connection are dropped; on a framed connection they are
+  // dropped with a warning (they would break its framing).
+  virtual void send_raw(ConnId conn, std::string bytes) = 0;
+  // Flow control for a stream connection: while paused, nothing is read from
+  // the socket, so a client that sends faster than the node answers is held
+  // back by TCP instead of by the node's memory. Pauses do not nest: one
+  // resume_reading undoes any number of pause_reading. Framed, unknown and
+  // closed connections are ignored. The env also stops reading on its own
+  // while the peer does not take what was sent to it (a client that pipelines
+  // requests but never reads the replies); the two pauses are independent.
+  virtual void pause_reading(ConnId conn) = 0;
+  virtual void resume_reading(ConnId conn) = 0;
 
   // ---- disk, randomness, logging ----
   virtual store::Disk& disk() = 0;

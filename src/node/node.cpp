@@ -41,6 +41,15 @@ Status Node::start() {
   started_us_ = env_.now_us();
   Status s = env_.listen(self_.listen, this);
   if (!s.ok()) return s;
+  if (self_.resp_listen) {
+    RespSessionOptions o;
+    o.limits = RespServer::limits_for(config_.limits);
+    o.version = std::string(kTallyVersion);
+    resp_ = std::make_unique<RespServer>(env_, *this, std::move(o), log_.child("resp"));
+    s = resp_->start(*self_.resp_listen);
+    if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
+    TALLY_LOG(log_, kInfo) << "speaking the Redis protocol on " << self_.resp_listen->to_string();
+  }
   hints_.load([this](Status st) {
     if (!st.ok()) {
       TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
@@ -72,6 +81,7 @@ void Node::stop(std::function<void()> done) {
   env_.cancel_timer(replay_timer_);
   if (join_timer_) env_.cancel_timer(join_timer_);
   meta_.stop();
+  if (resp_) resp_->stop();
   if (writes_in_flight_ == 0) {
     done();
   } else {
@@ -192,7 +202,8 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
       auto ctx = net::decode_context(req.context);
       if (!ctx.ok()) return fail(respond, ctx.status());
       quorum::ClientWrite write = quorum::ClientWrite::Put(std::move(req.value), clock_.now(env_.wall_ms()));
-      return coordinate_write(std::move(respond), *ks, std::move(req.key), std::move(write), std::move(*ctx), false,
+      bool blind = req.options.overwrite && req.context.empty();
+      return coordinate_write(std::move(respond), *ks, std::move(req.key), std::move(write), std::move(*ctx), blind,
                               req.options, false);
     }
     case wire::MsgType::kDelete: {
@@ -309,6 +320,10 @@ void Node::handle_status(const Respond& respond) {
   add("hints_refused", std::to_string(hints_.refused()));
   add("hints_delivered", std::to_string(hints_delivered_));
   add("connections", std::to_string(conns_.size()));
+  if (resp_) {
+    add("resp_listen", self_.resp_listen->to_string());
+    add("resp_connections", std::to_string(resp_->connections()));
+  }
   add("requests", std::to_string(requests_));
   add("forwarded", std::to_string(forwarded_));
   add("quorum_failures", std::to_string(quorum_failures_));

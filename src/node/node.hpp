@@ -25,6 +25,7 @@
 #include "node/env.hpp"
 #include "node/failure_detector.hpp"
 #include "node/meta_group.hpp"
+#include "node/resp_server.hpp"
 #include "quorum/dvv.hpp"
 #include "quorum/hlc.hpp"
 #include "quorum/quorum_tally.hpp"
@@ -42,7 +43,7 @@ struct NodeTimings {
   size_t hints_per_replay = 64;
 };
 
-class Node final : public NetworkHandler {
+class Node final : public NetworkHandler, public RespBackend {
  public:
   // Answers one request: called once with the reply (or an ErrorReply).
   using Respond = std::function<void(wire::Body)>;
@@ -75,6 +76,11 @@ class Node final : public NetworkHandler {
   // Runs a client request arriving by another door than the wire protocol
   // (the RESP listener): answered exactly as the same request on a connection.
   void submit(wire::Body request, Respond respond);
+
+  // RespBackend: the RESP listener's requests, run as submit() runs them.
+  void request(wire::Body request, std::function<void(wire::Body reply)> done) override {
+    submit(std::move(request), std::move(done));
+  }
 
   // NetworkHandler
   void on_accept(ConnId conn) override;
@@ -183,6 +189,7 @@ class Node final : public NetworkHandler {
   quorum::HybridClock clock_;
   FailureDetector fd_;
   MetaGroup meta_;
+  std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
   net::DecodeLimits decode_limits_;
   // Where Raft messages from a node arrived: the way back to a node whose
   // address is not in our map yet (a joiner before it has applied the log).

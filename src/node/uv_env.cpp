@@ -7,21 +7,31 @@ namespace tally {
 
 // ---- the disk: LevelDB calls on libuv's worker threads -----------------------
 
+// LevelDB behind the Disk interface. What may wait on the disk (a synced
+// write, a scan) runs on libuv's worker pool; an unsynced write or a point
+// read takes microseconds (the memtable, the OS page cache) and runs on the
+// loop itself, where handing it to a worker thread and back would cost more
+// than the work. Completions run later on the loop either way.
 class UvEnv::UvDisk final : public store::Disk {
  public:
-  UvDisk(uv_loop_t* loop, std::unique_ptr<store::LevelDbEngine> engine)
-      : loop_(loop), engine_(std::move(engine)) {}
+  UvDisk(uv_loop_t* loop, std::unique_ptr<store::LevelDbEngine> engine,
+         std::function<void(std::function<void()>)> defer)
+      : loop_(loop), engine_(std::move(engine)), defer_(std::move(defer)) {}
 
   void write(store::WriteBatch batch, bool sync, WriteDone done) override {
+    if (!sync) {
+      Status result = engine_->write(batch, false);
+      defer_([result = std::move(result), done = std::move(done)] { done(result); });
+      return;
+    }
     auto result = std::make_shared<Status>();
     submit([e = engine_.get(), batch = std::move(batch), sync, result] { *result = e->write(batch, sync); },
            [result, done = std::move(done)] { done(*result); });
   }
 
   void read(std::string key, ReadDone done) override {
-    auto result = std::make_shared<Result<std::optional<std::string>>>(std::optional<std::string>());
-    submit([e = engine_.get(), key = std::move(key), result] { *result = e->read(key); },
-           [result, done = std::move(done)] { done(std::move(*result)); });
+    auto result = std::make_shared<Result<std::optional<std::string>>>(engine_->read(key));
+    defer_([result, done = std::move(done)] { done(std::move(*result)); });
   }
 
   void scan(std::string start, std::string end, size_t limit, ScanDone done) override {
@@ -52,6 +62,7 @@ class UvEnv::UvDisk final : public store::Disk {
 
   uv_loop_t* loop_;
   std::unique_ptr<store::LevelDbEngine> engine_;
+  std::function<void(std::function<void()>)> defer_;
 };
 
 // ---- connections and timers ----------------------------------------------------
@@ -67,7 +78,21 @@ struct UvEnv::Conn {
   Status why;
   std::string peer;
   std::vector<std::string> queued;  // sends before the connection is established
+  StreamHandler* stream = nullptr;   // set on connections of the stream listener
+  bool reading = false;
+  bool paused_by_handler = false;
+  bool paused_by_writes = false;  // the peer is not taking what we send
+  // A closing stream connection: its last bytes are on their way, and what
+  // the peer still sends is read and dropped until it closes (see close()).
+  bool lingering = false;
+  TimerId linger_timer = 0;
   explicit Conn(uint32_t max_frame) : reader(max_frame) {}
+};
+
+struct UvEnv::WriteReq {
+  uv_write_t req;
+  char header[net::kFrameHeaderBytes];
+  std::string payload;
 };
 
 struct UvEnv::Timer {
@@ -78,11 +103,15 @@ struct UvEnv::Timer {
 };
 
 namespace {
-struct WriteReq {
-  uv_write_t req;
-  char header[net::kFrameHeaderBytes];
-  std::string payload;
-};
+
+// A stream connection with this much queued and unwritten stops being read
+// until the queue drains below the low mark: a client that pipelines requests
+// but does not read the replies is held back by TCP, not by our memory.
+constexpr size_t kStreamWriteHighWater = 1 << 20;
+constexpr size_t kStreamWriteLowWater = 256 << 10;
+// How long a closing stream connection may take to hand its last bytes (an
+// error, QUIT's reply) to the peer and see it close, before it is cut.
+constexpr uint64_t kCloseLingerUs = 5'000'000;
 
 std::string peer_name(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
@@ -116,7 +145,9 @@ UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits,
     : loop_(std::make_unique<uv_loop_t>()), limits_(limits), log_(std::move(log)),
       rng_(std::random_device{}()), read_buf_(64 * 1024) {
   uv_loop_init(loop_.get());
-  disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine));
+  disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine), [this](std::function<void()> fn) {
+    defer(std::move(fn));
+  });
   uv_check_init(loop_.get(), &check_);
   check_.data = this;
   uv_check_start(&check_, [](uv_check_t* h) { static_cast<UvEnv*>(h->data)->run_deferred(); });
@@ -137,14 +168,22 @@ void UvEnv::run() { uv_run(loop_.get(), UV_RUN_DEFAULT); }
 void UvEnv::stop() {
   if (stopping_) return;
   stopping_ = true;
-  if (listener_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
+  for (uv_tcp_t** l : {&listener_, &stream_listener_}) {
+    if (!*l) continue;
+    uv_close(reinterpret_cast<uv_handle_t*>(*l), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    *l = nullptr;
   }
   std::vector<ConnId> ids;
   for (auto& [id, c] : conns_) ids.push_back(id);
-  for (ConnId id : ids) close(id, Status::Aborted("node shutting down"));
+  for (ConnId id : ids) {
+    Conn* c = conns_[id].get();
+    // A connection still flushing its last bytes is cut now.
+    if (c->closing) {
+      finish_close(c);
+    } else {
+      close(id, Status::Aborted("node shutting down"));
+    }
+  }
   std::vector<TimerId> tids;
   for (auto& [id, t] : timers_) tids.push_back(id);
   for (TimerId id : tids) cancel_timer(id);
@@ -258,6 +297,16 @@ UvEnv::Conn* UvEnv::new_conn() {
 
 Status UvEnv::listen(const HostPort& addr, NetworkHandler* handler) {
   handler_ = handler;
+  return start_listener(addr, &listener_);
+}
+
+Status UvEnv::listen_stream(const HostPort& addr, StreamHandler* handler) {
+  stream_handler_ = handler;
+  return start_listener(addr, &stream_listener_);
+}
+
+Status UvEnv::start_listener(const HostPort& addr, uv_tcp_t** out) {
+  if (*out) return Status::InvalidArgument("already listening; cannot also listen on " + addr.to_string());
   sockaddr_storage ss{};
   if (uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
       uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
@@ -271,54 +320,104 @@ Status UvEnv::listen(const HostPort& addr, NetworkHandler* handler) {
     reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(addr.port);
     freeaddrinfo(res);
   }
-  listener_ = new uv_tcp_t;
-  uv_tcp_init(loop_.get(), listener_);
-  listener_->data = this;
-  int rc = uv_tcp_bind(listener_, reinterpret_cast<sockaddr*>(&ss), 0);
+  auto* listener = new uv_tcp_t;
+  uv_tcp_init(loop_.get(), listener);
+  listener->data = this;
+  int rc = uv_tcp_bind(listener, reinterpret_cast<sockaddr*>(&ss), 0);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 512, [](uv_stream_t* server, int status) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener), 512, [](uv_stream_t* server, int status) {
       auto* env = static_cast<UvEnv*>(server->data);
+      // Set before the loop runs again, so before any connection arrives.
+      bool raw = reinterpret_cast<uv_tcp_t*>(server) == env->stream_listener_;
       if (status < 0) {
-        TALLY_LOG(env->log_, kWarn) << "accept failed: " << uv_strerror(status);
+        TALLY_LOG(env->log_, kWarn) << "accept failed" << (raw ? " (stream listener)" : "") << ": "
+                                    << uv_strerror(status);
         return;
       }
-      Conn* c = env->new_conn();
-      if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-        env->close(c->id, Status::IoError("accept failed"));
-        return;
-      }
-      uv_tcp_nodelay(&c->tcp, 1);
-      c->connected = true;
-      c->peer = peer_name(&c->tcp);
-      env->start_reading(c);
-      env->handler_->on_accept(c->id);
+      env->on_connection(server, raw);
     });
   }
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(listener), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
     return Status::IoError("cannot listen on " + addr.to_string() + ": " + uv_strerror(rc));
   }
+  *out = listener;
   return Status::Ok();
 }
 
-void UvEnv::start_reading(Conn* c) {
+void UvEnv::on_connection(uv_stream_t* server, bool stream) {
+  Conn* c = new_conn();
+  if (stream) c->stream = stream_handler_;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    close(c->id, Status::IoError("accept failed"));
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->connected = true;
+  c->peer = peer_name(&c->tcp);
+  update_reading(c);
+  if (stream) {
+    stream_handler_->on_accept(c->id);
+  } else {
+    handler_->on_accept(c->id);
+  }
+}
+
+void UvEnv::update_reading(Conn* c) {
+  bool want = c->connected && (c->lingering || (!c->closing && !c->paused_by_handler && !c->paused_by_writes));
+  if (want == c->reading) return;
+  c->reading = want;
+  auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
+  if (!want) {
+    uv_read_stop(s);
+    return;
+  }
   uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->tcp),
+      s,
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* conn = static_cast<Conn*>(h->data);
         buf->base = conn->env->read_buf_.data();
         buf->len = conn->env->read_buf_.size();
       },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        auto* conn = static_cast<Conn*>(s->data);
+      [](uv_stream_t* st, ssize_t nread, const uv_buf_t* buf) {
+        auto* conn = static_cast<Conn*>(st->data);
         conn->env->on_read(conn, nread, buf);
       });
 }
 
+void UvEnv::pause_reading(ConnId id) {
+  Conn* c = find(id);
+  if (!c || !c->stream) return;
+  c->paused_by_handler = true;
+  update_reading(c);
+}
+
+void UvEnv::resume_reading(ConnId id) {
+  Conn* c = find(id);
+  if (!c || !c->stream) return;
+  c->paused_by_handler = false;
+  update_reading(c);
+}
+
 void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
-  if (c->closing) return;
+  if (c->closing) {
+    // Lingering: the peer's bytes are dropped; its close (or a reset) ends it.
+    if (c->lingering && nread < 0) finish_close(c);
+    return;
+  }
   ConnId id = c->id;
+  if (c->stream) {
+    // A byte stream has no unit to truncate: whatever the handler holds
+    // unparsed at EOF is its business. The peer is gone: no linger.
+    if (nread == UV_EOF) {
+      close_conn(c, Status::Unavailable("closed by peer"), false);
+    } else if (nread < 0) {
+      close_conn(c, Status::IoError(std::string("read failed: ") + uv_strerror(static_cast<int>(nread))), false);
+    } else if (nread > 0) {
+      c->stream->on_data(id, std::string_view(buf->base, static_cast<size_t>(nread)));
+    }
+    return;
+  }
   if (nread < 0) {
     if (nread == UV_EOF && c->reader.buffered() == 0) {
       close(id, Status::Unavailable("closed by peer"));
@@ -348,20 +447,46 @@ void UvEnv::write_now(Conn* c, std::string payload) {
   auto* w = new WriteReq;
   net::put_frame_header(w->header, static_cast<uint32_t>(payload.size()));
   w->payload = std::move(payload);
-  w->req.data = c->env;
   uv_buf_t bufs[2] = {uv_buf_init(w->header, sizeof w->header),
                       uv_buf_init(w->payload.data(), static_cast<unsigned>(w->payload.size()))};
-  ConnId id = c->id;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), bufs, 2, [](uv_write_t* r, int status) {
+  submit_write(c, w, bufs, 2);
+}
+
+void UvEnv::write_raw(Conn* c, std::string bytes) {
+  auto* w = new WriteReq;
+  w->payload = std::move(bytes);
+  uv_buf_t buf = uv_buf_init(w->payload.data(), static_cast<unsigned>(w->payload.size()));
+  submit_write(c, w, &buf, 1);
+  auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
+  if (find(c->id) && !c->paused_by_writes && uv_stream_get_write_queue_size(s) > kStreamWriteHighWater) {
+    c->paused_by_writes = true;
+    update_reading(c);
+  }
+}
+
+void UvEnv::submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs) {
+  w->req.data = c->env;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), bufs, nbufs, [](uv_write_t* r, int status) {
     std::unique_ptr<WriteReq> req(reinterpret_cast<WriteReq*>(r));
+    auto* conn = static_cast<Conn*>(r->handle->data);
+    if (conn->closing) return;
     if (status < 0 && status != UV_ECANCELED) {
-      auto* conn = static_cast<Conn*>(r->handle->data);
-      if (!conn->closing) conn->env->close(conn->id, Status::IoError(std::string("write failed: ") + uv_strerror(status)));
+      conn->env->close_conn(conn, Status::IoError(std::string("write failed: ") + uv_strerror(status)), false);
+      return;
     }
+    conn->env->on_written(conn);
   });
   if (rc != 0) {
     delete w;
-    close(id, Status::IoError(std::string("write failed: ") + uv_strerror(rc)));
+    close_conn(c, Status::IoError(std::string("write failed: ") + uv_strerror(rc)), false);
+  }
+}
+
+void UvEnv::on_written(Conn* c) {
+  if (c->paused_by_writes &&
+      uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&c->tcp)) <= kStreamWriteLowWater) {
+    c->paused_by_writes = false;
+    update_reading(c);
   }
 }
 
@@ -373,6 +498,16 @@ void UvEnv::send(ConnId id, std::string payload) {
     return;
   }
   write_now(c, std::move(payload));
+}
+
+void UvEnv::send_raw(ConnId id, std::string bytes) {
+  Conn* c = find(id);
+  if (!c || bytes.empty()) return;
+  if (!c->stream) {
+    TALLY_LOG(log_, kWarn) << "dropped " << bytes.size() << " raw bytes sent to framed connection " << id;
+    return;
+  }
+  write_raw(c, std::move(bytes));
 }
 
 ConnId UvEnv::connect(const HostPort& addr) {
@@ -426,7 +561,7 @@ void UvEnv::start_connect(Conn* c, const sockaddr* addr) {
     }
     uv_tcp_nodelay(&conn->tcp, 1);
     conn->connected = true;
-    env->start_reading(conn);
+    env->update_reading(conn);
     ConnId id = conn->id;
     env->handler_->on_connected(id);
     if (!env->find(id)) return;
@@ -442,15 +577,61 @@ void UvEnv::start_connect(Conn* c, const sockaddr* addr) {
 void UvEnv::close(ConnId id, const Status& why) {
   Conn* c = find(id);
   if (!c) return;
+  close_conn(c, why, c->stream && c->connected && !stopping_);
+}
+
+void UvEnv::close_conn(Conn* c, const Status& why, bool linger) {
+  const ConnId id = c->id;
   c->closing = true;
   c->why = why;
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-    auto* conn = static_cast<Conn*>(h->data);
+  if (linger) {
+    // A lingering close, as HTTP servers do. uv_close would cancel the queued
+    // writes, and closing a socket that has unread input sends a reset that
+    // can destroy them in flight; either way the client would miss the reply
+    // that says why (a protocol error, QUIT's +OK). So: shut the write side
+    // down after the queued bytes, read and drop what the client still
+    // sends, and close when it closes or the linger runs out.
+    c->lingering = true;
+    update_reading(c);
+    auto* req = new uv_shutdown_t;
+    req->data = c;
+    int rc = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c->tcp), [](uv_shutdown_t* r, int status) {
+      auto* conn = static_cast<Conn*>(r->data);
+      delete r;
+      if (status < 0) conn->env->finish_close(conn);
+    });
+    if (rc == 0) {
+      c->linger_timer = set_timer(kCloseLingerUs, [this, id] {
+        auto it = conns_.find(id);
+        if (it != conns_.end()) finish_close(it->second.get());
+      });
+      return;
+    }
+    delete req;
+  }
+  update_reading(c);
+  finish_close(c);
+}
+
+void UvEnv::finish_close(Conn* c) {
+  auto* h = reinterpret_cast<uv_handle_t*>(&c->tcp);
+  if (uv_is_closing(h)) return;
+  if (c->linger_timer) {
+    cancel_timer(c->linger_timer);
+    c->linger_timer = 0;
+  }
+  uv_close(h, [](uv_handle_t* hh) {
+    auto* conn = static_cast<Conn*>(hh->data);
     UvEnv* env = conn->env;
     ConnId cid = conn->id;
     Status reason = conn->why;
+    StreamHandler* stream = conn->stream;
     env->conns_.erase(cid);  // frees conn
-    if (env->handler_) env->handler_->on_closed(cid, reason);
+    if (stream) {
+      stream->on_closed(cid, reason);
+    } else if (env->handler_) {
+      env->handler_->on_closed(cid, reason);
+    }
   });
 }
 

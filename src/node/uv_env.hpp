@@ -31,7 +31,7 @@ class UvEnv final : public Env {
   uv_loop_t* loop() { return loop_.get(); }
   // Runs the loop until stop() and until every handle is closed.
   void run();
-  // Closes the listener, every connection and timer; run() then returns.
+  // Closes the listeners, every connection and timer; run() then returns.
   void stop();
   // Calls `fn` on the loop when `signum` arrives (SIGTERM, SIGINT).
   void on_signal(int signum, std::function<void()> fn);
@@ -46,6 +46,10 @@ class UvEnv final : public Env {
   ConnId connect(const HostPort& addr) override;
   void send(ConnId conn, std::string payload) override;
   void close(ConnId conn, const Status& why) override;
+  Status listen_stream(const HostPort& addr, StreamHandler* handler) override;
+  void send_raw(ConnId conn, std::string bytes) override;
+  void pause_reading(ConnId conn) override;
+  void resume_reading(ConnId conn) override;
   store::Disk& disk() override;
   uint64_t random() override { return rng_(); }
   const Logger& log() override { return log_; }
@@ -53,14 +57,28 @@ class UvEnv final : public Env {
  private:
   struct Conn;
   struct Timer;
+  struct WriteReq;
   class UvDisk;
 
   UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log);
   Conn* find(ConnId id);
   Conn* new_conn();
-  void start_reading(Conn* c);
+  // Binds and listens on `addr` into *out (listener_ or stream_listener_,
+  // which decides whether its connections are framed or raw streams).
+  Status start_listener(const HostPort& addr, uv_tcp_t** out);
+  void on_connection(uv_stream_t* server, bool stream);
+  // Reads from the socket unless the handler or a full write queue paused it.
+  void update_reading(Conn* c);
   void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
   void write_now(Conn* c, std::string payload);
+  void write_raw(Conn* c, std::string bytes);
+  void submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs);
+  void on_written(Conn* c);
+  // Marks `c` closing; with `linger`, first lets its last bytes reach a peer
+  // that is still there (stream connections; see close()).
+  void close_conn(Conn* c, const Status& why, bool linger);
+  // uv_close and, from its callback, on_closed; idempotent.
+  void finish_close(Conn* c);
   void start_connect(Conn* c, const sockaddr* addr);
   void run_deferred();
 
@@ -70,8 +88,10 @@ class UvEnv final : public Env {
   std::mt19937_64 rng_;
   std::unique_ptr<UvDisk> disk_;
   NetworkHandler* handler_ = nullptr;
+  StreamHandler* stream_handler_ = nullptr;
 
   uv_tcp_t* listener_ = nullptr;
+  uv_tcp_t* stream_listener_ = nullptr;
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
   ConnId next_conn_ = 1;
   std::unordered_map<TimerId, Timer*> timers_;

@@ -1,7 +1,12 @@
 #include "sim/sim_world.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <numbers>
+
+#include "net/frame.hpp"
 
 namespace tally::sim {
 
@@ -67,7 +72,7 @@ Status SimHost::listen(const HostPort& addr, NetworkHandler* handler) {
 ConnId SimHost::connect(const HostPort& addr) {
   ConnId id = new_conn_id();
   SimHost* target = world_.find_listener(addr);
-  uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+  uint64_t latency = world_.draw_latency_us();
   if (!target || !world_.reachable(index_, target->index_)) {
     // Like a SYN that gets no answer: the attempt fails after a while.
     at(latency * 2 + 1000, [this, id, a = addr.to_string()] {
@@ -94,6 +99,13 @@ ConnId SimHost::connect(const HostPort& addr) {
 void SimHost::send(ConnId conn, std::string payload) {
   auto it = links_.find(conn);
   if (it == links_.end()) return;
+  if (it->second.stream) {
+    // As UvEnv does: a frame on a byte stream is its header and its payload.
+    char header[net::kFrameHeaderBytes];
+    net::put_frame_header(header, static_cast<uint32_t>(payload.size()));
+    stream_send(conn, std::string(header, sizeof header) + payload);
+    return;
+  }
   SimHost* peer = it->second.peer;
   world_.deliver(*this, *peer, peer->incarnation_, it->second.peer_conn, std::move(payload));
 }
@@ -101,12 +113,19 @@ void SimHost::send(ConnId conn, std::string payload) {
 void SimHost::close(ConnId conn, const Status& why) {
   auto it = links_.find(conn);
   if (it == links_.end()) return;
-  Link link = it->second;
+  Link link = std::move(it->second);
   links_.erase(it);
-  at(0, [this, conn, why] {
-    if (handler_) handler_->on_closed(conn, why);
+  StreamHandler* stream = link.stream;
+  at(0, [this, conn, why, stream] {
+    if (stream) {
+      stream->on_closed(conn, why);
+    } else if (handler_) {
+      handler_->on_closed(conn, why);
+    }
   });
-  uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+  uint64_t latency = world_.draw_latency_us();
+  // On a stream the close (FIN) follows the bytes sent before it.
+  if (stream) latency = std::max(world_.now_us() + latency, link.arrives_at_us) - world_.now_us();
   SimHost* peer = link.peer;
   uint64_t peer_inc = peer->incarnation_;
   world_.schedule(latency, [peer, peer_inc, pc = link.peer_conn] {
@@ -117,7 +136,118 @@ void SimHost::close(ConnId conn, const Status& why) {
 }
 
 void SimHost::peer_closed(ConnId conn, const Status& why) {
-  if (links_.erase(conn) && handler_) handler_->on_closed(conn, why);
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  StreamHandler* stream = it->second.stream;
+  links_.erase(it);
+  if (stream) {
+    stream->on_closed(conn, why);
+  } else if (handler_) {
+    handler_->on_closed(conn, why);
+  }
+}
+
+Status SimHost::listen_stream(const HostPort& addr, StreamHandler* handler) {
+  if (addr.host != addr_.host || addr.port == addr_.port) {
+    return Status::IoError("cannot listen on " + addr.to_string() + ": host " + name_ + " is " +
+                           addr_.host + " and its port " + std::to_string(addr_.port) +
+                           " is the framed listener's");
+  }
+  stream_handler_ = handler;
+  stream_addr_ = addr;
+  return Status::Ok();
+}
+
+ConnId SimHost::connect_stream(const HostPort& addr, StreamHandler* handler) {
+  ConnId id = new_conn_id();
+  SimHost* target = world_.find_stream_listener(addr);
+  uint64_t latency = world_.draw_latency_us();
+  if (!target || !world_.reachable(index_, target->index_)) {
+    at(latency * 2 + 1000, [handler, id, a = addr.to_string()] {
+      handler->on_closed(id, Status::Unavailable("cannot connect to " + a));
+    });
+    return id;
+  }
+  ConnId peer_id = target->new_conn_id();
+  Link mine{target, peer_id, handler};
+  // What this end sends arrives after the server has accepted.
+  mine.arrives_at_us = world_.now_us() + latency;
+  links_[id] = std::move(mine);
+  target->links_[peer_id] = Link{this, id, target->stream_handler_};
+  uint64_t target_inc = target->incarnation_;
+  world_.schedule(latency, [target, target_inc, peer_id] {
+    if (!target->alive_ || target->incarnation_ != target_inc) return;
+    auto it = target->links_.find(peer_id);
+    if (it != target->links_.end()) it->second.stream->on_accept(peer_id);
+  });
+  return id;
+}
+
+void SimHost::send_raw(ConnId conn, std::string bytes) {
+  auto it = links_.find(conn);
+  if (it == links_.end() || bytes.empty()) return;
+  if (!it->second.stream) {
+    TALLY_LOG(log_, kWarn) << "dropped " << bytes.size() << " raw bytes sent to framed connection " << conn;
+    return;
+  }
+  stream_send(conn, std::move(bytes));
+}
+
+void SimHost::stream_send(ConnId conn, std::string bytes) {
+  Link& link = links_.at(conn);
+  SimHost* peer = link.peer;
+  if (!world_.reachable(index_, peer->index_)) {
+    close(conn, Status::Unavailable("connection reset: " + peer->name_ + " is unreachable"));
+    return;
+  }
+  uint64_t now = world_.now_us();
+  uint64_t latency = world_.draw_latency_us();
+  link.arrives_at_us = std::max(now + latency, link.arrives_at_us);
+  uint64_t peer_inc = peer->incarnation_;
+  // Equal times run in the order scheduled, so chunks keep their order.
+  world_.schedule(link.arrives_at_us - now,
+                  [peer, peer_inc, pc = link.peer_conn, from = name_, bytes = std::move(bytes)]() mutable {
+                    if (!peer->alive_ || peer->incarnation_ != peer_inc) return;
+                    XXH3_64bits_update(peer->world_.trace_, bytes.data(), bytes.size());
+                    peer->world_.trace("bytes " + from + ">" + peer->name_ + " c" + std::to_string(pc) +
+                                       " " + std::to_string(bytes.size()) + "B");
+                    peer->stream_arrived(pc, std::move(bytes));
+                  });
+}
+
+void SimHost::stream_arrived(ConnId conn, std::string bytes) {
+  auto it = links_.find(conn);
+  if (it == links_.end() || !it->second.stream) return;
+  Link& link = it->second;
+  if (link.paused || !link.held.empty()) {
+    link.held.push_back(std::move(bytes));
+    return;
+  }
+  link.stream->on_data(conn, bytes);
+}
+
+void SimHost::pause_reading(ConnId conn) {
+  auto it = links_.find(conn);
+  if (it != links_.end() && it->second.stream) it->second.paused = true;
+}
+
+void SimHost::resume_reading(ConnId conn) {
+  auto it = links_.find(conn);
+  if (it == links_.end() || !it->second.stream || !it->second.paused) return;
+  it->second.paused = false;
+  // Not inside the call: held bytes follow on the next event.
+  if (!it->second.held.empty()) at(0, [this, conn] { drain_held(conn); });
+}
+
+void SimHost::drain_held(ConnId conn) {
+  for (;;) {
+    // Looked up each time: the handler may pause or close the link.
+    auto it = links_.find(conn);
+    if (it == links_.end() || it->second.paused || it->second.held.empty()) return;
+    std::string bytes = std::move(it->second.held.front());
+    it->second.held.pop_front();
+    it->second.stream->on_data(conn, bytes);
+  }
 }
 
 void SimHost::crash(CrashKind kind) {
@@ -128,7 +258,7 @@ void SimHost::crash(CrashKind kind) {
   for (auto& [conn, link] : links_) {
     SimHost* peer = link.peer;
     uint64_t peer_inc = peer->incarnation_;
-    uint64_t latency = world_.rng().between(world_.faults_.min_latency_us, world_.faults_.max_latency_us);
+    uint64_t latency = world_.draw_latency_us();
     world_.schedule(latency, [peer, peer_inc, pc = link.peer_conn] {
       if (peer->alive_ && peer->incarnation_ == peer_inc) {
         peer->peer_closed(pc, Status::Unavailable("connection reset"));
@@ -139,6 +269,7 @@ void SimHost::crash(CrashKind kind) {
   timers_.clear();
   handler_ = nullptr;
   listening_ = false;
+  stream_handler_ = nullptr;
   if (kind == CrashKind::kPowerLoss) {
     disk_.crash_power();
   } else {
@@ -211,8 +342,44 @@ void SimWorld::heal() {
   trace("heal");
 }
 
+uint64_t SimWorld::draw_latency_us() {
+  // A uniform in (0, 1], from the top 53 bits of one draw.
+  auto unit = [this] { return (static_cast<double>(rng_.next() >> 11) + 1.0) * 0x1.0p-53; };
+  const double mean = std::max(faults_.mean_latency_us, 0.0);
+  double us = 0;
+  switch (faults_.latency_shape) {
+    case LatencyShape::kUniform:
+      return rng_.between(faults_.min_latency_us, faults_.max_latency_us);
+    case LatencyShape::kFixed:
+      us = mean;
+      break;
+    case LatencyShape::kExponential:
+      us = -mean * std::log(unit());
+      break;
+    case LatencyShape::kLognormal: {
+      // Box-Muller for a standard normal z; then exp(mu + sigma z) has mean
+      // exp(mu + sigma^2 / 2), which is `mean` for this mu.
+      const double sigma = std::max(faults_.lognormal_sigma, 0.0);
+      const double u1 = unit();  // two statements: operands' order is unspecified
+      const double u2 = unit();
+      const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+      us = mean > 0 ? std::exp(std::log(mean) - sigma * sigma / 2 + sigma * z) : 0;
+      break;
+    }
+  }
+  // An hour caps a freak draw of a long tail.
+  return static_cast<uint64_t>(std::llround(std::min(us, 3.6e9)));
+}
+
 bool SimWorld::reachable(int a, int b) const {
   return a == b || !cut_.count({std::min(a, b), std::max(a, b)});
+}
+
+SimHost* SimWorld::find_stream_listener(const HostPort& addr) {
+  for (auto& h : hosts_) {
+    if (h->alive_ && h->stream_handler_ && h->stream_addr_ == addr) return h.get();
+  }
+  return nullptr;
 }
 
 SimHost* SimWorld::find_listener(const HostPort& addr) {
@@ -230,7 +397,7 @@ void SimWorld::deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, Conn
   }
   int copies = rng_.chance(faults_.duplicate) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
-    uint64_t latency = rng_.between(faults_.min_latency_us, faults_.max_latency_us);
+    uint64_t latency = draw_latency_us();
     SimHost* target = &to;
     schedule(latency, [this, target, to_incarnation, conn, payload, from_name = from.name_] {
       if (!target->alive_ || target->incarnation_ != to_incarnation || !target->handler_ ||

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,12 +30,25 @@ namespace tally::sim {
 
 class SimWorld;
 
-// What the network does to messages. Latencies are per message, uniform.
+// The distribution a one-way network latency is drawn from.
+enum class LatencyShape : uint8_t {
+  kUniform,      // uniform in [min_latency_us, max_latency_us]
+  kFixed,        // always mean_latency_us
+  kExponential,  // exponential with mean mean_latency_us: mostly quick, a long tail
+  kLognormal,    // lognormal with mean mean_latency_us; lognormal_sigma is ln(latency)'s spread
+};
+
+// What the network does to messages. Every message, connection set-up and
+// close draws its own latency (SimWorld::draw_latency_us), so framed messages
+// may overtake each other; streams keep their order.
 struct NetworkFaults {
-  uint64_t min_latency_us = 50;
-  uint64_t max_latency_us = 1000;
-  double drop = 0.0;       // probability a message is lost
-  double duplicate = 0.0;  // probability a message is delivered twice
+  LatencyShape latency_shape = LatencyShape::kUniform;
+  uint64_t min_latency_us = 50;    // kUniform only
+  uint64_t max_latency_us = 1000;  // kUniform only
+  double mean_latency_us = 500;    // the other shapes
+  double lognormal_sigma = 0.5;    // kLognormal
+  double drop = 0.0;               // probability a message is lost
+  double duplicate = 0.0;          // probability a message is delivered twice
 };
 
 enum class CrashKind {
@@ -64,6 +78,17 @@ class SimHost final : public Env {
   // The host is up again, with an empty process: start a new node on it.
   void restart();
 
+  // Opens a raw byte stream to a stream listener (listen_stream) on some host:
+  // the client's end of a text-protocol connection, for tests that play a RESP
+  // client. Its events go to `handler`; no on_accept is reported on this end,
+  // and bytes sent at once are queued until the stream is up. A listener that
+  // is missing or unreachable is reported through on_closed, a while later.
+  //
+  // Unlike framed connections, a stream is TCP: bytes arrive once and in
+  // order, whatever the drop and duplicate rates. A send across a cut resets
+  // the connection (both ends see on_closed).
+  ConnId connect_stream(const HostPort& addr, StreamHandler* handler);
+
   // Env
   uint64_t now_us() override;
   uint64_t wall_ms() override;
@@ -74,6 +99,11 @@ class SimHost final : public Env {
   ConnId connect(const HostPort& addr) override;
   void send(ConnId conn, std::string payload) override;
   void close(ConnId conn, const Status& why) override;
+  // Only `addr.host` of this host, on a port other than the framed listener's.
+  Status listen_stream(const HostPort& addr, StreamHandler* handler) override;
+  void send_raw(ConnId conn, std::string bytes) override;
+  void pause_reading(ConnId conn) override;
+  void resume_reading(ConnId conn) override;
   store::Disk& disk() override { return disk_; }
   uint64_t random() override;
   const Logger& log() override { return log_; }
@@ -83,12 +113,24 @@ class SimHost final : public Env {
   struct Link {
     SimHost* peer;
     ConnId peer_conn;
+    StreamHandler* stream = nullptr;  // null on framed connections
+    // Streams only: when the last bytes sent on this link reach the peer.
+    // Later bytes (and the close) never overtake them, as on TCP.
+    uint64_t arrives_at_us = 0;
+    bool paused = false;           // pause_reading on this end
+    std::deque<std::string> held;  // bytes that arrived while paused
   };
 
   // Runs `fn` after `delay_us` if this incarnation of the host is still alive.
   void at(uint64_t delay_us, std::function<void()> fn);
   ConnId new_conn_id() { return next_conn_++; }
   void peer_closed(ConnId conn, const Status& why);
+  // Sends bytes down stream link `conn` in order; resets it across a cut.
+  void stream_send(ConnId conn, std::string bytes);
+  // Bytes of a stream arrive at this end.
+  void stream_arrived(ConnId conn, std::string bytes);
+  // Hands held bytes to the handler while the link is not paused.
+  void drain_held(ConnId conn);
 
   SimWorld& world_;
   int index_;
@@ -101,6 +143,8 @@ class SimHost final : public Env {
   int64_t clock_offset_ms_ = 0;
   NetworkHandler* handler_ = nullptr;
   bool listening_ = false;
+  StreamHandler* stream_handler_ = nullptr;  // set while a stream listener is up
+  HostPort stream_addr_;
   std::unordered_map<ConnId, Link> links_;
   std::set<TimerId> timers_;
   TimerId next_timer_ = 1;
@@ -116,6 +160,10 @@ class SimWorld {
   uint64_t now_us() const { return now_us_; }
   Rng& rng() { return rng_; }
   NetworkFaults& faults() { return faults_; }
+  // One latency from faults().latency_shape, in whole microseconds. kUniform
+  // takes exactly one draw from rng(), as it always has, so the traces of
+  // existing seeds do not change.
+  uint64_t draw_latency_us();
 
   // Adds a machine named `name` reachable at `addr`.
   SimHost& add_host(std::string name, HostPort addr);
@@ -158,6 +206,7 @@ class SimWorld {
   };
 
   SimHost* find_listener(const HostPort& addr);
+  SimHost* find_stream_listener(const HostPort& addr);
   // Carries one message from `from` to (to, conn), with faults and latency.
   void deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, ConnId conn, std::string payload);
 

@@ -74,7 +74,9 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
   out << "[storage]\ndurability = \"" << durability << "\"\n\n" << extra << "\n";
   for (const auto& n : nodes) {
     out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
-        << "\"\ndata_dir = \"" << n.id << "\"\n\n";
+        << "\"\ndata_dir = \"" << n.id << "\"\n";
+    if (n.resp_port) out << "resp_listen = \"127.0.0.1:" << n.resp_port << "\"\n";
+    out << "\n";
   }
   return path;
 }

@@ -37,6 +37,7 @@ std::unique_ptr<Client> connect_client(const std::string& endpoints);
 struct NodeSpec {
   std::string id;
   int port = 0;
+  int resp_port = 0;  // the node's RESP listener; 0 for none
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its path.

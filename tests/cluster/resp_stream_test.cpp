@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <string>
 #include <thread>
@@ -56,6 +57,7 @@ class MapBackend final : public RespBackend {
 class Server {
  public:
   Server() : port_(free_port()) {
+    ::signal(SIGPIPE, SIG_IGN);  // as tallyd does: a client gone mid-write is an error value
     auto env = UvEnv::create(dir_.path, Limits{}, Logger("resp-test", LogLevel::kWarn));
     REQUIRE(env.ok());
     env_ = std::move(*env);
@@ -172,7 +174,8 @@ TEST_CASE("RESP over loopback: a protocol error's reply survives a client that k
   // bytes would make the kernel reset the connection and eat the reply.
   const std::string header = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000\r\n";
   s.send_all(header + std::string(5'000'000, 'v') + "\r\n");
-  const std::string want = "-ERR Protocol error: invalid bulk length: 5000000 bytes, the limit is 4194304\r\n";
+  const std::string want =
+      "-ERR Protocol error: invalid bulk length: 5000000 bytes, the limit is 4194304\r\n";
   CHECK(s.receive(want.size()) == want);
   CHECK(s.at_eof());
 }
@@ -203,7 +206,8 @@ TEST_CASE("RESP over loopback: a client that does not read is held back, and los
     }
   }
   INFO("sent " << sent << " bytes before the server stopped reading");
-  // Socket buffers on both sides plus the node's bounded queues: megabytes, not the 512 MiB offered.
+  // Socket buffers on both sides plus the node's bounded queues: megabytes, not the 512 MiB
+  // offered.
   CHECK(sent < (128u << 20));
 
   // Now read everything: each command sent whole gets its reply.
