@@ -57,8 +57,9 @@ SIM_BIN    := $(BUILD)/tests/sim_tests
 CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
 META_BENCH := $(BUILD)/bench/meta_bench
+TALLY_BENCH:= $(BUILD)/tally-bench
 
-BINS := $(TALLYD) $(TALLY) $(EXAMPLE)
+BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
 .PHONY: all deps test test-run bench cluster stop asan check-long clean install
@@ -110,6 +111,11 @@ $(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
 # starts them with the cluster tests' harness).
 $(META_BENCH): $(call obj,bench/meta_bench.cpp tests/cluster/harness.cpp) $(LIB)
 	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The quorum benchmark: a real cluster through the client library, or the
+# simulator (--sim), which is why it links the whole library.
+$(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # ---- packages ----------------------------------------------------------------

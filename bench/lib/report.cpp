@@ -239,17 +239,19 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
         {res.label, res.fault.empty() ? "none" : res.fault, std::to_string(res.n),
          std::to_string(res.r), std::to_string(res.w), std::to_string(res.ops()),
          fixed(res.throughput(), 1), std::to_string(res.error_count()),
-         ms(res.get_latency_ns.percentile(50)), ms(res.get_latency_ns.percentile(99)),
-         ms(res.get_latency_ns.percentile(99.9)), ms(res.get_latency_ns.max()),
-         ms(res.put_latency_ns.percentile(50)), ms(res.put_latency_ns.percentile(99)),
+         ms(res.get_latency_ns.percentile(50)), ms(res.get_latency_ns.percentile(90)),
+         ms(res.get_latency_ns.percentile(99)), ms(res.get_latency_ns.percentile(99.9)),
+         ms(res.get_latency_ns.max()), ms(res.put_latency_ns.percentile(50)),
+         ms(res.put_latency_ns.percentile(90)), ms(res.put_latency_ns.percentile(99)),
          ms(res.put_latency_ns.percentile(99.9)), ms(res.put_latency_ns.max()),
          res.staleness.reads_judged > 0 ? percent(res.staleness.stale_fraction()) : "-"});
   }
   out << "Throughput and latency (ms; successful operations)\n";
-  write_table(out,
-              {"config", "fault", "N", "R", "W", "ops", "ops/s", "errors", "get p50", "get p99",
-               "get p99.9", "get max", "put p50", "put p99", "put p99.9", "put max", "stale"},
-              rows, 2);
+  write_table(
+      out,
+      {"config", "fault", "N", "R", "W", "ops", "ops/s", "errors", "get p50", "get p90", "get p99",
+       "get p99.9", "get max", "put p50", "put p90", "put p99", "put p99.9", "put max", "stale"},
+      rows, 2);
 
   rows.clear();
   for (const ConfigResult& res : results) {
@@ -286,6 +288,19 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
   out << "\nk-staleness: share of reads returning one of the latest k versions\n";
   write_table(out, {"config", "reads", "k=1", "k=2", "k=3", "PBS k=1", "PBS k=2", "PBS k=3"}, rows,
               1);
+
+  rows.clear();
+  for (const ConfigResult& res : results) {
+    bool first = true;
+    for (const auto& [kind, count] : res.errors) {
+      rows.push_back({first ? res.label : "", kind, std::to_string(count)});
+      first = false;
+    }
+  }
+  if (!rows.empty()) {
+    out << "\nErrors by kind\n";
+    write_table(out, {"config", "error", "count"}, rows, 2);
+  }
 }
 
 void write_csv(std::ostream& out, std::span<const ConfigResult> results) {

@@ -53,15 +53,16 @@ struct ConfigResult {
 // The label tally-bench gives a configuration: "R=2 W=2".
 std::string quorum_label(int r, int w);
 
-// Three fixed-width tables, columns aligned over all results:
+// Fixed-width tables, columns aligned over all results:
 //   1. per configuration: N, R, W, fault, ops, ops/s, errors, get and put
-//      latency (p50, p99, p99.9, max, in ms) and the measured stale share;
+//      latency (p50, p90, p99, p99.9, max, in ms) and the measured stale share;
 //   2. t-visibility, a row per configuration and staleness bucket: reads,
 //      stale reads, measured P(stale), and PBS's prediction at the bucket's
 //      lower edge ("-" unless the prediction has a point at exactly that t:
 //      predict with PbsConfig::t_us set to the bucket edges);
 //   3. k-staleness: measured share of reads within 1, 2, 3 versions of the
-//      latest, beside the closed form's.
+//      latest, beside the closed form's;
+//   4. only when some operation failed: the failures by kind, per configuration.
 void write_text_report(std::ostream& out, std::span<const ConfigResult> results);
 
 // CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes

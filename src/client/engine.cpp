@@ -70,6 +70,9 @@ Engine::Engine(ClientOptions options, std::vector<HostPort> endpoints)
   if (options_.connections_per_node < 1) options_.connections_per_node = 1;
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   thread_ = std::thread([this] { run(); });
+  // Read by submit(); every submit comes after this (and a callback's after
+  // the submit that led to it).
+  io_thread_ = thread_.get_id();
 }
 
 Engine::~Engine() {
@@ -79,6 +82,8 @@ Engine::~Engine() {
   std::vector<std::unique_ptr<Pending>> left;
   for (auto& [id, p] : pending_) left.push_back(std::move(p));
   pending_.clear();
+  for (auto& p : local_) left.push_back(std::move(p));
+  local_.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& p : queue_) left.push_back(std::move(p));
@@ -99,6 +104,11 @@ void Engine::submit(Request request) {
   auto p = std::make_unique<Pending>();
   p->req = std::move(request);
   ++in_flight_;
+  if (std::this_thread::get_id() == io_thread_) {
+    // From a callback: the loop sends it before it next waits; no wake-up.
+    local_.push_back(std::move(p));
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(p));
@@ -132,7 +142,7 @@ void Engine::run() {
         polled.push_back(c.get());
       }
     }
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(kPollTick.count()));
+    int n = ::poll(fds.data(), fds.size(), local_.empty() ? static_cast<int>(kPollTick.count()) : 0);
     if (n < 0 && errno != EINTR) break;
     if (fds[0].revents & POLLIN) {
       uint64_t count;
@@ -152,6 +162,11 @@ void Engine::run() {
       if (!fds[i].revents || c->fd < 0) continue;
       if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) on_writable(*c);
       if (c->fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) on_readable(*c);
+    }
+    while (!local_.empty()) {
+      std::vector<std::unique_ptr<Pending>> batch;
+      batch.swap(local_);
+      for (auto& p : batch) dispatch(std::move(p));
     }
     auto now = Clock::now();
     if (now - last_expiry >= kPollTick) {

@@ -91,6 +91,8 @@ class Engine {
   std::vector<std::unique_ptr<Pending>> queue_;
 
   // I/O thread only, from here on.
+  std::thread::id io_thread_;
+  std::vector<std::unique_ptr<Pending>> local_;  // submitted by callbacks on the I/O thread
   std::map<std::string, std::unique_ptr<Pool>> pools_;  // by "host:port"
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;  // sent, by request id
   uint64_t next_id_ = 1;

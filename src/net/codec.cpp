@@ -307,8 +307,14 @@ template <class T, class Fn>
 Result<T> decode_guarded(std::string_view bytes, const DecodeLimits& limits, Code code,
                          std::string_view prefix, Fn body) {
   auto fail = [&](std::string_view what) { return Status(code, std::string(prefix) + ": " + std::string(what)); };
+  // One zone per thread, emptied for each decode: its first chunk is reused
+  // instead of allocated and freed for every message (the results own their
+  // bytes; nothing points into the zone once `body` returns).
+  thread_local msgpack::zone zone;
+  struct Emptied {
+    ~Emptied() { zone.clear(); }
+  } emptied;
   try {
-    msgpack::zone zone;
     msgpack::object o = unpack_one(zone, bytes, limits);
     return body(o);
   } catch (const DecodeError& e) {

@@ -37,6 +37,15 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
 
 Node::~Node() = default;
 
+Result<meta::ClusterMap> Node::initial_map(const ClusterConfig& config) {
+  std::vector<meta::Member> members;
+  for (size_t i = 0; i < config.nodes.size(); ++i) {
+    const auto& n = config.nodes[i];
+    members.push_back(meta::Member{static_cast<ring::NodeId>(i + 1), n.id, n.listen.to_string(), n.zone, {}});
+  }
+  return meta::bootstrap(std::move(members), config.keyspaces);
+}
+
 Status Node::start() {
   started_us_ = env_.now_us();
   Status s = env_.listen(self_.listen, this);
@@ -60,14 +69,8 @@ Status Node::start() {
   TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " (durability "
                          << durability_name(config_.durability) << ")"
                          << (join_.empty() ? "" : ", joining through " + join_);
-  if (join_.empty()) {
-    // A founder: the config's nodes, in its order, are the initial cluster.
-    std::vector<meta::Member> members;
-    for (size_t i = 0; i < config_.nodes.size(); ++i) {
-      const auto& n = config_.nodes[i];
-      members.push_back(meta::Member{static_cast<ring::NodeId>(i + 1), n.id, n.listen.to_string(), n.zone, {}});
-    }
-    auto genesis = meta::bootstrap(std::move(members), config_.keyspaces);
+  if (join_.empty() && !genesis_) {
+    auto genesis = initial_map(config_);
     if (!genesis.ok()) return genesis.status();
     genesis_ = std::move(*genesis);
   }

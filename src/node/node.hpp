@@ -61,6 +61,14 @@ class Node final : public NetworkHandler, public RespBackend {
   // kUnavailable until the node has one. Errors: the config's initial map
   // cannot be built, the address cannot be bound.
   Status start();
+
+  // The map a founder starts from: the config's nodes, in its order, with
+  // their tokens and the config's keyspaces (the same on every founder).
+  static Result<meta::ClusterMap> initial_map(const ClusterConfig& config);
+  // Hands start() that map already computed (a simulator starting a hundred
+  // founders computes it once); it must be initial_map(config).
+  void set_initial_map(meta::ClusterMap map) { genesis_ = std::move(map); }
+
   // Stops taking requests; `done` runs once every write already accepted has
   // reached the disk (so nothing acknowledged is cut short).
   void stop(std::function<void()> done);

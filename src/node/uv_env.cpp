@@ -86,6 +86,8 @@ struct UvEnv::Conn {
   // the peer still sends is read and dropped until it closes (see close()).
   bool lingering = false;
   TimerId linger_timer = 0;
+  std::string unflushed;  // frames gathered this loop turn (see UvEnv::unflushed_)
+  bool accepted = false;  // the peer connected to us: what we send on it are answers
   explicit Conn(uint32_t max_frame) : reader(max_frame) {}
 };
 
@@ -93,13 +95,6 @@ struct UvEnv::WriteReq {
   uv_write_t req;
   char header[net::kFrameHeaderBytes];
   std::string payload;
-};
-
-struct UvEnv::Timer {
-  uv_timer_t handle;
-  UvEnv* env = nullptr;
-  TimerId id = 0;
-  std::function<void()> fn;
 };
 
 namespace {
@@ -154,6 +149,8 @@ UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits,
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
   uv_idle_init(loop_.get(), &idle_);
   idle_.data = this;
+  uv_timer_init(loop_.get(), &timer_handle_);
+  timer_handle_.data = this;
 }
 
 UvEnv::~UvEnv() {
@@ -184,9 +181,12 @@ void UvEnv::stop() {
       close(id, Status::Aborted("node shutting down"));
     }
   }
-  std::vector<TimerId> tids;
-  for (auto& [id, t] : timers_) tids.push_back(id);
-  for (TimerId id : tids) cancel_timer(id);
+  timer_queue_.clear();
+  timer_due_.clear();
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_handle_))) {
+    uv_timer_stop(&timer_handle_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_handle_), nullptr);
+  }
   for (auto* s : signals_) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
   }
@@ -232,33 +232,51 @@ uint64_t UvEnv::wall_ms() {
 }
 
 TimerId UvEnv::set_timer(uint64_t delay_us, std::function<void()> fn) {
-  auto* t = new Timer;
-  t->env = this;
-  t->id = next_timer_++;
-  t->fn = std::move(fn);
-  t->handle.data = t;
-  uv_timer_init(loop_.get(), &t->handle);
-  timers_[t->id] = t;
-  uv_timer_start(
-      &t->handle,
-      [](uv_timer_t* h) {
-        auto* timer = static_cast<Timer*>(h->data);
-        timer->env->timers_.erase(timer->id);
-        auto fn = std::move(timer->fn);
-        uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<Timer*>(hh->data); });
-        fn();
-      },
-      (delay_us + 999) / 1000, 0);
-  return t->id;
+  TimerId id = next_timer_++;
+  if (stopping_) return id;  // a stopped loop runs no more timers
+  uint64_t due = now_us() + delay_us;
+  timer_queue_.emplace(std::make_pair(due, id), std::move(fn));
+  timer_due_[id] = due;
+  if (due < armed_due_) arm_timer();
+  return id;
 }
 
 void UvEnv::cancel_timer(TimerId id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  Timer* t = it->second;
-  timers_.erase(it);
-  uv_timer_stop(&t->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&t->handle), [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
+  auto it = timer_due_.find(id);
+  if (it == timer_due_.end()) return;
+  timer_queue_.erase(std::make_pair(it->second, id));
+  timer_due_.erase(it);
+  // The libuv timer may stay armed for it: waking up to nothing is harmless.
+}
+
+void UvEnv::arm_timer() {
+  if (timer_queue_.empty()) {
+    uv_timer_stop(&timer_handle_);
+    armed_due_ = UINT64_MAX;
+    return;
+  }
+  uint64_t due = timer_queue_.begin()->first.first;
+  uint64_t now = now_us();
+  uint64_t delay_ms = due > now ? (due - now + 999) / 1000 : 0;
+  armed_due_ = due;
+  uv_timer_start(
+      &timer_handle_, [](uv_timer_t* h) { static_cast<UvEnv*>(h->data)->fire_timers(); }, delay_ms, 0);
+}
+
+void UvEnv::fire_timers() {
+  armed_due_ = UINT64_MAX;
+  const uint64_t now = now_us();
+  // One at a time: a timer's function may set or cancel others.
+  while (!timer_queue_.empty() && timer_queue_.begin()->first.first <= now) {
+    auto first = timer_queue_.begin();
+    TimerId id = first->first.second;
+    std::function<void()> fn = std::move(first->second);
+    timer_queue_.erase(first);
+    timer_due_.erase(id);
+    fn();
+    if (stopping_) return;
+  }
+  arm_timer();
 }
 
 void UvEnv::defer(std::function<void()> fn) {
@@ -274,7 +292,24 @@ void UvEnv::run_deferred() {
   std::vector<std::function<void()>> now;
   now.swap(deferred_);
   for (auto& fn : now) fn();
+  flush_frames();
   if (deferred_.empty() && uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) uv_idle_stop(&idle_);
+}
+
+void UvEnv::flush_frames() {
+  std::vector<ConnId> ids;
+  ids.swap(unflushed_);
+  // Answers first (on connections peers opened to us), then our own requests:
+  // each write can wake the process it goes to, which on a busy machine may
+  // take this one's CPU before it has written the answer someone waits for.
+  for (int answers = 1; answers >= 0; --answers) {
+    for (ConnId id : ids) {
+      Conn* c = find(id);
+      if (!c || c->unflushed.empty() || c->accepted != static_cast<bool>(answers)) continue;
+      write_bytes(c, std::move(c->unflushed));
+      c->unflushed.clear();
+    }
+  }
 }
 
 // ---- network ------------------------------------------------------------------
@@ -354,6 +389,7 @@ void UvEnv::on_connection(uv_stream_t* server, bool stream) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   c->connected = true;
+  c->accepted = true;
   c->peer = peer_name(&c->tcp);
   update_reading(c);
   if (stream) {
@@ -452,11 +488,15 @@ void UvEnv::write_now(Conn* c, std::string payload) {
   submit_write(c, w, bufs, 2);
 }
 
-void UvEnv::write_raw(Conn* c, std::string bytes) {
+void UvEnv::write_bytes(Conn* c, std::string bytes) {
   auto* w = new WriteReq;
   w->payload = std::move(bytes);
   uv_buf_t buf = uv_buf_init(w->payload.data(), static_cast<unsigned>(w->payload.size()));
   submit_write(c, w, &buf, 1);
+}
+
+void UvEnv::write_raw(Conn* c, std::string bytes) {
+  write_bytes(c, std::move(bytes));
   auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
   if (find(c->id) && !c->paused_by_writes && uv_stream_get_write_queue_size(s) > kStreamWriteHighWater) {
     c->paused_by_writes = true;
@@ -497,7 +537,19 @@ void UvEnv::send(ConnId id, std::string payload) {
     c->queued.push_back(std::move(payload));
     return;
   }
-  write_now(c, std::move(payload));
+  // Gathered, and written at the end of this loop turn with the connection's
+  // other frames (run_deferred runs in the same turn: the idle handle keeps
+  // the loop from waiting in poll first).
+  if (c->unflushed.empty()) {
+    unflushed_.push_back(id);
+    if (!stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
+      uv_idle_start(&idle_, [](uv_idle_t*) {});
+    }
+  }
+  char header[net::kFrameHeaderBytes];
+  net::put_frame_header(header, static_cast<uint32_t>(payload.size()));
+  c->unflushed.append(header, sizeof header);
+  c->unflushed.append(payload);
 }
 
 void UvEnv::send_raw(ConnId id, std::string bytes) {
@@ -582,6 +634,11 @@ void UvEnv::close(ConnId id, const Status& why) {
 
 void UvEnv::close_conn(Conn* c, const Status& why, bool linger) {
   const ConnId id = c->id;
+  // Frames sent before the close go first, as they would have unbatched.
+  if (!c->unflushed.empty()) {
+    write_bytes(c, std::move(c->unflushed));
+    c->unflushed.clear();
+  }
   c->closing = true;
   c->why = why;
   if (linger) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -56,7 +57,6 @@ class UvEnv final : public Env {
 
  private:
   struct Conn;
-  struct Timer;
   struct WriteReq;
   class UvDisk;
 
@@ -71,6 +71,8 @@ class UvEnv final : public Env {
   void update_reading(Conn* c);
   void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
   void write_now(Conn* c, std::string payload);
+  void write_bytes(Conn* c, std::string bytes);
+  void flush_frames();
   void write_raw(Conn* c, std::string bytes);
   void submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs);
   void on_written(Conn* c);
@@ -94,12 +96,24 @@ class UvEnv final : public Env {
   uv_tcp_t* stream_listener_ = nullptr;
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
   ConnId next_conn_ = 1;
-  std::unordered_map<TimerId, Timer*> timers_;
+  // Timers: one libuv timer, armed for the earliest deadline of a queue, so
+  // setting and cancelling one (a few times per request) costs a map
+  // operation rather than a libuv handle opened and closed.
+  void arm_timer();
+  void fire_timers();
+  uv_timer_t timer_handle_;
+  std::map<std::pair<uint64_t, TimerId>, std::function<void()>> timer_queue_;  // by (due_us, id)
+  std::unordered_map<TimerId, uint64_t> timer_due_;
+  uint64_t armed_due_ = UINT64_MAX;
   TimerId next_timer_ = 1;
 
   uv_check_t check_;
   uv_idle_t idle_;  // keeps the loop from blocking in poll while work is deferred
   std::vector<std::function<void()>> deferred_;
+  // Framed connections with frames gathered this loop turn, written in one
+  // go at its end (flush_frames): one write call per connection per turn
+  // instead of one per message.
+  std::vector<ConnId> unflushed_;
   std::vector<uv_signal_t*> signals_;
   std::vector<std::function<void()>> signal_fns_;
   bool stopping_ = false;

@@ -6,7 +6,7 @@ namespace tally::sim {
 
 SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability,
                        const std::function<void(ClusterConfig&)>& tweak)
-    : world_(world) {
+    : world_(world), initial_map_(Status::Internal("not computed")) {
   config_.path = "sim";
   config_.name = "sim";
   config_.durability = durability;
@@ -20,6 +20,7 @@ SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability,
     if (i < 3) config_.voters.push_back(e.id);
   }
   if (tweak) tweak(config_);
+  initial_map_ = Node::initial_map(config_);
   for (int i = 0; i < nodes; ++i) {
     hosts_.push_back(&world.add_host(config_.nodes[i].id, config_.nodes[i].listen));
     nodes_.push_back(nullptr);
@@ -37,6 +38,7 @@ void SimCluster::crash(int i, CrashKind kind) {
 void SimCluster::restart(int i) {
   hosts_[i]->restart();
   nodes_[i] = std::make_unique<Node>(*hosts_[i], config_, config_.nodes[i]);
+  if (initial_map_.ok()) nodes_[i]->set_initial_map(*initial_map_);
   Status s = nodes_[i]->start();
   if (!s.ok()) world_.trace("start failed: " + s.to_string());
 }

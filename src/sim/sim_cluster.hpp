@@ -36,6 +36,7 @@ class SimCluster {
  private:
   SimWorld& world_;
   ClusterConfig config_;
+  Result<meta::ClusterMap> initial_map_;  // computed once for every founder
   std::vector<SimHost*> hosts_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };

@@ -174,8 +174,9 @@ TEST_CASE("report: the text tables are aligned and show the figures", "[bench][r
   std::string text = out.str();
   INFO(text);
   std::vector<std::string> all = lines(text);
-  // Three tables, each a title, a header and rows; the last column is
-  // right-aligned, so every line of a table has one length.
+  // Four tables (the last, errors by kind, because the samples have some),
+  // each a title, a header and rows; the last column is right-aligned, so
+  // every line of a table has one length.
   std::vector<std::vector<std::string>> tables(1);
   for (const std::string& line : all) {
     if (line.empty()) {
@@ -184,14 +185,23 @@ TEST_CASE("report: the text tables are aligned and show the figures", "[bench][r
       tables.back().push_back(line);
     }
   }
-  REQUIRE(tables.size() == 3);
+  REQUIRE(tables.size() == 4);
   CHECK(tables[0].size() == 4);      // title, header, 2 rows
   CHECK(tables[1].size() == 2 + 6);  // 3 buckets per result
   CHECK(tables[2].size() == 4);
+  CHECK(tables[3][0] == "Errors by kind");
+  CHECK(tables[3].size() > 2);
   for (const auto& table : tables) {
     for (size_t i = 2; i < table.size(); ++i) CHECK(table[i].size() == table[1].size());
   }
   CHECK(tables[0][1].rfind("config", 0) == 0);
+  CHECK(tables[0][1].find("get p90") != std::string::npos);
+  CHECK(tables[0][1].find("put p90") != std::string::npos);
+  // Without failures there is no fourth table.
+  for (auto& r : results) r.errors.clear();
+  std::ostringstream clean;
+  write_text_report(clean, results);
+  CHECK(clean.str().find("Errors by kind") == std::string::npos);
   CHECK(text.find("none") != std::string::npos);  // no fault
   CHECK(text.find("n3 stopped") != std::string::npos);
   CHECK(text.find("0.050") != std::string::npos);   // get p50: 50 us
