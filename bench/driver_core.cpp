@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -478,6 +479,16 @@ std::optional<PbsPrediction> predict_staleness(const ConfigResult& result,
   auto prediction = predict_t_visibility(config, legs);
   if (!prediction.ok()) return std::nullopt;
   return *prediction;
+}
+
+Status LoadGenerator::check_load() const {
+  if (load_failures_ == 0) return Status::Ok();
+  if (load_failures_ == options_.keys) {
+    return Status(first_load_error_.code(), "no key could be loaded: " + first_load_error_.message());
+  }
+  std::fprintf(stderr, "tally-bench: %llu keys could not be loaded (%s); reads of them are not judged\n",
+               static_cast<unsigned long long>(load_failures_), first_load_error_.to_string().c_str());
+  return Status::Ok();
 }
 
 }  // namespace tally::bench

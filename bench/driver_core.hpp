@@ -133,6 +133,9 @@ class LoadGenerator {
   uint64_t load_failures() const { return load_failures_; }
   // The first error that made a key fail to load, for the message.
   const Status& first_load_error() const { return first_load_error_; }
+  // After the load phase: an error when no key could be loaded; a warning on
+  // stderr when some could not (reads of them are not judged).
+  Status check_load() const;
 
   // The results of the run just done: label, r, w, workload, duration,
   // latencies, errors and measured staleness at `edges_us`. The caller sets

@@ -439,17 +439,7 @@ Result<std::vector<ConfigResult>> run_on_sim(const BenchSettings& settings, Prog
   driver->gen().start_load(driver->now_ns());
   driver->run_phase(progress, "load", stop);
   progress.done();
-  const LoadGenerator& gen = driver->generator();
-  if (gen.load_failures() == settings.workload.keys) {
-    return Status(gen.first_load_error().code(),
-                  "no key could be loaded: " + gen.first_load_error().message());
-  }
-  if (gen.load_failures() > 0) {
-    std::fprintf(stderr,
-                 "tally-bench: %llu keys could not be loaded (%s); reads of them are not judged\n",
-                 static_cast<unsigned long long>(gen.load_failures()),
-                 gen.first_load_error().to_string().c_str());
-  }
+  if (Status s = driver->generator().check_load(); !s.ok()) return s;
 
   std::vector<ConfigResult> results;
   for (size_t i = 0; i < plan->size() && !stop.load(); ++i) {

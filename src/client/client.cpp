@@ -436,7 +436,10 @@ class AsyncClientImpl final : public AsyncClient {
 
 }  // namespace
 
-Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
+namespace {
+
+// Checks the options both faces take; the endpoints, parsed.
+Result<std::vector<HostPort>> checked(ClientOptions& options) {
   if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
   std::vector<HostPort> eps;
   for (const auto& e : options.endpoints) {
@@ -445,19 +448,21 @@ Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
     eps.insert(eps.end(), list->begin(), list->end());
   }
   if (options.keyspace.empty()) options.keyspace = "default";
-  return std::unique_ptr<Client>(new SyncClient(std::move(options), std::move(eps)));
+  return eps;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
+  auto eps = checked(options);
+  if (!eps.ok()) return eps.status();
+  return std::unique_ptr<Client>(new SyncClient(std::move(options), std::move(*eps)));
 }
 
 Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(ClientOptions options) {
-  if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
-  std::vector<HostPort> eps;
-  for (const auto& e : options.endpoints) {
-    auto list = parse_endpoint_list(e);
-    if (!list.ok()) return list.status();
-    eps.insert(eps.end(), list->begin(), list->end());
-  }
-  if (options.keyspace.empty()) options.keyspace = "default";
-  return std::unique_ptr<AsyncClient>(new AsyncClientImpl(std::move(options), std::move(eps)));
+  auto eps = checked(options);
+  if (!eps.ok()) return eps.status();
+  return std::unique_ptr<AsyncClient>(new AsyncClientImpl(std::move(options), std::move(*eps)));
 }
 
 std::future<Result<std::string>> AsyncClient::put(std::string_view key, std::string_view value,

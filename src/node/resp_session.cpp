@@ -365,19 +365,6 @@ void RespSession::get(const Settings& s, std::string key,
   });
 }
 
-void RespSession::put(const Settings& s, std::string key, std::string value, std::string context,
-                      std::function<void(Status)> done) {
-  wire::PutRequest req;
-  req.keyspace = s.keyspace;
-  req.key = std::move(key);
-  req.value = std::move(value);
-  req.context = std::move(context);
-  req.options.w = s.w;
-  call(std::move(req), [done = std::move(done)](wire::Body reply) {
-    done(expect<wire::PutReply>(std::move(reply)).status());
-  });
-}
-
 void RespSession::del(const Settings& s, std::string key, std::string context,
                       std::function<void(Status)> done) {
   wire::DeleteRequest req;

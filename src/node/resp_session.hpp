@@ -179,8 +179,6 @@ class RespSession {
 
   // ---- requests to the backend; each calls back only while the session lives ----
   void get(const Settings& s, std::string key, std::function<void(Result<wire::GetReply>)> done);
-  void put(const Settings& s, std::string key, std::string value, std::string context,
-           std::function<void(Status)> done);
   void del(const Settings& s, std::string key, std::string context,
            std::function<void(Status)> done);
   // SET's overwrite (see the top of this file).
