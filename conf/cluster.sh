@@ -59,6 +59,9 @@ The cluster is up. Try:
   $tally put greeting hello
   $tally get greeting
   $tally status
+  $tally cluster status
+Nodes with a resp_listen in the config also speak the Redis protocol
+(conf/local-cluster.toml: redis-cli -p 6381 SET k v).
 Logs: $RUN_DIR/*.log. Stop it with \`make stop\`.
 EOM
 }
