@@ -18,8 +18,9 @@
 //
 // Routing: the client fetches the cluster map from a node and sends each
 // request straight to a replica of its key (token-aware), so a write need not
-// be forwarded; it refreshes the map every ClientOptions::ring_refresh_ms and
-// whenever a node says the nodes disagree about the ring. Before it has a map,
+// be forwarded; it fetches the map again when a reply carries a newer epoch
+// than its own, when a node says the nodes disagree about the ring, and every
+// ClientOptions::ring_refresh_ms. Before it has a map,
 // or when no replica can be reached, it uses the endpoints it was given.
 // Connections are pooled per node and carry many requests at once.
 //

@@ -33,6 +33,13 @@ bool not_run(const wire::ErrorReply& e) {
          m.find("is not a replica of the key") != std::string::npos;
 }
 
+uint64_t epoch_of(const wire::Body& b) {
+  if (auto* r = std::get_if<wire::PutReply>(&b)) return r->epoch;
+  if (auto* r = std::get_if<wire::GetReply>(&b)) return r->epoch;
+  if (auto* r = std::get_if<wire::DeleteReply>(&b)) return r->epoch;
+  return 0;
+}
+
 }  // namespace
 
 struct Engine::Conn {
@@ -360,6 +367,8 @@ void Engine::on_readable(Conn& c) {
     if (it == pending_.end() || it->second->conn != &c) continue;
     auto p = std::move(it->second);
     pending_.erase(it);
+    // A node on a newer map than ours: fetch it (token-aware routing).
+    if (epoch_of(msg->body) > map_.epoch && options_.token_aware && !refreshing_) refresh_ring();
     if (auto* e = std::get_if<wire::ErrorReply>(&msg->body)) {
       if (e->message.find("disagree about the ring") != std::string::npos && !refreshing_) refresh_ring();
       if (not_run(*e) && p->req.retry_unavailable && !p->req.target) {

@@ -91,11 +91,11 @@ size_t field_count(const wire::Body& body) {
     size_t operator()(const wire::PingRequest&) { return 1; }
     size_t operator()(const wire::PingReply&) { return 1; }
     size_t operator()(const wire::PutRequest&) { return 5; }
-    size_t operator()(const wire::PutReply&) { return 1; }
+    size_t operator()(const wire::PutReply&) { return 2; }
     size_t operator()(const wire::GetRequest&) { return 3; }
-    size_t operator()(const wire::GetReply&) { return 2; }
+    size_t operator()(const wire::GetReply&) { return 3; }
     size_t operator()(const wire::DeleteRequest&) { return 4; }
-    size_t operator()(const wire::DeleteReply&) { return 0; }
+    size_t operator()(const wire::DeleteReply&) { return 1; }
     size_t operator()(const wire::StatusRequest&) { return 0; }
     size_t operator()(const wire::StatusReply&) { return 1; }
     size_t operator()(const wire::ReplicaWrite&) { return 5; }
@@ -129,7 +129,10 @@ void pack_fields(Packer& p, const wire::Body& body) {
       pack_bin(p, m.context);
       pack_options(p, m.options);
     }
-    void operator()(const wire::PutReply& m) { pack_bin(p, m.context); }
+    void operator()(const wire::PutReply& m) {
+      pack_bin(p, m.context);
+      p.pack(m.epoch);
+    }
     void operator()(const wire::GetRequest& m) {
       pack_str(p, m.keyspace);
       pack_bin(p, m.key);
@@ -139,6 +142,7 @@ void pack_fields(Packer& p, const wire::Body& body) {
       p.pack_array(static_cast<uint32_t>(m.values.size()));
       for (const auto& v : m.values) pack_bin(p, v);
       pack_bin(p, m.context);
+      p.pack(m.epoch);
     }
     void operator()(const wire::DeleteRequest& m) {
       pack_str(p, m.keyspace);
@@ -146,7 +150,7 @@ void pack_fields(Packer& p, const wire::Body& body) {
       pack_bin(p, m.context);
       pack_options(p, m.options);
     }
-    void operator()(const wire::DeleteReply&) {}
+    void operator()(const wire::DeleteReply& m) { p.pack(m.epoch); }
     void operator()(const wire::StatusRequest&) {}
     void operator()(const wire::StatusReply& m) {
       p.pack_array(static_cast<uint32_t>(m.fields.size()));
@@ -354,7 +358,10 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       return wire::PutRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
                               get_bytes(f[2], "value"), get_bytes(f[3], "context"),
                               get_options(f[4])};
-    case wire::MsgType::kPutReply: need(1, "put reply"); return wire::PutReply{get_bytes(f[0], "context")};
+    // Replies from nodes older than epochs in replies have fewer fields.
+    case wire::MsgType::kPutReply:
+      need(1, "put reply");
+      return wire::PutReply{get_bytes(f[0], "context"), n > 1 ? get_uint(f[1], "epoch", UINT64_MAX) : 0};
     case wire::MsgType::kGet:
       need(3, "get");
       return wire::GetRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
@@ -366,13 +373,14 @@ wire::Body decode_body(wire::MsgType type, const msgpack::object* f, uint32_t n)
       r.values.reserve(vals.size);
       for (uint32_t i = 0; i < vals.size; ++i) r.values.push_back(get_bytes(vals.ptr[i], "values[]"));
       r.context = get_bytes(f[1], "context");
+      if (n > 2) r.epoch = get_uint(f[2], "epoch", UINT64_MAX);
       return r;
     }
     case wire::MsgType::kDelete:
       need(4, "delete");
       return wire::DeleteRequest{get_bytes(f[0], "keyspace"), get_bytes(f[1], "key"),
                                  get_bytes(f[2], "context"), get_options(f[3])};
-    case wire::MsgType::kDeleteReply: return wire::DeleteReply{};
+    case wire::MsgType::kDeleteReply: return wire::DeleteReply{n > 0 ? get_uint(f[0], "epoch", UINT64_MAX) : 0};
     case wire::MsgType::kStatus: return wire::StatusRequest{};
     case wire::MsgType::kStatusReply: {
       need(1, "status reply");

@@ -62,8 +62,11 @@ struct PutRequest {
   RequestOptions options;
   bool operator==(const PutRequest&) const = default;
 };
+// Replies to clients' data requests carry the answering node's metadata
+// epoch: a client routing by an older map fetches the newer one.
 struct PutReply {
   std::string context;  // the context of the new version
+  uint64_t epoch = 0;
   bool operator==(const PutReply&) const = default;
 };
 
@@ -76,6 +79,7 @@ struct GetRequest {
 struct GetReply {
   std::vector<std::string> values;  // concurrent siblings; empty = not found (or deleted)
   std::string context;              // pass to put/delete to supersede what was read
+  uint64_t epoch = 0;
   bool operator==(const GetReply&) const = default;
 };
 
@@ -87,6 +91,7 @@ struct DeleteRequest {
   bool operator==(const DeleteRequest&) const = default;
 };
 struct DeleteReply {
+  uint64_t epoch = 0;
   bool operator==(const DeleteReply&) const = default;
 };
 

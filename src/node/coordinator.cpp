@@ -178,9 +178,9 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
     op->replied = true;
     if (verdict == quorum::Verdict::kSucceeded) {
       if (op->is_delete) {
-        op->respond(wire::DeleteReply{});
+        op->respond(wire::DeleteReply{map_.epoch});
       } else {
-        op->respond(wire::PutReply{net::encode_context(quorum::join(op->record))});
+        op->respond(wire::PutReply{net::encode_context(quorum::join(op->record)), map_.epoch});
       }
     } else {
       ++quorum_failures_;
@@ -308,6 +308,7 @@ wire::GetReply Node::get_reply(const ReadOp& op) const {
   out.values = op.keyspace.mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
                                                             : quorum::values(m);
   if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
+  out.epoch = map_.epoch;
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "harness.hpp"
 #include "tally/client.hpp"
@@ -113,4 +114,33 @@ TEST_CASE("every CLI command has --help; bad arguments are usage errors that say
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains(b.says));
   }
+}
+
+TEST_CASE("a client learns a newer map from the epoch its replies carry, and routes by it", "[cluster][client]") {
+  Nodes c(3);
+  auto admin = connect_client(c.procs[0]->endpoint());
+  // A client that never refreshes on a timer, and knows one node.
+  ClientOptions o;
+  o.endpoints = {c.procs[0]->endpoint()};
+  o.ring_refresh_ms = 0;
+  auto client = Client::connect(o);
+  REQUIRE(client.ok());
+  REQUIRE((*client)->put("warm", "v").ok());  // it fetches the map (epoch 1)
+  // A keyspace with one replica per key, made after the client took its map.
+  REQUIRE(admin->create_keyspace(KeyspaceSpec{"single", 1, 1, 1}).ok());
+  auto forwarded = [&] {
+    long total = 0;
+    for (auto& p : c.procs) total += std::stol(connect_client(p->endpoint())->status()->field("forwarded"));
+    return total;
+  };
+  WriteOptions w;
+  w.keyspace = "single";
+  // The first puts go where the old map says (n1, which forwards two in three);
+  // their replies carry the new epoch, and the client fetches the new map.
+  for (int i = 0; i < 5; ++i) REQUIRE((*client)->put("first" + std::to_string(i), "v", w).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  long before = forwarded();
+  for (int i = 0; i < 30; ++i) REQUIRE((*client)->put("k" + std::to_string(i), "v", w).ok());
+  // Now every put went straight to its key's one replica: none was forwarded.
+  CHECK(forwarded() == before);
 }

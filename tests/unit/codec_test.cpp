@@ -157,6 +157,9 @@ std::vector<Message> sample_messages() {
       {41, wire::FaultRequest{2, false}},
       {42, wire::FaultRequest{0, true}},
       {43, wire::FaultReply{}},
+      {44, wire::PutReply{kBinary, 9}},
+      {45, wire::GetReply{{"a"}, kBinary, std::numeric_limits<uint64_t>::max()}},
+      {46, wire::DeleteReply{3}},
   };
 }
 
