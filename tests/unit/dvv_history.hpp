@@ -15,27 +15,10 @@
 
 #include "quorum/dvv.hpp"
 #include "quorum/version.hpp"
+#include "raft/random.hpp"
 
 namespace tally::quorum::test {
 
-// splitmix64 (Steele, Lea, Flood 2014): tiny, seedable, and the same sequence on
-// every platform, unlike the std distributions.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform enough in [0, n) for test sizes (n is tiny next to 2^64).
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-  bool percent(unsigned p) { return below(100) < p; }
-
- private:
-  uint64_t state_;
-};
 
 // The exact causal history of a state, as sets of dots: every write it has seen,
 // and every write some write it has seen superseded. Its live writes are
@@ -81,8 +64,8 @@ class RandomHistory {
   // One random operation: a quorum read, a write with the reader's context, a
   // blind write (no context), a delete, or an exchange between two replicas.
   void step() {
-    const size_t roll = rng_.below(100);
-    Client& client = clients_[rng_.below(clients_.size())];
+    const size_t roll = static_cast<size_t>(rng_.uniform(100));
+    Client& client = clients_[static_cast<size_t>(rng_.uniform(clients_.size()))];
     if (roll < 30) {
       read(client);
     } else if (roll < 55) {
@@ -147,8 +130,8 @@ class RandomHistory {
  private:
   void read(Client& client) {
     // A quorum read of 1..N replicas, merged as the coordinator does.
-    const size_t r = 1 + rng_.below(replicas_.size());
-    const size_t first = rng_.below(replicas_.size());
+    const size_t r = 1 + static_cast<size_t>(rng_.uniform(replicas_.size()));
+    const size_t first = static_cast<size_t>(rng_.uniform(replicas_.size()));
     std::vector<DvvSet> replies;
     CausalHistory history;
     for (size_t i = 0; i < r; ++i) {
@@ -162,7 +145,7 @@ class RandomHistory {
 
   void write(Client& client, const VersionVector& context, const CausalHistory& seen,
              bool tombstone) {
-    Replica& rep = replicas_[rng_.below(replicas_.size())];
+    Replica& rep = replicas_[static_cast<size_t>(rng_.uniform(replicas_.size()))];
     const std::string value = tombstone ? "" : "w" + std::to_string(written_.size());
     HlcTimestamp ts{written_.size(), 0, rep.id};
     ClientWrite w = tombstone ? ClientWrite::Delete(ts) : ClientWrite::Put(value, ts);
@@ -184,20 +167,20 @@ class RandomHistory {
   }
 
   void exchange() {
-    Replica& a = replicas_[rng_.below(replicas_.size())];
-    Replica& b = replicas_[rng_.below(replicas_.size())];
+    Replica& a = replicas_[static_cast<size_t>(rng_.uniform(replicas_.size()))];
+    Replica& b = replicas_[static_cast<size_t>(rng_.uniform(replicas_.size()))];
     const DvvSet merged = sync(a.state, b.state);
     const CausalHistory history = history_union(a.history, b.history);
     // Read repair pushes one way; anti-entropy both ways.
     b.state = merged;
     b.history = history;
-    if (rng_.percent(50)) {
+    if (rng_.chance(50, 100)) {
       a.state = merged;
       a.history = history;
     }
   }
 
-  SplitMix64 rng_;
+  raft::SplitMix64 rng_;
   std::vector<Replica> replicas_;
   std::vector<Client> clients_;
   size_t max_siblings_;

@@ -66,19 +66,19 @@ TEST_CASE("lww_resolve keeps the highest-tag sibling of a siblings-mode state", 
 }
 
 TEST_CASE("lww_sync is commutative, associative and idempotent on lww states", "[dvv][lww]") {
-  test::SplitMix64 rng(7);
+  raft::SplitMix64 rng(7);
   std::vector<DvvSet> replicas(3);
   std::vector<DvvSet> pool{DvvSet{}};
   HlcTimestamp highest;
   for (int i = 0; i < 600; ++i) {
-    const size_t r = rng.below(3);
-    if (rng.percent(50)) {
+    const size_t r = rng.uniform(3);
+    if (rng.chance(50, 100)) {
       // Tags collide on the wall time often, so the tie-breaks are exercised.
-      const HlcTimestamp ts = tag(rng.below(20), rng.below(3), r + 1);
+      const HlcTimestamp ts = tag(rng.uniform(20), rng.uniform(3), r + 1);
       highest = std::max(highest, ts);
       replicas[r] = lww_put(replicas[r], "v" + std::to_string(i), ts, r + 1);
     } else {
-      replicas[r] = lww_sync(replicas[r], replicas[rng.below(3)]);
+      replicas[r] = lww_sync(replicas[r], replicas[rng.uniform(3)]);
     }
     if (i % 6 == 0) pool.push_back(replicas[r]);
   }
@@ -87,9 +87,9 @@ TEST_CASE("lww_sync is commutative, associative and idempotent on lww states", "
     for (const DvvSet& b : pool) REQUIRE(lww_sync(a, b) == lww_sync(b, a));
   }
   for (int i = 0; i < 3000; ++i) {
-    const DvvSet& a = pool[rng.below(pool.size())];
-    const DvvSet& b = pool[rng.below(pool.size())];
-    const DvvSet& c = pool[rng.below(pool.size())];
+    const DvvSet& a = pool[rng.uniform(pool.size())];
+    const DvvSet& b = pool[rng.uniform(pool.size())];
+    const DvvSet& c = pool[rng.uniform(pool.size())];
     REQUIRE(lww_sync(lww_sync(a, b), c) == lww_sync(a, lww_sync(b, c)));
   }
   // The merge of every replica holds the highest tag ever written.

@@ -17,11 +17,11 @@ std::vector<std::vector<DvvSet>> sample_states(uint64_t seed) {
   std::vector<std::vector<DvvSet>> pools;
   for (uint64_t h = 0; h < 4; ++h) {
     test::RandomHistory history(seed + h, {11, 22, 33}, 20);
-    test::SplitMix64 pick(seed ^ (h << 32));
+    raft::SplitMix64 pick(seed ^ (h << 32));
     std::vector<DvvSet> pool{DvvSet{}};
     for (int i = 0; i < 400; ++i) {
       history.step();
-      if (i % 5 == 0) pool.push_back(history.replicas()[pick.below(3)].state);
+      if (i % 5 == 0) pool.push_back(history.replicas()[pick.uniform(3)].state);
     }
     pools.push_back(std::move(pool));
   }
@@ -30,7 +30,7 @@ std::vector<std::vector<DvvSet>> sample_states(uint64_t seed) {
 
 TEST_CASE("sync is commutative, associative and idempotent on reachable states", "[dvv][sync]") {
   const auto pools = sample_states(0x5eed);
-  test::SplitMix64 rng(42);
+  raft::SplitMix64 rng(42);
   size_t with_siblings = 0;  // states with 2+ concurrent siblings
   size_t diverged = 0;       // pairs whose merge differs from both inputs
   for (const auto& pool : pools) {
@@ -46,9 +46,9 @@ TEST_CASE("sync is commutative, associative and idempotent on reachable states",
       }
     }
     for (int i = 0; i < 5000; ++i) {
-      const DvvSet& a = pool[rng.below(pool.size())];
-      const DvvSet& b = pool[rng.below(pool.size())];
-      const DvvSet& c = pool[rng.below(pool.size())];
+      const DvvSet& a = pool[rng.uniform(pool.size())];
+      const DvvSet& b = pool[rng.uniform(pool.size())];
+      const DvvSet& c = pool[rng.uniform(pool.size())];
       REQUIRE(sync(sync(a, b), c) == sync(a, sync(b, c)));  // associative
     }
   }

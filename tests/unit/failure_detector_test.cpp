@@ -2,6 +2,7 @@
 // bounded detection of a silent peer, no false suspicion under jitter, bounded memory,
 // and a finite phi whatever the gap. All on virtual time (microseconds).
 #include "node/failure_detector.hpp"
+#include "raft/random.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -19,25 +20,6 @@ constexpr uint64_t kInterval = 100 * kMs;
 // mistake would show up.
 constexpr uint64_t kStart = 1'000'000 * kMs;
 
-// The tests' own PRNG (splitmix64), so the jitter sequence is the same on every
-// platform and standard library.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [lo, hi].
-  int64_t uniform(int64_t lo, int64_t hi) {
-    return lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-
- private:
-  uint64_t state_;
-};
 
 // Feeds `count` heartbeats `interval` apart after `t`; returns the last arrival time.
 uint64_t beat_regularly(PhiAccrualDetector& d, uint64_t t, int count,
@@ -125,12 +107,12 @@ TEST_CASE("jittery heartbeats (+-30 ms) give no false down over 10,000 beats, ye
   const PhiAccrualDetector::Options options = defaults ? PhiAccrualDetector::Options{} : fitted;
 
   PhiAccrualDetector d(kStart, options);
-  SplitMix64 rng(20240611);
+  raft::SplitMix64 rng(20240611);  // the same jitter on every platform
   double max_phi = 0.0;
   uint64_t last = kStart;
   for (uint64_t k = 1; k <= 10'000; ++k) {
     // Each beat is sent on schedule and delayed by up to +-30 ms: intervals of 40-160 ms.
-    const uint64_t arrival = kStart + k * kInterval + rng.uniform(-30'000, 30'000);
+    const uint64_t arrival = kStart + k * kInterval + (static_cast<int64_t>(rng.uniform(60'001)) - 30'000);
     // phi is highest just before a beat arrives, so that is where a false "down" would be.
     max_phi = std::max(max_phi, d.phi(arrival));
     REQUIRE(d.available(arrival));

@@ -33,19 +33,19 @@ TEST_CASE("now never goes backwards when the physical clock does", "[hlc]") {
 }
 
 TEST_CASE("tags are strictly increasing under random physical times and receives", "[hlc]") {
-  test::SplitMix64 rng(2024);
+  raft::SplitMix64 rng(2024);
   HybridClock clock(1, 1000);
   HlcTimestamp prev = clock.last();
   uint64_t physical = 1'000'000;
   uint64_t highest_physical = physical;
   for (int i = 0; i < 20000; ++i) {
     // The physical clock jitters, mostly forward, sometimes back.
-    physical = physical + rng.below(5) - (rng.percent(20) ? rng.below(40) : 0);
+    physical = physical + rng.uniform(5) - (rng.chance(20, 100) ? rng.uniform(40) : 0);
     highest_physical = std::max(highest_physical, physical);
     HlcTimestamp next;
-    if (rng.percent(30)) {
-      const HlcTimestamp received{physical + rng.below(900) - 400,
-                                  static_cast<uint32_t>(rng.below(5)), 2};
+    if (rng.chance(30, 100)) {
+      const HlcTimestamp received{physical + rng.uniform(900) - 400,
+                                  static_cast<uint32_t>(rng.uniform(5)), 2};
       Result<HlcTimestamp> r = clock.update(received, physical);
       REQUIRE(r.ok());
       REQUIRE(received < *r);
