@@ -72,26 +72,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  TempDir dir;
-  std::vector<NodeSpec> specs;
   std::string voters;
-  for (int i = 1; i <= n; ++i) {
-    specs.push_back({"n" + std::to_string(i), free_port()});
-    voters += (i > 1 ? ", \"" : "\"") + specs.back().id + "\"";
+  for (int i = 1; i <= n; ++i) voters += (i > 1 ? ", \"n" : "\"n") + std::to_string(i) + "\"";
+  LocalCluster cluster({n, "fsync", "[cluster]\nvoters = [" + voters + "]\n"});
+  if (Status st = cluster.start(); !st.ok()) {
+    std::fprintf(stderr, "meta_bench: %s\n", st.to_string().c_str());
+    return 1;
   }
-  std::string config = write_config(dir.path, specs, "fsync", "[cluster]\nvoters = [" + voters + "]\n");
-  std::vector<std::unique_ptr<TallydProcess>> nodes;
-  std::string all;
-  for (const auto& s : specs) {
-    nodes.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
-    Status st = nodes.back()->start();
-    if (!st.ok()) {
-      std::fprintf(stderr, "meta_bench: %s\n", st.to_string().c_str());
-      return 1;
-    }
-    all += (all.empty() ? "" : ",") + nodes.back()->endpoint();
-  }
-  auto client = connect_client(all);
+  const std::vector<NodeSpec>& specs = cluster.specs;
+  std::vector<std::unique_ptr<TallydProcess>>& nodes = cluster.nodes;
+  auto client = connect_client(cluster.endpoints());
   int leader = -1;
   for (int i = 0; i < 100 && leader < 0; ++i) {
     leader = leader_index(*client, specs);

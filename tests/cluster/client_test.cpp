@@ -15,26 +15,15 @@ using namespace tally::clustertest;
 
 namespace {
 
-struct Nodes {
-  TempDir dir;
-  std::vector<NodeSpec> specs;
-  std::vector<std::unique_ptr<TallydProcess>> procs;
-
-  explicit Nodes(int n) {
-    for (int i = 1; i <= n; ++i) specs.push_back({"n" + std::to_string(i), free_port()});
-    std::string config = write_config(dir.path, specs, "buffered");
-    for (const auto& s : specs) {
-      procs.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
-    }
-    for (auto& p : procs) REQUIRE(p->start().ok());
-  }
+struct Nodes : LocalCluster {
+  explicit Nodes(int n) : LocalCluster({n, "buffered"}) { REQUIRE(start().ok()); }
 };
 
 }  // namespace
 
 TEST_CASE("the example program, linked with the client library alone, works sync and async", "[cluster][client]") {
   Nodes c(3);
-  CommandResult r = run(build_dir() + "/example_client " + c.procs[0]->endpoint() + "," + c.procs[1]->endpoint());
+  CommandResult r = run(build_dir() + "/example_client " + c.nodes[0]->endpoint() + "," + c.nodes[1]->endpoint());
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("sync: put, get, put with context, del, get: ok"));
@@ -46,14 +35,14 @@ TEST_CASE("a client whose only endpoint is killed carries on through the other n
   Nodes c(5);
   // The client is given one node; it learns the others from the cluster map.
   ClientOptions o;
-  o.endpoints = {c.procs[0]->endpoint()};
+  o.endpoints = {c.nodes[0]->endpoint()};
   auto sync = Client::connect(o);
   auto async = AsyncClient::connect(o);
   REQUIRE(sync.ok());
   REQUIRE(async.ok());
   for (int i = 0; i < 20; ++i) REQUIRE((*sync)->put("before" + std::to_string(i), "v").ok());
   REQUIRE((*async)->put("warm", "v").get().ok());
-  c.procs[0]->kill9();
+  c.nodes[0]->kill9();
   int failures = 0;
   std::string first_error;
   for (int i = 0; i < 50; ++i) {
@@ -118,10 +107,10 @@ TEST_CASE("every CLI command has --help; bad arguments are usage errors that say
 
 TEST_CASE("a client learns a newer map from the epoch its replies carry, and routes by it", "[cluster][client]") {
   Nodes c(3);
-  auto admin = connect_client(c.procs[0]->endpoint());
+  auto admin = connect_client(c.nodes[0]->endpoint());
   // A client that never refreshes on a timer, and knows one node.
   ClientOptions o;
-  o.endpoints = {c.procs[0]->endpoint()};
+  o.endpoints = {c.nodes[0]->endpoint()};
   o.ring_refresh_ms = 0;
   auto client = Client::connect(o);
   REQUIRE(client.ok());
@@ -130,7 +119,7 @@ TEST_CASE("a client learns a newer map from the epoch its replies carry, and rou
   REQUIRE(admin->create_keyspace(KeyspaceSpec{"single", 1, 1, 1}).ok());
   auto forwarded = [&] {
     long total = 0;
-    for (auto& p : c.procs) total += std::stol(connect_client(p->endpoint())->status()->field("forwarded"));
+    for (auto& p : c.nodes) total += std::stol(connect_client(p->endpoint())->status()->field("forwarded"));
     return total;
   };
   WriteOptions w;

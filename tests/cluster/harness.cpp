@@ -166,4 +166,28 @@ std::string TallydProcess::log() const {
   return s.str();
 }
 
+LocalCluster::LocalCluster(const Options& options) {
+  for (int i = 1; i <= options.nodes; ++i) {
+    specs.push_back({"n" + std::to_string(i), free_port(), options.resp ? free_port() : 0});
+  }
+  config = write_config(dir.path, specs, options.durability, options.extra);
+  for (const auto& s : specs) {
+    nodes.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
+  }
+}
+
+Status LocalCluster::start() {
+  for (auto& n : nodes) {
+    Status s = n->start();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+std::string LocalCluster::endpoints() const {
+  std::string out;
+  for (const auto& n : nodes) out += (out.empty() ? "" : ",") + n->endpoint();
+  return out;
+}
+
 }  // namespace tally::clustertest

@@ -66,4 +66,26 @@ class TallydProcess {
   pid_t pid_ = -1;
 };
 
+// Nodes n1..nN on loopback ports, from one config written under a temporary
+// folder (logs beside it), each a TallydProcess not yet started.
+struct LocalCluster {
+  struct Options {
+    int nodes = 3;
+    std::string durability = "fsync";
+    std::string extra;  // more TOML, as write_config takes it
+    bool resp = false;  // give every node a RESP port too
+  };
+  explicit LocalCluster(const Options& options);
+
+  // Starts every node and waits for each; the first failure.
+  Status start();
+  // "127.0.0.1:p1,127.0.0.1:p2,...".
+  std::string endpoints() const;
+
+  TempDir dir;
+  std::vector<NodeSpec> specs;
+  std::string config;
+  std::vector<std::unique_ptr<TallydProcess>> nodes;
+};
+
 }  // namespace tally::clustertest

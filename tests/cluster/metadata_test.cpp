@@ -16,24 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Cluster {
-  TempDir dir;
-  std::vector<NodeSpec> specs;
-  std::vector<std::unique_ptr<TallydProcess>> nodes;
-  std::string config;
-
-  explicit Cluster(int n, const std::string& extra = "") {
-    for (int i = 1; i <= n; ++i) specs.push_back({"n" + std::to_string(i), free_port()});
-    config = write_config(dir.path, specs, "fsync", extra);
-    for (const auto& s : specs) {
-      nodes.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
-    }
-    for (auto& p : nodes) REQUIRE(p->start().ok());
-  }
-  std::string endpoints() const {
-    std::string out;
-    for (const auto& s : specs) out += (out.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(s.port);
-    return out;
+struct Cluster : LocalCluster {
+  explicit Cluster(int n, const std::string& extra = "") : LocalCluster({n, "fsync", extra}) {
+    REQUIRE(start().ok());
   }
   std::string cli(const std::string& args) {
     return build_dir() + "/tally -e " + nodes[0]->endpoint() + " " + args + " 2>&1";

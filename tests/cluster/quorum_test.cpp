@@ -15,20 +15,8 @@ using namespace tally::clustertest;
 
 namespace {
 
-struct FiveNodes {
-  TempDir dir;
-  std::vector<NodeSpec> specs;
-  std::vector<std::unique_ptr<TallydProcess>> nodes;
-  std::string config;
-
-  explicit FiveNodes(const std::string& extra = "") {
-    for (int i = 1; i <= 5; ++i) specs.push_back({"n" + std::to_string(i), free_port()});
-    config = write_config(dir.path, specs, "fsync", extra);
-    for (const auto& s : specs) {
-      nodes.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
-    }
-    for (auto& n : nodes) REQUIRE(n->start().ok());
-  }
+struct FiveNodes : LocalCluster {
+  explicit FiveNodes(const std::string& extra = "") : LocalCluster({5, "fsync", extra}) { REQUIRE(start().ok()); }
   // The key's three replicas (0-based node indexes), computed as every node does.
   std::vector<int> replicas_of(const std::string& key) {
     std::vector<meta::Member> members;

@@ -11,20 +11,11 @@ using namespace tally::clustertest;
 
 namespace {
 
-struct RespCluster {
-  TempDir dir;
-  std::vector<NodeSpec> specs;
-  std::vector<std::unique_ptr<TallydProcess>> procs;
-
-  RespCluster() {
-    for (int i = 1; i <= 3; ++i) specs.push_back({"n" + std::to_string(i), free_port(), free_port()});
-    // A generous quorum timeout: the benchmark shares this machine's two cores
-    // with three nodes, and a slow moment is not what this test is about.
-    std::string config = write_config(dir.path, specs, "buffered", "[request]\ntimeout_ms = 5000\n");
-    for (const auto& s : specs) {
-      procs.push_back(std::make_unique<TallydProcess>(config, s.id, s.port, dir.path + "/" + s.id + ".log"));
-    }
-    for (auto& p : procs) REQUIRE(p->start().ok());
+// A generous quorum timeout: the benchmark shares this machine's two cores
+// with three nodes, and a slow moment is not what these tests are about.
+struct RespCluster : LocalCluster {
+  RespCluster() : LocalCluster({3, "buffered", "[request]\ntimeout_ms = 5000\n", /*resp=*/true}) {
+    REQUIRE(start().ok());
   }
   std::string cli(int node, const std::string& args) {
     return "redis-cli -p " + std::to_string(specs[node].resp_port) + " " + args + " 2>&1";
@@ -41,7 +32,7 @@ TEST_CASE("redis-cli sets and gets through any node, and tally sees the same dat
   CHECK(set.out == "OK\n");
   // Through another node, and through tally's own client.
   CHECK(run(c.cli(1, "GET greeting")).out == "hello\n");
-  auto client = connect_client(c.procs[2]->endpoint());
+  auto client = connect_client(c.nodes[2]->endpoint());
   auto got = client->get("greeting");
   REQUIRE(got.ok());
   CHECK(got->values == std::vector<std::string>{"hello"});
@@ -76,7 +67,7 @@ TEST_CASE("redis-benchmark -t set,get -n 100000 -c 50 -d 100 -r 100000 completes
   CHECK_THAT(bench.out, !Catch::Contains("rror"));
   WARN(bench.out);
   // The node counted no protocol errors.
-  auto client = connect_client(c.procs[0]->endpoint());
+  auto client = connect_client(c.nodes[0]->endpoint());
   auto st = client->status();
   REQUIRE(st.ok());
   CHECK(st->field("protocol_errors") == "0");
