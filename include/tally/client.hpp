@@ -27,7 +27,7 @@
 // Retries: a request that never left (no connection, a node shutting down) is
 // sent to the next node. One that may have been applied is retried elsewhere
 // only when repeating it is harmless (get, del, metadata reads); a put without
-// that certainty fails with kUnavailable saying it may or may not have been
+// that certainty fails with kIoError saying it may or may not have been
 // applied.
 //
 // Thread safety: both Client and AsyncClient are thread-safe: any number of
@@ -170,8 +170,9 @@ class Client {
 
   // Writes `value` under `key`. Returns the context of the new version.
   // Errors: kInvalidArgument (bad W, empty key), kTooLarge, kUnknownKeyspace,
-  // kQuorumNotReached, kTimeout, kUnavailable (no endpoint reachable: the write
-  // was not sent), kIoError.
+  // kQuorumNotReached, kTimeout, kUnavailable (no node would take it: the write
+  // was not made), kIoError (a connection was lost after the write left: it
+  // may or may not have been made).
   virtual Result<std::string> put(std::string_view key, std::string_view value,
                                   const WriteOptions& options = {}) = 0;
 

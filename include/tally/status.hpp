@@ -22,7 +22,7 @@ enum class Code : uint8_t {
   kNotFound = 2,          // no such key (or node, or keyspace where that is not an error)
   kQuorumNotReached = 3,  // fewer than R/W replicas answered in time; message says who
   kTimeout = 4,           // the request as a whole ran out of time
-  kUnavailable = 5,       // could not reach any endpoint, or the node is shutting down
+  kUnavailable = 5,       // not run: no endpoint reachable, or the node would not run it (shutting down, no map yet)
   kIoError = 6,           // the disk or the network failed underneath us
   kCorruption = 7,        // stored or received bytes that do not decode
   kProtocolError = 8,     // a peer broke the wire protocol

@@ -24,15 +24,6 @@ constexpr uint32_t kMaxReplyBytes = 256u * 1024 * 1024;
 constexpr auto kDownFor = std::chrono::seconds(1);  // a node that failed us is tried last for this long
 constexpr auto kPollTick = std::chrono::milliseconds(10);
 
-// A node's kUnavailable answers that say it did not run the request: it may
-// safely go to another node, even a put.
-bool not_run(const wire::ErrorReply& e) {
-  if (e.code != Code::kUnavailable) return false;
-  const std::string& m = e.message;
-  return m.find("is shutting down") != std::string::npos || m.find("has no cluster map yet") != std::string::npos ||
-         m.find("is not a replica of the key") != std::string::npos;
-}
-
 uint64_t epoch_of(const wire::Body& b) {
   if (auto* r = std::get_if<wire::PutReply>(&b)) return r->epoch;
   if (auto* r = std::get_if<wire::GetReply>(&b)) return r->epoch;
@@ -370,8 +361,11 @@ void Engine::on_readable(Conn& c) {
     // A node on a newer map than ours: fetch it (token-aware routing).
     if (epoch_of(msg->body) > map_.epoch && options_.token_aware && !refreshing_) refresh_ring();
     if (auto* e = std::get_if<wire::ErrorReply>(&msg->body)) {
-      if (e->message.find("disagree about the ring") != std::string::npos && !refreshing_) refresh_ring();
-      if (not_run(*e) && p->req.retry_unavailable && !p->req.target) {
+      // kUnavailable from a node: it did not run the request (shutting down,
+      // no map yet, not a replica of the key), so it may go to another node,
+      // even a put. It may also mean our map is not the node's: fetch it.
+      if (e->code == Code::kUnavailable && p->req.retry_unavailable && !p->req.target) {
+        if (options_.token_aware && !refreshing_) refresh_ring();
         p->last_answer = Status(e->code, e->message);
         p->failures += (p->failures.empty() ? "" : "; ") + c.name + ": " + e->message;
         dispatch(std::move(p));
@@ -409,7 +403,7 @@ void Engine::retry_or_fail(std::unique_ptr<Pending> p, const Status& why, bool m
   std::string where = p->tried.empty() ? std::string("the node") : p->tried.back();
   p->failures += (p->failures.empty() ? "" : "; ") + why.message();
   if (may_have_run && !p->req.idempotent) {
-    return finish(std::move(p), Status::Unavailable("lost the connection to " + where +
+    return finish(std::move(p), Status::IoError("lost the connection to " + where +
                                                     " after sending the request; it may or may not have been "
                                                     "applied (" + why.message() + ")"));
   }

@@ -234,6 +234,13 @@ void Node::forward_write(Respond respond, ring::NodeId to, wire::Body request, u
   call(to, std::move(request), (uint64_t{timeout_ms} + 500) * 1000, [this, respond, to](Result<wire::Message> r) {
     if (r.ok()) {
       respond(std::move(r->body));
+    } else if (r.status().code() == Code::kUnavailable) {
+      // The connection went while the write may have been on its way: its
+      // outcome is unknown. (kUnavailable from a node means "not run": a
+      // client may send that request elsewhere, and must not send this one.)
+      fail(respond, Status::IoError("lost the connection to replica " + name_of(to) +
+                                    " while handing it the write; it may or may not have been applied (" +
+                                    r.status().message() + ")"));
     } else {
       fail(respond, Status(r.status().code(), "could not hand the write to replica " + name_of(to) + ": " +
                                                   r.status().message()));
