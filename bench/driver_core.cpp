@@ -178,30 +178,27 @@ void LoadGenerator::issue(uint64_t due_ns, uint64_t now_ns, std::vector<Request>
 Request LoadGenerator::make_put(uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns) {
   KeyState& k = keys_[key];
   k.put_in_flight = true;
-  Request req;
-  req.op = Op::kPut;
-  req.key = key;
-  req.key_name = key_name(key);
+  Request req = make_request(Op::kPut, key, due_ns, from_ns, now_ns);
   req.version = k.next_version++;
   req.value = encode_value(req.version, options_.value_size);
   req.context = k.context;
   req.w = w_;
-  req.due_ns = due_ns;
-  req.from_ns = from_ns;
-  req.sent_ns = now_ns;
-  req.loading = phase_ == Progress::Phase::kLoading;
-  if (measured(req)) last_measured_send_ns_ = std::max(last_measured_send_ns_, now_ns);
   return req;
 }
 
 Request LoadGenerator::make_get(uint64_t key, uint64_t due_ns, uint64_t now_ns) {
+  Request req = make_request(Op::kGet, key, due_ns, due_ns, now_ns);
+  req.r = r_;
+  return req;
+}
+
+Request LoadGenerator::make_request(Op op, uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns) {
   Request req;
-  req.op = Op::kGet;
+  req.op = op;
   req.key = key;
   req.key_name = key_name(key);
-  req.r = r_;
   req.due_ns = due_ns;
-  req.from_ns = due_ns;
+  req.from_ns = from_ns;
   req.sent_ns = now_ns;
   req.loading = phase_ == Progress::Phase::kLoading;
   if (measured(req)) last_measured_send_ns_ = std::max(last_measured_send_ns_, now_ns);

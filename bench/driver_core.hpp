@@ -157,6 +157,8 @@ class LoadGenerator {
   void issue(uint64_t due_ns, uint64_t now_ns, std::vector<Request>& out);
   Request make_put(uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns);
   Request make_get(uint64_t key, uint64_t due_ns, uint64_t now_ns);
+  // What every request carries: the key, its times, whether it is measured.
+  Request make_request(Op op, uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns);
   void complete_load(const Request& request, const Reply& reply, uint64_t now_ns,
                      std::vector<Request>& out);
   void poll_load(uint64_t now_ns, std::vector<Request>& out);
