@@ -127,7 +127,20 @@ void Engine::run() {
   std::vector<Conn*> polled;
   std::unordered_set<Conn*> live;
   Clock::time_point last_expiry = Clock::now();
+  std::vector<Conn*> flushing;
   while (!stop_) {
+    // What the last turn queued goes out now: one send per connection for all
+    // of its requests (dispatch only queues). A failed send may dispatch
+    // again and open connections, so the list is taken first.
+    flushing.clear();
+    for (auto& [key, pool] : pools_) {
+      for (auto& c : pool->conns) {
+        if (c->fd >= 0 && !c->connecting && c->out_off < c->out.size()) flushing.push_back(c.get());
+      }
+    }
+    for (Conn* c : flushing) {
+      if (c->fd >= 0) on_writable(*c);
+    }
     fds.clear();
     polled.clear();
     fds.push_back(pollfd{wake_fd_, POLLIN, 0});
@@ -246,8 +259,7 @@ void Engine::dispatch(std::unique_ptr<Pending> p) {
     c->queued += c->out.size() - before;
     uint64_t id = p->id;
     pending_[id] = std::move(p);
-    if (!c->connecting) on_writable(*c);
-    return;
+    return;  // sent by the loop before it next waits
   }
 }
 
