@@ -48,6 +48,8 @@ struct ClusterConfig {
   std::vector<std::string> voters;  // ids of the initial Raft voters
   std::vector<NodeEntry> nodes;
   Durability durability = Durability::kFsync;
+  // Budget of the node's cache of recently written records (store/record_cache.hpp).
+  uint64_t record_cache_bytes = 64ULL << 20;
   Limits limits;
   LogLevel log_level = LogLevel::kInfo;
   uint32_t request_timeout_ms = 1000;  // default per-request timeout

@@ -120,8 +120,9 @@ void Node::coordinate_write(Respond respond, const meta::Keyspace& ks, std::stri
   store_.update(
       op->keyspace, op->key,
       [this, write = std::move(write), context = std::move(context), blind, lww](
-          const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
-        const quorum::DvvSet state = cur.value_or(quorum::DvvSet{});
+          const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
+        static const quorum::DvvSet kNone;
+        const quorum::DvvSet& state = cur ? *cur : kNone;
         return lww ? quorum::lww_update(state, write, id_)
                    : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
       },

@@ -23,7 +23,8 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       log_(env.log().child(self_.id)),
       join_(std::move(join)),
       id_(join_.empty() ? id_of(config_, self_.id) : ring::kNoNode),
-      store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); }),
+      store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); },
+             config_.record_cache_bytes),
       hints_(store_, config_.max_hints,
              [this](const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) {
                return merge(keyspace, a, b);
@@ -298,6 +299,10 @@ void Node::handle_status(const Respond& respond) {
   add("uptime_ms", std::to_string((env_.now_us() - started_us_) / 1000));
   add("durability", std::string(durability_name(config_.durability)));
   add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  const auto& cache = store_.cache();
+  add("record_cache", std::to_string(cache.entries()) + " records, " + std::to_string(cache.bytes() >> 20) + " of " +
+                          std::to_string(config_.record_cache_bytes >> 20) + " MiB, " + std::to_string(cache.hits()) +
+                          " hits, " + std::to_string(cache.misses()) + " misses");
   add("node_id", std::to_string(id_));
   add("ring_epoch", std::to_string(map_.epoch));
   add("meta_role", meta_.role_name());

@@ -9,7 +9,7 @@ void Node::apply_locally(const std::string& keyspace, const std::string& key, co
                          std::function<void(Status)> done) {
   store_.update(
       keyspace, key,
-      [this, keyspace, record](const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
+      [this, keyspace, record](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
         return cur ? merge(keyspace, *cur, record) : record;
       },
       [done = std::move(done)](Result<quorum::DvvSet> r) { done(r.status()); });

@@ -51,7 +51,7 @@ void HintStore::add(uint32_t target, const std::string& keyspace, const std::str
   auto is_new = std::make_shared<bool>(false);
   records_.update_at(
       hint_key(target, keyspace, key),
-      [this, keyspace, record, is_new](const std::optional<quorum::DvvSet>& cur) -> Result<quorum::DvvSet> {
+      [this, keyspace, record, is_new](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
         if (!cur) {
           if (count_ >= max_hints_) {
             ++refused_;
@@ -88,7 +88,7 @@ void HintStore::list(const std::string& after_key, size_t limit,
 void HintStore::remove_if_unchanged(const std::string& dkey, const quorum::DvvSet& delivered,
                                     std::function<void(Status)> done) {
   records_.erase_if(
-      dkey, [delivered](const std::optional<quorum::DvvSet>& cur) { return cur && *cur == delivered; },
+      dkey, [delivered](const quorum::DvvSet* cur) { return cur && *cur == delivered; },
       [this, done = std::move(done)](Result<bool> r) {
         if (r.ok() && *r && count_ > 0) --count_;
         done(r.status());

@@ -29,8 +29,8 @@ std::string RecordStore::data_key(std::string_view keyspace, std::string_view ke
   return k;
 }
 
-RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer)
-    : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)) {}
+RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes)
+    : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)), cache_(cache_bytes) {}
 
 void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone done) {
   get_at(data_key(keyspace, key), std::move(done));
@@ -38,6 +38,11 @@ void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone d
 
 void RecordStore::get_at(std::string dkey, GetDone done) {
   ++stats_.reads;
+  if (Record hit = cache_.find(dkey)) {
+    // What the disk holds (see record_cache.hpp); answered later, as a disk would.
+    defer_([done = std::move(done), hit = std::move(hit)] { done(std::optional<quorum::DvvSet>(*hit)); });
+    return;
+  }
   disk_.read(std::move(dkey), [done = std::move(done)](Result<std::optional<std::string>> r) {
     done(decode_read(r));
   });
@@ -51,14 +56,14 @@ void RecordStore::update(std::string_view keyspace, std::string_view key, Update
 void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done) {
   enqueue(
       std::move(dkey),
-      [fn = std::move(fn)](const std::optional<quorum::DvvSet>& cur) -> Result<std::optional<quorum::DvvSet>> {
+      [fn = std::move(fn)](const quorum::DvvSet* cur) -> Result<std::optional<quorum::DvvSet>> {
         auto next = fn(cur);
         if (!next.ok()) return next.status();
         return std::optional<quorum::DvvSet>(std::move(*next));
       },
-      [done = std::move(done)](Result<std::optional<quorum::DvvSet>> r) {
+      [done = std::move(done)](Result<Record> r) {
         if (!r.ok()) return done(r.status());
-        done(std::move(**r));
+        done(quorum::DvvSet(**r));
       });
 }
 
@@ -66,12 +71,12 @@ void RecordStore::erase_if(std::string dkey, ErasePred pred, std::function<void(
   auto erased = std::make_shared<bool>(false);
   enqueue(
       std::move(dkey),
-      [pred = std::move(pred), erased](const std::optional<quorum::DvvSet>& cur) -> Result<std::optional<quorum::DvvSet>> {
+      [pred = std::move(pred), erased](const quorum::DvvSet* cur) -> Result<std::optional<quorum::DvvSet>> {
         if (!pred(cur)) return Status::Aborted("kept");
         *erased = true;
         return std::optional<quorum::DvvSet>();
       },
-      [done = std::move(done), erased](Result<std::optional<quorum::DvvSet>> r) {
+      [done = std::move(done), erased](Result<Record> r) {
         if (!r.ok() && r.status().code() == Code::kAborted) return done(false);
         if (!r.ok()) return done(r.status());
         done(*erased);
@@ -104,8 +109,8 @@ void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
 }
 
 // Runs the key's queued steps, one after another, for as long as each can
-// run at once (the key's latest record is known); waits for a disk read
-// otherwise. A loop, not recursion: thousands of updates may queue on one key.
+// run at once (the key's latest record is known, or cached); waits for a disk
+// read otherwise. A loop, not recursion: thousands of updates may queue on one key.
 void RecordStore::run_next(const std::string& dkey) {
   for (;;) {
     KeyState& ks = keys_[dkey];
@@ -123,19 +128,35 @@ void RecordStore::run_next(const std::string& dkey) {
       continue;
     }
     if (!ks.have_latest) {
-      disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
-        apply(dkey, decode_read(r));
-        run_next(dkey);
-      });
-      return;
+      // No write of this key is in flight (else `latest` would be known), so
+      // the cache and the disk hold its newest record.
+      if (Record hit = cache_.find(dkey)) {
+        ks.latest = std::move(hit);
+        ks.have_latest = true;
+      } else {
+        disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
+          Result<std::optional<quorum::DvvSet>> cur = decode_read(r);
+          KeyState& k = keys_[dkey];
+          if (cur.ok()) {
+            k.latest = cur->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**cur)) : nullptr;
+            k.have_latest = true;
+            apply(dkey);
+          } else {
+            // Unreadable: this step fails; the next one reads again.
+            Pending p = std::move(k.queue.front());
+            k.queue.pop_front();
+            p.done(cur.status());
+          }
+          run_next(dkey);
+        });
+        return;
+      }
     }
-    apply(dkey, ks.latest);
+    apply(dkey);
   }
 }
 
-// Runs the first queued step of `dkey` on `current`; the caller moves on to the next.
-void RecordStore::apply(const std::string& dkey,
-                        const Result<std::optional<quorum::DvvSet>>& current) {
+void RecordStore::apply(const std::string& dkey) {
   KeyState& ks = keys_[dkey];
   Pending p = std::move(ks.queue.front());
   ks.queue.pop_front();
@@ -143,33 +164,37 @@ void RecordStore::apply(const std::string& dkey,
     p.done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
     return;
   }
-  if (!current.ok()) {
-    p.done(current.status());
-    return;
-  }
-  Result<std::optional<quorum::DvvSet>> next = p.fn(*current);
+  Result<std::optional<quorum::DvvSet>> next = p.fn(ks.latest.get());
   if (!next.ok()) {
     p.done(next.status());
     return;
   }
-  ks.latest = *next;
-  ks.have_latest = true;
-  ks.unflushed++;
-  // Encode before the callback below takes the record (argument order is unspecified).
+  Record rec = next->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**next)) : nullptr;
   std::optional<std::string> bytes;
-  if (next->has_value()) bytes = net::encode_record(**next);
+  if (rec) bytes = net::encode_record(*rec);
+  const size_t size = bytes ? bytes->size() : 0;
   // The next update of this key builds on `latest` at once: batches are
   // written in order, so it can never be durable before this one.
+  ks.latest = rec;
+  ks.have_latest = true;
+  ks.unflushed++;
   enqueue_write(dkey, std::move(bytes),
-                [this, dkey, done = std::move(p.done), rec = std::move(*next)](Status s) mutable {
+                [this, dkey, done = std::move(p.done), rec = std::move(rec), size](Status s) mutable {
                   KeyState& k = keys_[dkey];
                   k.unflushed--;
                   if (!s.ok()) {
-                    // What we cached may not be on disk: read afresh next time.
+                    // What we hold may not be on disk: read afresh next time.
                     k.have_latest = false;
                     k.latest.reset();
+                    cache_.erase(dkey);
                     done(s);
                   } else {
+                    // Batches complete in order, so the cache ends with the newest.
+                    if (rec) {
+                      cache_.put(dkey, rec, size);
+                    } else {
+                      cache_.erase(dkey);
+                    }
                     done(std::move(rec));
                   }
                   maybe_forget(dkey);

@@ -10,6 +10,8 @@
 //    current set, computes the next and writes it. Updates of one key run one
 //    at a time, each seeing the one before (even before it is durable), so
 //    concurrent writers cannot lose each other's versions.
+//  - A cache of the records written last (store/record_cache.hpp), so the
+//    read of a read-modify-write, and a get, seldom reach LevelDB.
 //
 // A write is acknowledged (its callback runs with ok) only when its batch is
 // durable by the policy. After a disk error the store stops acknowledging
@@ -29,6 +31,7 @@
 #include "common/config.hpp"
 #include "quorum/version.hpp"
 #include "store/disk.hpp"
+#include "store/record_cache.hpp"
 #include "tally/status.hpp"
 
 namespace tally::store {
@@ -44,12 +47,13 @@ class RecordStore {
  public:
   using Defer = std::function<void(std::function<void()>)>;  // run at the end of this loop turn
   using GetDone = std::function<void(Result<std::optional<quorum::DvvSet>>)>;
-  // Computes the next record from the current one (nullopt: none yet). An error
+  // Computes the next record from the current one (nullptr: none yet). An error
   // aborts the update and nothing is written.
-  using UpdateFn = std::function<Result<quorum::DvvSet>(const std::optional<quorum::DvvSet>&)>;
+  using UpdateFn = std::function<Result<quorum::DvvSet>(const quorum::DvvSet* current)>;
   using UpdateDone = std::function<void(Result<quorum::DvvSet>)>;
 
-  RecordStore(Disk& disk, Durability durability, Defer defer);
+  // `cache_bytes`: the budget of the record cache (0: none).
+  RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes = 0);
 
   // The record of (keyspace, key) as durable on disk; nullopt if never written.
   void get(std::string_view keyspace, std::string_view key, GetDone done);
@@ -64,13 +68,14 @@ class RecordStore {
   // Removes the record at `dkey` if `pred` holds for it, in turn with the
   // key's updates (so an update that lands first is never erased unseen).
   // `done` gets true when it erased.
-  using ErasePred = std::function<bool(const std::optional<quorum::DvvSet>&)>;
+  using ErasePred = std::function<bool(const quorum::DvvSet* current)>;
   void erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done);
   // Up to `limit` records with keys in [start, end), in key order.
   using ScanDone = std::function<void(Result<std::vector<std::pair<std::string, quorum::DvvSet>>>)>;
   void scan(std::string start, std::string end, size_t limit, ScanDone done);
 
   const RecordStoreStats& stats() const { return stats_; }
+  const RecordCache& cache() const { return cache_; }
   // Ok, or the disk error that stopped the store.
   const Status& health() const { return failed_; }
 
@@ -79,9 +84,11 @@ class RecordStore {
   static std::string data_key(std::string_view keyspace, std::string_view key);
 
  private:
+  using Record = RecordCache::Record;  // nullptr: no record
   // The next record (nullopt: erase the key), or an error that writes nothing.
-  using Step = std::function<Result<std::optional<quorum::DvvSet>>(const std::optional<quorum::DvvSet>&)>;
-  using StepDone = std::function<void(Result<std::optional<quorum::DvvSet>>)>;
+  using Step = std::function<Result<std::optional<quorum::DvvSet>>(const quorum::DvvSet* current)>;
+  // The record written (nullptr: erased), once durable.
+  using StepDone = std::function<void(Result<Record>)>;
   struct Pending {
     Step fn;
     StepDone done;
@@ -91,12 +98,13 @@ class RecordStore {
     std::deque<Pending> queue;
     bool busy = false;                    // an update is computing (maybe waiting on a read)
     bool have_latest = false;             // `latest` is the newest record, written or in a batch
-    std::optional<quorum::DvvSet> latest;
+    Record latest;
     int unflushed = 0;                    // writes of this key not yet completed
   };
 
   void run_next(const std::string& dkey);
-  void apply(const std::string& dkey, const Result<std::optional<quorum::DvvSet>>& current);
+  // Runs the key's first queued step on its `latest` record.
+  void apply(const std::string& dkey);
   void enqueue_write(std::string dkey, std::optional<std::string> bytes, std::function<void(Status)> done);
   void flush();
   void maybe_forget(const std::string& dkey);
@@ -105,6 +113,7 @@ class RecordStore {
   bool sync_;
   Defer defer_;
   std::unordered_map<std::string, KeyState> keys_;  // only keys with work in progress
+  RecordCache cache_;
 
   WriteBatch gathering_;
   std::vector<std::function<void(Status)>> gathering_done_;

@@ -22,8 +22,8 @@ using quorum::DvvSet;
 
 constexpr uint64_t kSecond = 1'000'000;
 
-// A disk that forwards to the simulated one and watches the write calls:
-// how many, how big, and how many were in flight at once.
+// A disk that forwards to the simulated one and watches the calls: how many
+// writes, how big, how many in flight at once; how many reads.
 class WatchedDisk final : public Disk {
  public:
   explicit WatchedDisk(Disk& inner) : inner_(inner) {}
@@ -39,6 +39,7 @@ class WatchedDisk final : public Disk {
     });
   }
   void read(std::string key, ReadDone done) override {
+    ++reads;
     inner_.read(std::move(key), std::move(done));
   }
   void scan(std::string start, std::string end, size_t limit, ScanDone done) override {
@@ -49,6 +50,7 @@ class WatchedDisk final : public Disk {
   std::vector<bool> syncs;
   int in_flight = 0;
   int max_in_flight = 0;
+  int reads = 0;
 
  private:
   Disk& inner_;
@@ -56,15 +58,17 @@ class WatchedDisk final : public Disk {
 
 // One simulated host, its disk (watched) and a RecordStore on it.
 struct Harness {
-  explicit Harness(Durability durability = Durability::kFsync, uint64_t seed = 1)
+  // The store caches records (1 MiB) unless `cache_bytes` says otherwise.
+  explicit Harness(Durability durability = Durability::kFsync, uint64_t seed = 1,
+                   size_t cache_bytes = size_t{1} << 20)
       : world(seed),
         host(world.add_host("n1", HostPort{"10.0.0.1", 7401})),
         disk(host.disk()),
-        store(disk, durability, [this](std::function<void()> fn) { host.defer(std::move(fn)); }) {}
+        store(disk, durability, [this](std::function<void()> fn) { host.defer(std::move(fn)); }, cache_bytes) {}
 
   sim::SimDisk& sim_disk() { return host.sim_disk(); }
 
-  // Reads (keyspace, key) (gets always go to the disk), running the world
+  // Reads (keyspace, key), running the world
   // until the answer is in.
   Result<std::optional<DvvSet>> get(const std::string& key,
                                     const std::string& keyspace = "default") {
@@ -84,8 +88,8 @@ struct Harness {
 // An UpdateFn that adds `value` as one more sibling (an empty context
 // supersedes nothing), as a replica does for a blind write.
 RecordStore::UpdateFn append(std::string value, quorum::ReplicaId coordinator = 1) {
-  return [value = std::move(value), coordinator](const std::optional<DvvSet>& current) {
-    return quorum::update(current.value_or(DvvSet{}), {},
+  return [value = std::move(value), coordinator](const DvvSet* current) {
+    return quorum::update(current ? *current : DvvSet{}, {},
                           quorum::ClientWrite::Put(value, {1767225600000ULL, 0, coordinator}),
                           coordinator);
   };
@@ -148,7 +152,7 @@ TEST_CASE("record store: N updates of one key in one turn all apply and are acke
   std::vector<int> ack_order;
   for (int i = 0; i < kN; ++i) {
     auto fn = [i, &seen,
-               inner = append("v" + std::to_string(i))](const std::optional<DvvSet>& cur) {
+               inner = append("v" + std::to_string(i))](const DvvSet* cur) {
       seen[i] = cur ? cur->siblings.size() : 0;
       return inner(cur);
     };
@@ -257,9 +261,146 @@ TEST_CASE("record store: under buffered durability an acked write is lost by a p
   h.sim_disk().crash_process();
   CHECK(h.sim_disk().visible().count(dkey) == 1);  // a process crash keeps it
   h.sim_disk().crash_power();
+  // The process died with the machine: a new store, its cache empty, reads the disk.
+  RecordStore restarted(h.disk, Durability::kBuffered, [&h](std::function<void()> fn) { h.host.defer(std::move(fn)); },
+                        size_t{1} << 20);
+  std::optional<Result<std::optional<DvvSet>>> got;
+  restarted.get("default", "k", [&got](Result<std::optional<DvvSet>> r) { got = std::move(r); });
+  h.world.run_for(kSecond);
+  REQUIRE(got);
+  REQUIRE(got->ok());
+  CHECK_FALSE((*got)->has_value());
+}
+
+TEST_CASE("record store: records it wrote are served from the cache, without a disk read",
+          "[record_store]") {
+  Harness h;
+  Outcome first;
+  h.store.update("default", "k", append("v1"), first.done());
+  h.world.run_for(kSecond);
+  REQUIRE(first.acked());
+  CHECK(h.disk.reads == 1);  // the first update of a key looks on disk
+
+  Result<std::optional<DvvSet>> got = h.get("k");
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK(**got == *first.result.value());
+  Outcome second;
+  h.store.update("default", "k", append("v2"), second.done());
+  h.world.run_for(kSecond);
+  REQUIRE(second.acked());
+  CHECK(second.result.value()->siblings.size() == 2);  // built on the cached record
+  CHECK(h.disk.reads == 1);
+  CHECK(h.store.cache().hits() == 2);
+  CHECK(h.store.cache().entries() == 1);
+
+  // What the cache answers is what the disk holds.
+  Result<DvvSet> stored = net::decode_record(h.sim_disk().visible().at(RecordStore::data_key("default", "k")));
+  REQUIRE(stored.ok());
+  CHECK(*stored == *second.result.value());
+}
+
+TEST_CASE("record store: with the cache off every update and get reads the disk", "[record_store]") {
+  Harness h(Durability::kFsync, 1, 0);
+  for (int i = 0; i < 3; ++i) {
+    Outcome put;
+    h.store.update("default", "k", append("v" + std::to_string(i)), put.done());
+    h.world.run_for(kSecond);
+    REQUIRE(put.acked());
+    CHECK(put.result.value()->siblings.size() == static_cast<size_t>(i + 1));
+  }
+  CHECK(h.disk.reads == 3);
+  REQUIRE(h.get("k").ok());
+  CHECK(h.disk.reads == 4);
+  CHECK(h.store.cache().entries() == 0);
+}
+
+TEST_CASE("record store: an erase leaves nothing cached; a get after it finds no record",
+          "[record_store]") {
+  Harness h;
+  Outcome put;
+  const std::string dkey = RecordStore::data_key("default", "k");
+  h.store.update_at(dkey, append("v1"), put.done());
+  h.world.run_for(kSecond);
+  REQUIRE(put.acked());
+  std::optional<Result<bool>> erased;
+  h.store.erase_if(dkey, [](const DvvSet* cur) { return cur != nullptr; },
+                   [&erased](Result<bool> r) { erased = r; });
+  h.world.run_for(kSecond);
+  REQUIRE(erased);
+  REQUIRE(erased->ok());
+  CHECK(**erased);
+  CHECK(h.store.cache().entries() == 0);
   Result<std::optional<DvvSet>> got = h.get("k");
   REQUIRE(got.ok());
   CHECK_FALSE(got->has_value());
+}
+
+TEST_CASE("record store: a failed write drops the key from the cache, so a get reads the disk",
+          "[record_store]") {
+  Harness h;
+  Outcome first;
+  h.store.update("default", "k", append("v1"), first.done());
+  h.world.run_for(kSecond);
+  REQUIRE(first.acked());
+  REQUIRE(h.store.cache().entries() == 1);
+
+  // The next batch fails: the disk may or may not hold it, so the cache must not answer.
+  h.sim_disk().faults().write_error = 1.0;
+  Outcome second;
+  h.store.update("default", "k", append("v2"), second.done());
+  h.world.run_for(kSecond);
+  REQUIRE(second.failed());
+  CHECK(h.store.cache().entries() == 0);
+  const int reads = h.disk.reads;
+  h.sim_disk().faults().write_error = 0.0;
+  REQUIRE(h.get("k").ok());
+  CHECK(h.disk.reads == reads + 1);
+}
+
+TEST_CASE("record cache: keeps the most recently used records within its budget", "[record_store]") {
+  auto rec = [](const std::string& v) {
+    DvvSet d;
+    d.siblings.push_back({{1, 1}, {}, false, v});
+    return std::make_shared<const DvvSet>(std::move(d));
+  };
+  // Each entry costs its encoded size, its key and a fixed overhead: about 260 bytes here.
+  RecordCache cache(1000);
+  cache.put("a", rec("A"), 100);
+  cache.put("b", rec("B"), 100);
+  cache.put("c", rec("C"), 100);
+  REQUIRE(cache.entries() == 3);
+  CHECK(cache.bytes() <= 1000);
+  REQUIRE(cache.find("a"));  // a is now the most recently used; b the least
+  cache.put("d", rec("D"), 100);
+  CHECK(cache.entries() == 3);
+  CHECK(cache.find("b") == nullptr);
+  CHECK(cache.find("a")->siblings[0].value == "A");
+  CHECK(cache.find("c"));
+  CHECK(cache.find("d"));
+  CHECK(cache.bytes() <= 1000);
+
+  // Replacing a key's record replaces its cost too.
+  const size_t before = cache.bytes();
+  cache.put("a", rec("A2"), 150);
+  CHECK(cache.entries() == 3);
+  CHECK(cache.bytes() == before + 50);
+  CHECK(cache.find("a")->siblings[0].value == "A2");
+
+  // A record bigger than the whole budget is not kept (and evicts nothing).
+  cache.put("huge", rec("H"), 5000);
+  CHECK(cache.find("huge") == nullptr);
+  CHECK(cache.entries() == 3);
+
+  cache.erase("c");
+  CHECK(cache.find("c") == nullptr);
+  CHECK(cache.entries() == 2);
+  CHECK(cache.hits() == 5);
+  CHECK(cache.misses() == 3);
+
+  RecordCache off(0);
+  off.put("a", rec("A"), 1);
+  CHECK(off.entries() == 0);
 }
 
 TEST_CASE("record store: a disk write error fails the batch and stops every later write",
@@ -282,7 +423,7 @@ TEST_CASE("record store: a disk write error fails the batch and stops every late
     bool fn_ran = false;
     h.store.update(
         "default", key,
-        [&fn_ran](const std::optional<DvvSet>& cur) {
+        [&fn_ran](const DvvSet* cur) {
           fn_ran = true;
           return append("v2")(cur);
         },
@@ -323,7 +464,7 @@ TEST_CASE("record store: an UpdateFn error writes nothing and the next update st
   Outcome refused, next;
   h.store.update(
       "default", "k",
-      [](const std::optional<DvvSet>&) -> Result<DvvSet> {
+      [](const DvvSet*) -> Result<DvvSet> {
         return Status::TooLarge("too many siblings");
       },
       refused.done());
@@ -342,7 +483,7 @@ TEST_CASE("record store: an UpdateFn error writes nothing and the next update st
   Outcome only;
   alone.store.update(
       "default", "k",
-      [](const std::optional<DvvSet>&) -> Result<DvvSet> { return Status::InvalidArgument("no"); },
+      [](const DvvSet*) -> Result<DvvSet> { return Status::InvalidArgument("no"); },
       only.done());
   alone.world.run_for(kSecond);
   REQUIRE(only.failed());
@@ -369,7 +510,7 @@ TEST_CASE("record store: a corrupt stored record gives corruption on get and on 
   bool fn_ran = false;
   h.store.update(
       "default", "bad",
-      [&fn_ran](const std::optional<DvvSet>& cur) {
+      [&fn_ran](const DvvSet* cur) {
         fn_ran = true;
         return append("v")(cur);
       },
@@ -416,7 +557,7 @@ TEST_CASE("record store: 100k updates queued on one key do not overflow the stac
   for (int i = 0; i < kN; ++i) {
     h.store.update(
         "default", "hot",
-        [](const std::optional<DvvSet>& cur) -> Result<DvvSet> { return cur.value_or(DvvSet{}); },
+        [](const DvvSet* cur) -> Result<DvvSet> { return cur ? *cur : DvvSet{}; },
         [&acked](Result<DvvSet> r) { acked += r.ok() ? 1 : 0; });
   }
   h.world.run_for(kSecond);
