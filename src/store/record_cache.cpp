@@ -22,7 +22,17 @@ RecordCache::Record RecordCache::find(std::string_view dkey) {
 void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
   const size_t cost = encoded_bytes + dkey.size() + kEntryOverhead;
   auto it = index_.find(dkey);
-  if (it != index_.end()) drop(it->second);
+  if (it != index_.end()) {
+    if (cost > capacity_) return drop(it->second);
+    // In place: the usual case, a key written again.
+    auto entry = it->second;
+    bytes_ = bytes_ - entry->cost + cost;
+    entry->rec = std::move(rec);
+    entry->cost = cost;
+    lru_.splice(lru_.begin(), lru_, entry);
+    while (bytes_ > capacity_) drop(std::prev(lru_.end()));
+    return;
+  }
   if (cost > capacity_) return;  // too big to keep (or caching is off)
   while (bytes_ + cost > capacity_) drop(std::prev(lru_.end()));
   lru_.push_front(Entry{std::string(dkey), std::move(rec), cost});
