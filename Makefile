@@ -96,7 +96,7 @@ $(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to
 # compile, so it is built once and shared.
-$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS)) $(LIB)
+$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS) bench/driver_core.cpp) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
