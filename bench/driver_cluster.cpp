@@ -27,6 +27,9 @@ constexpr uint32_t kRequestTimeoutMs = 5000;
 // legs, little enough load not to move the latency being measured.
 constexpr auto kProbeInterval = std::chrono::milliseconds(10);
 constexpr size_t kMaxProbesPerNode = 20'000;
+// How often the driver thread sends what fell due while answers are awaited
+// (see run_phase).
+constexpr uint64_t kBackstopNs = 500'000;
 
 class ClusterDriver {
  public:
@@ -57,6 +60,7 @@ class ClusterDriver {
       uint64_t due = 0;
       Progress p;
       bool done = false;
+      size_t in_flight = 0;
       {
         std::lock_guard lock(mu_);
         uint64_t now = now_ns();
@@ -68,13 +72,22 @@ class ClusterDriver {
         due = gen_.next_due_ns();
         done = gen_.done();
         p = gen_.progress(now);
+        in_flight = gen_.in_flight();
       }
       send(batch);
       if (done) break;
       progress.update(label, p, now_s());
       // Until the next request falls due, the phase ends, or the progress line
-      // wants updating; replies release their own successors meanwhile.
-      auto wake = epoch_ + std::chrono::nanoseconds(std::min(due, now_ns() + 100'000'000));
+      // wants updating; replies release their own successors meanwhile. With
+      // requests in flight, each answer also sends what fell due (complete()
+      // polls the timetable, on the client's I/O thread, with no wake-up), so
+      // this thread only backs the answers up, at most every kBackstopNs: woken
+      // for every slot of a fast timetable, it took a core's worth of wake-ups
+      // from the cluster it measures (at 20,000/s, p99 182 ms).
+      const uint64_t now = now_ns();
+      uint64_t next = std::min(due, now + 100'000'000);
+      if (in_flight > 0) next = std::max(next, now + kBackstopNs);
+      auto wake = epoch_ + std::chrono::nanoseconds(next);
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, wake, [this] { return gen_.done(); });
     }
