@@ -93,7 +93,6 @@ struct UvEnv::Conn {
 
 struct UvEnv::WriteReq {
   uv_write_t req;
-  char header[net::kFrameHeaderBytes];
   std::string payload;
 };
 
@@ -283,6 +282,10 @@ void UvEnv::fire_timers() {
 
 void UvEnv::defer(std::function<void()> fn) {
   deferred_.push_back(std::move(fn));
+  keep_turning();
+}
+
+void UvEnv::keep_turning() {
   if (!stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
     uv_idle_start(&idle_, [](uv_idle_t*) {});
   }
@@ -311,11 +314,15 @@ void UvEnv::flush_frames() {
   for (int answers = 1; answers >= 0; --answers) {
     for (ConnId id : ids) {
       Conn* c = find(id);
-      if (!c || c->unflushed.empty() || c->accepted != static_cast<bool>(answers)) continue;
-      write_bytes(c, std::move(c->unflushed));
-      c->unflushed.clear();
+      if (c && c->accepted == static_cast<bool>(answers)) flush(c);
     }
   }
+}
+
+void UvEnv::flush(Conn* c) {
+  if (c->unflushed.empty()) return;
+  write_bytes(c, std::move(c->unflushed));
+  c->unflushed.clear();
 }
 
 // ---- network ------------------------------------------------------------------
@@ -485,15 +492,6 @@ void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
   while (find(id) && c->reader.next(frame)) handler_->on_frame(id, frame);
 }
 
-void UvEnv::write_now(Conn* c, std::string payload) {
-  auto* w = new WriteReq;
-  net::put_frame_header(w->header, static_cast<uint32_t>(payload.size()));
-  w->payload = std::move(payload);
-  uv_buf_t bufs[2] = {uv_buf_init(w->header, sizeof w->header),
-                      uv_buf_init(w->payload.data(), static_cast<unsigned>(w->payload.size()))};
-  submit_write(c, w, bufs, 2);
-}
-
 void UvEnv::write_bytes(Conn* c, std::string bytes) {
   auto* w = new WriteReq;
   w->payload = std::move(bytes);
@@ -543,14 +541,16 @@ void UvEnv::send(ConnId id, std::string payload) {
     c->queued.push_back(std::move(payload));
     return;
   }
-  // Gathered, and written at the end of this loop turn with the connection's
-  // other frames (run_deferred runs in the same turn: the idle handle keeps
-  // the loop from waiting in poll first).
+  gather(c, payload);
+}
+
+// Frames are gathered, and written at the end of this loop turn with the
+// connection's other frames (run_deferred runs in the same turn: the idle
+// handle keeps the loop from waiting in poll first).
+void UvEnv::gather(Conn* c, std::string_view payload) {
   if (c->unflushed.empty()) {
-    unflushed_.push_back(id);
-    if (!stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
-      uv_idle_start(&idle_, [](uv_idle_t*) {});
-    }
+    unflushed_.push_back(c->id);
+    keep_turning();
   }
   char header[net::kFrameHeaderBytes];
   net::put_frame_header(header, static_cast<uint32_t>(payload.size()));
@@ -620,11 +620,10 @@ void UvEnv::start_connect(Conn* c, const sockaddr* addr) {
     uv_tcp_nodelay(&conn->tcp, 1);
     conn->connected = true;
     env->update_reading(conn);
-    ConnId id = conn->id;
-    env->handler_->on_connected(id);
-    if (!env->find(id)) return;
-    auto queued = std::move(conn->queued);
-    for (auto& p : queued) env->write_now(conn, std::move(p));
+    // What was sent while connecting goes first, with this turn's frames.
+    for (const auto& p : conn->queued) env->gather(conn, p);
+    conn->queued.clear();
+    env->handler_->on_connected(conn->id);
   });
   if (rc != 0) {
     ConnId id = c->id;
@@ -641,10 +640,7 @@ void UvEnv::close(ConnId id, const Status& why) {
 void UvEnv::close_conn(Conn* c, const Status& why, bool linger) {
   const ConnId id = c->id;
   // Frames sent before the close go first, as they would have unbatched.
-  if (!c->unflushed.empty()) {
-    write_bytes(c, std::move(c->unflushed));
-    c->unflushed.clear();
-  }
+  flush(c);
   c->closing = true;
   c->why = why;
   if (linger) {

@@ -70,9 +70,11 @@ class UvEnv final : public Env {
   // Reads from the socket unless the handler or a full write queue paused it.
   void update_reading(Conn* c);
   void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
-  void write_now(Conn* c, std::string payload);
+  void gather(Conn* c, std::string_view payload);
   void write_bytes(Conn* c, std::string bytes);
+  void flush(Conn* c);
   void flush_frames();
+  void keep_turning();  // run the check phase this turn (the idle handle)
   void write_raw(Conn* c, std::string bytes);
   void submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs);
   void on_written(Conn* c);
