@@ -126,7 +126,7 @@ void Node::coordinate_write(Respond respond, const meta::Keyspace& ks, std::stri
         return lww ? quorum::lww_update(state, write, id_)
                    : quorum::update(state, blind ? quorum::join(state) : context, write, id_);
       },
-      [this, op](Result<quorum::DvvSet> r) {
+      [this, op](Result<store::RecordStore::Record> r) {
         if (op->finished) return;  // timed out before our own copy was durable
         if (!r.ok()) {
           // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
@@ -140,7 +140,7 @@ void Node::coordinate_write(Respond respond, const meta::Keyspace& ks, std::stri
         // the dot we minted must never be forgotten by us while others hold it,
         // or a crash here would let us mint it again for another value (the
         // dot-reuse bug of REFERENCES.md, which silently loses a write).
-        op->record = std::move(*r);
+        op->record = **r;
         op->tally->ack(id_);
         send_replica_writes(op);
         finish_write(op);

@@ -12,7 +12,7 @@ void Node::apply_locally(const std::string& keyspace, const std::string& key, co
       [this, keyspace, record](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
         return cur ? merge(keyspace, *cur, record) : record;
       },
-      [done = std::move(done)](Result<quorum::DvvSet> r) { done(r.status()); });
+      [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
 }
 
 void Node::handle_replica_write(Respond respond, wire::ReplicaWrite& req) {

@@ -63,7 +63,7 @@ void HintStore::add(uint32_t target, const std::string& keyspace, const std::str
         }
         return merge_(keyspace, *cur, record);
       },
-      [this, is_new, done = std::move(done)](Result<quorum::DvvSet> r) {
+      [this, is_new, done = std::move(done)](Result<RecordStore::Record> r) {
         if (!r.ok() && *is_new) --count_;
         done(r.status());
       });

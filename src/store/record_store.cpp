@@ -32,6 +32,10 @@ std::string RecordStore::data_key(std::string_view keyspace, std::string_view ke
 RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes)
     : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)), cache_(cache_bytes) {}
 
+Status RecordStore::stopped() const {
+  return Status::IoError("store stopped accepting writes after a disk error: " + failed_.message());
+}
+
 void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone done) {
   get_at(data_key(keyspace, key), std::move(done));
 }
@@ -61,10 +65,7 @@ void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done) {
         if (!next.ok()) return next.status();
         return std::optional<quorum::DvvSet>(std::move(*next));
       },
-      [done = std::move(done)](Result<Record> r) {
-        if (!r.ok()) return done(r.status());
-        done(quorum::DvvSet(**r));
-      });
+      std::move(done));  // an update always writes a record, never an erase
 }
 
 void RecordStore::erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done) {
@@ -100,7 +101,7 @@ void RecordStore::scan(std::string start, std::string end, size_t limit, ScanDon
 
 void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
   if (!failed_.ok()) {
-    done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+    done(stopped());
     return;
   }
   KeyState& ks = keys_[dkey];
@@ -124,7 +125,7 @@ void RecordStore::run_next(const std::string& dkey) {
       // The store stopped: fail what is queued without computing or writing it.
       Pending p = std::move(ks.queue.front());
       ks.queue.pop_front();
-      p.done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+      p.done(stopped());
       continue;
     }
     if (!ks.have_latest) {
@@ -161,7 +162,7 @@ void RecordStore::apply(const std::string& dkey) {
   Pending p = std::move(ks.queue.front());
   ks.queue.pop_front();
   if (!failed_.ok()) {
-    p.done(Status::IoError("store stopped accepting writes after a disk error: " + failed_.message()));
+    p.done(stopped());
     return;
   }
   Result<std::optional<quorum::DvvSet>> next = p.fn(ks.latest.get());

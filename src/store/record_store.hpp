@@ -50,7 +50,11 @@ class RecordStore {
   // Computes the next record from the current one (nullptr: none yet). An error
   // aborts the update and nothing is written.
   using UpdateFn = std::function<Result<quorum::DvvSet>(const quorum::DvvSet* current)>;
-  using UpdateDone = std::function<void(Result<quorum::DvvSet>)>;
+  // A record as the store holds it: shared with the cache, never changed.
+  using Record = RecordCache::Record;
+  // The record written (never nullptr): shared, so a caller that only needs
+  // the outcome (a replica) copies nothing.
+  using UpdateDone = std::function<void(Result<Record>)>;
 
   // `cache_bytes`: the budget of the record cache (0: none).
   RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes = 0);
@@ -84,11 +88,12 @@ class RecordStore {
   static std::string data_key(std::string_view keyspace, std::string_view key);
 
  private:
-  using Record = RecordCache::Record;  // nullptr: no record
   // The next record (nullopt: erase the key), or an error that writes nothing.
   using Step = std::function<Result<std::optional<quorum::DvvSet>>(const quorum::DvvSet* current)>;
   // The record written (nullptr: erased), once durable.
   using StepDone = std::function<void(Result<Record>)>;
+  // Why nothing more is written after a disk error.
+  Status stopped() const;
   struct Pending {
     Step fn;
     StepDone done;

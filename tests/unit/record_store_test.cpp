@@ -99,7 +99,13 @@ RecordStore::UpdateFn append(std::string value, quorum::ReplicaId coordinator = 
 struct Outcome {
   std::optional<Result<DvvSet>> result;
   RecordStore::UpdateDone done() {
-    return [this](Result<DvvSet> r) { result = std::move(r); };
+    return [this](Result<RecordStore::Record> r) {
+      if (r.ok()) {
+        result = **r;
+      } else {
+        result = r.status();
+      }
+    };
   }
   bool acked() const { return result && result->ok(); }
   bool failed() const { return result && !result->ok(); }
@@ -156,9 +162,9 @@ TEST_CASE("record store: N updates of one key in one turn all apply and are acke
       seen[i] = cur ? cur->siblings.size() : 0;
       return inner(cur);
     };
-    h.store.update("default", "hot", fn, [i, &ack_order](Result<DvvSet> r) {
+    h.store.update("default", "hot", fn, [i, &ack_order](Result<RecordStore::Record> r) {
       REQUIRE(r.ok());
-      CHECK(r->siblings.size() == static_cast<size_t>(i + 1));
+      CHECK((*r)->siblings.size() == static_cast<size_t>(i + 1));
       ack_order.push_back(i);
     });
   }
@@ -558,7 +564,7 @@ TEST_CASE("record store: 100k updates queued on one key do not overflow the stac
     h.store.update(
         "default", "hot",
         [](const DvvSet* cur) -> Result<DvvSet> { return cur ? *cur : DvvSet{}; },
-        [&acked](Result<DvvSet> r) { acked += r.ok() ? 1 : 0; });
+        [&acked](Result<RecordStore::Record> r) { acked += r.ok() ? 1 : 0; });
   }
   h.world.run_for(kSecond);
   CHECK(acked == kN);
