@@ -309,6 +309,24 @@ class SimDriver {
   ProbeSamples probes_;
 };
 
+// MIN-MAX, two durations, in microseconds, for option `flag`; errors quote
+// `whole` (the option's text) and say `no_dash` when there is no '-'.
+Result<std::pair<uint64_t, uint64_t>> parse_range_us(std::string_view range, const std::string& flag,
+                                                     std::string_view whole, std::string_view no_dash) {
+  auto dash = range.find('-');
+  if (dash == std::string_view::npos) {
+    return Status::InvalidArgument(flag + " '" + std::string(whole) + "': " + std::string(no_dash));
+  }
+  auto lo = parse_duration_us(range.substr(0, dash), flag + " minimum");
+  if (!lo.ok()) return lo.status();
+  auto hi = parse_duration_us(range.substr(dash + 1), flag + " maximum");
+  if (!hi.ok()) return hi.status();
+  if (*lo > *hi)
+    return Status::InvalidArgument(flag + " '" + std::string(whole) + "': the minimum is above the maximum");
+  return std::pair<uint64_t, uint64_t>(static_cast<uint64_t>(std::llround(*lo)),
+                                       static_cast<uint64_t>(std::llround(*hi)));
+}
+
 }  // namespace
 
 Result<sim::NetworkFaults> parse_sim_latency(std::string_view text) {
@@ -323,21 +341,11 @@ Result<sim::NetworkFaults> parse_sim_latency(std::string_view text) {
         "': expected fixed:D, uniform:D-D, exp:D or lognormal:D[:SIGMA], D like 0.5ms");
   }
   if (kind == "uniform") {
-    auto dash = args.find('-');
-    if (dash == std::string_view::npos) {
-      return Status::InvalidArgument("--sim-latency '" + std::string(text) +
-                                     "': uniform needs MIN-MAX, like uniform:0.05ms-1ms");
-    }
-    auto lo = parse_duration_us(args.substr(0, dash), "--sim-latency minimum");
-    if (!lo.ok()) return lo.status();
-    auto hi = parse_duration_us(args.substr(dash + 1), "--sim-latency maximum");
-    if (!hi.ok()) return hi.status();
-    if (*lo > *hi)
-      return Status::InvalidArgument("--sim-latency '" + std::string(text) +
-                                     "': the minimum is above the maximum");
+    auto range = parse_range_us(args, "--sim-latency", text, "uniform needs MIN-MAX, like uniform:0.05ms-1ms");
+    if (!range.ok()) return range.status();
     net.latency_shape = sim::LatencyShape::kUniform;
-    net.min_latency_us = static_cast<uint64_t>(std::llround(*lo));
-    net.max_latency_us = static_cast<uint64_t>(std::llround(*hi));
+    net.min_latency_us = range->first;
+    net.max_latency_us = range->second;
     return net;
   }
   std::string_view mean_text = args, sigma_text;
@@ -377,20 +385,7 @@ Result<sim::NetworkFaults> parse_sim_latency(std::string_view text) {
 }
 
 Result<std::pair<uint64_t, uint64_t>> parse_sim_disk(std::string_view text) {
-  auto dash = text.find('-');
-  if (dash == std::string_view::npos) {
-    return Status::InvalidArgument("--sim-disk '" + std::string(text) +
-                                   "': expected MIN-MAX, like 20us-200us");
-  }
-  auto lo = parse_duration_us(text.substr(0, dash), "--sim-disk minimum");
-  if (!lo.ok()) return lo.status();
-  auto hi = parse_duration_us(text.substr(dash + 1), "--sim-disk maximum");
-  if (!hi.ok()) return hi.status();
-  if (*lo > *hi)
-    return Status::InvalidArgument("--sim-disk '" + std::string(text) +
-                                   "': the minimum is above the maximum");
-  return std::pair<uint64_t, uint64_t>(static_cast<uint64_t>(std::llround(*lo)),
-                                       static_cast<uint64_t>(std::llround(*hi)));
+  return parse_range_us(text, "--sim-disk", text, "expected MIN-MAX, like 20us-200us");
 }
 
 Result<std::vector<ConfigResult>> run_on_sim(const BenchSettings& settings, ProgressLine& progress,

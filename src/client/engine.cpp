@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unordered_set>
 
 #include "net/codec.hpp"
 
@@ -125,7 +124,6 @@ void Engine::wake() {
 void Engine::run() {
   std::vector<pollfd> fds;
   std::vector<Conn*> polled;
-  std::unordered_set<Conn*> live;
   Clock::time_point last_expiry = Clock::now();
   std::vector<Conn*> flushing;
   while (!stop_) {
