@@ -1,54 +1,137 @@
 #include "store/record_cache.hpp"
 
+#include <functional>
+
 namespace tally::store {
 
 namespace {
 // What an entry costs beyond its encoded record: the decoded form's vectors
-// and strings, the key, the list node and the index slot.
+// and strings, the key, the entry and its index slots.
 constexpr size_t kEntryOverhead = 160;
 }  // namespace
 
+size_t RecordCache::probe(std::string_view dkey, uint64_t h) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.entry == kNone) return i;
+    if (s.hash == h && entries_[s.entry].key == dkey) return i;
+  }
+}
+
 RecordCache::Record RecordCache::find(std::string_view dkey) {
-  auto it = index_.find(dkey);
-  if (it == index_.end()) {
+  if (live_ == 0) {
+    ++misses_;
+    return nullptr;
+  }
+  const Slot& s = slots_[probe(dkey, std::hash<std::string_view>{}(dkey))];
+  if (s.entry == kNone) {
     ++misses_;
     return nullptr;
   }
   ++hits_;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->rec;
+  Entry& e = entries_[s.entry];
+  e.referenced = true;
+  return e.rec;
 }
 
 void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
   const size_t cost = encoded_bytes + dkey.size() + kEntryOverhead;
-  auto it = index_.find(dkey);
-  if (it != index_.end()) {
-    if (cost > capacity_) return drop(it->second);
-    // In place: the usual case, a key written again.
-    auto entry = it->second;
-    bytes_ = bytes_ - entry->cost + cost;
-    entry->rec = std::move(rec);
-    entry->cost = cost;
-    lru_.splice(lru_.begin(), lru_, entry);
-    while (bytes_ > capacity_) drop(std::prev(lru_.end()));
-    return;
+  const uint64_t h = std::hash<std::string_view>{}(dkey);
+  if (live_ > 0) {
+    const Slot& s = slots_[probe(dkey, h)];
+    if (s.entry != kNone) {
+      // In place: the usual case, a key written again.
+      const uint32_t idx = s.entry;
+      if (cost > capacity_) return drop(idx);
+      Entry& e = entries_[idx];
+      bytes_ = bytes_ - e.cost + cost;
+      e.rec = std::move(rec);
+      e.cost = cost;
+      e.referenced = true;
+      if (bytes_ > capacity_) make_room(0);
+      return;
+    }
   }
   if (cost > capacity_) return;  // too big to keep (or caching is off)
-  while (bytes_ + cost > capacity_) drop(std::prev(lru_.end()));
-  lru_.push_front(Entry{std::string(dkey), std::move(rec), cost});
-  index_.emplace(lru_.front().key, lru_.begin());
+  make_room(cost);
+  if ((live_ + 1) * 2 > slots_.size()) grow_index();
+  uint32_t idx;
+  if (free_ != kNone) {
+    idx = free_;
+    free_ = entries_[idx].next_free;
+  } else {
+    idx = static_cast<uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[idx];
+  e.rec = std::move(rec);
+  e.key.assign(dkey);
+  e.hash = h;
+  e.cost = cost;
+  e.next_free = kNone;
+  e.referenced = false;  // earns its second chance with a hit
+  slots_[probe(dkey, h)] = Slot{h, idx};
   bytes_ += cost;
+  ++live_;
 }
 
 void RecordCache::erase(std::string_view dkey) {
-  auto it = index_.find(dkey);
-  if (it != index_.end()) drop(it->second);
+  if (live_ == 0) return;
+  const Slot& s = slots_[probe(dkey, std::hash<std::string_view>{}(dkey))];
+  if (s.entry != kNone) drop(s.entry);
 }
 
-void RecordCache::drop(std::list<Entry>::iterator it) {
-  bytes_ -= it->cost;
-  index_.erase(it->key);
-  lru_.erase(it);
+void RecordCache::make_room(size_t need) {
+  // Each full turn of the hand clears every referenced bit, so this ends.
+  while (bytes_ + need > capacity_ && live_ > 0) {
+    if (hand_ >= entries_.size()) hand_ = 0;
+    Entry& e = entries_[hand_];
+    if (e.rec && e.referenced) {
+      e.referenced = false;
+    } else if (e.rec) {
+      drop(static_cast<uint32_t>(hand_));
+    }
+    ++hand_;
+  }
+}
+
+void RecordCache::drop(uint32_t idx) {
+  Entry& e = entries_[idx];
+  const size_t mask = slots_.size() - 1;
+  size_t hole = e.hash & mask;
+  while (slots_[hole].entry != idx) hole = (hole + 1) & mask;
+  // Backward-shift deletion: pull later slots of the probe run into the hole
+  // unless their home lies cyclically in (hole, j], so no probe ever stops
+  // short at an empty slot (no tombstones).
+  for (size_t j = (hole + 1) & mask; slots_[j].entry != kNone; j = (j + 1) & mask) {
+    const size_t home = slots_[j].hash & mask;
+    const bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!stays) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = Slot{};
+  bytes_ -= e.cost;
+  --live_;
+  e.rec.reset();
+  e.key = std::string();
+  e.referenced = false;
+  e.next_free = free_;
+  free_ = idx;
+}
+
+void RecordCache::grow_index() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.entry == kNone) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].entry != kNone) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
 }
 
 }  // namespace tally::store
