@@ -99,33 +99,41 @@ void RecordStore::scan(std::string start, std::string end, size_t limit, ScanDon
              });
 }
 
+RecordStore::Pending RecordStore::KeyState::pop() {
+  Pending p = std::move(queue[head++]);
+  if (head == queue.size()) {
+    queue.clear();
+    head = 0;
+  }
+  return p;
+}
+
 void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
   if (!failed_.ok()) {
     done(stopped());
     return;
   }
-  KeyState& ks = keys_[dkey];
-  ks.queue.push_back({std::move(fn), std::move(done)});
-  if (!ks.busy) run_next(dkey);
+  KeyEntry* k = &*keys_.try_emplace(std::move(dkey)).first;
+  k->second.queue.push_back({std::move(fn), std::move(done)});
+  if (!k->second.busy) run_next(k);
 }
 
 // Runs the key's queued steps, one after another, for as long as each can
 // run at once (the key's latest record is known, or cached); waits for a disk
 // read otherwise. A loop, not recursion: thousands of updates may queue on one key.
-void RecordStore::run_next(const std::string& dkey) {
+void RecordStore::run_next(KeyEntry* k) {
+  const std::string& dkey = k->first;
+  KeyState& ks = k->second;
   for (;;) {
-    KeyState& ks = keys_[dkey];
-    if (ks.queue.empty()) {
+    if (!ks.waiting()) {
       ks.busy = false;
-      maybe_forget(dkey);
+      maybe_forget(k);
       return;
     }
     ks.busy = true;
     if (!failed_.ok()) {
       // The store stopped: fail what is queued without computing or writing it.
-      Pending p = std::move(ks.queue.front());
-      ks.queue.pop_front();
-      p.done(stopped());
+      ks.pop().done(stopped());
       continue;
     }
     if (!ks.have_latest) {
@@ -135,32 +143,29 @@ void RecordStore::run_next(const std::string& dkey) {
         ks.latest = std::move(hit);
         ks.have_latest = true;
       } else {
-        disk_.read(dkey, [this, dkey](Result<std::optional<std::string>> r) {
+        disk_.read(dkey, [this, k](Result<std::optional<std::string>> r) {
           Result<std::optional<quorum::DvvSet>> cur = decode_read(r);
-          KeyState& k = keys_[dkey];
+          KeyState& st = k->second;
           if (cur.ok()) {
-            k.latest = cur->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**cur)) : nullptr;
-            k.have_latest = true;
-            apply(dkey);
+            st.latest = cur->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**cur)) : nullptr;
+            st.have_latest = true;
+            apply(k);
           } else {
             // Unreadable: this step fails; the next one reads again.
-            Pending p = std::move(k.queue.front());
-            k.queue.pop_front();
-            p.done(cur.status());
+            st.pop().done(cur.status());
           }
-          run_next(dkey);
+          run_next(k);
         });
         return;
       }
     }
-    apply(dkey);
+    apply(k);
   }
 }
 
-void RecordStore::apply(const std::string& dkey) {
-  KeyState& ks = keys_[dkey];
-  Pending p = std::move(ks.queue.front());
-  ks.queue.pop_front();
+void RecordStore::apply(KeyEntry* k) {
+  KeyState& ks = k->second;
+  Pending p = ks.pop();
   if (!failed_.ok()) {
     p.done(stopped());
     return;
@@ -179,35 +184,32 @@ void RecordStore::apply(const std::string& dkey) {
   ks.latest = rec;
   ks.have_latest = true;
   ks.unflushed++;
-  enqueue_write(dkey, std::move(bytes),
-                [this, dkey, done = std::move(p.done), rec = std::move(rec), size](Status s) mutable {
-                  KeyState& k = keys_[dkey];
-                  k.unflushed--;
+  enqueue_write(k->first, std::move(bytes),
+                [this, k, done = std::move(p.done), rec = std::move(rec), size](Status s) mutable {
+                  KeyState& st = k->second;
+                  st.unflushed--;
                   if (!s.ok()) {
                     // What we hold may not be on disk: read afresh next time.
-                    k.have_latest = false;
-                    k.latest.reset();
-                    cache_.erase(dkey);
-                    done(s);
-                  } else {
+                    st.have_latest = false;
+                    st.latest.reset();
+                    cache_.erase(k->first);
+                  } else if (rec) {
                     // Batches complete in order, so the cache ends with the newest.
-                    if (rec) {
-                      cache_.put(dkey, rec, size);
-                    } else {
-                      cache_.erase(dkey);
-                    }
-                    done(std::move(rec));
+                    cache_.put(k->first, rec, size);
+                  } else {
+                    cache_.erase(k->first);
                   }
-                  maybe_forget(dkey);
+                  // Before `done`, which may queue more work on this key and
+                  // see it through (and forget the key) before returning.
+                  maybe_forget(k);
+                  if (!s.ok()) return done(s);
+                  done(std::move(rec));
                 });
 }
 
-void RecordStore::maybe_forget(const std::string& dkey) {
-  auto it = keys_.find(dkey);
-  if (it != keys_.end() && !it->second.busy && it->second.queue.empty() &&
-      it->second.unflushed == 0) {
-    keys_.erase(it);
-  }
+void RecordStore::maybe_forget(KeyEntry* k) {
+  const KeyState& ks = k->second;
+  if (!ks.busy && !ks.waiting() && ks.unflushed == 0) keys_.erase(keys_.find(k->first));
 }
 
 void RecordStore::enqueue_write(std::string dkey, std::optional<std::string> bytes,

@@ -20,7 +20,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -100,19 +99,29 @@ class RecordStore {
   };
   void enqueue(std::string dkey, Step fn, StepDone done);
   struct KeyState {
-    std::deque<Pending> queue;
+    // Waiting steps from `head` on (a vector, not a deque: most keys see one
+    // step, and a deque allocates two blocks as it is made).
+    std::vector<Pending> queue;
+    size_t head = 0;
     bool busy = false;                    // an update is computing (maybe waiting on a read)
     bool have_latest = false;             // `latest` is the newest record, written or in a batch
     Record latest;
     int unflushed = 0;                    // writes of this key not yet completed
-  };
 
-  void run_next(const std::string& dkey);
+    bool waiting() const { return head < queue.size(); }
+    Pending pop();
+  };
+  // A key's entry in `keys_`: its disk key and state. Entries never move (a
+  // node-based map), and one is erased only when nothing refers to it: no
+  // step queued or computing, no write in flight (maybe_forget).
+  using KeyEntry = std::pair<const std::string, KeyState>;
+
+  void run_next(KeyEntry* k);
   // Runs the key's first queued step on its `latest` record.
-  void apply(const std::string& dkey);
+  void apply(KeyEntry* k);
   void enqueue_write(std::string dkey, std::optional<std::string> bytes, std::function<void(Status)> done);
   void flush();
-  void maybe_forget(const std::string& dkey);
+  void maybe_forget(KeyEntry* k);
 
   Disk& disk_;
   bool sync_;
