@@ -11,7 +11,7 @@ struct Node::WriteOp {
   std::string key;
   bool is_delete = false;
   uint32_t timeout_ms = 0;
-  quorum::DvvSet record;  // the new state, minted here
+  store::RecordStore::Record record;  // the new state, minted here; nullptr until our copy is durable
   std::unique_ptr<quorum::WriteTally> tally;
   TimerId timer = 0;
   bool replied = false;
@@ -140,7 +140,7 @@ void Node::coordinate_write(Respond respond, const meta::Keyspace& ks, std::stri
         // the dot we minted must never be forgotten by us while others hold it,
         // or a crash here would let us mint it again for another value (the
         // dot-reuse bug of REFERENCES.md, which silently loses a write).
-        op->record = **r;
+        op->record = std::move(*r);  // shared with the store: not copied
         op->tally->ack(id_);
         send_replica_writes(op);
         finish_write(op);
@@ -152,7 +152,7 @@ void Node::send_replica_writes(const std::shared_ptr<WriteOp>& op) {
   for (const auto& r : op->tally->replicas()) {
     if (r.node == id_ || r.state != quorum::ReplicaState::kWaiting) continue;
     ++op->outstanding;
-    wire::ReplicaWrite req{op->keyspace, op->key, op->record, r.stands_in_for, map_.epoch};
+    wire::ReplicaWrite req{op->keyspace, op->key, *op->record, r.stands_in_for, map_.epoch};
     ring::NodeId node = r.node;
     call(node, std::move(req), uint64_t{op->timeout_ms} * 1000, [this, op, node](Result<wire::Message> reply) {
       if (op->finished) return;
@@ -181,7 +181,9 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
       if (op->is_delete) {
         op->respond(wire::DeleteReply{map_.epoch});
       } else {
-        op->respond(wire::PutReply{net::encode_context(quorum::join(op->record)), map_.epoch});
+        // Acknowledgements follow our own durable copy, so the record is there.
+        op->respond(wire::PutReply{net::encode_context(op->record ? quorum::join(*op->record) : quorum::VersionVector{}),
+                                   map_.epoch});
       }
     } else {
       ++quorum_failures_;
@@ -194,8 +196,8 @@ void Node::finish_write(const std::shared_ptr<WriteOp>& op) {
   // Hinted handoff: keep the write for every primary that does not have it
   // (if there is a write: a request can time out before it is minted).
   for (ring::NodeId p : op->tally->unacked_primaries()) {
-    if (p == id_ || op->record.clock.entries.empty()) continue;
-    hints_.add(p, op->keyspace, op->key, op->record, [this, p](Status s) {
+    if (p == id_ || !op->record || op->record->clock.entries.empty()) continue;
+    hints_.add(p, op->keyspace, op->key, *op->record, [this, p](Status s) {
       if (!s.ok()) {
         TALLY_LOG(log_, kWarn) << "no hint kept for " << name_of(p) << ": " << s.to_string();
       }

@@ -143,7 +143,7 @@ class Node final : public NetworkHandler, public RespBackend {
   void handle_replica_write(Respond respond, wire::ReplicaWrite& req);
   void handle_replica_read(Respond respond, wire::ReplicaRead& req);
   // Merges `record` into the local copy of (keyspace, key); `done` after it is durable.
-  void apply_locally(const std::string& keyspace, const std::string& key, const quorum::DvvSet& record,
+  void apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
                      std::function<void(Status)> done);
   void replay_hints();
 
@@ -218,6 +218,7 @@ class Node final : public NetworkHandler, public RespBackend {
     ConnId conn;
     TimerId timer;
     ReplyFn done;
+    std::string who;  // the peer, for the timeout's message
   };
   std::unordered_map<uint64_t, Call> calls_;
   uint64_t next_call_id_ = 1;

@@ -5,12 +5,14 @@
 
 namespace tally {
 
-void Node::apply_locally(const std::string& keyspace, const std::string& key, const quorum::DvvSet& record,
+void Node::apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
                          std::function<void(Status)> done) {
   store_.update(
       keyspace, key,
-      [this, keyspace, record](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
-        return cur ? merge(keyspace, *cur, record) : record;
+      // Runs once: the record moves in as the first version of a new key.
+      [this, keyspace, record = std::move(record)](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
+        if (!cur) return std::move(record);
+        return merge(keyspace, *cur, record);
       },
       [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
 }
@@ -32,7 +34,7 @@ void Node::handle_replica_write(Respond respond, wire::ReplicaWrite& req) {
     // We stand in for a down primary: keep the write for it.
     hints_.add(req.hint_for, req.keyspace, req.key, req.record, done);
   } else {
-    apply_locally(req.keyspace, req.key, req.record, done);
+    apply_locally(req.keyspace, req.key, std::move(req.record), done);
   }
 }
 
