@@ -119,9 +119,10 @@ $(META_BENCH): $(call obj,bench/meta_bench.cpp tests/cluster/harness.cpp) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # The quorum benchmark: a real cluster through the client library, or the
-# simulator (--sim), which is why it links the whole library.
+# simulator (--sim), which is why it links the whole library. It shares the
+# machine with the nodes it measures, so it allocates with jemalloc too.
 $(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(LIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MALLOC_LIBS)
 
 # ---- packages ----------------------------------------------------------------
 deps:

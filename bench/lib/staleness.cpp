@@ -36,12 +36,13 @@ std::string quote_prefix(std::string_view value) {
 std::string encode_value(uint64_t version, size_t value_size) {
   std::string out = "v" + std::to_string(version) + ":";
   if (out.size() >= value_size) return out;
-  out.reserve(value_size);
+  size_t at = out.size();
+  out.resize(value_size);
   Rng rng(version);
-  while (out.size() < value_size) {
+  while (at < value_size) {
     uint64_t bits = rng.next();
-    for (int i = 0; i < 8 && out.size() < value_size; ++i, bits >>= 8) {
-      out += static_cast<char>('a' + (bits & 0xff) % 26);
+    for (int i = 0; i < 8 && at < value_size; ++i, bits >>= 8) {
+      out[at++] = static_cast<char>('a' + (bits & 0xff) % 26);
     }
   }
   return out;
