@@ -34,11 +34,16 @@ Result<std::unique_ptr<LevelDbEngine>> LevelDbEngine::open(const std::string& di
   options.paranoid_checks = true;  // fail loudly on corruption rather than serve bad data
   options.block_cache = holder->cache.get();
   options.filter_policy = holder->filter.get();
-  // RocksDB's default. Under a put load each memtable switch and flush shows
-  // in the tail: with 16 MiB, 3 nodes at 36k puts/s had put p99 5.3-5.7 ms;
-  // with 64 MiB 4.1-5.3 ms (docs/benchmarks.md). The cost: up to two memtables
-  // in memory, and up to 64 MiB of log to replay after a crash.
-  options.write_buffer_size = 64 << 20;
+  // Under a put load every write is a skip-list insert into the memtable,
+  // and with three nodes and the load generator sharing two cores each
+  // insert's search misses the cache all the way down: with 64 MiB the search
+  // took 18.8% of all CPU (perf record -a), with 8 MiB 10.4%. Smaller
+  // memtables flush more often and leave more to compact, and the background
+  // work shows in the tail: with 16 MiB, 3 nodes had put p99 6.6-7.1 ms; with
+  // 32 MiB 5.1-6.0 ms against 5.0-6.9 with 64 MiB (five alternating pairs of
+  // 20 s runs, docs/benchmarks.md). The cost: up to two memtables in memory,
+  // and up to 32 MiB of log to replay after a crash.
+  options.write_buffer_size = 32 << 20;
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status::IoError("cannot open LevelDB in " + dir + ": " + s.ToString());
