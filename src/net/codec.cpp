@@ -16,14 +16,20 @@ struct StringSink {
 };
 using Packer = msgpack::packer<StringSink>;
 
-// The bytes `fill` packs. Packed into a buffer kept per thread and copied
-// out at their size: one allocation, where growing the result as it packs
-// took three or four for a 200-byte record. `fill` packs; it must not call
-// packed() itself (they would share the buffer).
+// The buffer every packed() packs into, one per thread.
+std::string& pack_scratch() {
+  thread_local std::string scratch;
+  return scratch;
+}
+
+// The bytes `fill` packs. Packed into the thread's buffer and copied out at
+// their size: one allocation, where growing the result as it packs took three
+// or four for a 200-byte record. `fill` packs; it must not call packed()
+// itself (they would share the buffer).
 template <class Fill>
 std::string packed(Fill&& fill) {
   constexpr size_t kKeepBytes = 1 << 20;  // a snapshot's buffer is not kept
-  thread_local std::string scratch;
+  std::string& scratch = pack_scratch();
   scratch.clear();
   StringSink sink{&scratch};
   Packer p(sink);

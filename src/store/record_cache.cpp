@@ -36,6 +36,7 @@ RecordCache::Record RecordCache::find(std::string_view dkey) {
 }
 
 void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
+  if (!rec) return erase(dkey);  // nothing to keep (a null entry would look free to the sweep)
   const size_t cost = encoded_bytes + dkey.size() + kEntryOverhead;
   const uint64_t h = std::hash<std::string_view>{}(dkey);
   if (live_ > 0) {

@@ -104,6 +104,10 @@ RecordStore::Pending RecordStore::KeyState::pop() {
   if (head == queue.size()) {
     queue.clear();
     head = 0;
+  } else if (head >= 64 && head * 2 >= queue.size()) {
+    // A key that never drains must not keep every step it ever ran.
+    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
   }
   return p;
 }
