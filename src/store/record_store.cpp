@@ -197,11 +197,10 @@ void RecordStore::apply(KeyEntry* k) {
                     st.have_latest = false;
                     st.latest.reset();
                     cache_.erase(k->first);
-                  } else if (rec) {
-                    // Batches complete in order, so the cache ends with the newest.
-                    cache_.put(k->first, rec, size);
                   } else {
-                    cache_.erase(k->first);
+                    // Batches complete in order, so the cache ends with the newest
+                    // (an erase leaves nothing cached).
+                    cache_.put(k->first, rec, size);
                   }
                   // Before `done`, which may queue more work on this key and
                   // see it through (and forget the key) before returning.

@@ -1,6 +1,6 @@
 // Versioned records on top of a Disk: one DVV set per (keyspace, key).
 //
-// Two things make it more than a map:
+// Three things make it more than a map:
 //  - Group commit. Writes that arrive in the same event-loop turn go to the
 //    disk as one batch with one fsync (REFERENCES.md, "Durability and
 //    LevelDB"); while a batch is on its way, the next one gathers. Batches are
