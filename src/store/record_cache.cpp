@@ -10,6 +10,8 @@ namespace {
 constexpr size_t kEntryOverhead = 160;
 }  // namespace
 
+uint64_t RecordCache::hash_of(std::string_view dkey) { return std::hash<std::string_view>{}(dkey); }
+
 size_t RecordCache::probe(std::string_view dkey, uint64_t h) const {
   const size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -24,7 +26,7 @@ RecordCache::Record RecordCache::find(std::string_view dkey) {
     ++misses_;
     return nullptr;
   }
-  const Slot& s = slots_[probe(dkey, std::hash<std::string_view>{}(dkey))];
+  const Slot& s = slots_[probe(dkey, hash_of(dkey))];
   if (s.entry == kNone) {
     ++misses_;
     return nullptr;
@@ -36,16 +38,15 @@ RecordCache::Record RecordCache::find(std::string_view dkey) {
 }
 
 void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
-  if (!rec) return erase(dkey);  // nothing to keep (a null entry would look free to the sweep)
+  if (!rec) return erase(dkey);
   const size_t cost = encoded_bytes + dkey.size() + kEntryOverhead;
-  const uint64_t h = std::hash<std::string_view>{}(dkey);
+  const uint64_t h = hash_of(dkey);
   if (live_ > 0) {
-    const Slot& s = slots_[probe(dkey, h)];
-    if (s.entry != kNone) {
+    const size_t slot = probe(dkey, h);
+    if (slots_[slot].entry != kNone) {
       // In place: the usual case, a key written again.
-      const uint32_t idx = s.entry;
-      if (cost > capacity_) return drop(idx);
-      Entry& e = entries_[idx];
+      if (cost > capacity_) return drop(slot);
+      Entry& e = entries_[slots_[slot].entry];
       bytes_ = bytes_ - e.cost + cost;
       e.rec = std::move(rec);
       e.cost = cost;
@@ -68,7 +69,6 @@ void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
   Entry& e = entries_[idx];
   e.rec = std::move(rec);
   e.key.assign(dkey);
-  e.hash = h;
   e.cost = cost;
   e.next_free = kNone;
   e.referenced = false;  // earns its second chance with a hit
@@ -79,8 +79,8 @@ void RecordCache::put(std::string_view dkey, Record rec, size_t encoded_bytes) {
 
 void RecordCache::erase(std::string_view dkey) {
   if (live_ == 0) return;
-  const Slot& s = slots_[probe(dkey, std::hash<std::string_view>{}(dkey))];
-  if (s.entry != kNone) drop(s.entry);
+  const size_t slot = probe(dkey, hash_of(dkey));
+  if (slots_[slot].entry != kNone) drop(slot);
 }
 
 void RecordCache::make_room(size_t need) {
@@ -91,17 +91,16 @@ void RecordCache::make_room(size_t need) {
     if (e.rec && e.referenced) {
       e.referenced = false;
     } else if (e.rec) {
-      drop(static_cast<uint32_t>(hand_));
+      drop(probe(e.key, hash_of(e.key)));
     }
     ++hand_;
   }
 }
 
-void RecordCache::drop(uint32_t idx) {
-  Entry& e = entries_[idx];
+void RecordCache::drop(size_t slot) {
+  const uint32_t idx = slots_[slot].entry;
   const size_t mask = slots_.size() - 1;
-  size_t hole = e.hash & mask;
-  while (slots_[hole].entry != idx) hole = (hole + 1) & mask;
+  size_t hole = slot;
   // Backward-shift deletion: pull later slots of the probe run into the hole
   // unless their home lies cyclically in (hole, j], so no probe ever stops
   // short at an empty slot (no tombstones).
@@ -114,6 +113,7 @@ void RecordCache::drop(uint32_t idx) {
     }
   }
   slots_[hole] = Slot{};
+  Entry& e = entries_[idx];
   bytes_ -= e.cost;
   --live_;
   e.rec.reset();

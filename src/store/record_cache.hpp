@@ -39,10 +39,10 @@ class RecordCache {
   // The record at `dkey`, or nullptr when not cached. A hit marks the entry
   // used, so the next eviction sweep passes it over once.
   Record find(std::string_view dkey);
-  // Caches `rec` (never nullptr) at `dkey` in place of what was there;
-  // `encoded_bytes` is its size on disk, from which its cost is reckoned.
-  // Evicts entries not used since the sweep last passed them until the total
-  // fits.
+  // Caches `rec` at `dkey` in place of what was there (nullptr: the key has no
+  // record now, and nothing stays cached for it); `encoded_bytes` is its size
+  // on disk, from which its cost is reckoned. Evicts entries not used since
+  // the sweep last passed them until the total fits.
   void put(std::string_view dkey, Record rec, size_t encoded_bytes);
   void erase(std::string_view dkey);
 
@@ -56,7 +56,6 @@ class RecordCache {
   struct Entry {
     Record rec;  // nullptr: a free entry, on the free list
     std::string key;
-    uint64_t hash = 0;
     size_t cost = 0;
     uint32_t next_free = kNone;
     bool referenced = false;
@@ -68,10 +67,11 @@ class RecordCache {
     uint32_t entry = kNone;  // kNone: empty
   };
 
+  static uint64_t hash_of(std::string_view dkey);
   // The slot holding `dkey` (hash `h`), or the empty slot that ends its probe.
   size_t probe(std::string_view dkey, uint64_t h) const;
-  // Removes entry `e` from the index and frees it.
-  void drop(uint32_t e);
+  // Removes the entry in slot `slot` from the index and frees it.
+  void drop(size_t slot);
   // Evicts (CLOCK) until `need` more bytes fit or nothing is left.
   void make_room(size_t need);
   void grow_index();
