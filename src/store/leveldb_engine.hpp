@@ -1,5 +1,6 @@
-// LevelDB, behind plain synchronous calls. These block on disk: the node's Env
-// runs them on worker threads, never on the event loop (DESIGN.md §4).
+// LevelDB, behind plain synchronous calls. Those that may wait on the disk (a
+// synced write, a scan) the node's Env runs on worker threads; an unsynced
+// write or a point read runs on the event loop (node/uv_env.cpp says why).
 #pragma once
 
 #include <memory>
@@ -15,6 +16,10 @@ class DB;
 }
 
 namespace tally::store {
+
+// The nice value of LevelDB's background thread, which flushes memtables and
+// compacts: under it, requests come first when the two compete for a core.
+inline constexpr int kBackgroundNice = 10;
 
 class LevelDbEngine {
  public:
