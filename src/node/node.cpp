@@ -133,6 +133,7 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
     on_raft(conn, *raft);
     return;
   }
+  if (auto* ping = std::get_if<wire::PingRequest>(&msg->body)) adopt_peer_conn(conn, ping->from);
   uint64_t id = msg->request_id;
   dispatch(std::move(*msg), responder(conn, id));
 }

@@ -153,9 +153,14 @@ class Node final : public NetworkHandler, public RespBackend {
   void call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done);
   // The same on a given connection (one to a node not yet known by id).
   void call_on(ConnId conn, std::string who, wire::Body request, uint64_t timeout_us, ReplyFn done);
-  // The outbound connection to `peer`, opened if need be; 0 when its address
-  // is not known.
+  // The connection to `peer`, opened if need be; 0 when its address is not
+  // known.
   ConnId peer_conn(ring::NodeId peer);
+  // A heartbeat from `peer` came on `conn`, a connection we accepted: calls
+  // to the peer take it over when the peer's id is the smaller.
+  void adopt_peer_conn(ConnId conn, ring::NodeId peer);
+  // Closes `conn`, which no new call uses, once no call waits on it.
+  void retire_when_idle(ConnId conn);
   void on_reply(ConnId conn, wire::Message msg);
   void fail_calls_on(ConnId conn, const Status& why);
   void send_heartbeats();
@@ -211,9 +216,11 @@ class Node final : public NetworkHandler, public RespBackend {
   bool fault_silent_ = false;
 
   std::unordered_set<ConnId> conns_;
-  // Outbound connections to peers, and the calls waiting on them.
+  // The connection to each peer (peers.cpp says which), and the calls waiting
+  // on them.
   std::unordered_map<ring::NodeId, ConnId> peer_conns_;
   std::unordered_map<ConnId, ring::NodeId> conn_peer_;
+  std::unordered_set<ConnId> retiring_;  // see retire_when_idle
   struct Call {
     ConnId conn;
     TimerId timer;

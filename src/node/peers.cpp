@@ -1,6 +1,12 @@
-// Connections to the other nodes: one outbound connection per peer, opened
-// on first use and again after it breaks; request/reply matching by request
-// id; heartbeats that feed the failure detector.
+// Connections to the other nodes: one per pair of nodes, opened on first use
+// and again after it breaks; request/reply matching by request id; heartbeats
+// that feed the failure detector.
+//
+// Both nodes of a pair may open a connection to the other. The pair settles
+// on the one the node with the smaller id opened: that node always calls on
+// its own, and the other takes it over once a heartbeat on it says who opened
+// it. Then each node's requests and its answers to the other's requests share
+// one socket, so a loop turn writes (and the kernel carries) them together.
 #include "node/node.hpp"
 
 namespace tally {
@@ -23,6 +29,27 @@ ConnId Node::peer_conn(ring::NodeId peer) {
   return conn;
 }
 
+void Node::adopt_peer_conn(ConnId conn, ring::NodeId peer) {
+  if (peer == ring::kNoNode || peer >= id_ || !conns_.contains(conn)) return;
+  auto it = peer_conns_.find(peer);
+  if (it != peer_conns_.end() && it->second == conn) return;
+  ConnId own = it == peer_conns_.end() ? 0 : it->second;
+  peer_conns_[peer] = conn;
+  conn_peer_[conn] = peer;
+  if (own != 0) retire_when_idle(own);
+}
+
+void Node::retire_when_idle(ConnId conn) {
+  for (const auto& [id, c] : calls_) {
+    if (c.conn == conn) {
+      retiring_.insert(conn);
+      return;
+    }
+  }
+  retiring_.erase(conn);
+  env_.close(conn, Status::Ok());
+}
+
 void Node::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) {
   ConnId conn = peer_conn(peer);
   if (conn == 0) {
@@ -43,7 +70,9 @@ void Node::call_on(ConnId conn, std::string who, wire::Body request, uint64_t ti
     if (c == calls_.end()) return;
     ReplyFn fn = std::move(c->second.done);
     std::string who = std::move(c->second.who);
+    ConnId conn = c->second.conn;
     calls_.erase(c);
+    if (retiring_.contains(conn)) retire_when_idle(conn);
     fn(Status::Timeout("no answer from " + who));
   });
   calls_[id] = Call{conn, timer, std::move(done), std::move(who)};
@@ -57,10 +86,12 @@ void Node::on_reply(ConnId conn, wire::Message msg) {
   ReplyFn fn = std::move(c->second.done);
   env_.cancel_timer(c->second.timer);
   calls_.erase(c);
+  if (retiring_.contains(conn)) retire_when_idle(conn);
   fn(std::move(msg));
 }
 
 void Node::fail_calls_on(ConnId conn, const Status& why) {
+  retiring_.erase(conn);
   std::string who = "the node";
   auto p = conn_peer_.find(conn);
   if (p != conn_peer_.end()) {

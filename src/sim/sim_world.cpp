@@ -250,6 +250,12 @@ void SimHost::drain_held(ConnId conn) {
   }
 }
 
+size_t SimHost::links_to(const SimHost& other) const {
+  size_t n = 0;
+  for (const auto& [conn, link] : links_) n += link.peer == &other && link.stream == nullptr;
+  return n;
+}
+
 void SimHost::crash(CrashKind kind) {
   world_.trace("crash " + name_ + (kind == CrashKind::kPowerLoss ? " power" : " process"));
   alive_ = false;

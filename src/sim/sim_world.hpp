@@ -104,6 +104,8 @@ class SimHost final : public Env {
   void send_raw(ConnId conn, std::string bytes) override;
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
+  // Framed connections this host has open with `other` (one end each).
+  size_t links_to(const SimHost& other) const;
   store::Disk& disk() override { return disk_; }
   uint64_t random() override;
   const Logger& log() override { return log_; }
