@@ -30,13 +30,23 @@ ConnId Node::peer_conn(ring::NodeId peer) {
 }
 
 void Node::adopt_peer_conn(ConnId conn, ring::NodeId peer) {
-  if (peer == ring::kNoNode || peer >= id_ || !conns_.contains(conn)) return;
+  if (peer == ring::kNoNode || peer >= id_ || !conns_.contains(conn) || !known_member(peer)) return;
   auto it = peer_conns_.find(peer);
   if (it != peer_conns_.end() && it->second == conn) return;
-  ConnId own = it == peer_conns_.end() ? 0 : it->second;
+  ConnId before = it == peer_conns_.end() ? 0 : it->second;
+  // The connection may have stood for another node (only a confused or
+  // hostile sender names two): that node is reached anew.
+  auto named = conn_peer_.find(conn);
+  if (named != conn_peer_.end() && named->second != peer) {
+    auto other = peer_conns_.find(named->second);
+    if (other != peer_conns_.end() && other->second == conn) peer_conns_.erase(other);
+  }
   peer_conns_[peer] = conn;
   conn_peer_[conn] = peer;
-  if (own != 0) retire_when_idle(own);
+  // Only a connection we opened is ours to close. One the peer opened (it
+  // could only be replaced by a sender claiming the peer's id: there is no
+  // authentication between nodes) is left to its opener.
+  if (before != 0 && !conns_.contains(before)) retire_when_idle(before);
 }
 
 void Node::retire_when_idle(ConnId conn) {

@@ -308,9 +308,11 @@ void UvEnv::run_deferred() {
 void UvEnv::flush_frames() {
   std::vector<ConnId> ids;
   ids.swap(unflushed_);
-  // Answers first (on connections peers opened to us), then our own requests:
-  // each write can wake the process it goes to, which on a busy machine may
-  // take this one's CPU before it has written the answer someone waits for.
+  // Connections others opened to us first (a client's carries nothing but
+  // our answers), then the ones we opened (to peers, whose share our requests
+  // and our answers): each write can wake the process it goes to, which on a
+  // busy machine may take this one's CPU before it has written the answer
+  // someone waits for.
   for (int answers = 1; answers >= 0; --answers) {
     for (ConnId id : ids) {
       Conn* c = find(id);

@@ -6,8 +6,11 @@
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 namespace tally::store {
@@ -15,15 +18,21 @@ namespace tally::store {
 namespace {
 
 // LevelDB's own Env, except that its background thread (memtable flushes and
-// compactions, one thread for every database in the process) runs at nice
-// kBackgroundNice. Requests come first when the two compete for a core; with
-// a spare core nice changes nothing. A flush walks the whole memtable, a
-// cache miss per entry: about 120 ms of CPU per 32 MiB, and a node's three
-// replicas fill their memtables at the same pace, so they flush at the same
-// moment. On the benchmark's two cores the three flushes took half the CPU
-// for 300 ms, and nearly all puts slower than the p99 fell in those windows
-// (docs/benchmarks.md). If background work falls behind, LevelDB's own
-// brakes still hold: it slows writes at 8 level-0 files and stops them at 12.
+// compactions, one thread for every database in the process) runs
+// kBackgroundNice below the rest of the process. Requests come first when the
+// two compete for a core; with a spare core nice changes nothing. A flush
+// walks the whole memtable, a cache miss per entry: about 120 ms of CPU per
+// 32 MiB, and a node's three replicas fill their memtables at the same pace,
+// so they flush at the same moment. On the benchmark's two cores the three
+// flushes took half the CPU for 300 ms, and nearly all puts slower than the
+// p99 fell in those windows (docs/benchmarks.md).
+//
+// The cost, should background work fall behind under a load that saturates
+// the cores: LevelDB's brakes act on the thread that writes, which for
+// unsynced writes is the event loop. It waits while the previous memtable is
+// still being flushed, sleeps 1 ms per write from 8 level-0 files and stops
+// at 12. In a 5 minute put run at full speed the flushes kept up (see
+// docs/benchmarks.md, step 11).
 class BackgroundEnv : public leveldb::EnvWrapper {
  public:
   BackgroundEnv() : EnvWrapper(leveldb::Env::Default()) {}
@@ -40,11 +49,21 @@ class BackgroundEnv : public leveldb::EnvWrapper {
     thread_local bool lowered = false;
     if (!lowered) {
       lowered = true;
-      // Raising one's own nice value needs no privilege; on Linux it applies
-      // to this thread alone. Should it fail, the work runs as before.
-      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kBackgroundNice);
+      lower_this_thread();
     }
     job->fn(job->arg);
+  }
+  // On Linux a thread's nice value is its own: PRIO_PROCESS with a thread id
+  // changes that thread alone. Raising it needs no privilege; should it fail,
+  // the work runs as before.
+  static void lower_this_thread() {
+#ifdef __linux__
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0) return;
+    setpriority(PRIO_PROCESS, tid, std::min(19, now + kBackgroundNice));
+#endif
   }
 };
 

@@ -17,8 +17,9 @@ class DB;
 
 namespace tally::store {
 
-// The nice value of LevelDB's background thread, which flushes memtables and
-// compacts: under it, requests come first when the two compete for a core.
+// How much nicer than the rest of the process LevelDB's background thread,
+// which flushes memtables and compacts, runs (capped at 19): requests come
+// first when the two compete for a core.
 inline constexpr int kBackgroundNice = 10;
 
 class LevelDbEngine {

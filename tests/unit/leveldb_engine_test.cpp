@@ -4,10 +4,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "store/leveldb_engine.hpp"
 
@@ -80,10 +84,12 @@ TEST_CASE("LevelDbEngine reads back what it wrote, and a deletion", "[leveldb_en
   CHECK(**b == "2");
 }
 
-TEST_CASE("LevelDB's flush runs on a thread at the background nice value, requests' thread untouched",
+TEST_CASE("LevelDB's flush runs on a thread kBackgroundNice nicer than the process, requests' thread untouched",
           "[leveldb_engine]") {
   TempDir dir("tally_leveldb_engine_test_nice");
   const int own_before = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const int background = std::min(19, own_before + kBackgroundNice);
+  REQUIRE(background != own_before);  // a test run at nice 19 could not tell
   {
     auto engine = LevelDbEngine::open(dir.path());
     REQUIRE(engine.ok());
@@ -95,12 +101,12 @@ TEST_CASE("LevelDB's flush runs on a thread at the background nice value, reques
       for (int i = 0; i < 100; ++i) batch.ops.push_back({"k" + std::to_string(b * 100 + i), value});
       REQUIRE((*engine)->write(batch, false).ok());
     }
-    for (int i = 0; i < 500 && !has_table_file(dir.path()); ++i) {
+    for (int i = 0; i < 3000 && !has_table_file(dir.path()); ++i) {  // up to 30 s on a busy machine
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     REQUIRE(has_table_file(dir.path()));
     auto nice = thread_nice_values();
-    CHECK(std::count(nice.begin(), nice.end(), kBackgroundNice) >= 1);
+    CHECK(std::count(nice.begin(), nice.end(), background) >= 1);
     auto last = (*engine)->read("k39999");
     REQUIRE(last.ok());
     CHECK(last->value_or("") == value);
