@@ -55,6 +55,9 @@ Result<LoadGenerator> LoadGenerator::make(const WorkloadOptions& options) {
   if (!finite_non_negative(options.rate)) {
     return Status::InvalidArgument("--rate must be a number of operations per second >= 0");
   }
+  if (!std::isfinite(options.window_s) || options.window_s < 0.001) {
+    return Status::InvalidArgument("--window must be a number of milliseconds >= 1");
+  }
   auto chooser = KeyChooser::make(options.distribution, options.keys);
   if (!chooser.ok()) return chooser.status();
   return LoadGenerator(options, *chooser);
@@ -97,6 +100,10 @@ void LoadGenerator::start_run(int r, int w, uint64_t now_ns) {
   put_ns_.reset();
   run_errors_.clear();
   reads_ = StalenessTracker();
+  timeline_.clear();
+  window_index_ = 0;
+  window_errors_ = 0;
+  window_ns_.reset();
 }
 
 void LoadGenerator::stop(uint64_t now_ns) {
@@ -226,6 +233,7 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
   if (status.ok()) {
     const uint64_t latency = now_ns - req.from_ns;
     progress_ns_.record(latency);
+    if (measure) window_record(now_ns, true, latency);
     if (req.op == Op::kPut) {
       KeyState& k = keys_[req.key];
       k.context = reply.context;
@@ -238,7 +246,10 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
     }
   } else {
     ++errors_;
-    if (measure) ++run_errors_[error_kind(req.op, status)];
+    if (measure) {
+      ++run_errors_[error_kind(req.op, status)];
+      window_record(now_ns, false, 0);
+    }
   }
   if (req.op == Op::kPut) {
     KeyState& k = keys_[req.key];
@@ -252,6 +263,36 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
     }
   }
   poll(now_ns, out);
+}
+
+void LoadGenerator::window_record(uint64_t now_ns, bool ok, uint64_t latency_ns) {
+  const uint64_t window_ns = std::max<uint64_t>(1, seconds_to_ns(options_.window_s));
+  // Replies are handled in the order they arrive, so the window only moves on;
+  // one that ended before measuring began (a measured request answered at
+  // once) counts in the first.
+  const uint64_t index = now_ns > measure_from_ns_ ? (now_ns - measure_from_ns_) / window_ns : 0;
+  while (window_index_ < index) {
+    timeline_.push_back(window_point());
+    ++window_index_;
+    window_errors_ = 0;
+    window_ns_.reset();
+  }
+  if (ok) {
+    window_ns_.record(latency_ns);
+  } else {
+    ++window_errors_;
+  }
+}
+
+TimelinePoint LoadGenerator::window_point() const {
+  TimelinePoint p;
+  p.from_s = static_cast<double>(window_index_) * options_.window_s;
+  p.ops = window_ns_.count() + window_errors_;
+  p.errors = window_errors_;
+  p.p50_ns = window_ns_.percentile(50);
+  p.p99_ns = window_ns_.percentile(99);
+  p.max_ns = window_ns_.max();
+  return p;
 }
 
 // ---- the load phase ----------------------------------------------------------------
@@ -350,6 +391,9 @@ Result<ConfigResult> LoadGenerator::finish_run(std::span<const uint64_t> edges_u
   res.get_latency_ns = get_ns_;
   res.put_latency_ns = put_ns_;
   res.errors = run_errors_;
+  res.timeline_window_s = options_.window_s;
+  res.timeline = timeline_;
+  if (window_ns_.count() + window_errors_ > 0) res.timeline.push_back(window_point());
   // Reads are judged against every acknowledged write so far, earlier phases'
   // included: a read may return a version older than one acked before the run.
   StalenessTracker all;

@@ -60,6 +60,7 @@ struct WorkloadOptions {
   double warmup_s = 2;      // per configuration, sent but not measured
   double duration_s = 10;   // per configuration, measured
   double rate = 0;          // open loop: requests per second; 0: closed loop
+  double window_s = 0.1;    // the timeline's window (ConfigResult::timeline)
   uint64_t seed = 1;
 };
 
@@ -164,6 +165,9 @@ class LoadGenerator {
   void poll_load(uint64_t now_ns, std::vector<Request>& out);
   uint64_t slot_due_ns(uint64_t index) const;
   bool measured(const Request& request) const { return request.due_ns >= measure_from_ns_; }
+  // A measured operation ended at `now_ns`: into the timeline's window.
+  void window_record(uint64_t now_ns, bool ok, uint64_t latency_ns);
+  TimelinePoint window_point() const;
 
   WorkloadOptions options_;
   KeyChooser chooser_;
@@ -197,6 +201,12 @@ class LoadGenerator {
   std::map<std::string, uint64_t> run_errors_;
   StalenessTracker writes_;  // every acknowledged put since the start, all phases
   StalenessTracker reads_;   // the measured reads of this run
+  // The run's timeline: windows closed so far, and the one operations end in
+  // now (by the time they ended, from measure_from_ns_).
+  std::vector<TimelinePoint> timeline_;
+  uint64_t window_index_ = 0;
+  uint64_t window_errors_ = 0;
+  Histogram window_ns_;
 };
 
 // ---- faults, configurations and the PBS prediction ------------------------------

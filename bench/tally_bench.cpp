@@ -100,14 +100,15 @@ bool write_outputs(const std::string& dir, std::span<const ConfigResult> results
   bool ok = write_file(d / "results.csv", [&](std::ostream& o) { write_csv(o, results); });
   ok &= write_file(d / "staleness.csv", [&](std::ostream& o) { write_staleness_csv(o, results); });
   ok &= write_file(d / "results.json", [&](std::ostream& o) { write_json(o, results); });
+  ok &= write_file(d / "timeline.csv", [&](std::ostream& o) { write_timeline_csv(o, results); });
   ok &= write_file(d / "latency_cdf.svg",
                    [&](std::ostream& o) { write_svg(o, latency_plot(results)); });
   ok &= write_file(d / "staleness.svg",
                    [&](std::ostream& o) { write_svg(o, staleness_plot(results)); });
   if (ok) {
     std::fprintf(stderr,
-                 "tally-bench: wrote results.csv, staleness.csv, results.json, latency_cdf.svg and "
-                 "staleness.svg to %s\n",
+                 "tally-bench: wrote results.csv, staleness.csv, timeline.csv, results.json, "
+                 "latency_cdf.svg and staleness.svg to %s\n",
                  dir.c_str());
   }
   return ok;
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
   std::string endpoints = "127.0.0.1:7401";
   std::string workload = "a", distribution = "zipfian", fault = "none", out_dir;
   bool use_sim = false;
+  double window_ms = 100;
 
   app.add_option("-e,--endpoints", endpoints, "comma-separated host:port of nodes (cluster mode)")
       ->envname("TALLY_ENDPOINTS")
@@ -184,6 +186,10 @@ int main(int argc, char** argv) {
          "--rate", s.workload.rate,
          "open loop: operations per second on a fixed timetable, latency measured from each "
          "operation's scheduled start (0: closed loop, each slot sends again when answered)")
+      ->capture_default_str();
+  app.add_option("--window", window_ms,
+                 "the timeline's window in ms: timeline.csv (with --out) gives each window's "
+                 "operations and p50, p99 and max latency, where a tail that comes in bursts shows")
       ->capture_default_str();
   app.add_option("--r", s.r, "read quorum (1..N; default: the keyspace's R)")
       ->check(CLI::Range(1, 255));
@@ -217,7 +223,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option(
       "--out", out_dir,
-      "write results.csv, staleness.csv, results.json, latency_cdf.svg and staleness.svg here");
+      "write results.csv, staleness.csv, timeline.csv, results.json, latency_cdf.svg and "
+      "staleness.svg here");
   app.footer(R"(Output: a progress line on stderr; at the end the tables on stdout
 (docs/tally-bench.md explains each column). Exit codes: 0 ok; 1 the run failed;
 2 bad options; 130 interrupted (what was measured is still reported). Examples:
@@ -241,6 +248,7 @@ int main(int argc, char** argv) {
   auto dist = parse_key_distribution(distribution);
   if (!dist.ok()) return usage(dist.status());
   s.workload.distribution = *dist;
+  s.workload.window_s = window_ms / 1000;
   auto fs = parse_fault(fault);
   if (!fs.ok()) return usage(fs.status());
   s.fault = *fs;

@@ -361,6 +361,18 @@ void write_staleness_csv(std::ostream& out, std::span<const ConfigResult> result
   }
 }
 
+void write_timeline_csv(std::ostream& out, std::span<const ConfigResult> results) {
+  csv_row(out, {"label", "from_s", "window_s", "ops", "ops_per_s", "errors", "p50_us", "p99_us", "max_us"});
+  for (const ConfigResult& res : results) {
+    for (const TimelinePoint& p : res.timeline) {
+      const double per_s = res.timeline_window_s > 0 ? static_cast<double>(p.ops) / res.timeline_window_s : 0;
+      csv_row(out, {res.label, shortest(p.from_s), shortest(res.timeline_window_s), std::to_string(p.ops),
+                    shortest(per_s), std::to_string(p.errors), shortest(us(p.p50_ns)), shortest(us(p.p99_ns)),
+                    shortest(us(p.max_ns))});
+    }
+  }
+}
+
 void write_json(std::ostream& out, std::span<const ConfigResult> results) {
   out << "[";
   for (size_t i = 0; i < results.size(); ++i) {

@@ -16,6 +16,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "bench/lib/histogram.hpp"
 #include "bench/lib/keygen.hpp"
@@ -23,6 +24,16 @@
 #include "bench/lib/staleness.hpp"
 
 namespace tally::bench {
+
+// One window of a run's timeline: the measured operations that ended in
+// [from_s, from_s + window) after measuring began, successful or not, and the
+// latency of the successful ones (gets and puts together; 0 when none).
+struct TimelinePoint {
+  double from_s = 0;
+  uint64_t ops = 0;
+  uint64_t errors = 0;
+  uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
+};
 
 struct ConfigResult {
   std::string label;  // names the configuration in every output, e.g. quorum_label(2, 2)
@@ -37,6 +48,10 @@ struct ConfigResult {
   std::map<std::string, uint64_t> errors;
   StalenessTable staleness;          // measured (StalenessTracker::analyze)
   std::optional<PbsPrediction> pbs;  // predicted (predict_t_visibility), if computed
+  // How the run went over time, window by window (every window, empty ones
+  // too, up to the last that an operation ended in).
+  double timeline_window_s = 0;
+  std::vector<TimelinePoint> timeline;
 
   // Successful gets and puts.
   uint64_t successful_ops() const;
@@ -87,6 +102,12 @@ void write_csv(std::ostream& out, std::span<const ConfigResult> results);
 // t_to_us is empty for the last, open-ended bucket; pbs_stale_fraction is the
 // prediction at t_from_us, empty if there is none.
 void write_staleness_csv(std::ostream& out, std::span<const ConfigResult> results);
+
+// The timelines as CSV, one row per configuration and window:
+//   label,from_s,window_s,ops,ops_per_s,errors,p50_us,p99_us,max_us
+// A tail that comes in bursts (a memtable flush, a compaction, a stalled node)
+// shows here as windows whose p99 stands out, where the run's p99 cannot say.
+void write_timeline_csv(std::ostream& out, std::span<const ConfigResult> results);
 
 // Every figure as a JSON array with one object per configuration (UTF-8 text
 // passes through; quotes, backslashes and control characters are escaped;

@@ -1,7 +1,7 @@
 // tally-bench's LoadGenerator, driven by hand: the number of requests in
 // flight, the open-loop timetable and where latency is measured from, the
 // warm-up, one writer per key with each put superseding the last acknowledged
-// one, the load phase, and the option checks.
+// one, the load phase, the timeline's windows, and the option checks.
 #include "bench/driver_core.hpp"
 
 #include <catch2/catch.hpp>
@@ -59,6 +59,9 @@ TEST_CASE("load generator: bad options are refused, naming the option", "[bench]
   o = options(Workload::kA, 10, 4);
   o.warmup_s = -1;
   check(o, "--warmup");
+  o = options(Workload::kA, 10, 4);
+  o.window_s = 0;
+  check(o, "--window");
 }
 
 TEST_CASE("load generator: the closed loop keeps exactly --concurrency requests in flight",
@@ -240,6 +243,66 @@ TEST_CASE("load generator: the load phase reads each key and writes it above any
   CHECK(gen.load_failures() == 0);
   CHECK(gen.check_load().ok());
   CHECK(gen.progress(3 * kMs).keys_loaded == 2);
+}
+
+}  // namespace
+}  // namespace tally::bench
+
+namespace tally::bench {
+namespace {
+
+TEST_CASE("load generator: the timeline puts each measured answer in the window it ended in",
+          "[bench]") {
+  WorkloadOptions o = options(Workload::kC, 1000, 1);
+  o.window_s = 0.1;
+  LoadGenerator gen = make(o);
+  gen.start_run(1, 1, 0);
+  std::vector<Request> out;
+  gen.poll(1 * kS, out);  // due after the 1 s warm-up: measured
+  REQUIRE(out.size() == 1);
+  // One request in flight: each answer sends the next at once. Window 0 gets
+  // answers after 2 and 3 ms, window 1 nothing, window 2 one after 250 ms
+  // and a failure, window 3 one after 40 ms.
+  auto answer = [&](uint64_t at_ns, bool ok = true) {
+    std::vector<Request> next;
+    Reply reply;
+    if (!ok) reply.status = Status::Timeout("no answer");
+    gen.complete(out.back(), reply, at_ns, next);
+    REQUIRE(next.size() == 1);
+    out.push_back(next[0]);
+  };
+  answer(1 * kS + 2 * kMs);
+  answer(1 * kS + 5 * kMs);
+  answer(1 * kS + 255 * kMs);
+  answer(1 * kS + 260 * kMs, false);
+  answer(1 * kS + 300 * kMs);
+  auto result = gen.finish_run(staleness_edges_us());
+  REQUIRE(result.ok());
+  CHECK(result->timeline_window_s == Approx(0.1));
+  const auto& t = result->timeline;
+  REQUIRE(t.size() == 4);
+  CHECK(t[0].from_s == Approx(0.0));
+  CHECK(t[0].ops == 2);
+  CHECK(t[0].errors == 0);
+  CHECK(t[0].max_ns == 3 * kMs);
+  CHECK(t[0].p99_ns == 3 * kMs);
+  CHECK(t[0].p50_ns == Approx(2 * kMs).epsilon(0.001));
+  CHECK(t[1].from_s == Approx(0.1));
+  CHECK(t[1].ops == 0);
+  CHECK(t[1].max_ns == 0);
+  CHECK(t[2].from_s == Approx(0.2));
+  CHECK(t[2].ops == 2);
+  CHECK(t[2].errors == 1);
+  CHECK(t[2].max_ns == 250 * kMs);
+  CHECK(t[3].from_s == Approx(0.3));
+  CHECK(t[3].ops == 1);
+  CHECK(t[3].max_ns == 40 * kMs);
+
+  // A new run starts a new timeline.
+  gen.start_run(1, 1, 10 * kS);
+  auto empty = gen.finish_run(staleness_edges_us());
+  REQUIRE(empty.ok());
+  CHECK(empty->timeline.empty());
 }
 
 }  // namespace

@@ -270,6 +270,24 @@ TEST_CASE("report: the staleness CSV has a row per bucket with PBS where it pred
         "R=1 W=1,2000,,0,0,0,\n");
 }
 
+TEST_CASE("report: the timeline CSV has a row per configuration and window", "[bench][report]") {
+  ConfigResult a = sample_result();
+  a.timeline_window_s = 0.1;
+  a.timeline = {TimelinePoint{0.0, 30, 1, 1'500'000, 4'250'000, 9'000'000},
+                TimelinePoint{0.1, 0, 0, 0, 0, 0}};
+  ConfigResult b = sample_result(quorum_label(2, 2));
+  b.timeline_window_s = 0.1;
+  b.timeline = {TimelinePoint{0.0, 10, 0, 800'000, 1'000'000, 1'200'000}};
+  std::vector<ConfigResult> results = {a, b};
+  std::ostringstream out;
+  write_timeline_csv(out, results);
+  CHECK(out.str() ==
+        "label,from_s,window_s,ops,ops_per_s,errors,p50_us,p99_us,max_us\n"
+        "R=1 W=1,0,0.1,30,300,1,1500,4250,9000\n"
+        "R=1 W=1,0.1,0.1,0,0,0,0,0,0\n"
+        "R=2 W=2,0,0.1,10,100,0,800,1000,1200\n");
+}
+
 TEST_CASE("report: JSON is well-formed, escapes strings and writes null for missing figures",
           "[bench][report]") {
   std::vector<ConfigResult> results = {sample_result("a\"b\\c\nd\x01\t\xc3\xa9"), sample_result()};
