@@ -228,6 +228,9 @@ class Node final : public NetworkHandler, public RespBackend {
     std::string who;  // the peer, for the timeout's message
   };
   std::unordered_map<uint64_t, Call> calls_;
+  // Takes a finished call (answered or timed out) out of calls_; a retiring
+  // connection it was the last call on closes.
+  Call take_call(std::unordered_map<uint64_t, Call>::iterator c);
   uint64_t next_call_id_ = 1;
 
   TimerId heartbeat_timer_ = 0;

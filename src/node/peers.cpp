@@ -78,12 +78,8 @@ void Node::call_on(ConnId conn, std::string who, wire::Body request, uint64_t ti
   TimerId timer = env_.set_timer(timeout_us, [this, id] {
     auto c = calls_.find(id);
     if (c == calls_.end()) return;
-    ReplyFn fn = std::move(c->second.done);
-    std::string who = std::move(c->second.who);
-    ConnId conn = c->second.conn;
-    calls_.erase(c);
-    if (retiring_.contains(conn)) retire_when_idle(conn);
-    fn(Status::Timeout("no answer from " + who));
+    Call call = take_call(c);
+    call.done(Status::Timeout("no answer from " + call.who));
   });
   calls_[id] = Call{conn, timer, std::move(done), std::move(who)};
   env_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
@@ -93,11 +89,16 @@ void Node::on_reply(ConnId conn, wire::Message msg) {
   auto c = calls_.find(msg.request_id);
   // A reply we no longer wait for (timed out, duplicated): drop it.
   if (c == calls_.end() || c->second.conn != conn) return;
-  ReplyFn fn = std::move(c->second.done);
   env_.cancel_timer(c->second.timer);
+  Call call = take_call(c);
+  call.done(std::move(msg));
+}
+
+Node::Call Node::take_call(std::unordered_map<uint64_t, Call>::iterator c) {
+  Call call = std::move(c->second);
   calls_.erase(c);
-  if (retiring_.contains(conn)) retire_when_idle(conn);
-  fn(std::move(msg));
+  if (retiring_.contains(call.conn)) retire_when_idle(call.conn);
+  return call;
 }
 
 void Node::fail_calls_on(ConnId conn, const Status& why) {
