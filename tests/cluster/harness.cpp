@@ -24,15 +24,6 @@ std::string build_dir() {
   return b && *b ? b : "build";
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/tally-test-XXXXXX";
-  path = mkdtemp(tmpl);
-}
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
-
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

@@ -10,17 +10,13 @@
 
 #include "tally/client.hpp"
 #include "tally/status.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace tally::clustertest {
 
 // The build folder (BUILD, as set by tests/run.sh; default "build").
 std::string build_dir();
-// A fresh temporary folder, removed by the caller's TempDir.
-struct TempDir {
-  TempDir();
-  ~TempDir();
-  std::string path;
-};
+using testing::TempDir;  // a fresh folder under /tmp (tests/temp_dir.hpp)
 // A loopback port nobody listens on right now.
 int free_port();
 

@@ -3,14 +3,14 @@
 // an operator can go straight to the mistake. Unknown keys are errors.
 #include "common/config.hpp"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "tests/temp_dir.hpp"
 
 namespace tally {
 namespace {
@@ -283,25 +283,19 @@ TEST_CASE("ClusterConfig::node finds a node, or names the ids the file has", "[c
              Catch::Contains("x.toml") && Catch::Contains("'n7'") && Catch::Contains("n1, n2, n3"));
 }
 
-// A file under the system temp dir, removed at the end of the test.
+// A file in a fresh temp folder, removed with it at the end of the test.
 class TempFile {
  public:
-  TempFile(const std::string& name, const std::string& text) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tally_config_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    path_ = dir_ / name;
+  TempFile(const std::string& name, const std::string& text)
+      : path_((std::filesystem::path(dir_.path) / name).string()) {
     std::ofstream(path_) << text;
   }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string path() const { return path_.string(); }
-  std::string dir() const { return dir_.string(); }
+  std::string path() const { return path_; }
+  std::string dir() const { return dir_.path; }
 
  private:
-  std::filesystem::path dir_, path_;
+  testing::TempDir dir_;
+  std::string path_;
 };
 
 TEST_CASE("load_config reads a file and resolves data_dir against the file's folder", "[config]") {

@@ -14,27 +14,13 @@
 #include <vector>
 
 #include "store/leveldb_engine.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace tally;
 using namespace tally::store;
+using tally::testing::TempDir;
 
 namespace {
-
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // The nice values of this process's threads, from /proc (field 19 of a
 // task's stat, counted after the parenthesised command name).
@@ -65,8 +51,8 @@ bool has_table_file(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("LevelDbEngine reads back what it wrote, and a deletion", "[leveldb_engine]") {
-  TempDir dir("tally_leveldb_engine_test_rw");
-  auto engine = LevelDbEngine::open(dir.path());
+  TempDir dir;
+  auto engine = LevelDbEngine::open(dir.path);
   REQUIRE(engine.ok());
   WriteBatch batch;
   batch.ops.push_back({"a", std::string("1")});
@@ -86,12 +72,12 @@ TEST_CASE("LevelDbEngine reads back what it wrote, and a deletion", "[leveldb_en
 
 TEST_CASE("LevelDB's flush runs on a thread kBackgroundNice nicer than the process, requests' thread untouched",
           "[leveldb_engine]") {
-  TempDir dir("tally_leveldb_engine_test_nice");
+  TempDir dir;
   const int own_before = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
   const int background = std::min(19, own_before + kBackgroundNice);
   REQUIRE(background != own_before);  // a test run at nice 19 could not tell
   {
-    auto engine = LevelDbEngine::open(dir.path());
+    auto engine = LevelDbEngine::open(dir.path);
     REQUIRE(engine.ok());
     // More than one write buffer (32 MiB) of values, so LevelDB flushes a
     // memtable on its background thread.
@@ -101,10 +87,10 @@ TEST_CASE("LevelDB's flush runs on a thread kBackgroundNice nicer than the proce
       for (int i = 0; i < 100; ++i) batch.ops.push_back({"k" + std::to_string(b * 100 + i), value});
       REQUIRE((*engine)->write(batch, false).ok());
     }
-    for (int i = 0; i < 3000 && !has_table_file(dir.path()); ++i) {  // up to 30 s on a busy machine
+    for (int i = 0; i < 3000 && !has_table_file(dir.path); ++i) {  // up to 30 s on a busy machine
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    REQUIRE(has_table_file(dir.path()));
+    REQUIRE(has_table_file(dir.path));
     auto nice = thread_nice_values();
     CHECK(std::count(nice.begin(), nice.end(), background) >= 1);
     auto last = (*engine)->read("k39999");
