@@ -1,4 +1,4 @@
-// Nodes talk over one connection per pair (node/peers.cpp): after start-up
+// Nodes talk over one connection per pair (node/peer_link.cpp): after start-up
 // and after each node restarts (with writes in flight as the connections
 // change hands), and writes that need every replica still go through.
 #include <catch2/catch.hpp>

@@ -7,19 +7,40 @@
 // its own, and the other takes it over once a heartbeat on it says who opened
 // it. Then each node's requests and its answers to the other's requests share
 // one socket, so a loop turn writes (and the kernel carries) them together.
-#include "node/node.hpp"
+#include "node/peer_link.hpp"
+
+#include "net/codec.hpp"
 
 namespace tally {
 
-const meta::Member* Node::known_member(ring::NodeId id) const {
-  const meta::Member* m = map_.member(id);
-  return m ? m : meta_.map().member(id);
+PeerLink::PeerLink(Env& env, Logger log, const ClusterView& view, Hooks hooks, uint64_t heartbeat_interval_us)
+    : env_(env), log_(std::move(log)), view_(view), hooks_(std::move(hooks)),
+      heartbeat_interval_us_(heartbeat_interval_us) {}
+
+void PeerLink::start() {
+  heartbeat_timer_ = env_.set_timer(heartbeat_interval_us_, [this] { send_heartbeats(); });
 }
 
-ConnId Node::peer_conn(ring::NodeId peer) {
+void PeerLink::stop() {
+  if (heartbeat_timer_) env_.cancel_timer(heartbeat_timer_);
+  heartbeat_timer_ = 0;
+}
+
+bool PeerLink::is_up(ring::NodeId peer) const {
+  return peer == view_.self || fd_.is_up(peer, env_.now_us());
+}
+
+std::string PeerLink::name_of(ring::NodeId peer) const {
+  const meta::Member* m = hooks_.member(peer);
+  return m ? m->name : "node " + std::to_string(peer);
+}
+
+void PeerLink::watch(ring::NodeId peer) { fd_.watch(peer, env_.now_us()); }
+
+ConnId PeerLink::peer_conn(ring::NodeId peer) {
   auto it = peer_conns_.find(peer);
   if (it != peer_conns_.end()) return it->second;
-  const meta::Member* m = known_member(peer);
+  const meta::Member* m = hooks_.member(peer);
   if (!m) return 0;
   auto addr = parse_host_port(m->address);
   if (!addr.ok()) return 0;
@@ -29,8 +50,8 @@ ConnId Node::peer_conn(ring::NodeId peer) {
   return conn;
 }
 
-void Node::adopt_peer_conn(ConnId conn, ring::NodeId peer) {
-  if (peer == ring::kNoNode || peer >= id_ || !conns_.contains(conn) || !known_member(peer)) return;
+void PeerLink::on_ping(ConnId conn, ring::NodeId peer) {
+  if (peer == ring::kNoNode || peer >= view_.self || !accepted_.contains(conn) || !hooks_.member(peer)) return;
   auto it = peer_conns_.find(peer);
   if (it != peer_conns_.end() && it->second == conn) return;
   ConnId before = it == peer_conns_.end() ? 0 : it->second;
@@ -46,10 +67,10 @@ void Node::adopt_peer_conn(ConnId conn, ring::NodeId peer) {
   // Only a connection we opened is ours to close. One the peer opened (it
   // could only be replaced by a sender claiming the peer's id: there is no
   // authentication between nodes) is left to its opener.
-  if (before != 0 && !conns_.contains(before)) retire_when_idle(before);
+  if (before != 0 && !accepted_.contains(before)) retire_when_idle(before);
 }
 
-void Node::retire_when_idle(ConnId conn) {
+void PeerLink::retire_when_idle(ConnId conn) {
   for (const auto& [id, c] : calls_) {
     if (c.conn == conn) {
       retiring_.insert(conn);
@@ -60,7 +81,7 @@ void Node::retire_when_idle(ConnId conn) {
   env_.close(conn, Status::Ok());
 }
 
-void Node::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) {
+void PeerLink::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) {
   ConnId conn = peer_conn(peer);
   if (conn == 0) {
     env_.defer([done = std::move(done), peer] {
@@ -71,7 +92,17 @@ void Node::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, Repl
   call_on(conn, name_of(peer), std::move(request), timeout_us, std::move(done));
 }
 
-void Node::call_on(ConnId conn, std::string who, wire::Body request, uint64_t timeout_us, ReplyFn done) {
+void PeerLink::call_address(const HostPort& addr, std::string who, wire::Body request, uint64_t timeout_us,
+                            ReplyFn done) {
+  ConnId conn = env_.connect(addr);
+  call_on(conn, std::move(who), std::move(request), timeout_us,
+          [this, conn, done = std::move(done)](Result<wire::Message> r) {
+            env_.close(conn, Status::Ok());
+            done(std::move(r));
+          });
+}
+
+void PeerLink::call_on(ConnId conn, std::string who, wire::Body request, uint64_t timeout_us, ReplyFn done) {
   uint64_t id = next_call_id_++;
   // The timer holds no more than fits in std::function's own storage: one
   // allocation fewer per call.
@@ -85,23 +116,27 @@ void Node::call_on(ConnId conn, std::string who, wire::Body request, uint64_t ti
   env_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
 }
 
-void Node::on_reply(ConnId conn, wire::Message msg) {
-  auto c = calls_.find(msg.request_id);
+void PeerLink::on_reply(ConnId conn, wire::Message reply) {
+  auto c = calls_.find(reply.request_id);
   // A reply we no longer wait for (timed out, duplicated): drop it.
   if (c == calls_.end() || c->second.conn != conn) return;
   env_.cancel_timer(c->second.timer);
   Call call = take_call(c);
-  call.done(std::move(msg));
+  call.done(std::move(reply));
 }
 
-Node::Call Node::take_call(std::unordered_map<uint64_t, Call>::iterator c) {
+PeerLink::Call PeerLink::take_call(Calls::iterator c) {
   Call call = std::move(c->second);
   calls_.erase(c);
   if (retiring_.contains(call.conn)) retire_when_idle(call.conn);
   return call;
 }
 
-void Node::fail_calls_on(ConnId conn, const Status& why) {
+void PeerLink::on_closed(ConnId conn, const Status& why) {
+  accepted_.erase(conn);
+  for (auto it = raft_inbound_.begin(); it != raft_inbound_.end();) {
+    it = it->second == conn ? raft_inbound_.erase(it) : std::next(it);
+  }
   retiring_.erase(conn);
   std::string who = "the node";
   auto p = conn_peer_.find(conn);
@@ -125,12 +160,24 @@ void Node::fail_calls_on(ConnId conn, const Status& why) {
   for (auto& fn : failed) fn(Status::Unavailable("connection to " + who + " lost: " + why.message()));
 }
 
-void Node::send_heartbeats() {
-  heartbeat_timer_ = env_.set_timer(timings_.heartbeat_interval_us, [this] { send_heartbeats(); });
-  for (const auto& m : map_.members) {
-    if (m.id == id_ || m.state == meta::NodeState::kRemoved) continue;
+void PeerLink::send_raft(raft::Message message) {
+  ConnId conn = peer_conn(static_cast<ring::NodeId>(message.to));
+  if (conn == 0) {
+    auto it = raft_inbound_.find(static_cast<ring::NodeId>(message.to));
+    if (it == raft_inbound_.end()) return;  // no way to it yet; Raft sends again
+    conn = it->second;
+  }
+  env_.send(conn, net::encode_payload(wire::Message{0, wire::RaftMessage{std::move(message)}}));
+}
+
+void PeerLink::raft_arrived(ConnId conn, ring::NodeId from) { raft_inbound_[from] = conn; }
+
+void PeerLink::send_heartbeats() {
+  heartbeat_timer_ = env_.set_timer(heartbeat_interval_us_, [this] { send_heartbeats(); });
+  for (const auto& m : view_.map.members) {
+    if (m.id == view_.self || m.state == meta::NodeState::kRemoved) continue;
     ring::NodeId peer = m.id;
-    call(peer, wire::PingRequest{id_}, 1'000'000, [this, peer](Result<wire::Message> r) {
+    call(peer, wire::PingRequest{view_.self}, 1'000'000, [this, peer](Result<wire::Message> r) {
       if (r.ok() && std::holds_alternative<wire::PingReply>(r->body)) fd_.heartbeat(peer, env_.now_us());
     });
   }

@@ -1,9 +1,6 @@
-// The node's side of the metadata group: starting (as a founder from the
-// config, or by joining a running cluster), carrying Raft messages between
-// nodes, answering cluster info and changes from any node (a follower hands
-// them to the leader), and following the map: the data path switches to each
-// newer map it learns of, from the log or from a peer with a higher epoch.
-#include "node/node.hpp"
+#include "node/map_follower.hpp"
+
+#include <algorithm>
 
 namespace tally {
 
@@ -12,10 +9,44 @@ namespace {
 constexpr uint64_t kMetaRequestTimeoutUs = 6'000'000;  // above MetaGroupOptions::proposal_timeout_us
 constexpr uint64_t kJoinRetryUs = 1'000'000;
 
+// Until Raft assigns ids, a founder's id is its 1-based position in the
+// config's node list: the same on every node, for as long as the file is.
+ring::NodeId id_of(const ClusterConfig& cfg, const std::string& name) {
+  for (size_t i = 0; i < cfg.nodes.size(); ++i) {
+    if (cfg.nodes[i].id == name) return static_cast<ring::NodeId>(i + 1);
+  }
+  return ring::kNoNode;
+}
+
 }  // namespace
 
-void Node::start_metadata() {
-  if (!join_.empty() && id_ == ring::kNoNode) {
+MapFollower::MapFollower(Env& env, Logger log, const ClusterConfig& config, const NodeEntry& self,
+                         std::string join, MetaGroup& meta, PeerLink& peers)
+    : env_(env),
+      log_(std::move(log)),
+      config_(config),
+      self_(self),
+      join_(std::move(join)),
+      meta_(meta),
+      peers_(peers) {
+  view_.self = join_.empty() ? id_of(config_, self_.id) : ring::kNoNode;
+}
+
+void MapFollower::start() { start_metadata(); }
+
+void MapFollower::stop() {
+  stopped_ = true;
+  if (join_timer_) env_.cancel_timer(join_timer_);
+  join_timer_ = 0;
+}
+
+const meta::Member* MapFollower::known_member(ring::NodeId id) const {
+  const meta::Member* m = view_.map.member(id);
+  return m ? m : meta_.map().member(id);
+}
+
+void MapFollower::start_metadata() {
+  if (!join_.empty() && view_.self == ring::kNoNode) {
     // A joiner: it may have been given an id in an earlier life.
     meta_.load_node_id([this](Result<uint64_t> id) {
       if (!id.ok()) {
@@ -23,8 +54,7 @@ void Node::start_metadata() {
         return;
       }
       if (*id == 0) return join_cluster();
-      id_ = static_cast<ring::NodeId>(*id);
-      clock_ = quorum::HybridClock(id_);
+      view_.self = static_cast<ring::NodeId>(*id);
       start_metadata();
     });
     return;
@@ -37,7 +67,7 @@ void Node::start_metadata() {
       (voter ? voters : learners).push_back(i + 1);
     }
   }
-  meta_.start(id_, std::move(voters), std::move(learners), genesis_, [this](Status s) {
+  meta_.start(view_.self, std::move(voters), std::move(learners), genesis_, [this](Status s) {
     if (!s.ok()) {
       TALLY_LOG(log_, kError) << s.to_string();
       return;
@@ -49,9 +79,9 @@ void Node::start_metadata() {
   });
 }
 
-void Node::join_cluster() {
+void MapFollower::join_cluster() {
   join_timer_ = 0;
-  if (stopping_) return;
+  if (stopped_) return;
   auto addr = parse_host_port(join_);
   if (!addr.ok()) {
     TALLY_LOG(log_, kError) << "cannot join through '" << join_ << "': " << addr.status().to_string();
@@ -62,9 +92,7 @@ void Node::join_cluster() {
   req.node = self_.id;
   req.address = self_.listen.to_string();
   req.zone = self_.zone;
-  ConnId conn = env_.connect(*addr);
-  call_on(conn, join_, std::move(req), kMetaRequestTimeoutUs, [this, conn](Result<wire::Message> r) {
-    env_.close(conn, Status::Ok());
+  peers_.call_address(*addr, join_, std::move(req), kMetaRequestTimeoutUs, [this](Result<wire::Message> r) {
     Status err;
     if (!r.ok()) {
       err = r.status();
@@ -85,40 +113,30 @@ void Node::join_cluster() {
         return;
       }
       TALLY_LOG(log_, kInfo) << "joined the cluster as node " << id << "; catching up as a learner";
-      id_ = static_cast<ring::NodeId>(id);
-      clock_ = quorum::HybridClock(id_);
+      view_.self = static_cast<ring::NodeId>(id);
       start_metadata();
     });
   });
 }
 
-void Node::send_raft(raft::Message message) {
-  ConnId conn = peer_conn(static_cast<ring::NodeId>(message.to));
-  if (conn == 0) {
-    auto it = raft_inbound_.find(static_cast<ring::NodeId>(message.to));
-    if (it == raft_inbound_.end()) return;  // no way to it yet; Raft sends again
-    conn = it->second;
-  }
-  env_.send(conn, net::encode_payload(wire::Message{0, wire::RaftMessage{std::move(message)}}));
-}
-
-void Node::on_raft(ConnId conn, const wire::RaftMessage& message) {
-  if (message.msg.to != id_ || id_ == ring::kNoNode) return;  // not (yet) for us
-  raft_inbound_[static_cast<ring::NodeId>(message.msg.from)] = conn;
+void MapFollower::on_raft(ConnId conn, const wire::RaftMessage& message) {
+  if (message.msg.to != view_.self || view_.self == ring::kNoNode) return;  // not (yet) for us
+  peers_.raft_arrived(conn, static_cast<ring::NodeId>(message.msg.from));
   meta_.step(message.msg);
 }
 
-bool Node::forward_to_leader(wire::Body request, const Respond& respond) {
+bool MapFollower::forward_to_leader(wire::Body request, const Respond& respond) {
   ring::NodeId leader = static_cast<ring::NodeId>(meta_.leader());
-  if (leader == ring::kNoNode || leader == id_ || !known_member(leader)) return false;
-  call(leader, std::move(request), kMetaRequestTimeoutUs, [this, respond, leader](Result<wire::Message> r) {
+  if (leader == ring::kNoNode || leader == view_.self || !known_member(leader)) return false;
+  peers_.call(leader, std::move(request), kMetaRequestTimeoutUs, [this, respond, leader](Result<wire::Message> r) {
     if (r.ok()) return respond(std::move(r->body));
-    fail(respond, Status(r.status().code(), "metadata leader " + name_of(leader) + ": " + r.status().message()));
+    fail(respond,
+         Status(r.status().code(), "metadata leader " + peers_.name_of(leader) + ": " + r.status().message()));
   });
   return true;
 }
 
-void Node::handle_cluster_info(const wire::ClusterInfoRequest& req, Respond respond) {
+void MapFollower::handle_cluster_info(const wire::ClusterInfoRequest& req, Respond respond) {
   if (!req.linearizable) return respond(cluster_info());
   if (meta_.is_leader()) {
     meta_.read_barrier([this, respond](Status s) {
@@ -134,7 +152,7 @@ void Node::handle_cluster_info(const wire::ClusterInfoRequest& req, Respond resp
   }
 }
 
-wire::ClusterInfoReply Node::cluster_info() const {
+wire::ClusterInfoReply MapFollower::cluster_info() const {
   wire::ClusterInfoReply r;
   r.answered_by = self_.id;
   r.leader = meta_.leader();
@@ -145,14 +163,14 @@ wire::ClusterInfoReply Node::cluster_info() const {
   r.voters = members.voters;
   r.learners = members.learners;
   // The newer of the applied map and the one the data path uses.
-  r.map = meta_.map().epoch >= map_.epoch ? meta_.map() : map_;
+  r.map = meta_.map().epoch >= view_.map.epoch ? meta_.map() : view_.map;
   for (const auto& m : r.map.members) {
-    if (m.state != meta::NodeState::kRemoved && !is_up(m.id)) r.down.push_back(m.id);
+    if (m.state != meta::NodeState::kRemoved && !peers_.is_up(m.id)) r.down.push_back(m.id);
   }
   return r;
 }
 
-void Node::handle_meta_change(wire::MetaChangeRequest req, Respond respond) {
+void MapFollower::handle_meta_change(wire::MetaChangeRequest req, Respond respond) {
   if (meta_.is_leader()) {
     meta_.change(req, [respond](Result<wire::MetaChangeReply> r) {
       if (!r.ok()) return fail(respond, r.status());
@@ -167,28 +185,28 @@ void Node::handle_meta_change(wire::MetaChangeRequest req, Respond respond) {
   }
 }
 
-void Node::adopt(const meta::ClusterMap& map, std::string_view source) {
-  if (map.epoch == 0 || map.epoch < map_.epoch || map == map_) return;
+void MapFollower::adopt(const meta::ClusterMap& map, std::string_view source) {
+  if (map.epoch == 0 || map.epoch < view_.map.epoch || map == view_.map) return;
   auto ring = map.build_ring();
   if (!ring.ok()) {
     TALLY_LOG(log_, kError) << "cluster map epoch " << map.epoch << " from the " << source
                             << " has no usable ring: " << ring.status().to_string();
     return;
   }
-  map_ = map;
-  ring_ = std::move(*ring);
-  for (const auto& m : map_.members) {
-    if (m.id != id_ && m.state != meta::NodeState::kRemoved) fd_.watch(m.id, env_.now_us());
+  view_.map = map;
+  view_.ring = std::move(*ring);
+  for (const auto& m : view_.map.members) {
+    if (m.id != view_.self && m.state != meta::NodeState::kRemoved) peers_.watch(m.id);
   }
-  const meta::Member* me = map_.member(id_);
-  TALLY_LOG(log_, kInfo) << "cluster map epoch " << map_.epoch << " (from the " << source << "): "
-                         << ring_.node_count() << " nodes on the ring, " << map_.keyspaces.size()
+  const meta::Member* me = view_.map.member(view_.self);
+  TALLY_LOG(log_, kInfo) << "cluster map epoch " << view_.map.epoch << " (from the " << source << "): "
+                         << view_.ring.node_count() << " nodes on the ring, " << view_.map.keyspaces.size()
                          << " keyspaces; this node is "
                          << (me ? std::string(meta::node_state_name(me->state)) : std::string("not a member"));
   maybe_finish_join();
 }
 
-void Node::refresh_map(ring::NodeId from, std::function<void()> then) {
+void MapFollower::refresh(ring::NodeId from, std::function<void()> then) {
   if (then) after_refresh_.push_back(std::move(then));
   if (refreshing_) return;
   if (from == ring::kNoNode) from = static_cast<ring::NodeId>(meta_.leader());
@@ -198,9 +216,9 @@ void Node::refresh_map(ring::NodeId from, std::function<void()> then) {
     after_refresh_.clear();
     for (auto& fn : waiting) fn();
   };
-  if (from == ring::kNoNode || from == id_ || !known_member(from)) return finish();
+  if (from == ring::kNoNode || from == view_.self || !known_member(from)) return finish();
   refreshing_ = true;
-  call(from, wire::ClusterInfoRequest{}, 1'000'000, [this, finish](Result<wire::Message> r) {
+  peers_.call(from, wire::ClusterInfoRequest{}, 1'000'000, [this, finish](Result<wire::Message> r) {
     if (r.ok()) {
       if (auto* info = std::get_if<wire::ClusterInfoReply>(&r->body)) adopt(info->map, "node " + info->answered_by);
     }
@@ -208,19 +226,19 @@ void Node::refresh_map(ring::NodeId from, std::function<void()> then) {
   });
 }
 
-void Node::saw_epoch(uint64_t epoch, ring::NodeId from) {
-  if (epoch <= map_.epoch || refreshing_) return;
+void MapFollower::saw_epoch(uint64_t epoch, ring::NodeId from) {
+  if (epoch <= view_.map.epoch || refreshing_) return;
   // The log brings it within a heartbeat; fetching it at once closes the
   // window in which this node routes by an older ring than its peers.
-  refresh_map(from, nullptr);
+  refresh(from, nullptr);
 }
 
 // A joiner that has applied its own arrival has caught up far enough to take
 // its place on the ring (data streaming is not there yet: until it is, the
 // ranges it takes fill through writes, read repair and hints).
-void Node::maybe_finish_join() {
-  if (join_.empty() || finishing_join_ || stopping_) return;
-  const meta::Member* me = meta_.map().member(id_);
+void MapFollower::maybe_finish_join() {
+  if (join_.empty() || finishing_join_ || stopped_) return;
+  const meta::Member* me = meta_.map().member(view_.self);
   if (!me || me->state != meta::NodeState::kJoining) return;
   finishing_join_ = true;
   wire::MetaChangeRequest req;

@@ -1,0 +1,34 @@
+// What this node believes about the cluster, as the data path routes by it:
+// its own id, the cluster map in use and the ring built from that map.
+//
+// Owned and changed by MapFollower alone (it adopts newer maps and learns the
+// node's id when it joins); every other room of the node holds it by const
+// reference and reads it afresh on every request, so a request routes by the
+// map that was current when it started.
+#pragma once
+
+#include <algorithm>
+#include <string>
+
+#include "meta/cluster_map.hpp"
+#include "ring/ring.hpp"
+
+namespace tally {
+
+struct ClusterView {
+  ring::NodeId self = ring::kNoNode;  // kNoNode until a joiner is given its id
+  meta::ClusterMap map;               // epoch 0: no map yet, no data requests
+  ring::Ring ring;                    // map.build_ring()
+
+  uint64_t epoch() const { return map.epoch; }
+
+  // A keyspace's N as it applies today: never more than the nodes on the ring.
+  int replicas_for(const meta::Keyspace& ks) const { return std::min(ks.n, std::max(1, ring.node_count())); }
+
+  // The key's primaries, clockwise from its position.
+  ring::PreferenceList replicas_of(const meta::Keyspace& ks, const std::string& key) const {
+    return ring.preference_list(ring::key_position(ks.name, key), replicas_for(ks));
+  }
+};
+
+}  // namespace tally

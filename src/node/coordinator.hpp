@@ -1,0 +1,88 @@
+// The coordinator: a client's put, delete or get, carried out over the key's
+// N replicas (docs/architecture.md, "Request path"). Each request runs as its
+// own state machine (PutFsm, GetFsm, as Riak's put and get FSMs); this class
+// checks a request, decides who coordinates it, and starts its machine.
+//
+// Only a replica of a key mints the key's dots (a dot minted twice for two
+// values loses one of them: docs/architecture.md, "Dots"), so a node that is
+// not a replica hands writes to one.
+//
+// Owns: the node's hybrid logical clock (lww tags). Uses, through
+// CoordinatorContext: the peers (PeerCalls), the record store, the replica
+// side (local repair, hints), the counters and the write drain. Reads the
+// ClusterView; never changes it (a newer epoch in a reply goes to the
+// saw_epoch hook).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/log.hpp"
+#include "net/messages.hpp"
+#include "node/cluster_view.hpp"
+#include "node/env.hpp"
+#include "node/node_stats.hpp"
+#include "node/peer_link.hpp"
+#include "node/replica_service.hpp"
+#include "node/respond.hpp"
+#include "node/write_drain.hpp"
+#include "quorum/hlc.hpp"
+#include "store/record_store.hpp"
+
+namespace tally {
+
+// What a coordinated request may use: the rooms of its node.
+struct CoordinatorContext {
+  Env& env;
+  Logger log;
+  const ClusterView& view;
+  PeerCalls& peers;
+  store::RecordStore& store;
+  ReplicaService& replica;
+  NodeStats& stats;
+  WriteDrain& drain;
+  // A replica answered with a newer epoch than the view's.
+  std::function<void(uint64_t epoch, ring::NodeId from)> saw_epoch;
+};
+
+struct CoordinatorOptions {
+  uint32_t request_timeout_ms = 1000;  // a request's timeout when it names none
+  size_t max_key_bytes = 64 << 10;
+  size_t max_value_bytes = 4 << 20;
+};
+
+class Coordinator {
+ public:
+  Coordinator(CoordinatorContext context, CoordinatorOptions options);
+
+  // The keyspace of a PutRequest, DeleteRequest or GetRequest, after checking
+  // what a request can get wrong before it runs: an unknown keyspace
+  // (kUnknownKeyspace, naming the ones there are), an empty or too large key,
+  // a too large value, R or W beyond N.
+  Result<meta::Keyspace> check(const wire::Body& request) const;
+
+  // Runs a request that passed check() against `ks`: answers through
+  // `respond`, once.
+  void run(wire::Body request, const meta::Keyspace& ks, Respond respond);
+
+ private:
+  // A put or a delete.
+  void write(wire::Body request, const meta::Keyspace& ks, Respond respond);
+  void get(wire::GetRequest request, const meta::Keyspace& ks, Respond respond);
+  // Forwards a write to a replica when this node is not one of the key's;
+  // true when it did (or refused a second hop). `opt` lives in `request`.
+  bool forward_unless_replica(const Respond& respond, const meta::Keyspace& ks, const std::string& key,
+                              wire::RequestOptions& opt, wire::Body& request);
+  void forward_write(Respond respond, ring::NodeId to, wire::Body request, uint32_t timeout_ms);
+  quorum::HlcTimestamp tag();
+  uint32_t timeout_ms(const wire::RequestOptions& opt) const {
+    return opt.timeout_ms ? opt.timeout_ms : options_.request_timeout_ms;
+  }
+
+  CoordinatorContext ctx_;
+  CoordinatorOptions options_;
+  quorum::HybridClock clock_{ring::kNoNode};
+};
+
+}  // namespace tally

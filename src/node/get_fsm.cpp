@@ -1,0 +1,132 @@
+#include "node/get_fsm.hpp"
+
+#include "net/codec.hpp"
+#include "node/replica_answer.hpp"
+
+namespace tally {
+
+GetFsm::GetFsm(CoordinatorContext& ctx, ReadRequest request, Respond respond)
+    : ctx_(ctx), req_(std::move(request)), respond_(std::move(respond)) {}
+
+void GetFsm::start() {
+  std::vector<quorum::ReplicaOutcome> outcomes;
+  for (ring::NodeId p : ctx_.view.replicas_of(req_.keyspace, req_.key)) {
+    outcomes.push_back(
+        {p, 0, ctx_.peers.is_up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
+  }
+  tally_ = std::make_unique<quorum::ReadTally>(req_.r, std::move(outcomes));
+  for (const auto& rep : tally_->replicas()) {
+    if (rep.state != quorum::ReplicaState::kWaiting) continue;
+    ++outstanding_;
+    ask(rep.node);
+  }
+  timer_ = ctx_.env.set_timer(uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this()] {
+    self->timer_ = 0;
+    self->tally_->timeout();
+    self->outstanding_ = 0;
+    self->progress();
+  });
+  progress();
+}
+
+void GetFsm::ask(ring::NodeId node) {
+  if (node == ctx_.view.self) {
+    ctx_.store.get(req_.keyspace.name, req_.key,
+                   [self = shared_from_this(), node](Result<std::optional<quorum::DvvSet>> res) {
+                     if (self->finished_) return;
+                     if (res.ok()) {
+                       self->tally_->reply(node, std::move(*res));
+                     } else {
+                       self->tally_->fail(node, res.status().message());
+                     }
+                     --self->outstanding_;
+                     self->progress();
+                   });
+    return;
+  }
+  ctx_.peers.call(node, wire::ReplicaRead{req_.keyspace.name, req_.key, ctx_.view.epoch()},
+                  uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this(), node](Result<wire::Message> reply) {
+                    if (self->finished_) return;
+                    --self->outstanding_;
+                    ReplicaAnswer a = classify<wire::ReplicaReadReply>(reply);
+                    if (a.kind == ReplicaAnswer::kOk) {
+                      self->ctx_.saw_epoch(std::get<wire::ReplicaReadReply>(reply->body).epoch, node);
+                    }
+                    if (a.kind == ReplicaAnswer::kTimeout) return;
+                    if (a.kind == ReplicaAnswer::kOk) {
+                      auto& rr = std::get<wire::ReplicaReadReply>(reply->body);
+                      self->tally_->reply(
+                          node, rr.found ? std::optional<quorum::DvvSet>(std::move(rr.record)) : std::nullopt);
+                    } else {
+                      self->tally_->fail(node, a.error);
+                    }
+                    self->progress();
+                  });
+}
+
+// What the client gets: the merged siblings (the winner alone in lww mode) and the context.
+wire::GetReply GetFsm::reply() const {
+  const quorum::DvvSet& m = tally_->merged();
+  wire::GetReply out;
+  out.values = req_.keyspace.mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
+                                                              : quorum::values(m);
+  if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
+  out.epoch = ctx_.view.epoch();
+  return out;
+}
+
+void GetFsm::progress() {
+  if (finished_ || replied_ || repairing_) return finish();
+  auto verdict = tally_->verdict();
+  if (verdict == quorum::Verdict::kFailed) {
+    replied_ = true;
+    ctx_.stats.add(Counter::kQuorumFailures);
+    fail(respond_, tally_->status(req_.timeout_ms, [this](ring::NodeId n) { return ctx_.peers.name_of(n); }));
+  } else if (verdict == quorum::Verdict::kSucceeded) {
+    auto stale = tally_->stale_replicas();
+    if (req_.blocking_repair && !stale.empty()) return repair_then_answer(std::move(stale));
+    replied_ = true;
+    respond_(reply());
+  }
+  finish();
+}
+
+// Monotonic reads: the replicas that answered hold the merged state before
+// the client sees it, so a later quorum read cannot miss it.
+void GetFsm::repair_then_answer(std::vector<ring::NodeId> stale) {
+  repairing_ = true;
+  auto left = std::make_shared<int>(static_cast<int>(stale.size()));
+  for (ring::NodeId node : stale) {
+    repair(node, [self = shared_from_this(), left](Status) {
+      if (--*left > 0) return;
+      self->repairing_ = false;
+      self->replied_ = true;
+      self->respond_(self->reply());
+      self->finish();
+    });
+  }
+}
+
+void GetFsm::repair(ring::NodeId node, std::function<void(Status)> done) {
+  ctx_.stats.add(Counter::kReadRepairs);
+  if (node == ctx_.view.self) {
+    ctx_.replica.apply_locally(req_.keyspace.name, req_.key, tally_->merged(), std::move(done));
+    return;
+  }
+  ctx_.peers.call(node, wire::ReplicaWrite{req_.keyspace.name, req_.key, tally_->merged(), 0, ctx_.view.epoch()},
+                  uint64_t{req_.timeout_ms} * 1000,
+                  [done = std::move(done)](Result<wire::Message> r) { done(r.ok() ? Status::Ok() : r.status()); });
+}
+
+// Once every replica answered (or the time is up): background read repair of
+// the replicas that were behind.
+void GetFsm::finish() {
+  if (finished_ || outstanding_ > 0 || repairing_ || !replied_) return;
+  finished_ = true;
+  if (timer_) ctx_.env.cancel_timer(timer_);
+  if (req_.blocking_repair) return;  // already repaired before answering
+  if (tally_->merged().clock.entries.empty()) return;
+  for (ring::NodeId node : tally_->stale_replicas()) repair(node, [](Status) {});
+}
+
+}  // namespace tally

@@ -1,0 +1,63 @@
+// The answer to `status` (and, through it, RESP INFO): what this node is,
+// how it sees the cluster, and its counters.
+#include "node/node.hpp"
+
+namespace tally {
+
+void Node::status(const Respond& respond) const {
+  const ClusterView& view = follower_.view();
+  const auto& st = store_.stats();
+  wire::StatusReply r;
+  auto add = [&](std::string_view k, std::string v) { r.fields.emplace_back(std::string(k), std::move(v)); };
+  add("node", self_.id);
+  add("version", std::string(kTallyVersion));
+  add("listen", self_.listen.to_string());
+  add("zone", self_.zone);
+  add("uptime_ms", std::to_string((env_.now_us() - stats_.started_us()) / 1000));
+  add("durability", std::string(durability_name(config_.durability)));
+  add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  const auto& cache = store_.cache();
+  add("record_cache", std::to_string(cache.entries()) + " records, " + std::to_string(cache.bytes() >> 20) + " of " +
+                          std::to_string(config_.record_cache_bytes >> 20) + " MiB, " + std::to_string(cache.hits()) +
+                          " hits, " + std::to_string(cache.misses()) + " misses");
+  add("node_id", std::to_string(view.self));
+  add("ring_epoch", std::to_string(view.epoch()));
+  add("meta_role", meta_.role_name());
+  add("meta_term", std::to_string(meta_.term()));
+  add("meta_leader", meta_.leader() ? peers_.name_of(static_cast<ring::NodeId>(meta_.leader())) : "unknown");
+  add("meta_commit", std::to_string(meta_.commit_index()));
+  add("meta_applied", std::to_string(meta_.applied_index()));
+  add("ring", std::to_string(view.ring.node_count()) + " nodes, " + std::to_string(view.ring.token_count()) +
+                  " tokens");
+  std::string peers;
+  for (const auto& m : view.map.members) {
+    if (m.id == view.self || m.state == meta::NodeState::kRemoved) continue;
+    peers += (peers.empty() ? "" : " ") + m.name + (peers_.is_up(m.id) ? ":up" : ":down");
+  }
+  add("peers", peers);
+  std::string keyspaces;
+  for (const auto& k : view.map.keyspaces) {
+    keyspaces += (keyspaces.empty() ? "" : " ") + k.name + "(N=" + std::to_string(view.replicas_for(k)) +
+                 ",R=" + std::to_string(k.r) + ",W=" + std::to_string(k.w) +
+                 (k.mode == meta::ConflictMode::kLww ? ",lww)" : ",siblings)");
+  }
+  add("keyspaces", keyspaces);
+  const auto& hints = replica_.hints();
+  add("hints_pending", std::to_string(hints.count()));
+  add("hints_refused", std::to_string(hints.refused()));
+  add("connections", std::to_string(peers_.accepted_connections()));
+  if (resp_) {
+    add("resp_listen", self_.resp_listen->to_string());
+    add("resp_connections", std::to_string(resp_->connections()));
+  }
+  if (fault_.silent || fault_.delay_ms) {
+    add("fault", fault_.silent ? "silent" : "delay " + std::to_string(fault_.delay_ms) + " ms");
+  }
+  stats_.for_each([&](const CounterInfo& c, uint64_t value) { add(c.name, std::to_string(value)); });
+  add("records_written", std::to_string(st.writes));
+  add("write_batches", std::to_string(st.batches));
+  add("reads", std::to_string(st.reads));
+  respond(std::move(r));
+}
+
+}  // namespace tally

@@ -1,0 +1,138 @@
+#include "node/put_fsm.hpp"
+
+#include "net/codec.hpp"
+#include "node/replica_answer.hpp"
+
+namespace tally {
+
+PutFsm::PutFsm(CoordinatorContext& ctx, WriteRequest request, Respond respond)
+    : ctx_(ctx), req_(std::move(request)), respond_(std::move(respond)) {}
+
+void PutFsm::start() {
+  const ClusterView& view = ctx_.view;
+  const uint64_t position = ring::key_position(req_.keyspace, req_.key);
+
+  // Who is asked: the primaries the failure detector believes up, and with
+  // `sloppy`, a fallback for each that is down; the others are marked down.
+  std::vector<quorum::ReplicaOutcome> outcomes;
+  auto up = [this](ring::NodeId n) { return ctx_.peers.is_up(n); };
+  if (req_.sloppy) {
+    auto sloppy = view.ring.sloppy_preference_list(position, req_.n, up);
+    for (const auto& r : sloppy.replicas) {
+      outcomes.push_back({r.node, r.stands_in_for, quorum::ReplicaState::kWaiting, {}});
+    }
+    for (ring::NodeId p : sloppy.primaries) {
+      bool covered = false;
+      for (const auto& r : sloppy.replicas) covered = covered || r.node == p || r.stands_in_for == p;
+      if (!covered) outcomes.push_back({p, 0, quorum::ReplicaState::kDown, {}});
+    }
+  } else {
+    for (ring::NodeId p : view.ring.preference_list(position, req_.n)) {
+      outcomes.push_back({p, 0, up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
+    }
+  }
+  tally_ = std::make_unique<quorum::WriteTally>(req_.w, std::move(outcomes));
+  ctx_.drain.started();
+  // The timeout covers the whole request, our own disk write included.
+  timer_ = ctx_.env.set_timer(uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this()] {
+    self->timer_ = 0;
+    self->tally_->timeout();
+    self->outstanding_ = 0;
+    self->progress();
+  });
+
+  const ring::NodeId me = view.self;
+  ctx_.store.update(
+      req_.keyspace, req_.key,
+      [me, write = std::move(req_.write), context = std::move(req_.context), blind = req_.blind,
+       lww = req_.lww](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
+        static const quorum::DvvSet kNone;
+        const quorum::DvvSet& state = cur ? *cur : kNone;
+        return lww ? quorum::lww_update(state, write, me)
+                   : quorum::update(state, blind ? quorum::join(state) : context, write, me);
+      },
+      [self = shared_from_this()](Result<store::RecordStore::Record> r) { self->minted(std::move(r)); });
+}
+
+void PutFsm::minted(Result<store::RecordStore::Record> r) {
+  if (finished_) return;  // timed out before our own copy was durable
+  if (!r.ok()) {
+    // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
+    fail(respond_, r.status());
+    replied_ = finished_ = true;
+    if (timer_) ctx_.env.cancel_timer(timer_);
+    ctx_.drain.finished();
+    return;
+  }
+  // The other replicas get the write only once our own copy is durable: the
+  // dot we minted must never be forgotten by us while others hold it, or a
+  // crash here would let us mint it again for another value, silently losing
+  // one of the two writes (docs/architecture.md, "Dots").
+  record_ = std::move(*r);  // shared with the store: not copied
+  tally_->ack(ctx_.view.self);
+  send_replica_writes();
+  progress();
+}
+
+void PutFsm::send_replica_writes() {
+  outstanding_ = 0;
+  for (const auto& r : tally_->replicas()) {
+    if (r.node == ctx_.view.self || r.state != quorum::ReplicaState::kWaiting) continue;
+    ++outstanding_;
+    wire::ReplicaWrite req{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch()};
+    ring::NodeId node = r.node;
+    ctx_.peers.call(node, std::move(req), uint64_t{req_.timeout_ms} * 1000,
+                    [self = shared_from_this(), node](Result<wire::Message> reply) {
+                      if (self->finished_) return;
+                      --self->outstanding_;
+                      ReplicaAnswer a = classify<wire::ReplicaWriteReply>(reply);
+                      if (a.kind == ReplicaAnswer::kOk) {
+                        self->ctx_.saw_epoch(std::get<wire::ReplicaWriteReply>(reply->body).epoch, node);
+                      }
+                      if (a.kind == ReplicaAnswer::kTimeout) return;
+                      if (a.kind == ReplicaAnswer::kOk) {
+                        self->tally_->ack(node);
+                      } else {
+                        self->tally_->fail(node, a.error);
+                      }
+                      self->progress();
+                    });
+  }
+}
+
+void PutFsm::progress() {
+  if (finished_) return;
+  auto verdict = tally_->verdict();
+  if (!replied_ && verdict != quorum::Verdict::kPending) {
+    replied_ = true;
+    if (verdict == quorum::Verdict::kSucceeded) {
+      if (req_.is_delete) {
+        respond_(wire::DeleteReply{ctx_.view.epoch()});
+      } else {
+        // Acknowledgements follow our own durable copy, so the record is there.
+        respond_(wire::PutReply{net::encode_context(record_ ? quorum::join(*record_) : quorum::VersionVector{}),
+                                ctx_.view.epoch()});
+      }
+    } else {
+      ctx_.stats.add(Counter::kQuorumFailures);
+      fail(respond_, tally_->status(req_.timeout_ms, [this](ring::NodeId n) { return ctx_.peers.name_of(n); }));
+    }
+  }
+  if (outstanding_ > 0) return;
+  finished_ = true;
+  if (timer_) ctx_.env.cancel_timer(timer_);
+  // Hinted handoff: keep the write for every primary that does not have it
+  // (if there is a write: a request can time out before it is minted).
+  for (ring::NodeId p : tally_->unacked_primaries()) {
+    if (p == ctx_.view.self || !record_ || record_->clock.entries.empty()) continue;
+    // The context outlives this request: it is the coordinator's.
+    ctx_.replica.keep_hint(p, req_.keyspace, req_.key, *record_, [&ctx = ctx_, p](Status s) {
+      if (!s.ok()) {
+        TALLY_LOG(ctx.log, kWarn) << "no hint kept for " << ctx.peers.name_of(p) << ": " << s.to_string();
+      }
+    });
+  }
+  ctx_.drain.finished();
+}
+
+}  // namespace tally

@@ -1,0 +1,58 @@
+// One coordinated write (a put or a delete) on a replica of its key: mint the
+// new version on our own copy, make it durable, send it to the other replicas
+// that are up (or their sloppy stand-ins), answer as soon as W acknowledged or
+// the quorum can no longer be reached, and once every replica answered or the
+// time ran out, keep a hint for each primary that did not acknowledge.
+//
+// Owns: the request's WriteTally, its timer and the minted record. Lives as
+// long as a callback holds it (shared_ptr); start() begins, nothing else is
+// called from outside.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "node/coordinator.hpp"
+#include "quorum/dvv.hpp"
+#include "quorum/quorum_tally.hpp"
+
+namespace tally {
+
+struct WriteRequest {
+  std::string keyspace;
+  std::string key;
+  quorum::ClientWrite write;
+  quorum::VersionVector context;
+  bool blind = false;      // supersede everything our copy holds (no context given)
+  bool is_delete = false;
+  bool lww = false;        // the keyspace's mode
+  int n = 0;               // replicas of the key (the keyspace's N, capped by the ring)
+  int w = 0;
+  bool sloppy = false;
+  uint32_t timeout_ms = 0;
+};
+
+class PutFsm : public std::enable_shared_from_this<PutFsm> {
+ public:
+  PutFsm(CoordinatorContext& ctx, WriteRequest request, Respond respond);
+  void start();
+
+ private:
+  void minted(Result<store::RecordStore::Record> r);
+  void send_replica_writes();
+  // Replies as soon as the tally decides; completes when every replica has
+  // answered or the time is up.
+  void progress();
+
+  CoordinatorContext& ctx_;
+  WriteRequest req_;
+  Respond respond_;
+  store::RecordStore::Record record_;  // the new state, minted here; null until our copy is durable
+  std::unique_ptr<quorum::WriteTally> tally_;
+  TimerId timer_ = 0;
+  bool replied_ = false;
+  bool finished_ = false;
+  int outstanding_ = 0;  // replica answers still to come
+};
+
+}  // namespace tally

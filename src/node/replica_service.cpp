@@ -1,0 +1,134 @@
+#include "node/replica_service.hpp"
+
+namespace tally {
+
+ReplicaService::ReplicaService(Env& env, Logger log, const ClusterView& view, store::RecordStore& store,
+                               PeerCalls& peers, NodeStats& stats, WriteDrain& drain, ReplicaOptions options)
+    : env_(env),
+      log_(std::move(log)),
+      view_(view),
+      store_(store),
+      peers_(peers),
+      stats_(stats),
+      drain_(drain),
+      options_(options),
+      hints_(store_, options.max_hints,
+             [this](const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) {
+               return merge(keyspace, a, b);
+             }) {}
+
+void ReplicaService::start() {
+  hints_.load([this](Status st) {
+    if (!st.ok()) {
+      TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
+    }
+  });
+  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
+}
+
+void ReplicaService::stop() {
+  stopped_ = true;
+  if (replay_timer_) env_.cancel_timer(replay_timer_);
+  replay_timer_ = 0;
+}
+
+quorum::DvvSet ReplicaService::merge(const std::string& keyspace, const quorum::DvvSet& a,
+                                     const quorum::DvvSet& b) const {
+  const meta::Keyspace* ks = view_.map.keyspace(keyspace);
+  if (ks && ks->mode == meta::ConflictMode::kLww) return quorum::lww_sync(a, b);
+  return quorum::sync(a, b);
+}
+
+void ReplicaService::apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
+                                   std::function<void(Status)> done) {
+  store_.update(
+      keyspace, key,
+      // Runs once: the record moves in as the first version of a new key.
+      [this, keyspace, record = std::move(record)](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
+        if (!cur) return std::move(record);
+        return merge(keyspace, *cur, record);
+      },
+      [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
+}
+
+void ReplicaService::keep_hint(ring::NodeId target, const std::string& keyspace, const std::string& key,
+                               const quorum::DvvSet& record, std::function<void(Status)> done) {
+  hints_.add(target, keyspace, key, record, std::move(done));
+}
+
+void ReplicaService::handle_write(wire::ReplicaWrite& req, Respond respond) {
+  if (!view_.map.keyspace(req.keyspace)) {
+    return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
+  }
+  auto done = [this, respond](Status s) {
+    if (s.ok()) {
+      respond(wire::ReplicaWriteReply{view_.epoch()});
+    } else {
+      fail(respond, s);
+    }
+    drain_.finished();
+  };
+  drain_.started();
+  if (req.hint_for != 0 && req.hint_for != view_.self) {
+    // We stand in for a down primary: keep the write for it.
+    hints_.add(req.hint_for, req.keyspace, req.key, req.record, done);
+  } else {
+    apply_locally(req.keyspace, req.key, std::move(req.record), done);
+  }
+}
+
+void ReplicaService::handle_read(wire::ReplicaRead& req, Respond respond) {
+  if (!view_.map.keyspace(req.keyspace)) {
+    return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
+  }
+  store_.get(req.keyspace, req.key, [this, respond](Result<std::optional<quorum::DvvSet>> r) {
+    if (!r.ok()) return fail(respond, r.status());
+    wire::ReplicaReadReply out;
+    out.epoch = view_.epoch();
+    if (r->has_value()) {
+      out.found = true;
+      out.record = std::move(**r);
+    }
+    respond(std::move(out));
+  });
+}
+
+// Hands a batch of hints to their nodes (those the failure detector says are
+// up); each is dropped once its node acknowledged it and it did not grow in
+// the meantime. Runs on a timer, one batch at a time, walking the hints in
+// key order so that a node that stays down does not block the others.
+void ReplicaService::replay_hints() {
+  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
+  if (replaying_ || stopped_ || hints_.count() == 0) return;
+  replaying_ = true;
+  hints_.list(replay_cursor_, options_.hints_per_replay, [this](auto r) {
+    if (!r.ok() || r->empty()) {
+      replay_cursor_.clear();
+      replaying_ = false;
+      return;
+    }
+    replay_cursor_ = r->back().first;
+    auto left = std::make_shared<int>(1);
+    auto one_done = [this, left] {
+      if (--*left == 0) replaying_ = false;
+    };
+    for (auto& [dkey, hint] : *r) {
+      if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
+      ++*left;
+      auto record = std::make_shared<quorum::DvvSet>(std::move(hint.record));
+      ring::NodeId target = hint.target;
+      peers_.call(target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, view_.epoch()}, 2'000'000,
+                  [this, dkey = dkey, record, one_done](Result<wire::Message> reply) {
+                    if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
+                      stats_.add(Counter::kHintsDelivered);
+                      hints_.remove_if_unchanged(dkey, *record, [one_done](Status) { one_done(); });
+                    } else {
+                      one_done();
+                    }
+                  });
+    }
+    one_done();
+  });
+}
+
+}  // namespace tally

@@ -1,0 +1,81 @@
+// The replica side of the data path: storing what coordinators send (a DVV
+// sync, so replicas converge whatever order writes and repairs arrive in),
+// answering replica reads, keeping hints for nodes that missed a write and
+// handing them over when those nodes come back (hinted handoff).
+//
+// Owns: the hint store and the hint replay timer. Shares with the
+// coordinator: the record store (the node owns it). Reads the ClusterView
+// (which keyspaces exist, in which mode; the epoch its answers carry). It
+// never coordinates a request and never changes the map.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/log.hpp"
+#include "net/messages.hpp"
+#include "node/cluster_view.hpp"
+#include "node/env.hpp"
+#include "node/node_stats.hpp"
+#include "node/peer_link.hpp"
+#include "node/respond.hpp"
+#include "node/write_drain.hpp"
+#include "quorum/dvv.hpp"
+#include "store/hint_store.hpp"
+#include "store/record_store.hpp"
+
+namespace tally {
+
+struct ReplicaOptions {
+  uint32_t max_hints = 100'000;                // keys with a hint, past which new hints are refused
+  uint64_t hint_replay_interval_us = 200'000;  // how often hints are offered to their nodes
+  size_t hints_per_replay = 64;                // hints offered per round
+};
+
+class ReplicaService {
+ public:
+  ReplicaService(Env& env, Logger log, const ClusterView& view, store::RecordStore& store, PeerCalls& peers,
+                 NodeStats& stats, WriteDrain& drain, ReplicaOptions options);
+
+  // Counts the hints on disk and starts replaying them; stop() ends that.
+  void start();
+  void stop();
+
+  // A coordinator's write or repair: merged into our copy (or kept as a hint
+  // when it names another node as the primary we stand in for), answered
+  // once durable.
+  void handle_write(wire::ReplicaWrite& req, Respond respond);
+  // A coordinator's read: our copy of the key, or found = false.
+  void handle_read(wire::ReplicaRead& req, Respond respond);
+
+  // Merges `record` into the local copy of (keyspace, key); `done` after it is durable.
+  void apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
+                     std::function<void(Status)> done);
+  // Keeps `record` for `target`, to be handed over when it is up.
+  void keep_hint(ring::NodeId target, const std::string& keyspace, const std::string& key,
+                 const quorum::DvvSet& record, std::function<void(Status)> done);
+  // DVV sync, or last-writer-wins for lww keyspaces.
+  quorum::DvvSet merge(const std::string& keyspace, const quorum::DvvSet& a, const quorum::DvvSet& b) const;
+
+  const store::HintStore& hints() const { return hints_; }
+
+ private:
+  void replay_hints();
+
+  Env& env_;
+  Logger log_;
+  const ClusterView& view_;
+  store::RecordStore& store_;
+  PeerCalls& peers_;
+  NodeStats& stats_;
+  WriteDrain& drain_;
+  ReplicaOptions options_;
+  store::HintStore hints_;
+  TimerId replay_timer_ = 0;
+  bool stopped_ = false;
+  bool replaying_ = false;
+  std::string replay_cursor_;  // the last hint offered: the next round starts after it
+};
+
+}  // namespace tally
