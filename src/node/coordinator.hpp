@@ -7,44 +7,23 @@
 // values loses one of them: docs/architecture.md, "Dots"), so a node that is
 // not a replica hands writes to one.
 //
-// Owns: the node's hybrid logical clock (lww tags). Uses, through
-// CoordinatorContext: the peers (PeerCalls), the record store, the replica
-// side (local repair, hints), the counters and the write drain. Reads the
-// ClusterView; never changes it (a newer epoch in a reply goes to the
-// saw_epoch hook).
+// Owns: the node's hybrid logical clock (lww tags). Uses, through its
+// CoordinatorContext (coordinator_context.hpp): the peers (PeerCalls), the
+// record store, the replica side (local repair, hints), the counters and the
+// write drain. Reads the ClusterView; never changes it (a newer epoch in a
+// reply goes to the saw_epoch hook).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 
-#include "common/log.hpp"
 #include "net/messages.hpp"
-#include "node/cluster_view.hpp"
-#include "node/env.hpp"
-#include "node/node_stats.hpp"
-#include "node/peer_link.hpp"
-#include "node/replica_service.hpp"
+#include "node/coordinator_context.hpp"
 #include "node/respond.hpp"
-#include "node/write_drain.hpp"
 #include "quorum/hlc.hpp"
-#include "store/record_store.hpp"
 
 namespace tally {
-
-// What a coordinated request may use: the rooms of its node.
-struct CoordinatorContext {
-  Env& env;
-  Logger log;
-  const ClusterView& view;
-  PeerCalls& peers;
-  store::RecordStore& store;
-  ReplicaService& replica;
-  NodeStats& stats;
-  WriteDrain& drain;
-  // A replica answered with a newer epoch than the view's.
-  std::function<void(uint64_t epoch, ring::NodeId from)> saw_epoch;
-};
 
 struct CoordinatorOptions {
   uint32_t request_timeout_ms = 1000;  // a request's timeout when it names none

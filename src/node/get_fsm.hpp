@@ -12,7 +12,8 @@
 #include <string>
 
 #include "meta/cluster_map.hpp"
-#include "node/coordinator.hpp"
+#include "node/coordinator_context.hpp"
+#include "node/respond.hpp"
 #include "quorum/quorum_tally.hpp"
 
 namespace tally {

@@ -12,7 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "node/coordinator.hpp"
+#include "node/coordinator_context.hpp"
+#include "node/respond.hpp"
 #include "quorum/dvv.hpp"
 #include "quorum/quorum_tally.hpp"
 
