@@ -1,4 +1,4 @@
-// The one seam between a node and the world (DESIGN.md §1).
+// The one seam between a node and the world (docs/architecture.md, "The Env seam").
 //
 // A node is its state machines plus an Env: clock, timers, network, disk,
 // randomness and logging. Production runs on UvEnv (libuv + LevelDB); tests

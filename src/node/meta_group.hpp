@@ -1,4 +1,4 @@
-// A node's place in the metadata Raft group (DESIGN.md §5): it hosts the pure
+// A node's place in the metadata Raft group (docs/architecture.md, "The metadata group"): it hosts the pure
 // Raft core (src/raft), persists what each Ready asks through RaftLogStore,
 // applies committed commands to the cluster map (src/meta), and turns the
 // operators' requests (join, leave, keyspaces...) into log entries.
