@@ -1,7 +1,8 @@
-// A node's place in the metadata Raft group (docs/architecture.md, "The metadata group"): it hosts the pure
-// Raft core (src/raft), persists what each Ready asks through RaftLogStore,
-// applies committed commands to the cluster map (src/meta), and turns the
-// operators' requests (join, leave, keyspaces...) into log entries.
+// A node's place in the metadata Raft group (docs/architecture.md, "The
+// metadata group"): it hosts the pure Raft core (src/raft), persists what each
+// Ready asks through RaftLogStore, applies committed commands to the cluster
+// map (src/meta), and turns the operators' requests (join, leave,
+// keyspaces...) into log entries.
 //
 // Every node runs one: voters decide, the others are learners that receive
 // the log, so every node applies the same map. The data path never waits for
