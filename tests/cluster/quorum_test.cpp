@@ -2,9 +2,11 @@
 // errors that say who did not answer, hinted handoff and read repair bringing
 // a restarted replica up to date, siblings, and deletes that stay deleted.
 #include <catch2/catch.hpp>
+#include <future>
+#include <memory>
 #include <thread>
 
-#include "client/connection.hpp"
+#include "client/engine.hpp"
 #include "harness.hpp"
 #include "meta/cluster_map.hpp"
 #include "quorum/dvv.hpp"
@@ -38,13 +40,25 @@ struct FiveNodes : LocalCluster {
     return -1;
   }
   std::unique_ptr<Client> client(int node) { return connect_client(nodes[node]->endpoint()); }
-  // What replica `node` holds for `key`, asked of it alone (no quorum, no repair).
+  // What replica `node` holds for `key`, asked of it alone (no quorum, no
+  // repair): a ReplicaRead sent by the client engine to that node only.
   std::vector<std::string> local_values(int node, const std::string& key) {
-    auto conn = client::Connection::open(*parse_host_port(nodes[node]->endpoint()), 1000);
-    REQUIRE(conn.ok());
-    auto deadline = client::Clock::now() + std::chrono::seconds(2);
-    REQUIRE(conn->send(wire::Message{1, wire::ReplicaRead{"default", key}}, deadline).ok());
-    auto reply = conn->receive(deadline);
+    HostPort addr = *parse_host_port(nodes[node]->endpoint());
+    ClientOptions o;
+    o.token_aware = false;  // no cluster map: the request names its node
+    o.ring_refresh_ms = 0;
+    client::Engine engine(o, {addr});
+    auto answered = std::make_shared<std::promise<Result<wire::Message>>>();
+    auto reply_future = answered->get_future();
+    client::Request req;
+    req.body = wire::ReplicaRead{"default", key};
+    req.idempotent = true;
+    req.target = addr;
+    req.deadline = client::Clock::now() + std::chrono::seconds(2);
+    req.done = [answered](Result<wire::Message> m) { answered->set_value(std::move(m)); };
+    engine.submit(std::move(req));
+    auto reply = reply_future.get();
+    INFO(reply.status().to_string());
     REQUIRE(reply.ok());
     auto* r = std::get_if<wire::ReplicaReadReply>(&reply->body);
     REQUIRE(r);
