@@ -1,7 +1,8 @@
-// The deterministic simulator (DESIGN.md §1, after FoundationDB and
-// TigerBeetle's VOPR): many hosts in one process, virtual time, one seeded
-// PRNG, a network that drops, delays, reorders, duplicates and partitions, and
-// disks that lose what was not synced when a host crashes.
+// The deterministic simulator (docs/architecture.md, Principles; after
+// FoundationDB and TigerBeetle's VOPR): many hosts in one process, virtual
+// time, one seeded PRNG (SplitMix64, raft/random.hpp), a network that drops,
+// delays, reorders, duplicates and partitions, and disks that lose what was not
+// synced when a host crashes.
 //
 // Every event runs in (time, sequence) order from one queue, and every
 // decision comes from the world's PRNG, so a seed replays the same run byte
