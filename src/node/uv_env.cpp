@@ -226,6 +226,8 @@ void UvEnv::on_signal(int signum, std::function<void()> fn) {
 
 store::Disk& UvEnv::disk() { return *disk_; }
 
+uint64_t UvEnv::random() { return rng_.next(); }
+
 // ---- clock, timers, deferred work ----------------------------------------------
 
 uint64_t UvEnv::now_us() {

@@ -52,7 +52,7 @@ class UvEnv final : public Env {
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
   store::Disk& disk() override;
-  uint64_t random() override { return rng_.next(); }
+  uint64_t random() override;
   const Logger& log() override { return log_; }
 
  private:
