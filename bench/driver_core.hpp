@@ -45,7 +45,7 @@
 #include "bench/lib/keygen.hpp"
 #include "bench/lib/pbs.hpp"
 #include "bench/lib/report.hpp"
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 #include "bench/lib/staleness.hpp"
 #include "tally/status.hpp"
 
@@ -171,7 +171,7 @@ class LoadGenerator {
 
   WorkloadOptions options_;
   KeyChooser chooser_;
-  Rng rng_;
+  SplitMix64 rng_;
   std::vector<KeyState> keys_;
 
   // The phase.

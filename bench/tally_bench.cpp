@@ -15,6 +15,7 @@
 
 #include "bench/driver.hpp"
 #include "bench/lib/svg.hpp"
+#include "tally/version.hpp"
 
 namespace {
 
@@ -151,7 +152,7 @@ void print_header(const BenchSettings& s, bool sim) {
 int main(int argc, char** argv) {
   CLI::App app{
       "tally-bench: measure what quorum settings (R, W) cost in latency and buy in consistency"};
-  app.set_version_flag("--version", "tally-bench 0.1.0");
+  app.set_version_flag("--version", "tally-bench " + std::string(tally::kVersion));
   BenchSettings s;
   std::string endpoints = "127.0.0.1:7401";
   std::string workload = "a", distribution = "zipfian", fault = "none", out_dir;

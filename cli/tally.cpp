@@ -1,6 +1,7 @@
 // tally: the command-line client. It links the public client library and
 // nothing else (include/tally/), like any other program would.
 #include <tally/client.hpp>
+#include <tally/version.hpp>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
   CLI::App app{"tally: read and write a tally cluster from the shell"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may come after the command too (inherited by every subcommand)
-  app.set_version_flag("--version", "tally 0.1.0");
+  app.set_version_flag("--version", "tally " + std::string(tally::kVersion));
   Globals g;
   app.add_option("-e,--endpoints", g.endpoints, "comma-separated host:port of nodes to talk to")
       ->envname("TALLY_ENDPOINTS")

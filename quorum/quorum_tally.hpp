@@ -44,8 +44,9 @@ using NodeNamer = std::function<std::string(ReplicaId)>;
 // Shared bookkeeping of WriteTally and ReadTally.
 class Tally {
  public:
-  // `need` replies must be kOk. `counts` says which replicas' answers count
-  // (fallbacks count only for sloppy writes).
+  // `replicas`: the ones the request went to (kWaiting) and those it could not
+  // go to (kDown). Every one that ends kOk counts towards `need`, a fallback
+  // included: the coordinator lists fallbacks only for sloppy writes.
   Tally(int need, const char* what, std::vector<ReplicaOutcome> replicas);
 
   Verdict verdict() const { return verdict_; }

@@ -2,10 +2,10 @@
 // the preference lists that place every key on N of them.
 //
 // A Ring is immutable: the metadata layer builds a new one from (node, zone, tokens)
-// triples at every membership change, and the data path shares it read-only
-// (typically as a std::shared_ptr<const Ring>; copying one is O(tokens), and it takes
-// about 40 bytes per token). Every query is const and safe to call from many threads
-// at once.
+// triples at every membership change. Its users (the node, the client engine) hold
+// one by value and replace it whole, by a move, when a newer map arrives; a copy is
+// O(tokens), and a ring takes about 40 bytes per token. Every query is const and safe
+// to call from many threads at once.
 //
 // Ownership: token t owns the range (previous token, t] (wrapping, see TokenRange), so
 // a position p belongs to the first token clockwise at or after p. The replicas of p

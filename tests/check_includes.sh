@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The protocol cores do no I/O (DESIGN.md §1-2): ring/, quorum/ and src/raft/
+# The protocol cores do no I/O (docs/architecture.md, Principles): ring/, quorum/ and src/raft/
 # may include only standard headers, their own headers, tally/status.hpp, and
 # (ring/ and quorum/) xxhash.h. Anything else, libuv, LevelDB, msgpack or node
 # code, fails this check.
@@ -38,7 +38,7 @@ check_dir quorum     'quorum/|ring/|tally/status\.hpp'          'xxhash\.h'
 check_dir src/raft   'raft/|tally/status\.hpp'                  ''
 
 if [ "$bad" -ne 0 ]; then
-  echo "check_includes: the protocol cores must stay pure (see DESIGN.md §2)"
+  echo "check_includes: the protocol cores must stay pure (see docs/architecture.md, Layering)"
   exit 1
 fi
 exit 0

@@ -80,8 +80,8 @@ Result<ZipfianGenerator> ZipfianGenerator::with_zeta(uint64_t items, double thet
 // Gray et al.'s method: u * zeta falls in [0, 1) for rank 0 and in
 // [1, 1 + 0.5^theta) for rank 1, each exactly its Zipf share; beyond, the
 // rank comes from a closed-form inverse of an approximation of the CDF.
-uint64_t ZipfianGenerator::next(Rng& rng) const {
-  double u = random_fraction(rng);
+uint64_t ZipfianGenerator::next(SplitMix64& rng) const {
+  double u = rng.fraction();
   double uz = u * zeta_;
   if (uz < 1.0) return 0;
   if (uz < 1.0 + half_pow_theta_) return std::min<uint64_t>(1, items_ - 1);
@@ -136,10 +136,10 @@ Result<KeyChooser> KeyChooser::make(KeyDistribution d, uint64_t key_count) {
   return Status::InvalidArgument("unknown key distribution");
 }
 
-uint64_t KeyChooser::next(Rng& rng) const {
+uint64_t KeyChooser::next(SplitMix64& rng) const {
   switch (distribution_) {
     case KeyDistribution::kUniform:
-      return rng.below(key_count_);
+      return rng.uniform(key_count_);
     case KeyDistribution::kZipfian:
       return fnv_hash64(zipf_->next(rng)) % key_count_;
   }
@@ -203,8 +203,8 @@ double get_fraction(Workload w) {
   return 0.0;
 }
 
-Op next_op(Workload w, Rng& rng) {
-  return random_fraction(rng) < get_fraction(w) ? Op::kGet : Op::kPut;
+Op next_op(Workload w, SplitMix64& rng) {
+  return rng.fraction() < get_fraction(w) ? Op::kGet : Op::kPut;
 }
 
 }  // namespace tally::bench

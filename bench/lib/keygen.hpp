@@ -6,9 +6,9 @@
 // the key space (by an FNV hash) instead of sitting at its start. The operation
 // mixes are YCSB's core workloads A, B and C, plus a write-only W.
 //
-// Everything draws from an Rng the caller passes, so a seed replays the same
+// Everything draws from a SplitMix64 (raft/random.hpp) the caller passes, so a seed replays the same
 // sequence of keys and operations. Choosers are immutable after construction:
-// threads may share one, each with its own Rng.
+// threads may share one, each with its own SplitMix64.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 #include "tally/status.hpp"
 
 namespace tally::bench {
@@ -45,7 +45,7 @@ class ZipfianGenerator {
   static Result<ZipfianGenerator> with_zeta(uint64_t items, double theta, double zeta);
 
   // The next rank, in [0, items()).
-  uint64_t next(Rng& rng) const;
+  uint64_t next(SplitMix64& rng) const;
 
   uint64_t items() const { return items_; }
   double theta() const { return theta_; }
@@ -94,7 +94,7 @@ class KeyChooser {
   static Result<KeyChooser> make(KeyDistribution d, uint64_t key_count);
 
   // The next key index, in [0, key_count()).
-  uint64_t next(Rng& rng) const;
+  uint64_t next(SplitMix64& rng) const;
 
   KeyDistribution distribution() const { return distribution_; }
   uint64_t key_count() const { return key_count_; }
@@ -141,6 +141,6 @@ double get_fraction(Workload w);
 // The next operation of workload `w`: a get with probability get_fraction(w).
 // Draws one number from `rng` for every workload, so that switching workloads
 // keeps the key sequence of a seed in step.
-Op next_op(Workload w, Rng& rng);
+Op next_op(Workload w, SplitMix64& rng);
 
 }  // namespace tally::bench

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <string>
 
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 
 namespace tally::bench {
 
@@ -38,7 +38,7 @@ Status check_leg(const std::vector<double>& leg, const char* name) {
   return Status::Ok();
 }
 
-double draw(const std::vector<double>& leg, Rng& rng) { return leg[rng.below(leg.size())]; }
+double draw(const std::vector<double>& leg, SplitMix64& rng) { return leg[rng.uniform(leg.size())]; }
 
 // C(n, k) as a double; exact for the small n of a replication factor.
 double choose(int n, int k) {
@@ -80,7 +80,7 @@ Result<PbsPrediction> predict_t_visibility(const PbsConfig& config, const WarsSa
   const auto n = static_cast<size_t>(config.n);
   const auto r = static_cast<size_t>(config.r);
   const auto w = static_cast<size_t>(config.w);
-  Rng rng(config.seed);
+  SplitMix64 rng(config.seed);
   std::vector<double> write_arrival(n), ack_arrival(n), read_arrival(n), response_arrival(n);
   std::vector<double> acks(n);
   std::vector<size_t> order(n);

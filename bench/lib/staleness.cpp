@@ -5,7 +5,7 @@
 #include <limits>
 #include <tuple>
 
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 
 namespace tally::bench {
 
@@ -38,7 +38,7 @@ std::string encode_value(uint64_t version, size_t value_size) {
   if (out.size() >= value_size) return out;
   size_t at = out.size();
   out.resize(value_size);
-  Rng rng(version);
+  SplitMix64 rng(version);
   while (at < value_size) {
     uint64_t bits = rng.next();
     for (int i = 0; i < 8 && at < value_size; ++i, bits >>= 8) {

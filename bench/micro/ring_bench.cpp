@@ -6,10 +6,10 @@
 // The lookup target (issue 3): median under 100 ns for N = 3 on 100 nodes x 256 tokens.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
+#include "raft/random.hpp"
 #include "ring/ownership_diff.hpp"
 #include "ring/position.hpp"
 #include "ring/ring.hpp"
@@ -21,11 +21,11 @@ namespace {
 
 // `nodes` nodes of `tokens` random tokens each, spread round-robin over `zones` zones.
 std::vector<NodeTokens> random_nodes(int nodes, int tokens, int zones, uint64_t seed) {
-  std::mt19937_64 rng(seed);
+  tally::SplitMix64 rng(seed);
   std::vector<NodeTokens> out;
   for (int i = 1; i <= nodes; ++i) {
     NodeTokens n{static_cast<NodeId>(i), "zone-" + std::to_string(i % zones), {}};
-    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng());
+    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng.next());
     out.push_back(std::move(n));
   }
   return out;
@@ -37,9 +37,9 @@ Ring build(std::vector<NodeTokens> nodes) {
 
 // Random positions, many more than fit in L1, so lookups do not replay one cache path.
 std::vector<uint64_t> positions(size_t count) {
-  std::mt19937_64 rng(99);
+  tally::SplitMix64 rng(99);
   std::vector<uint64_t> out(count);
-  for (uint64_t& p : out) p = rng();
+  for (uint64_t& p : out) p = rng.next();
   return out;
 }
 

@@ -26,7 +26,7 @@ enum class Durability {
 };
 std::string_view durability_name(Durability d);
 
-// Size limits, checked before anything is allocated (DESIGN.md §6).
+// Size limits, checked before anything is allocated (docs/architecture.md, Wire format).
 struct Limits {
   uint32_t max_key_bytes = 64 * 1024;
   uint32_t max_value_bytes = 4 * 1024 * 1024;

@@ -87,7 +87,8 @@ Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> 
   bool have_default = false;
   for (const auto& ks : map.keyspaces) have_default = have_default || ks.name == kDefaultKeyspace;
   if (!have_default) {
-    // N=3, R=2, W=2 (DESIGN.md §3), or as many replicas as there are members when fewer.
+    // N=3, R=2, W=2 (docs/architecture.md, The metadata group), or as many
+    // replicas as there are members when fewer.
     Keyspace def;
     def.name = std::string(kDefaultKeyspace);
     def.n = std::clamp(static_cast<int>(members.size()), 1, 3);

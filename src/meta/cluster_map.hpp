@@ -32,8 +32,10 @@ struct Keyspace {
 // 1 <= n <= ring::kMaxReplicas, 1 <= r, w <= n. Errors name the field.
 Status validate(const Keyspace& ks);
 
-// A node's life in the cluster (DESIGN.md §5): it joins (takes writes while it
-// streams its ranges), serves, leaves (hands its ranges over), and is removed.
+// A node's life in the cluster (docs/architecture.md, The metadata group): it
+// joins (a member owning no range: not on the ring that build_ring() makes),
+// becomes normal (on the ring), leaves (still on the ring) and is removed (off
+// it). No data moves between the states yet: range streaming is to come.
 enum class NodeState : uint8_t { kJoining = 0, kNormal = 1, kLeaving = 2, kRemoved = 3 };
 std::string_view node_state_name(NodeState s);
 

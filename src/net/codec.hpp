@@ -1,8 +1,8 @@
 // The one codec: msgpack for every wire message and every stored record.
 //
 // Nothing outside net/codec.cpp includes msgpack. Decoding never trusts its
-// input: sizes are bounded by msgpack unpack limits (REFERENCES.md, "msgpack-c
-// limits"), every field's type is checked, trailing bytes are an error, and
+// input: sizes are bounded by msgpack unpack limits (docs/architecture.md, Wire
+// format), every field's type is checked, trailing bytes are an error, and
 // the error names the field that was wrong.
 #pragma once
 

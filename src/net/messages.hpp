@@ -1,7 +1,7 @@
 // Every message that crosses the wire, as plain structs.
 //
 // On the wire a message is one frame: a 4-byte big-endian length, then a
-// msgpack array [version, type, request_id, ...fields] (DESIGN.md §6). The
+// msgpack array [version, type, request_id, ...fields] (docs/architecture.md, Wire format). The
 // codec (net/codec.hpp) is the only code that knows that layout; everything
 // else sees these structs. Type numbers are part of the protocol: append only.
 #pragma once

@@ -4,11 +4,11 @@
 // inter-arrival times per peer and answers with phi = -log10(P(a heartbeat arrives
 // later than now)) under the distribution fitted to that window. phi = 1 means a 10%
 // chance that the peer is merely slow, phi = 8 one in 10^8. The coordinator skips a
-// replica whose phi is at or above the threshold (DESIGN.md §4 step 2).
+// replica whose phi is at or above the threshold (docs/architecture.md, Request path).
 //
-// Both classes are pure state machines (DESIGN.md §1): time is passed in as the
-// Env's monotonic microseconds, nothing here reads a clock, does I/O or keeps
-// globals, so the simulator can drive them on virtual time and replay them.
+// Both classes are pure state machines (docs/architecture.md, Principles): time is
+// passed in as the Env's monotonic microseconds, nothing here reads a clock, does I/O
+// or keeps globals, so the simulator can drive them on virtual time and replay them.
 #pragma once
 
 #include <cstddef>

@@ -7,7 +7,7 @@
 // or, typed by hand (telnet, nc), as one inline line
 //   SET k "two words"\r\n
 // and the parser takes both, cut into chunks at any byte. Limits are checked
-// before anything is allocated, as for frames (DESIGN.md §6).
+// before anything is allocated, as for frames (docs/architecture.md, Wire format).
 #pragma once
 
 #include <cstddef>

@@ -18,7 +18,7 @@
 //   TALLY.KEYSPACE [name]  this connection's keyspace (starts as "default")
 //   TALLY.SIBLINGS k  every sibling of k, as an array
 //
-// Siblings. A key written concurrently holds several values (DESIGN.md §3);
+// Siblings. A key written concurrently holds several values (docs/consistency.md);
 // Redis' GET has room for one. GET answers the byte-wise greatest sibling, so
 // every node and every retry gives the same answer for the same sibling set;
 // TALLY.SIBLINGS shows them all. A SET supersedes every sibling the replica

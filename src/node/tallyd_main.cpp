@@ -12,11 +12,12 @@
 #include "common/config.hpp"
 #include "node/node.hpp"
 #include "node/uv_env.hpp"
+#include "tally/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace tally;
   CLI::App app{"tallyd: a node of tally, a leaderless quorum key-value store"};
-  app.set_version_flag("--version", std::string(kTallyVersion));
+  app.set_version_flag("--version", "tallyd " + std::string(kVersion));
   std::string config_path, node_id, log_level;
   app.add_option("-c,--config", config_path, "the cluster's TOML config file")->required();
   app.add_option("-n,--node", node_id,

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <random>
 
 namespace tally {
 
@@ -126,6 +127,13 @@ std::string peer_name(uv_tcp_t* tcp) {
   }
   return std::string(ip) + ":" + std::to_string(port);
 }
+
+// A seed no other process is likely to draw: 64 bits from std::random_device
+// (which yields 32 at a time).
+uint64_t random_seed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) | device();
+}
 }  // namespace
 
 // ---- construction -------------------------------------------------------------
@@ -139,7 +147,7 @@ Result<std::unique_ptr<UvEnv>> UvEnv::create(const std::string& data_dir, const 
 
 UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log)
     : loop_(std::make_unique<uv_loop_t>()), limits_(limits), log_(std::move(log)),
-      rng_(std::random_device{}()), read_buf_(64 * 1024) {
+      rng_(random_seed()), read_buf_(64 * 1024) {
   uv_loop_init(loop_.get());
   disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine), [this](std::function<void()> fn) {
     defer(std::move(fn));
@@ -217,6 +225,8 @@ void UvEnv::on_signal(int signum, std::function<void()> fn) {
 }
 
 store::Disk& UvEnv::disk() { return *disk_; }
+
+uint64_t UvEnv::random() { return rng_.next(); }
 
 // ---- clock, timers, deferred work ----------------------------------------------
 

@@ -9,7 +9,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "common/config.hpp"
 #include "net/frame.hpp"
 #include "node/env.hpp"
+#include "raft/random.hpp"
 #include "store/leveldb_engine.hpp"
 
 namespace tally {
@@ -52,7 +52,7 @@ class UvEnv final : public Env {
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
   store::Disk& disk() override;
-  uint64_t random() override { return rng_(); }
+  uint64_t random() override;
   const Logger& log() override { return log_; }
 
  private:
@@ -89,7 +89,7 @@ class UvEnv final : public Env {
   std::unique_ptr<uv_loop_t> loop_;
   Limits limits_;
   Logger log_;
-  std::mt19937_64 rng_;
+  SplitMix64 rng_;  // seeded from std::random_device: each process draws its own
   std::unique_ptr<UvDisk> disk_;
   NetworkHandler* handler_ = nullptr;
   StreamHandler* stream_handler_ = nullptr;

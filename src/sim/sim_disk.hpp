@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "sim/rng.hpp"
+#include "raft/random.hpp"
 #include "store/disk.hpp"
 
 namespace tally::sim {
@@ -25,7 +25,7 @@ class SimDisk final : public store::Disk {
   // `schedule(delay, fn)` runs fn later on the owning host (and never after it crashed).
   using Schedule = std::function<void(uint64_t delay_us, std::function<void()> fn)>;
   using Now = std::function<uint64_t()>;
-  SimDisk(Rng& rng, Schedule schedule, Now now)
+  SimDisk(SplitMix64& rng, Schedule schedule, Now now)
       : rng_(rng), schedule_(std::move(schedule)), now_(std::move(now)) {}
 
   void write(store::WriteBatch batch, bool sync, WriteDone done) override;
@@ -47,7 +47,7 @@ class SimDisk final : public store::Disk {
  private:
   uint64_t completion_delay(uint64_t extra);
 
-  Rng& rng_;
+  SplitMix64& rng_;
   Schedule schedule_;
   Now now_;
   DiskFaults faults_;

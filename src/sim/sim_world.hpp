@@ -1,7 +1,8 @@
-// The deterministic simulator (DESIGN.md §1, after FoundationDB and
-// TigerBeetle's VOPR): many hosts in one process, virtual time, one seeded
-// PRNG, a network that drops, delays, reorders, duplicates and partitions, and
-// disks that lose what was not synced when a host crashes.
+// The deterministic simulator (docs/architecture.md, Principles; after
+// FoundationDB and TigerBeetle's VOPR): many hosts in one process, virtual
+// time, one seeded PRNG (SplitMix64, raft/random.hpp), a network that drops,
+// delays, reorders, duplicates and partitions, and disks that lose what was not
+// synced when a host crashes.
 //
 // Every event runs in (time, sequence) order from one queue, and every
 // decision comes from the world's PRNG, so a seed replays the same run byte
@@ -23,7 +24,7 @@
 #include <vector>
 
 #include "node/env.hpp"
-#include "sim/rng.hpp"
+#include "raft/random.hpp"
 #include "sim/sim_disk.hpp"
 
 namespace tally::sim {
@@ -160,7 +161,7 @@ class SimWorld {
 
   uint64_t seed() const { return seed_; }
   uint64_t now_us() const { return now_us_; }
-  Rng& rng() { return rng_; }
+  SplitMix64& rng() { return rng_; }
   NetworkFaults& faults() { return faults_; }
   // One latency from faults().latency_shape, in whole microseconds. kUniform
   // takes exactly one draw from rng(), as it always has, so the traces of
@@ -213,7 +214,7 @@ class SimWorld {
   void deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, ConnId conn, std::string payload);
 
   uint64_t seed_;
-  Rng rng_;
+  SplitMix64 rng_;
   uint64_t now_us_ = 0;
   uint64_t seq_ = 0;
   uint64_t events_run_ = 0;

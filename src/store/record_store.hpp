@@ -2,8 +2,8 @@
 //
 // Three things make it more than a map:
 //  - Group commit. Writes that arrive in the same event-loop turn go to the
-//    disk as one batch with one fsync (REFERENCES.md, "Durability and
-//    LevelDB"); while a batch is on its way, the next one gathers. Batches are
+//    disk as one batch with one fsync (docs/architecture.md, Storage);
+//    while a batch is on its way, the next one gathers. Batches are
 //    written strictly one after another, so a later write is never durable
 //    before an earlier one.
 //  - Read-modify-write per key. A replica's update of a DVV set reads the

@@ -2,10 +2,9 @@
 // exit codes, --json, TALLY_ENDPOINTS, usage errors.
 #include <catch2/catch.hpp>
 
-#include <thread>
-
 #include "harness.hpp"
 #include "tally/client.hpp"
+#include "wait.hpp"
 
 using namespace tally::clustertest;
 
@@ -103,7 +102,10 @@ TEST_CASE("a client whose node was killed between requests carries on with the n
   auto client = connect_client(nodes[0]->endpoint() + "," + nodes[1]->endpoint() + "," + nodes[2]->endpoint());
   REQUIRE(client->put("before", "v").ok());  // connected to n1
   nodes[0]->kill9();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the others notice n1 is down
+  // The others' failure detectors mark n1 down, so none sends it anything.
+  tally::Status seen = wait_for_peer_state({nodes[1]->endpoint(), nodes[2]->endpoint()}, "n1", false);
+  INFO(seen.to_string());
+  REQUIRE(seen.ok());
   // Not even a put (which is never retried once sent) fails: the dead
   // connection is noticed before anything is sent on it.
   for (int i = 0; i < 20; ++i) {

@@ -5,10 +5,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 
 #include "harness.hpp"
 #include "tally/client.hpp"
+#include "wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;
@@ -127,7 +127,23 @@ TEST_CASE("a client learns a newer map from the epoch its replies carry, and rou
   // The first puts go where the old map says (n1, which forwards two in three);
   // their replies carry the new epoch, and the client fetches the new map.
   for (int i = 0; i < 5; ++i) REQUIRE((*client)->put("first" + std::to_string(i), "v", w).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The client fetches that map in the background: wait until it routes by
+  // it, that is, until a put of a key whose one replica is not n1 (where the
+  // old map sends every put of the keyspace) is not forwarded.
+  int probes = 0;
+  bool routed = eventually(
+      [&] {
+        std::string key = "probe" + std::to_string(probes++);
+        auto where = admin->replicas(key, "single");
+        REQUIRE(where.ok());
+        if (where->front() == "n1") return false;
+        long forwarded_before = forwarded();
+        REQUIRE((*client)->put(key, "v", w).ok());
+        return forwarded() == forwarded_before;
+      },
+      std::chrono::seconds(5));
+  INFO("probe puts: " << probes);
+  REQUIRE(routed);
   long before = forwarded();
   for (int i = 0; i < 30; ++i) REQUIRE((*client)->put("k" + std::to_string(i), "v", w).ok());
   // Now every put went straight to its key's one replica: none was forwarded.

@@ -4,10 +4,10 @@
 // killed with -9.
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <thread>
 
 #include "harness.hpp"
 #include "tally/client.hpp"
+#include "wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;
@@ -28,16 +28,6 @@ struct Cluster : LocalCluster {
     auto c = connect_client(nodes[i]->endpoint());
     auto st = c->status();
     return st.ok() ? st->field(name) : "";
-  }
-  // Polls `pred` for up to `ms`; true once it holds.
-  template <class Pred>
-  static bool eventually(Pred pred, int ms = 3000) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-    while (Clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return pred();
   }
 };
 
@@ -70,7 +60,7 @@ TEST_CASE("cluster: keyspaces created with the CLI are used by the data path on 
   REQUIRE(run(c.cli("keyspace alter users -w 1 --mode lww")).exit_code == 0);
   for (size_t i = 0; i < c.nodes.size(); ++i) {
     INFO("node " << i + 1);
-    CHECK(Cluster::eventually([&] {
+    CHECK(eventually([&] {
       return c.field(static_cast<int>(i), "keyspaces").find("users(N=2,R=1,W=1,lww)") != std::string::npos;
     }));
   }
@@ -91,7 +81,7 @@ TEST_CASE("cluster: keyspaces created with the CLI are used by the data path on 
     auto client = connect_client(c.nodes[i]->endpoint());
     WriteOptions w;
     w.keyspace = "users";
-    CHECK(Cluster::eventually([&] { return client->put("k", "v", w).status().code() == Code::kUnknownKeyspace; }));
+    CHECK(eventually([&] { return client->put("k", "v", w).status().code() == Code::kUnknownKeyspace; }));
   }
   CHECK_THAT(run(c.cli("keyspace drop default")).out, Catch::Contains("cannot be dropped"));
 }
@@ -109,7 +99,7 @@ TEST_CASE("cluster: a node joining with --join appears in the status and the rin
   TallydProcess p6(config6, "n6", n6.port, dir6.path + "/n6.log", c.nodes[1]->endpoint());
   REQUIRE(p6.start().ok());
   ClusterInfo info;
-  REQUIRE(Cluster::eventually([&] {
+  REQUIRE(eventually([&] {
     auto i = client->cluster_info();
     if (!i.ok() || !i->member("n6") || i->member("n6")->state != "normal") return false;
     info = *i;
@@ -127,7 +117,7 @@ TEST_CASE("cluster: a node joining with --join appears in the status and the rin
   for (const auto& ep : endpoints) {
     INFO(ep);
     auto node = connect_client(ep);
-    CHECK(Cluster::eventually([&] {
+    CHECK(eventually([&] {
       auto st = node->status();
       return st.ok() && st->field("ring_epoch") == std::to_string(info.epoch) &&
              st->field("ring").rfind("6 nodes", 0) == 0;
@@ -141,7 +131,7 @@ TEST_CASE("cluster: a node joining with --join appears in the status and the rin
   REQUIRE(via6->put("joined", "yes").ok());
   REQUIRE(p6.terminate() == 0);
   REQUIRE(p6.start().ok());
-  CHECK(Cluster::eventually([&] {
+  CHECK(eventually([&] {
     auto g = via6->get("joined");
     return g.ok() && g->values == std::vector<std::string>{"yes"};
   }));
@@ -172,7 +162,7 @@ TEST_CASE("cluster: a node leaves, then is removed from the ring and the metadat
   CHECK(info->member("n5")->state == "removed");
   CHECK(info->member("n5")->raft == "none");
   for (int i = 0; i < 4; ++i) {
-    CHECK(Cluster::eventually([&] { return c.field(i, "ring").rfind("4 nodes", 0) == 0; }));
+    CHECK(eventually([&] { return c.field(i, "ring").rfind("4 nodes", 0) == 0; }));
   }
   // Demote refuses what it cannot do, and says why.
   CommandResult demote = run(c.cli("cluster demote n4"));
@@ -208,7 +198,7 @@ TEST_CASE("cluster: kill -9 of the metadata leader; a new leader commits and the
   // The old leader comes back as a follower and catches up.
   REQUIRE(c.nodes[old]->start().ok());
   auto back = connect_client(c.nodes[old]->endpoint());
-  CHECK(Cluster::eventually([&] {
+  CHECK(eventually([&] {
     auto st = back->status();
     return st.ok() && st->field("meta_role") == "follower" && st->field("ring_epoch") == std::to_string(made->epoch);
   }));

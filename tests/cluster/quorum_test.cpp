@@ -2,13 +2,15 @@
 // errors that say who did not answer, hinted handoff and read repair bringing
 // a restarted replica up to date, siblings, and deletes that stay deleted.
 #include <catch2/catch.hpp>
-#include <thread>
+#include <future>
+#include <memory>
 
-#include "client/connection.hpp"
+#include "client/engine.hpp"
 #include "harness.hpp"
 #include "meta/cluster_map.hpp"
 #include "quorum/dvv.hpp"
 #include "tally/client.hpp"
+#include "wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;
@@ -38,13 +40,25 @@ struct FiveNodes : LocalCluster {
     return -1;
   }
   std::unique_ptr<Client> client(int node) { return connect_client(nodes[node]->endpoint()); }
-  // What replica `node` holds for `key`, asked of it alone (no quorum, no repair).
+  // What replica `node` holds for `key`, asked of it alone (no quorum, no
+  // repair): a ReplicaRead sent by the client engine to that node only.
   std::vector<std::string> local_values(int node, const std::string& key) {
-    auto conn = client::Connection::open(*parse_host_port(nodes[node]->endpoint()), 1000);
-    REQUIRE(conn.ok());
-    auto deadline = client::Clock::now() + std::chrono::seconds(2);
-    REQUIRE(conn->send(wire::Message{1, wire::ReplicaRead{"default", key}}, deadline).ok());
-    auto reply = conn->receive(deadline);
+    HostPort addr = *parse_host_port(nodes[node]->endpoint());
+    ClientOptions o;
+    o.token_aware = false;  // no cluster map: the request names its node
+    o.ring_refresh_ms = 0;
+    client::Engine engine(o, {addr});
+    auto answered = std::make_shared<std::promise<Result<wire::Message>>>();
+    auto reply_future = answered->get_future();
+    client::Request req;
+    req.body = wire::ReplicaRead{"default", key};
+    req.idempotent = true;
+    req.target = addr;
+    req.deadline = client::Clock::now() + std::chrono::seconds(2);
+    req.done = [answered](Result<wire::Message> m) { answered->set_value(std::move(m)); };
+    engine.submit(std::move(req));
+    auto reply = reply_future.get();
+    INFO(reply.status().to_string());
     REQUIRE(reply.ok());
     auto* r = std::get_if<wire::ReplicaReadReply>(&reply->body);
     REQUIRE(r);
@@ -52,15 +66,21 @@ struct FiveNodes : LocalCluster {
   }
   // Polls until replica `node` holds exactly `want` for `key`, for up to 5 s.
   bool eventually_holds(int node, const std::string& key, const std::vector<std::string>& want) {
-    for (int i = 0; i < 100; ++i) {
-      if (local_values(node, key) == want) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return eventually([&] { return local_values(node, key) == want; }, std::chrono::seconds(5),
+                      std::chrono::milliseconds(50));
+  }
+  // Waits until the failure detector of every other running node shows node
+  // `i` down (`up` false) or up again, as their coordinators will act on it.
+  void wait_until_seen(int i, bool up) {
+    std::vector<std::string> observers;
+    for (int j = 0; j < 5; ++j) {
+      if (j != i && nodes[j]->running()) observers.push_back(nodes[j]->endpoint());
     }
-    return false;
+    Status seen = wait_for_peer_state(observers, specs[i].id, up);
+    INFO(seen.to_string());
+    REQUIRE(seen.ok());
   }
 };
-
-void wait_for_failure_detector() { std::this_thread::sleep_for(std::chrono::milliseconds(1200)); }
 
 }  // namespace
 
@@ -74,7 +94,7 @@ TEST_CASE("with one of three replicas down: W=2 succeeds, W=3 and R=3 fail namin
   auto cl = c.client(coordinator);
   REQUIRE(cl->put(key, "v0", {.w = 3}).ok());
   c.nodes[down]->kill9();
-  wait_for_failure_detector();
+  c.wait_until_seen(down, false);
 
   auto ok = cl->put(key, "v1", {.w = 2});
   REQUIRE(ok.ok());
@@ -114,11 +134,11 @@ TEST_CASE("read repair makes a restarted replica current when no hint was kept",
   auto cl = c.client(reps[0]);
   REQUIRE(cl->put(key, "old", {.w = 3}).ok());
   c.nodes[down]->kill9();
-  wait_for_failure_detector();
+  c.wait_until_seen(down, false);
   auto got = cl->get(key);
   REQUIRE(cl->put(key, "new", {.w = 2, .context = got->context}).ok());
   REQUIRE(c.nodes[down]->start().ok());
-  wait_for_failure_detector();
+  c.wait_until_seen(down, true);
   CHECK(c.local_values(down, key) == std::vector<std::string>{"old"});  // no hint: still behind
   auto r = cl->get(key, {.r = 3});
   REQUIRE(r.ok());
@@ -155,19 +175,24 @@ TEST_CASE("a key deleted while a replica was down stays deleted after it returns
   auto cl = c.client(reps[0]);
   REQUIRE(cl->put(key, "alive", {.w = 3}).ok());
   c.nodes[down]->kill9();
-  wait_for_failure_detector();
+  c.wait_until_seen(down, false);
   REQUIRE(cl->del(key, {.w = 2}).ok());
   REQUIRE(c.nodes[down]->start().ok());
-  wait_for_failure_detector();
+  c.wait_until_seen(down, true);
   // Whatever the returning replica holds, quorum reads, read repair and hint
-  // hand-off must never bring the value back.
-  for (int i = 0; i < 5; ++i) {
-    auto r = cl->get(key, {.r = 3});
-    REQUIRE(r.ok());
-    CHECK(r->values.empty());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  CHECK(c.eventually_holds(down, key, {}));
+  // hand-off must never bring the value back: quorum reads (five at least)
+  // until the returning replica holds the delete too.
+  int reads = 0;
+  bool replica_deleted = eventually(
+      [&] {
+        auto r = cl->get(key, {.r = 3});
+        REQUIRE(r.ok());
+        CHECK(r->values.empty());
+        return ++reads >= 5 && c.local_values(down, key).empty();
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(50));
+  INFO("after " << reads << " quorum reads");
+  CHECK(replica_deleted);
   for (int i = 0; i < 5; ++i) {
     auto r = c.client(i)->get(key, {.r = 1});
     REQUIRE(r.ok());
@@ -213,7 +238,8 @@ TEST_CASE("a sloppy write counts a fallback's hint towards W and the hint reache
   REQUIRE(cl->put(key, "first", {.w = 3}).ok());
   c.nodes[reps[1]]->kill9();
   c.nodes[reps[2]]->kill9();
-  wait_for_failure_detector();
+  c.wait_until_seen(reps[1], false);
+  c.wait_until_seen(reps[2], false);
   auto got = cl->get(key, {.r = 1});
   REQUIRE(got.ok());
   // Strict W=2 cannot be met with two of three replicas down...

@@ -151,7 +151,7 @@ Outcome run(uint64_t seed, Durability durability, CrashKind crash_kind) {
   uint64_t t = 0;
   while (t < kRunUs) {
     t += world.rng().between(50'000, 300'000);
-    int victim = static_cast<int>(world.rng().below(3));
+    int victim = static_cast<int>(world.rng().uniform(3));
     uint64_t down = world.rng().between(5'000, 100'000);
     world.run_until(t);
     if (cluster.node(victim)) {

@@ -53,8 +53,8 @@ Outcome run(uint64_t seed) {
   while (t < end) {
     t += world.rng().between(50'000, 150'000);
     world.run_until(t);
-    int via = static_cast<int>(world.rng().below(kNodes));
-    std::string name = "ks" + std::to_string(world.rng().below(8));
+    int via = static_cast<int>(world.rng().uniform(kNodes));
+    std::string name = "ks" + std::to_string(world.rng().uniform(8));
     bool drop = world.rng().chance(0.3);
     wire::MetaChangeRequest req;
     req.op = drop ? wire::MetaOp::kDropKeyspace : wire::MetaOp::kCreateKeyspace;
@@ -68,7 +68,7 @@ Outcome run(uint64_t seed) {
     });
     ++n;
     if (n % 10 == 0) {
-      int victim = static_cast<int>(world.rng().below(kNodes));
+      int victim = static_cast<int>(world.rng().uniform(kNodes));
       if (cluster.node(victim) && world.rng().chance(0.5)) {
         cluster.crash(victim, CrashKind::kPowerLoss);
         world.schedule(world.rng().between(100'000, 800'000), [&cluster, victim] {

@@ -100,8 +100,8 @@ class Clients {
   std::string fresh_value(size_t c) { return "c" + std::to_string(c) + "-" + std::to_string(++seq_); }
 
   void op(size_t c) {
-    std::string key = "k" + std::to_string(world_.rng().below(kKeys));
-    uint64_t dice = world_.rng().below(100);
+    std::string key = "k" + std::to_string(world_.rng().uniform(kKeys));
+    uint64_t dice = world_.rng().uniform(100);
     if (dice < 15) {  // a blind write: no context, so it supersedes nothing
       write(c, key, false, {}, {});
       return;
@@ -181,7 +181,7 @@ Outcome run(uint64_t seed) {
       world.partition({a, b});
       world.schedule(heal_after, [&world] { world.heal(); });
     } else {
-      int victim = static_cast<int>(world.rng().below(kNodes));
+      int victim = static_cast<int>(world.rng().uniform(kNodes));
       if (cluster.node(victim)) {
         cluster.crash(victim, CrashKind::kPowerLoss);
         world.schedule(heal_after, [&cluster, victim] {

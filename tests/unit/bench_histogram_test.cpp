@@ -7,18 +7,19 @@
 #include <vector>
 
 #include "bench/lib/histogram.hpp"
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 
 using namespace tally::bench;
+using tally::SplitMix64;
 
 namespace {
 
 // Latency-like values: log-uniform from 1 us to 100 ms, in nanoseconds.
 std::vector<uint64_t> latencies(uint64_t seed, size_t n) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   std::vector<uint64_t> out;
   for (size_t i = 0; i < n; ++i) {
-    out.push_back(static_cast<uint64_t>(std::pow(10.0, 3 + 5 * random_fraction(rng))));
+    out.push_back(static_cast<uint64_t>(std::pow(10.0, 3 + 5 * rng.fraction())));
   }
   return out;
 }

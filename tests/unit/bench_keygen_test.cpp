@@ -11,6 +11,7 @@
 #include "bench/lib/keygen.hpp"
 
 using namespace tally::bench;
+using tally::SplitMix64;
 using tally::Code;
 
 namespace {
@@ -33,7 +34,7 @@ TEST_CASE("zipfian ranks 0 and 1 get their Zipf share, and the top 10 about thei
   auto zipf = ZipfianGenerator::make(1000);
   REQUIRE(zipf.ok());
   CHECK(zipf->zeta() == Approx(7.728953217284729));  // sum of 1/i^0.99, i = 1..1000
-  Rng rng(42);
+  SplitMix64 rng(42);
   std::vector<uint64_t> c = counts(1000, [&] { return zipf->next(rng); });
   // Gray et al.'s method gives ranks 0 and 1 exactly their probability; the
   // sampling error of 400k draws is below 0.1 percentage point.
@@ -53,7 +54,7 @@ TEST_CASE("scrambled zipfian: the hottest key gets about 1/26.5 of the draws, no
   for (uint64_t keys : {1'000, 100'000}) {
     auto chooser = KeyChooser::scrambled_zipfian(keys);
     REQUIRE(chooser.ok());
-    Rng rng(7);
+    SplitMix64 rng(7);
     std::vector<uint64_t> c = counts(keys, [&] { return chooser->next(rng); });
     auto hottest = static_cast<uint64_t>(std::max_element(c.begin(), c.end()) - c.begin());
     INFO(keys << " keys: hottest key " << hottest << " with " << share(c[hottest]));
@@ -74,7 +75,7 @@ TEST_CASE("scrambled zipfian: the hottest key gets about 1/26.5 of the draws, no
 TEST_CASE("uniform keys spread evenly over [0, n)", "[bench][keygen]") {
   auto chooser = KeyChooser::uniform(100);
   REQUIRE(chooser.ok());
-  Rng rng(3);
+  SplitMix64 rng(3);
   std::vector<uint64_t> c = counts(100, [&] { return chooser->next(rng); });
   auto [lo, hi] = std::minmax_element(c.begin(), c.end());
   // 4000 expected per key, sd about 63: 5 sd either way.
@@ -88,7 +89,7 @@ TEST_CASE("a seed replays the same keys and operations; another seed does not", 
   REQUIRE(zipf.ok());
   REQUIRE(uniform.ok());
   auto run = [&](uint64_t seed) {
-    Rng rng(seed);
+    SplitMix64 rng(seed);
     std::vector<uint64_t> out;
     for (int i = 0; i < 1000; ++i) {
       out.push_back(zipf->next(rng));
@@ -104,7 +105,7 @@ TEST_CASE("a seed replays the same keys and operations; another seed does not", 
 TEST_CASE("workload mixes issue gets at their YCSB share", "[bench][keygen]") {
   for (auto [w, expected] : {std::pair{Workload::kA, 0.5}, std::pair{Workload::kB, 0.95},
                              std::pair{Workload::kC, 1.0}, std::pair{Workload::kW, 0.0}}) {
-    Rng rng(5);
+    SplitMix64 rng(5);
     int gets = 0;
     for (int i = 0; i < 100'000; ++i) gets += next_op(w, rng) == Op::kGet;
     INFO("workload " << workload_name(w));
@@ -149,7 +150,7 @@ TEST_CASE("key choosers and zipfian generators refuse empty ranges and bad theta
   CHECK_FALSE(ZipfianGenerator::make(10, 0.0).ok());
   CHECK_FALSE(ZipfianGenerator::with_zeta(10, 0.5, 0.5).ok());
   // One key, or one or two zipfian items, still works.
-  Rng rng(1);
+  SplitMix64 rng(1);
   CHECK(KeyChooser::scrambled_zipfian(1)->next(rng) == 0);
   auto one = ZipfianGenerator::make(1);
   auto two = ZipfianGenerator::make(2);

@@ -5,18 +5,19 @@
 #include <vector>
 
 #include "bench/lib/pbs.hpp"
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 
 using namespace tally::bench;
+using tally::SplitMix64;
 using tally::Code;
 
 namespace {
 
 // `count` delays drawn from an exponential distribution of mean `mean_us`.
 std::vector<double> exponential(double mean_us, uint64_t seed, int count = 10'000) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   std::vector<double> out;
-  for (int i = 0; i < count; ++i) out.push_back(-mean_us * std::log(1 - random_fraction(rng)));
+  for (int i = 0; i < count; ++i) out.push_back(-mean_us * std::log(1 - rng.fraction()));
   return out;
 }
 
@@ -83,13 +84,13 @@ TEST_CASE("PBS: with writes that spread far slower than reads, t=0 matches the c
   // Write delays spread over [1 ms, 1000 s] and reads within 1 us: at t=0 only
   // the W replicas that acked hold the write, and the first R to answer a read
   // are a uniformly random R. That is the closed form's setting.
-  Rng rng(17);
+  SplitMix64 rng(17);
   WarsSamples legs;
-  for (int i = 0; i < 100'000; ++i) legs.write.push_back(1e3 + 1e9 * random_fraction(rng));
+  for (int i = 0; i < 100'000; ++i) legs.write.push_back(1e3 + 1e9 * rng.fraction());
   legs.ack = {0};
   for (int i = 0; i < 1000; ++i) {
-    legs.read.push_back(random_fraction(rng));
-    legs.response.push_back(random_fraction(rng));
+    legs.read.push_back(rng.fraction());
+    legs.response.push_back(rng.fraction());
   }
   for (auto [n, r, w] : {std::tuple{3, 1, 1}, {3, 1, 2}, {5, 2, 2}, {5, 1, 3}}) {
     auto p = predict_t_visibility(config(n, r, w, {0}), legs);

@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "bench/lib/rng.hpp"
+#include "raft/random.hpp"
 #include "bench/lib/staleness.hpp"
 
 using namespace tally::bench;
+using tally::SplitMix64;
 using tally::Code;
 
 namespace {
@@ -93,13 +94,13 @@ TEST_CASE(
 
 TEST_CASE("staleness: per-thread trackers merged give what one tracker gives",
           "[bench][staleness]") {
-  Rng rng(8);
+  SplitMix64 rng(8);
   StalenessTracker one;
   std::vector<StalenessTracker> threads(3);
   std::vector<uint64_t> next_version(5, 1);
-  for (uint64_t time = 0; time < 200'000; time += 1 + rng.below(300)) {
-    uint64_t key = rng.below(5);
-    StalenessTracker& mine = threads[rng.below(3)];
+  for (uint64_t time = 0; time < 200'000; time += 1 + rng.uniform(300)) {
+    uint64_t key = rng.uniform(5);
+    StalenessTracker& mine = threads[rng.uniform(3)];
     if (rng.chance(0.3)) {
       uint64_t v = next_version[key]++;
       one.record_write(key, v, time);
@@ -137,17 +138,17 @@ TEST_CASE("staleness: the sweep agrees with judging each read against every writ
   struct R {
     uint64_t key, start, version;
   };
-  Rng rng(21);
+  SplitMix64 rng(21);
   std::vector<W> writes;
   std::vector<R> reads;
   StalenessTracker t;
   for (int i = 0; i < 300; ++i) {
-    W w{rng.below(4), 1 + rng.below(40), rng.below(10'000)};  // versions in any order
+    W w{rng.uniform(4), 1 + rng.uniform(40), rng.uniform(10'000)};  // versions in any order
     writes.push_back(w);
     t.record_write(w.key, w.version, w.ack);
   }
   for (int i = 0; i < 600; ++i) {
-    R r{rng.below(4), rng.below(12'000), rng.below(42)};
+    R r{rng.uniform(4), rng.uniform(12'000), rng.uniform(42)};
     reads.push_back(r);
     t.record_read(r.key, r.start, r.version);
   }

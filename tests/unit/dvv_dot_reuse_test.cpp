@@ -1,7 +1,8 @@
-// The dot-reuse bug (REFERENCES.md, DVV sets): a dot must name one write. If the
-// same replica id mints a dot twice, for two different writes, every replica
-// that has seen one of them believes it has seen both, and sync drops the other:
-// an acknowledged write disappears without a trace.
+// The dot-reuse bug (docs/architecture.md, "Why only a replica mints a key's
+// dots"): a dot must name one write. If the same replica id mints a dot twice,
+// for two different writes, every replica that has seen one of them believes it
+// has seen both, and sync drops the other: an acknowledged write disappears
+// without a trace.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>

@@ -180,7 +180,7 @@ class RandomHistory {
     }
   }
 
-  raft::SplitMix64 rng_;
+  SplitMix64 rng_;
   std::vector<Replica> replicas_;
   std::vector<Client> clients_;
   size_t max_siblings_;

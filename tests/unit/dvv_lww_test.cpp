@@ -66,7 +66,7 @@ TEST_CASE("lww_resolve keeps the highest-tag sibling of a siblings-mode state", 
 }
 
 TEST_CASE("lww_sync is commutative, associative and idempotent on lww states", "[dvv][lww]") {
-  raft::SplitMix64 rng(7);
+  SplitMix64 rng(7);
   std::vector<DvvSet> replicas(3);
   std::vector<DvvSet> pool{DvvSet{}};
   HlcTimestamp highest;

@@ -17,7 +17,7 @@ std::vector<std::vector<DvvSet>> sample_states(uint64_t seed) {
   std::vector<std::vector<DvvSet>> pools;
   for (uint64_t h = 0; h < 4; ++h) {
     test::RandomHistory history(seed + h, {11, 22, 33}, 20);
-    raft::SplitMix64 pick(seed ^ (h << 32));
+    SplitMix64 pick(seed ^ (h << 32));
     std::vector<DvvSet> pool{DvvSet{}};
     for (int i = 0; i < 400; ++i) {
       history.step();
@@ -30,7 +30,7 @@ std::vector<std::vector<DvvSet>> sample_states(uint64_t seed) {
 
 TEST_CASE("sync is commutative, associative and idempotent on reachable states", "[dvv][sync]") {
   const auto pools = sample_states(0x5eed);
-  raft::SplitMix64 rng(42);
+  SplitMix64 rng(42);
   size_t with_siblings = 0;  // states with 2+ concurrent siblings
   size_t diverged = 0;       // pairs whose merge differs from both inputs
   for (const auto& pool : pools) {

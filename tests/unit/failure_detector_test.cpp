@@ -107,7 +107,7 @@ TEST_CASE("jittery heartbeats (+-30 ms) give no false down over 10,000 beats, ye
   const PhiAccrualDetector::Options options = defaults ? PhiAccrualDetector::Options{} : fitted;
 
   PhiAccrualDetector d(kStart, options);
-  raft::SplitMix64 rng(20240611);  // the same jitter on every platform
+  SplitMix64 rng(20240611);  // the same jitter on every platform
   double max_phi = 0.0;
   uint64_t last = kStart;
   for (uint64_t k = 1; k <= 10'000; ++k) {

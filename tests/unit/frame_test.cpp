@@ -1,7 +1,7 @@
 // FrameReader: 4-byte big-endian length framing. Frames reassemble whatever
 // way the stream is cut, and a bad header (empty, or over the limit) is
 // refused as soon as its 4 bytes are in, before any body byte is kept, and
-// the reader stays failed (DESIGN.md §6).
+// the reader stays failed (docs/architecture.md, Wire format).
 #include "net/frame.hpp"
 
 #include <catch2/catch.hpp>

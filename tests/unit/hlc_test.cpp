@@ -33,7 +33,7 @@ TEST_CASE("now never goes backwards when the physical clock does", "[hlc]") {
 }
 
 TEST_CASE("tags are strictly increasing under random physical times and receives", "[hlc]") {
-  raft::SplitMix64 rng(2024);
+  SplitMix64 rng(2024);
   HybridClock clock(1, 1000);
   HlcTimestamp prev = clock.last();
   uint64_t physical = 1'000'000;

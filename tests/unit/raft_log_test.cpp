@@ -1,5 +1,5 @@
 // The building blocks on their own: the log and its durability marks, the
-// configuration history, progress/flow control, MemoryStorage, the PRNG, and the
+// configuration history, progress/flow control, MemoryStorage, and the
 // Ready cycle's misuse errors.
 #include <catch2/catch.hpp>
 #include <stdexcept>
@@ -8,7 +8,6 @@
 #include "raft/membership.hpp"
 #include "raft/progress.hpp"
 #include "raft/raft_node.hpp"
-#include "raft/random.hpp"
 #include "raft/storage.hpp"
 
 namespace tally::raft {
@@ -241,19 +240,6 @@ TEST_CASE("raft node: ready() twice without advance() is a programming error",
   wrong.from = 3;
   wrong.term = 1;
   REQUIRE(node->step(wrong).code() == Code::kInvalidArgument);
-}
-
-TEST_CASE("raft random: SplitMix64 is deterministic and uniform() stays in range", "[raft]") {
-  SplitMix64 a(42), b(42);
-  for (int i = 0; i < 100; ++i) REQUIRE(a.next() == b.next());
-  SplitMix64 r(7);
-  std::vector<int> counts(7, 0);
-  for (int i = 0; i < 7000; ++i) {
-    uint64_t v = r.uniform(7);
-    REQUIRE(v < 7);
-    ++counts[v];
-  }
-  for (int c : counts) REQUIRE((c > 800 && c < 1200));
 }
 
 }  // namespace

@@ -8,13 +8,13 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
-#include <random>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "net/codec.hpp"
 #include "quorum/dvv.hpp"
+#include "raft/random.hpp"
 #include "sim/sim_world.hpp"
 
 namespace tally::store {
@@ -423,10 +423,10 @@ TEST_CASE("record cache: agrees with a map through thousands of puts, erases and
   {
     RecordCache cache(size_t{1} << 30);
     std::map<std::string, uint64_t> model;
-    std::mt19937_64 rng(7);
+    tally::SplitMix64 rng(7);
     for (uint64_t step = 1; step <= 20000; ++step) {
-      const std::string key = "k" + std::to_string(rng() % 3000);
-      if (rng() % 3 == 0) {
+      const std::string key = "k" + std::to_string(rng.next() % 3000);
+      if (rng.next() % 3 == 0) {
         cache.erase(key);
         model.erase(key);
       } else {
@@ -452,10 +452,10 @@ TEST_CASE("record cache: agrees with a map through thousands of puts, erases and
   {
     RecordCache cache(50 * 200);
     std::map<std::string, uint64_t> model;
-    std::mt19937_64 rng(11);
+    tally::SplitMix64 rng(11);
     for (uint64_t step = 1; step <= 20000; ++step) {
-      const std::string key = "k" + std::to_string(rng() % 500);
-      switch (rng() % 4) {
+      const std::string key = "k" + std::to_string(rng.next() % 500);
+      switch (rng.next() % 4) {
         case 0:
           cache.erase(key);
           model.erase(key);
@@ -469,7 +469,7 @@ TEST_CASE("record cache: agrees with a map through thousands of puts, erases and
           break;
         }
         default:
-          cache.put(key, rec(step), rng() % 60);
+          cache.put(key, rec(step), rng.next() % 60);
           model[key] = step;
       }
       REQUIRE(cache.bytes() <= 50 * 200);

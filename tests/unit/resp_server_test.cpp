@@ -108,10 +108,10 @@ struct Setup {
   void send_chunked(const std::string& bytes) {
     size_t at = 0;
     while (at < bytes.size()) {
-      size_t n = 1 + world.rng().below(std::min<size_t>(bytes.size() - at, 200));
+      size_t n = 1 + world.rng().uniform(std::min<size_t>(bytes.size() - at, 200));
       client_host.send_raw(conn, bytes.substr(at, n));
       at += n;
-      world.run_for(world.rng().below(300));
+      world.run_for(world.rng().uniform(300));
     }
   }
 };

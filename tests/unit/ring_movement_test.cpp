@@ -1,10 +1,10 @@
 // Data moves only towards a joining node and only away from a leaving one, for the
 // placement rule itself (random tokens, any zones), as ring/placement.hpp argues.
 #include <catch2/catch.hpp>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "raft/random.hpp"
 #include "ring/ownership_diff.hpp"
 #include "ring/ring.hpp"
 
@@ -18,11 +18,11 @@ Ring build(const std::vector<NodeTokens>& nodes) {
   return std::move(r).value();
 }
 
-std::vector<NodeTokens> random_nodes(std::mt19937_64& rng, int count, int zones, int tokens) {
+std::vector<NodeTokens> random_nodes(tally::SplitMix64& rng, int count, int zones, int tokens) {
   std::vector<NodeTokens> nodes;
   for (int i = 0; i < count; ++i) {
-    NodeTokens n{static_cast<NodeId>(i + 1), "z" + std::to_string(rng() % zones), {}};
-    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng());
+    NodeTokens n{static_cast<NodeId>(i + 1), "z" + std::to_string(rng.next() % zones), {}};
+    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng.next());
     nodes.push_back(n);
   }
   return nodes;
@@ -32,15 +32,15 @@ std::vector<NodeTokens> random_nodes(std::mt19937_64& rng, int count, int zones,
 
 TEST_CASE("a joining node only takes replicas: every changed range gains it and loses one node",
           "[ring][movement]") {
-  std::mt19937_64 rng(21);
+  tally::SplitMix64 rng(21);
   for (int trial = 0; trial < 300; ++trial) {
     const int zones = 1 + trial % 5;
-    auto nodes = random_nodes(rng, 1 + static_cast<int>(rng() % 10), zones, 1 + trial % 6);
+    auto nodes = random_nodes(rng, 1 + static_cast<int>(rng.next() % 10), zones, 1 + trial % 6);
     Ring before = build(nodes);
     // The newcomer's zone is an existing one or, one time in three, a new one.
-    const std::string zone = trial % 3 == 0 ? "new" : "z" + std::to_string(rng() % zones);
+    const std::string zone = trial % 3 == 0 ? "new" : "z" + std::to_string(rng.next() % zones);
     NodeTokens joining{100, zone, {}};
-    for (int t = 0; t < 1 + trial % 6; ++t) joining.tokens.push_back(rng());
+    for (int t = 0; t < 1 + trial % 6; ++t) joining.tokens.push_back(rng.next());
     nodes.push_back(joining);
     Ring after = build(nodes);
     for (int n = 1; n <= 5; ++n) {
@@ -61,12 +61,12 @@ TEST_CASE("a joining node only takes replicas: every changed range gains it and 
 
 TEST_CASE("a leaving node only gives replicas away: every changed range loses it, gains one",
           "[ring][movement]") {
-  std::mt19937_64 rng(22);
+  tally::SplitMix64 rng(22);
   for (int trial = 0; trial < 300; ++trial) {
     const int zones = 1 + trial % 5;
-    auto nodes = random_nodes(rng, 2 + static_cast<int>(rng() % 10), zones, 1 + trial % 6);
+    auto nodes = random_nodes(rng, 2 + static_cast<int>(rng.next() % 10), zones, 1 + trial % 6);
     Ring before = build(nodes);
-    const NodeId gone = nodes[rng() % nodes.size()].id;
+    const NodeId gone = nodes[rng.next() % nodes.size()].id;
     std::vector<NodeTokens> rest;
     for (const NodeTokens& n : nodes) {
       if (n.id != gone) rest.push_back(n);

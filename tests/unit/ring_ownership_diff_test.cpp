@@ -2,11 +2,11 @@
 // replica sets differ between the two rings.
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "raft/random.hpp"
 #include "ring/ownership_diff.hpp"
 #include "ring/ring.hpp"
 
@@ -24,16 +24,16 @@ std::set<NodeId> as_set(const PreferenceList& l) { return {l.begin(), l.end()}; 
 
 // A ring of random nodes and tokens; tokens are drawn from a small range so that rings
 // share and straddle each other's tokens.
-std::vector<NodeTokens> random_nodes(std::mt19937_64& rng, int zones) {
+std::vector<NodeTokens> random_nodes(tally::SplitMix64& rng, int zones) {
   std::vector<NodeTokens> nodes;
-  const int count = static_cast<int>(rng() % 8);
+  const int count = static_cast<int>(rng.next() % 8);
   std::set<uint64_t> used;
   for (int i = 0; i < count; ++i) {
-    NodeTokens n{static_cast<NodeId>(1 + rng() % 12), "z" + std::to_string(rng() % zones), {}};
+    NodeTokens n{static_cast<NodeId>(1 + rng.next() % 12), "z" + std::to_string(rng.next() % zones), {}};
     if (std::any_of(nodes.begin(), nodes.end(), [&](const NodeTokens& m) { return m.id == n.id; }))
       continue;
-    for (int t = 0; t < 1 + static_cast<int>(rng() % 5); ++t) {
-      uint64_t token = rng() % 1000 * (uint64_t{1} << 54);  // coarse grid, wraps past 0
+    for (int t = 0; t < 1 + static_cast<int>(rng.next() % 5); ++t) {
+      uint64_t token = rng.next() % 1000 * (uint64_t{1} << 54);  // coarse grid, wraps past 0
       if (used.insert(token).second) n.tokens.push_back(token);
     }
     if (!n.tokens.empty()) nodes.push_back(n);
@@ -73,7 +73,7 @@ void check_position(const Ring& a, const Ring& b, const std::vector<RangeChange>
 
 TEST_CASE("ownership diff lists exactly the positions whose replica sets differ (brute force)",
           "[ring][diff]") {
-  std::mt19937_64 rng(31);
+  tally::SplitMix64 rng(31);
   for (int trial = 0; trial < 400; ++trial) {
     const int zones = 1 + trial % 4;
     auto before_nodes = random_nodes(rng, zones);
@@ -81,12 +81,12 @@ TEST_CASE("ownership diff lists exactly the positions whose replica sets differ 
     // moved), otherwise an unrelated ring.
     auto after_nodes = before_nodes;
     if (trial % 2 == 0 && !after_nodes.empty()) {
-      after_nodes.erase(after_nodes.begin() + rng() % after_nodes.size());
+      after_nodes.erase(after_nodes.begin() + rng.next() % after_nodes.size());
     } else if (trial % 4 == 1) {
       after_nodes = random_nodes(rng, zones);
     }
     if (trial % 3 == 0) {
-      NodeTokens extra{50, "z" + std::to_string(rng() % (zones + 1)), {rng()}};
+      NodeTokens extra{50, "z" + std::to_string(rng.next() % (zones + 1)), {rng.next()}};
       after_nodes.push_back(extra);
     }
     Ring a = build(before_nodes), b = build(after_nodes);
@@ -96,7 +96,7 @@ TEST_CASE("ownership diff lists exactly the positions whose replica sets differ 
         probes.insert(probes.end(), {t - 1, t, t + 1});
       }
     }
-    for (int i = 0; i < 200; ++i) probes.push_back(rng());
+    for (int i = 0; i < 200; ++i) probes.push_back(rng.next());
     probes.insert(probes.end(), {0, ~uint64_t{0}});
     for (int n = 1; n <= 4; ++n) {
       auto diff = ownership_diff(a, b, n);
@@ -115,8 +115,8 @@ TEST_CASE("ownership diff lists exactly the positions whose replica sets differ 
 }
 
 TEST_CASE("ownership diff of a ring with itself is empty", "[ring][diff]") {
-  std::mt19937_64 rng(32);
-  Ring a = build({{1, "a", {rng(), rng()}}, {2, "b", {rng()}}, {3, "a", {rng(), rng()}}});
+  tally::SplitMix64 rng(32);
+  Ring a = build({{1, "a", {rng.next(), rng.next()}}, {2, "b", {rng.next()}}, {3, "a", {rng.next(), rng.next()}}});
   for (int n = 1; n <= 4; ++n) CHECK(ownership_diff(a, a, n)->empty());
 }
 

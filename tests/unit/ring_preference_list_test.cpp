@@ -2,11 +2,11 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "raft/random.hpp"
 #include "ring/ring.hpp"
 
 using namespace tally::ring;
@@ -14,11 +14,11 @@ using namespace tally::ring;
 namespace {
 
 // Nodes 1..count with random tokens, node i in zone "z<i % zones>".
-std::vector<NodeTokens> random_nodes(std::mt19937_64& rng, int count, int zones, int tokens) {
+std::vector<NodeTokens> random_nodes(tally::SplitMix64& rng, int count, int zones, int tokens) {
   std::vector<NodeTokens> nodes;
   for (int i = 0; i < count; ++i) {
     NodeTokens n{static_cast<NodeId>(i + 1), "z" + std::to_string(i % zones), {}};
-    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng());
+    for (int t = 0; t < tokens; ++t) n.tokens.push_back(rng.next());
     nodes.push_back(n);
   }
   return nodes;
@@ -76,14 +76,14 @@ std::set<std::string> zones_of(const Ring& ring, const PreferenceList& l) {
 }
 
 // Positions worth probing: every token, its neighbours, and random ones.
-std::vector<uint64_t> probe_positions(const Ring& ring, std::mt19937_64& rng, int random) {
+std::vector<uint64_t> probe_positions(const Ring& ring, tally::SplitMix64& rng, int random) {
   std::vector<uint64_t> out;
   for (uint64_t t : ring.tokens()) {
     out.push_back(t);
     out.push_back(t + 1);
     out.push_back(t - 1);
   }
-  for (int i = 0; i < random; ++i) out.push_back(rng());
+  for (int i = 0; i < random; ++i) out.push_back(rng.next());
   return out;
 }
 
@@ -91,7 +91,7 @@ std::vector<uint64_t> probe_positions(const Ring& ring, std::mt19937_64& rng, in
 
 TEST_CASE("on a one-zone ring the preference list is the first N distinct nodes clockwise",
           "[ring]") {
-  std::mt19937_64 rng(1);
+  tally::SplitMix64 rng(1);
   for (int trial = 0; trial < 30; ++trial) {
     auto nodes = random_nodes(rng, 2 + trial % 9, 1, 1 + trial % 7);
     Ring ring = build(nodes);
@@ -108,10 +108,10 @@ TEST_CASE("on a one-zone ring the preference list is the first N distinct nodes 
 }
 
 TEST_CASE("preference lists follow the zone placement rule on random zoned rings", "[ring]") {
-  std::mt19937_64 rng(2);
+  tally::SplitMix64 rng(2);
   for (int trial = 0; trial < 200; ++trial) {
     const int zones = 1 + trial % 6;
-    auto nodes = random_nodes(rng, zones + static_cast<int>(rng() % 10), zones, 1 + trial % 5);
+    auto nodes = random_nodes(rng, zones + static_cast<int>(rng.next() % 10), zones, 1 + trial % 5);
     Ring ring = build(nodes);
     for (int n = 1; n <= 6; ++n) {
       for (uint64_t p : probe_positions(ring, rng, 20)) {
@@ -124,14 +124,14 @@ TEST_CASE("preference lists follow the zone placement rule on random zoned rings
 
 TEST_CASE("with 3 zones and N=3 every preference list spans 3 zones, even with unequal zones",
           "[ring]") {
-  std::mt19937_64 rng(3);
+  tally::SplitMix64 rng(3);
   // Zone sizes 1, 3 and 8: the walk must pass many tokens of the big zone.
   std::vector<NodeTokens> nodes;
   NodeId id = 1;
   for (auto [zone, count] : {std::pair{"a", 1}, std::pair{"b", 3}, std::pair{"c", 8}}) {
     for (int i = 0; i < count; ++i) {
       NodeTokens n{id++, zone, {}};
-      for (int t = 0; t < 16; ++t) n.tokens.push_back(rng());
+      for (int t = 0; t < 16; ++t) n.tokens.push_back(rng.next());
       nodes.push_back(n);
     }
   }
@@ -146,11 +146,11 @@ TEST_CASE("with 3 zones and N=3 every preference list spans 3 zones, even with u
 }
 
 TEST_CASE("with 2 zones and N=3 every preference list uses both zones", "[ring]") {
-  std::mt19937_64 rng(4);
+  tally::SplitMix64 rng(4);
   for (int big : {1, 4, 9}) {  // zone a has one node, zone b has `big`
-    std::vector<NodeTokens> nodes = {{1, "a", {rng(), rng()}}};
+    std::vector<NodeTokens> nodes = {{1, "a", {rng.next(), rng.next()}}};
     for (int i = 0; i < big; ++i)
-      nodes.push_back({static_cast<NodeId>(i + 2), "b", {rng(), rng()}});
+      nodes.push_back({static_cast<NodeId>(i + 2), "b", {rng.next(), rng.next()}});
     Ring ring = build(nodes);
     for (uint64_t p : probe_positions(ring, rng, 5000)) {
       auto list = ring.preference_list(p, 3);
@@ -162,7 +162,7 @@ TEST_CASE("with 2 zones and N=3 every preference list uses both zones", "[ring]"
 }
 
 TEST_CASE("with more zones than N the replicas are in N distinct zones", "[ring]") {
-  std::mt19937_64 rng(5);
+  tally::SplitMix64 rng(5);
   Ring ring = build(random_nodes(rng, 15, 5, 8));
   for (uint64_t p : probe_positions(ring, rng, 5000)) {
     auto list = ring.preference_list(p, 3);
@@ -172,7 +172,7 @@ TEST_CASE("with more zones than N the replicas are in N distinct zones", "[ring]
 }
 
 TEST_CASE("a ring with fewer nodes than N lists every node", "[ring]") {
-  std::mt19937_64 rng(6);
+  tally::SplitMix64 rng(6);
   Ring ring = build(random_nodes(rng, 2, 2, 4));
   for (uint64_t p : probe_positions(ring, rng, 100)) {
     auto list = ring.preference_list(p, 3);
@@ -215,7 +215,7 @@ void check_sloppy(const Ring& ring, uint64_t p, int n, const std::set<NodeId>& d
 }  // namespace
 
 TEST_CASE("sloppy list with every node up is the preference list, without fallbacks", "[ring]") {
-  std::mt19937_64 rng(7);
+  tally::SplitMix64 rng(7);
   Ring ring = build(random_nodes(rng, 8, 2, 8));
   for (uint64_t p : probe_positions(ring, rng, 200)) {
     auto s = ring.sloppy_preference_list(p, 3, [](NodeId) { return true; });
@@ -225,12 +225,12 @@ TEST_CASE("sloppy list with every node up is the preference list, without fallba
 }
 
 TEST_CASE("sloppy list replaces each down primary by one up fallback that names it", "[ring]") {
-  std::mt19937_64 rng(8);
+  tally::SplitMix64 rng(8);
   for (int trial = 0; trial < 60; ++trial) {
     const int zones = 1 + trial % 4;
     Ring ring = build(random_nodes(rng, 3 + trial % 9, zones, 4));
     std::set<NodeId> down;
-    for (int k = 0; k < 1 + trial % 4; ++k) down.insert(1 + rng() % ring.node_count());
+    for (int k = 0; k < 1 + trial % 4; ++k) down.insert(1 + rng.next() % ring.node_count());
     for (int n = 1; n <= 4; ++n) {
       for (uint64_t p : probe_positions(ring, rng, 30)) check_sloppy(ring, p, n, down);
     }
@@ -239,7 +239,7 @@ TEST_CASE("sloppy list replaces each down primary by one up fallback that names 
 
 TEST_CASE("sloppy fallback for a down node keeps the 3-zone spread when its zone has an up node",
           "[ring]") {
-  std::mt19937_64 rng(9);
+  tally::SplitMix64 rng(9);
   Ring ring = build(random_nodes(rng, 9, 3, 8));  // zones of 3 nodes each
   for (uint64_t p : probe_positions(ring, rng, 500)) {
     const NodeId victim = ring.preference_list(p, 3)[1];
@@ -254,7 +254,7 @@ TEST_CASE("sloppy fallback for a down node keeps the 3-zone spread when its zone
 }
 
 TEST_CASE("sloppy list falls back to any up node when a whole zone is down", "[ring]") {
-  std::mt19937_64 rng(10);
+  tally::SplitMix64 rng(10);
   Ring ring = build(random_nodes(rng, 9, 3, 8));  // z0 = nodes 1, 4, 7
   auto up = [](NodeId id) { return id % 3 != 1; };
   for (uint64_t p : probe_positions(ring, rng, 500)) {
@@ -270,7 +270,7 @@ TEST_CASE("sloppy list falls back to any up node when a whole zone is down", "[r
 }
 
 TEST_CASE("sloppy list is short when too few nodes are up to stand in", "[ring]") {
-  std::mt19937_64 rng(11);
+  tally::SplitMix64 rng(11);
   Ring ring = build(random_nodes(rng, 4, 1, 4));
   for (uint64_t p : probe_positions(ring, rng, 100)) {
     auto s = ring.sloppy_preference_list(p, 3, [](NodeId id) { return id == 2; });

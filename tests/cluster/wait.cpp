@@ -1,0 +1,50 @@
+#include "wait.hpp"
+
+#include <memory>
+#include <sstream>
+
+#include "harness.hpp"
+#include "tally/client.hpp"
+
+namespace tally::clustertest {
+
+namespace {
+
+// Whether the `peers` field ("n2:up n3:down") lists `entry` ("n3:down").
+bool lists(const std::string& peers, const std::string& entry) {
+  std::istringstream words(peers);
+  std::string word;
+  while (words >> word) {
+    if (word == entry) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status wait_for_peer_state(const std::vector<std::string>& observers, const std::string& peer, bool up,
+                           std::chrono::milliseconds within) {
+  const std::string want = peer + (up ? ":up" : ":down");
+  std::vector<std::unique_ptr<Client>> clients;
+  for (const auto& o : observers) clients.push_back(connect_client(o));
+  std::vector<std::string> shown(observers.size());  // each one's last answer
+  std::vector<bool> agrees(observers.size(), false);
+  auto all_agree = [&] {
+    bool all = true;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      auto st = clients[i]->status();
+      shown[i] = st.ok() ? "peers '" + st->field("peers") + "'" : st.status().to_string();
+      agrees[i] = st.ok() && lists(st->field("peers"), want);
+      all = all && agrees[i];
+    }
+    return all;
+  };
+  if (eventually(all_agree, within)) return Status::Ok();
+  std::string why;
+  for (size_t i = 0; i < observers.size(); ++i) {
+    if (!agrees[i]) why += "; " + observers[i] + " shows " + shown[i];
+  }
+  return Status::Timeout("after " + std::to_string(within.count()) + " ms not every node shows " + want + why);
+}
+
+}  // namespace tally::clustertest
