@@ -4,8 +4,8 @@
 // checks a request, decides who coordinates it, and starts its machine.
 //
 // Only a replica of a key mints the key's dots (a dot minted twice for two
-// values loses one of them: docs/architecture.md, "Dots"), so a node that is
-// not a replica hands writes to one.
+// values loses one of them: docs/architecture.md, "Why only a replica mints a
+// key's dots"), so a node that is not a replica hands writes to one.
 //
 // Owns: the node's hybrid logical clock (lww tags). Uses, through its
 // CoordinatorContext (coordinator_context.hpp): the peers (PeerCalls), the

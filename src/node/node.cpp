@@ -46,7 +46,7 @@ Status Node::start() {
   if (self_.resp_listen) {
     RespSessionOptions o;
     o.limits = RespServer::limits_for(config_.limits);
-    o.version = std::string(kTallyVersion);
+    o.version = std::string(kVersion);
     resp_ = std::make_unique<RespServer>(env_, *this, std::move(o), log_.child("resp"));
     s = resp_->start(*self_.resp_listen);
     if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
@@ -86,7 +86,7 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
   if (!msg.ok()) {
     // A frame that does not decode: we cannot know which request it was, so
     // we cannot answer it. Close this connection alone (docs/architecture.md,
-    // "Wire protocol").
+    // "Wire format").
     stats_.add(Counter::kProtocolErrors);
     TALLY_LOG(log_, kWarn) << "closing connection " << conn << ": " << msg.status().to_string();
     env_.close(conn, msg.status());

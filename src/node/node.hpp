@@ -34,10 +34,9 @@
 #include "ring/ring.hpp"
 #include "store/hint_store.hpp"
 #include "store/record_store.hpp"
+#include "tally/version.hpp"
 
 namespace tally {
-
-constexpr std::string_view kTallyVersion = "0.2.0";
 
 struct NodeTimings {
   uint64_t heartbeat_interval_us = 100'000;

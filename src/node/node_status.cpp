@@ -10,7 +10,7 @@ void Node::status(const Respond& respond) const {
   wire::StatusReply r;
   auto add = [&](std::string_view k, std::string v) { r.fields.emplace_back(std::string(k), std::move(v)); };
   add("node", self_.id);
-  add("version", std::string(kTallyVersion));
+  add("version", std::string(kVersion));
   add("listen", self_.listen.to_string());
   add("zone", self_.zone);
   add("uptime_ms", std::to_string((env_.now_us() - stats_.started_us()) / 1000));

@@ -67,7 +67,8 @@ void PutFsm::minted(Result<store::RecordStore::Record> r) {
   // The other replicas get the write only once our own copy is durable: the
   // dot we minted must never be forgotten by us while others hold it, or a
   // crash here would let us mint it again for another value, silently losing
-  // one of the two writes (docs/architecture.md, "Dots").
+  // one of the two writes (docs/architecture.md, "Why only a replica mints a
+  // key's dots").
   record_ = std::move(*r);  // shared with the store: not copied
   tally_->ack(ctx_.view.self);
   send_replica_writes();
