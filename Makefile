@@ -32,18 +32,19 @@ DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
 # enforces that in `make test`.
 CORE_SRCS   := $(wildcard ring/*.cpp quorum/*.cpp src/raft/*.cpp src/meta/*.cpp)
 COMMON_SRCS := $(wildcard src/common/*.cpp)
+CODEC_SRCS  := $(wildcard src/codec/*.cpp)
 NET_SRCS    := $(wildcard src/net/*.cpp)
 STORE_SRCS  := $(wildcard src/store/*.cpp)
 NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
 SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
-CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
+WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
 BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 
-LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
+LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
                $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
 # The public client library: what a program embedding tally links.
-CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp
+CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp
 
 UNIT_SRCS    := $(wildcard tests/unit/*.cpp)
 SIMTEST_SRCS := $(wildcard tests/sim/*.cpp)
