@@ -44,7 +44,7 @@ BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
                $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
 # The public client library: what a program embedding tally links.
-CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp
+CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp src/meta/keyspace.cpp
 
 UNIT_SRCS    := $(wildcard tests/unit/*.cpp)
 SIMTEST_SRCS := $(wildcard tests/sim/*.cpp)
