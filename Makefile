@@ -40,9 +40,10 @@ SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
 WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
 BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
+TESTING_SRCS  := $(wildcard src/testing/*.cpp)
 
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
-               $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
+               $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS) $(TESTING_SRCS)
 # The public client library: what a program embedding tally links.
 CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp src/meta/keyspace.cpp
 
@@ -114,8 +115,8 @@ $(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark_main -lbenchmark $(LDLIBS)
 
 # Metadata commit latency and leader failover on real tallyd processes (it
-# starts them with the cluster tests' harness).
-$(META_BENCH): $(call obj,bench/meta_bench.cpp tests/cluster/harness.cpp) $(LIB)
+# starts them with the cluster tests' harness, src/testing).
+$(META_BENCH): $(call obj,bench/meta_bench.cpp) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally::clustertest;

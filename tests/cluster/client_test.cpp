@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally;

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally;

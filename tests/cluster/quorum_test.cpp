@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "client/connection.hpp"
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "meta/cluster_map.hpp"
 #include "quorum/dvv.hpp"
 #include "tally/client.hpp"
