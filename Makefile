@@ -42,8 +42,12 @@ WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
 BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 TESTING_SRCS  := $(wildcard src/testing/*.cpp)
 
+# What tallyd is made of (and every other program links).
 LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
-               $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS) $(TESTING_SRCS)
+               $(CLIENT_SRCS)
+# What only the tests and benchmarks link: the simulator, bench/lib's building
+# blocks and the process-cluster harness (src/testing). tallyd does not.
+SIMLIB_SRCS := $(SIM_SRCS) $(BENCHLIB_SRCS) $(TESTING_SRCS)
 # The public client library: what a program embedding tally links.
 CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp src/meta/keyspace.cpp
 
@@ -55,6 +59,7 @@ MICRO_SRCS   := $(wildcard bench/micro/*.cpp)
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
 LIB        := $(BUILD)/libtally.a
+SIMLIB     := $(BUILD)/libtallysim.a
 CLIENTLIB  := $(BUILD)/libtallyclient.a
 TALLYD     := $(BUILD)/tallyd
 TALLY      := $(BUILD)/tally
@@ -82,6 +87,10 @@ $(LIB): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(SIMLIB): $(call obj,$(SIMLIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(CLIENTLIB): $(call obj,$(CLIENTLIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -98,32 +107,32 @@ $(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to
 # compile, so it is built once and shared.
-$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS) bench/driver_core.cpp) $(LIB)
+$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS) bench/driver_core.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(SIM_BIN): $(call obj,tests/catch_main.cpp $(SIMTEST_SRCS)) $(LIB)
+$(SIM_BIN): $(call obj,tests/catch_main.cpp $(SIMTEST_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(CLUSTER_BIN): $(call obj,tests/catch_main.cpp $(CLUSTER_SRCS)) $(LIB)
+$(CLUSTER_BIN): $(call obj,tests/catch_main.cpp $(CLUSTER_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
+$(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark_main -lbenchmark $(LDLIBS)
 
 # Metadata commit latency and leader failover on real tallyd processes (it
 # starts them with the cluster tests' harness, src/testing).
-$(META_BENCH): $(call obj,bench/meta_bench.cpp) $(LIB)
+$(META_BENCH): $(call obj,bench/meta_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # The quorum benchmark: a real cluster through the client library, or the
-# simulator (--sim), which is why it links the whole library. It shares the
-# machine with the nodes it measures, so it allocates with jemalloc too.
-$(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(LIB)
+# simulator (--sim), which is why it links the simulator's library too. It
+# shares the machine with the nodes it measures, so it allocates with jemalloc too.
+$(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(SIMLIB) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MALLOC_LIBS)
 
 # ---- packages ----------------------------------------------------------------
