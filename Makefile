@@ -32,18 +32,24 @@ DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
 # enforces that in `make test`.
 CORE_SRCS   := $(wildcard ring/*.cpp quorum/*.cpp src/raft/*.cpp src/meta/*.cpp)
 COMMON_SRCS := $(wildcard src/common/*.cpp)
+CODEC_SRCS  := $(wildcard src/codec/*.cpp)
 NET_SRCS    := $(wildcard src/net/*.cpp)
 STORE_SRCS  := $(wildcard src/store/*.cpp)
 NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
 SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
-CODEC_SRCS  := src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
+WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp
 BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
+TESTING_SRCS  := $(wildcard src/testing/*.cpp)
 
-LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
-               $(SIM_SRCS) $(CLIENT_SRCS) $(BENCHLIB_SRCS)
+# What tallyd is made of (and every other program links).
+LIB_SRCS    := $(CORE_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(NET_SRCS) $(STORE_SRCS) $(NODE_SRCS) \
+               $(CLIENT_SRCS)
+# What only the tests and benchmarks link: the simulator, bench/lib's building
+# blocks and the process-cluster harness (src/testing). tallyd does not.
+SIMLIB_SRCS := $(SIM_SRCS) $(BENCHLIB_SRCS) $(TESTING_SRCS)
 # The public client library: what a program embedding tally links.
-CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(CODEC_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp
+CLIENTLIB_SRCS := $(CLIENT_SRCS) $(COMMON_SRCS) $(WIRE_SRCS) $(wildcard ring/*.cpp) src/meta/cluster_map.cpp src/meta/keyspace.cpp
 
 UNIT_SRCS    := $(wildcard tests/unit/*.cpp)
 SIMTEST_SRCS := $(wildcard tests/sim/*.cpp)
@@ -53,6 +59,7 @@ MICRO_SRCS   := $(wildcard bench/micro/*.cpp)
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 
 LIB        := $(BUILD)/libtally.a
+SIMLIB     := $(BUILD)/libtallysim.a
 CLIENTLIB  := $(BUILD)/libtallyclient.a
 TALLYD     := $(BUILD)/tallyd
 TALLY      := $(BUILD)/tally
@@ -80,6 +87,10 @@ $(LIB): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(SIMLIB): $(call obj,$(SIMLIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(CLIENTLIB): $(call obj,$(CLIENTLIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -96,32 +107,32 @@ $(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to
 # compile, so it is built once and shared.
-$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS) bench/driver_core.cpp) $(LIB)
+$(UNIT_BIN): $(call obj,tests/catch_main.cpp $(UNIT_SRCS) bench/driver_core.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(SIM_BIN): $(call obj,tests/catch_main.cpp $(SIMTEST_SRCS)) $(LIB)
+$(SIM_BIN): $(call obj,tests/catch_main.cpp $(SIMTEST_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(CLUSTER_BIN): $(call obj,tests/catch_main.cpp $(CLUSTER_SRCS)) $(LIB)
+$(CLUSTER_BIN): $(call obj,tests/catch_main.cpp $(CLUSTER_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(LIB)
+$(MICRO_BIN): $(call obj,$(MICRO_SRCS)) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lbenchmark_main -lbenchmark $(LDLIBS)
 
 # Metadata commit latency and leader failover on real tallyd processes (it
-# starts them with the cluster tests' harness).
-$(META_BENCH): $(call obj,bench/meta_bench.cpp tests/cluster/harness.cpp) $(LIB)
+# starts them with the cluster tests' harness, src/testing).
+$(META_BENCH): $(call obj,bench/meta_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # The quorum benchmark: a real cluster through the client library, or the
-# simulator (--sim), which is why it links the whole library. It shares the
-# machine with the nodes it measures, so it allocates with jemalloc too.
-$(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(LIB)
+# simulator (--sim), which is why it links the simulator's library too. It
+# shares the machine with the nodes it measures, so it allocates with jemalloc too.
+$(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp)) $(SIMLIB) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MALLOC_LIBS)
 
 # ---- packages ----------------------------------------------------------------

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "tally/client.hpp"
-#include "tests/cluster/harness.hpp"
+#include "testing/cluster_harness.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;

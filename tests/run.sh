@@ -49,14 +49,21 @@ suite() {
 
 mkdir -p "$BUILD/tests"
 note "== checks"
-check "protocol cores include no I/O headers" bash tests/check_includes.sh .
-selftest_includes() {  # the check must fail on a core that includes libuv
+check "the cores and src/store include only what their layer may" bash tests/check_includes.sh .
+# The check must fail on one bad include planted in a guarded folder, and
+# name that file.
+selftest_includes() {  # folder, file, its one line
   local d; d=$(mktemp -d)
-  mkdir -p "$d/ring" && printf '#include <uv.h>\n' >"$d/ring/bad.hpp"
-  ! bash tests/check_includes.sh "$d" >/dev/null
-  local rc=$?; rm -rf "$d"; return $rc
+  mkdir -p "$d/$1" && printf '%s\n' "$3" >"$d/$1/$2"
+  local out; out=$(bash tests/check_includes.sh "$d")
+  local rc=$?; rm -rf "$d"
+  [ "$rc" -ne 0 ] && [[ "$out" == *"$1/$2:1:"* ]]
 }
-check "the include check rejects a core that includes <uv.h>" selftest_includes
+check "the include check rejects a core that includes <uv.h>" selftest_includes ring bad.hpp '#include <uv.h>'
+check "the include check rejects src/meta including the network" selftest_includes src/meta bad.cpp '#include "net/messages.hpp"'
+check "the include check rejects src/meta including msgpack" selftest_includes src/meta bad.hpp '#include <msgpack.hpp>'
+check "the include check rejects src/store including the wire codec" selftest_includes src/store bad.cpp '#include "net/codec.hpp"'
+check "the include check rejects src/store including the node" selftest_includes src/store bad.hpp '#include "node/env.hpp"'
 
 if [ -n "${LONG:-}" ]; then export TALLY_LONG=1; fi
 note "== unit"

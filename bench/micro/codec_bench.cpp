@@ -2,6 +2,7 @@
 // value, as a client sends it and a node decodes it (target: round trip < 1 µs).
 #include <benchmark/benchmark.h>
 
+#include "codec/record_codec.hpp"
 #include "net/codec.hpp"
 #include "quorum/dvv.hpp"
 
@@ -61,8 +62,8 @@ void BM_RecordRoundTrip(benchmark::State& state) {
                                            {1767225600000ULL, 0, 1}, false, std::string(100, 'v')});
   }
   for (auto _ : state) {
-    auto bytes = net::encode_record(rec);
-    auto back = net::decode_record(bytes);
+    auto bytes = codec::encode_record(rec);
+    auto back = codec::decode_record(bytes);
     benchmark::DoNotOptimize(back);
   }
 }

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "net/codec.hpp"
+#include "codec/record_codec.hpp"
 #include "store/leveldb_engine.hpp"
 #include "store/record_store.hpp"
 
@@ -31,7 +31,7 @@ std::string record_bytes() {
   quorum::DvvSet rec;
   rec.clock = quorum::VersionVector{{{1, 7}}};
   rec.siblings.push_back(quorum::Sibling{{1, 7}, {1767225600000ULL, 0, 1}, false, std::string(100, 'v')});
-  return net::encode_record(rec);
+  return codec::encode_record(rec);
 }
 
 // Arg 0: records per batch; arg 1: fsync (1) or buffered (0). Reported per record.

@@ -15,7 +15,7 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
-#include "meta/cluster_map.hpp"
+#include "meta/keyspace.hpp"
 #include "tally/status.hpp"
 
 namespace tally {

@@ -16,30 +16,6 @@ std::string_view node_state_name(NodeState s) {
   return "?";
 }
 
-Status validate(const Keyspace& ks) {
-  if (ks.name.empty() || ks.name.size() > 255) {
-    return Status::InvalidArgument("keyspace name must be 1 to 255 characters");
-  }
-  for (char c : ks.name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-      return Status::InvalidArgument("keyspace name '" + ks.name + "' may use only a-z 0-9 _ -");
-    }
-  }
-  if (ks.n < 1 || ks.n > ring::kMaxReplicas) {
-    return Status::InvalidArgument("keyspace '" + ks.name + "': n=" + std::to_string(ks.n) +
-                                   " is out of range 1.." + std::to_string(ring::kMaxReplicas));
-  }
-  if (ks.r < 1 || ks.r > ks.n) {
-    return Status::InvalidArgument("keyspace '" + ks.name + "': r=" + std::to_string(ks.r) +
-                                   " is out of range 1..n=" + std::to_string(ks.n));
-  }
-  if (ks.w < 1 || ks.w > ks.n) {
-    return Status::InvalidArgument("keyspace '" + ks.name + "': w=" + std::to_string(ks.w) +
-                                   " is out of range 1..n=" + std::to_string(ks.n));
-  }
-  return Status::Ok();
-}
-
 const Member* ClusterMap::member(ring::NodeId id) const {
   for (const auto& m : members) {
     if (m.id == id) return &m;

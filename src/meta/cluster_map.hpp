@@ -9,28 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "meta/keyspace.hpp"
 #include "ring/ring.hpp"
 #include "tally/status.hpp"
 
 namespace tally::meta {
-
-enum class ConflictMode : uint8_t {
-  kSiblings,  // dotted version vectors: concurrent writes are all kept
-  kLww,       // highest hybrid-logical-clock tag wins: concurrent writes are lost
-};
-
-struct Keyspace {
-  std::string name;
-  int n = 3;  // replication factor
-  int r = 2;  // default read quorum
-  int w = 2;  // default write quorum
-  ConflictMode mode = ConflictMode::kSiblings;
-  bool operator==(const Keyspace&) const = default;
-};
-
-// Checks a keyspace definition: name of 1-255 characters of [a-z0-9_-],
-// 1 <= n <= ring::kMaxReplicas, 1 <= r, w <= n. Errors name the field.
-Status validate(const Keyspace& ks);
 
 // A node's life in the cluster (docs/architecture.md, The metadata group): it
 // joins (a member owning no range: not on the ring that build_ring() makes),

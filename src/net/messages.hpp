@@ -1,18 +1,33 @@
-// Every message that crosses the wire, as plain structs.
+// Every message that crosses the wire, as plain structs, each with the one
+// description of it that everything else derives from.
 //
 // On the wire a message is one frame: a 4-byte big-endian length, then a
-// msgpack array [version, type, request_id, ...fields] (docs/architecture.md, Wire format). The
-// codec (net/codec.hpp) is the only code that knows that layout; everything
-// else sees these structs. Type numbers are part of the protocol: append only.
+// msgpack array [version, type, request_id, ...fields] (docs/architecture.md,
+// "Wire format"). The codec (net/codec.hpp) is the only code that knows that
+// layout; everything else sees these structs. Type numbers are part of the
+// protocol: append only.
+//
+// Adding a message: give it the next number in MsgType, write its struct with
+// kType, kIsReply, kName and wire_fields() (net/wire_fields.hpp), and append the
+// struct to Body. The codec, type_of and is_reply follow from that; a struct
+// out of MsgType order in Body, a kind that does not fit its member, or an
+// optional field before a required one fails to compile.
 #pragma once
 
+#include <array>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "meta/cluster_map.hpp"
+#include "net/wire_fields.hpp"
 #include "quorum/version.hpp"
 #include "raft/message.hpp"
 #include "tally/status.hpp"
@@ -20,6 +35,31 @@
 namespace tally::wire {
 
 constexpr uint8_t kProtocolVersion = 1;
+
+enum class MsgType : uint8_t {
+  kError = 1,
+  kPing = 2,
+  kPingReply = 3,
+  kPut = 4,
+  kPutReply = 5,
+  kGet = 6,
+  kGetReply = 7,
+  kDelete = 8,
+  kDeleteReply = 9,
+  kStatus = 10,
+  kStatusReply = 11,
+  kReplicaWrite = 12,
+  kReplicaWriteReply = 13,
+  kReplicaRead = 14,
+  kReplicaReadReply = 15,
+  kRaft = 16,
+  kClusterInfo = 17,
+  kClusterInfoReply = 18,
+  kMetaChange = 19,
+  kMetaChangeReply = 20,
+  kFault = 21,
+  kFaultReply = 22,
+};
 
 // Per-request knobs. Zero means "the keyspace's default".
 struct RequestOptions {
@@ -36,72 +76,149 @@ struct RequestOptions {
   // Puts without a context: supersede every version the coordinating replica
   // holds (as a delete without a context does) instead of adding a sibling.
   bool overwrite = false;
+  // Older clients send the first four; the rest default to false.
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UInt>("options.r", &RequestOptions::r),
+                      field<as::UInt>("options.w", &RequestOptions::w),
+                      field<as::UInt>("options.timeout_ms", &RequestOptions::timeout_ms),
+                      field<as::Bool>("options.sloppy", &RequestOptions::sloppy),
+                      optional_field<as::Bool>("options.blocking_repair", &RequestOptions::blocking_repair),
+                      optional_field<as::Bool>("options.forwarded", &RequestOptions::forwarded),
+                      optional_field<as::Bool>("options.overwrite", &RequestOptions::overwrite)};
+  }
   bool operator==(const RequestOptions&) const = default;
 };
 
 struct ErrorReply {
+  static constexpr MsgType kType = MsgType::kError;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "error";
   Code code = Code::kInternal;
   std::string message;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Enum<255>>("error.code", &ErrorReply::code),
+                      field<as::Str>("error.message", &ErrorReply::message)};
+  }
   bool operator==(const ErrorReply&) const = default;
 };
 
 struct PingRequest {
+  static constexpr MsgType kType = MsgType::kPing;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "ping";
   uint32_t from = 0;  // the sending node's id for a heartbeat; 0 from a client
+  // Clients older than heartbeats with a sender send no field.
+  static constexpr auto wire_fields() { return std::tuple{optional_field<as::UInt>("from", &PingRequest::from)}; }
   bool operator==(const PingRequest&) const = default;
 };
 struct PingReply {
+  static constexpr MsgType kType = MsgType::kPingReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "ping reply";
   std::string node_id;
+  static constexpr auto wire_fields() { return std::tuple{field<as::Str>("node_id", &PingReply::node_id)}; }
   bool operator==(const PingReply&) const = default;
 };
 
 struct PutRequest {
+  static constexpr MsgType kType = MsgType::kPut;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "put";
   std::string keyspace;
   std::string key;
   std::string value;
   std::string context;  // opaque causal context from an earlier get; empty = none
   RequestOptions options;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &PutRequest::keyspace), field<as::Bin>("key", &PutRequest::key),
+                      field<as::Bin>("value", &PutRequest::value), field<as::Bin>("context", &PutRequest::context),
+                      field<as::Fields>("options", &PutRequest::options)};
+  }
   bool operator==(const PutRequest&) const = default;
 };
 // Replies to clients' data requests carry the answering node's metadata
-// epoch: a client routing by an older map fetches the newer one.
+// epoch: a client routing by an older map fetches the newer one. (Replies
+// from nodes older than epochs in replies lack it.)
 struct PutReply {
+  static constexpr MsgType kType = MsgType::kPutReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "put reply";
   std::string context;  // the context of the new version
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bin>("context", &PutReply::context),
+                      optional_field<as::UInt>("epoch", &PutReply::epoch)};
+  }
   bool operator==(const PutReply&) const = default;
 };
 
 struct GetRequest {
+  static constexpr MsgType kType = MsgType::kGet;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "get";
   std::string keyspace;
   std::string key;
   RequestOptions options;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &GetRequest::keyspace), field<as::Bin>("key", &GetRequest::key),
+                      field<as::Fields>("options", &GetRequest::options)};
+  }
   bool operator==(const GetRequest&) const = default;
 };
 struct GetReply {
+  static constexpr MsgType kType = MsgType::kGetReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "get reply";
   std::vector<std::string> values;  // concurrent siblings; empty = not found (or deleted)
   std::string context;              // pass to put/delete to supersede what was read
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::List<as::Bin>>("values", &GetReply::values), field<as::Bin>("context", &GetReply::context),
+                      optional_field<as::UInt>("epoch", &GetReply::epoch)};
+  }
   bool operator==(const GetReply&) const = default;
 };
 
 struct DeleteRequest {
+  static constexpr MsgType kType = MsgType::kDelete;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "delete";
   std::string keyspace;
   std::string key;
   std::string context;
   RequestOptions options;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &DeleteRequest::keyspace),
+                      field<as::Bin>("key", &DeleteRequest::key),
+                      field<as::Bin>("context", &DeleteRequest::context),
+                      field<as::Fields>("options", &DeleteRequest::options)};
+  }
   bool operator==(const DeleteRequest&) const = default;
 };
 struct DeleteReply {
+  static constexpr MsgType kType = MsgType::kDeleteReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "delete reply";
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() { return std::tuple{optional_field<as::UInt>("epoch", &DeleteReply::epoch)}; }
   bool operator==(const DeleteReply&) const = default;
 };
 
 struct StatusRequest {
+  static constexpr MsgType kType = MsgType::kStatus;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "status";
+  static constexpr auto wire_fields() { return std::tuple{}; }
   bool operator==(const StatusRequest&) const = default;
 };
 // An ordered list of (name, value) pairs, like Redis' INFO: new fields can be
 // added without a protocol change.
 struct StatusReply {
+  static constexpr MsgType kType = MsgType::kStatusReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "status reply";
   std::vector<std::pair<std::string, std::string>> fields;
+  static constexpr auto wire_fields() { return std::tuple{field<as::StrPairs>("fields", &StatusReply::fields)}; }
   bool operator==(const StatusReply&) const = default;
 };
 
@@ -112,34 +229,82 @@ struct StatusReply {
 // Node-to-node data messages and their replies carry the sender's metadata
 // epoch: a node that sees a higher one than its own fetches the newer map.
 struct ReplicaWrite {
+  static constexpr MsgType kType = MsgType::kReplicaWrite;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "replica write";
   std::string keyspace;
   std::string key;
   quorum::DvvSet record;
   uint32_t hint_for = 0;
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &ReplicaWrite::keyspace), field<as::Bin>("key", &ReplicaWrite::key),
+                      field<as::Record>("record", &ReplicaWrite::record),
+                      field<as::UInt>("hint_for", &ReplicaWrite::hint_for),
+                      field<as::UInt>("epoch", &ReplicaWrite::epoch)};
+  }
   bool operator==(const ReplicaWrite&) const = default;
 };
 struct ReplicaWriteReply {
+  static constexpr MsgType kType = MsgType::kReplicaWriteReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "replica write reply";
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() { return std::tuple{field<as::UInt>("epoch", &ReplicaWriteReply::epoch)}; }
   bool operator==(const ReplicaWriteReply&) const = default;
 };
 struct ReplicaRead {
+  static constexpr MsgType kType = MsgType::kReplicaRead;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "replica read";
   std::string keyspace;
   std::string key;
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &ReplicaRead::keyspace), field<as::Bin>("key", &ReplicaRead::key),
+                      field<as::UInt>("epoch", &ReplicaRead::epoch)};
+  }
   bool operator==(const ReplicaRead&) const = default;
 };
 struct ReplicaReadReply {
+  static constexpr MsgType kType = MsgType::kReplicaReadReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "replica read reply";
   bool found = false;
   quorum::DvvSet record;
   uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bool>("found", &ReplicaReadReply::found),
+                      field<as::Record>("record", &ReplicaReadReply::record),
+                      field<as::UInt>("epoch", &ReplicaReadReply::epoch)};
+  }
   bool operator==(const ReplicaReadReply&) const = default;
 };
 
 // Node to node: one message of the metadata Raft group. No reply: Raft's own
-// responses are messages too.
+// responses are messages too. Its fields are the Raft message's, flattened.
 struct RaftMessage {
+  static constexpr MsgType kType = MsgType::kRaft;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "raft message";
   raft::Message msg;
+  static constexpr auto wire_fields() {
+    using M = raft::Message;
+    auto in_msg = [](auto member) { return member_of(&RaftMessage::msg, member); };
+    return std::tuple{field<as::Enum<9>>("raft.type", in_msg(&M::type)),
+                      field<as::UInt>("raft.from", in_msg(&M::from)),
+                      field<as::UInt>("raft.to", in_msg(&M::to)),
+                      field<as::UInt>("raft.term", in_msg(&M::term)),
+                      field<as::UInt>("raft.log_term", in_msg(&M::log_term)),
+                      field<as::UInt>("raft.index", in_msg(&M::index)),
+                      field<as::List<as::RaftEntry>>("raft.entries", in_msg(&M::entries)),
+                      field<as::UInt>("raft.commit", in_msg(&M::commit)),
+                      field<as::Bool>("raft.reject", in_msg(&M::reject)),
+                      field<as::UInt>("raft.reject_hint", in_msg(&M::reject_hint)),
+                      field<as::UInt>("raft.context", in_msg(&M::context)),
+                      field<as::Bool>("raft.leader_transfer", in_msg(&M::leader_transfer)),
+                      field<as::RaftSnapshot>("raft.snapshot", in_msg(&M::snapshot))};
+  }
   bool operator==(const RaftMessage& o) const;
 };
 
@@ -148,11 +313,21 @@ struct RaftMessage {
 // metadata leader, to which a follower forwards it); without, it is the
 // answering node's own copy, which may be a little behind.
 struct ClusterInfoRequest {
+  static constexpr MsgType kType = MsgType::kClusterInfo;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "cluster info";
   bool linearizable = false;
   bool forwarded = false;  // set by a node passing it to the leader
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bool>("linearizable", &ClusterInfoRequest::linearizable),
+                      field<as::Bool>("forwarded", &ClusterInfoRequest::forwarded)};
+  }
   bool operator==(const ClusterInfoRequest&) const = default;
 };
 struct ClusterInfoReply {
+  static constexpr MsgType kType = MsgType::kClusterInfoReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "cluster info reply";
   std::string answered_by;  // the name of the node that answered
   uint64_t leader = 0;      // node id of the metadata leader; 0 while unknown
   uint64_t term = 0;
@@ -162,6 +337,17 @@ struct ClusterInfoReply {
   std::vector<uint64_t> learners;
   std::vector<uint64_t> down;  // members the answering node's failure detector holds down
   meta::ClusterMap map;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("answered_by", &ClusterInfoReply::answered_by),
+                      field<as::UInt>("leader", &ClusterInfoReply::leader),
+                      field<as::UInt>("term", &ClusterInfoReply::term),
+                      field<as::UInt>("commit", &ClusterInfoReply::commit),
+                      field<as::UInt>("applied", &ClusterInfoReply::applied),
+                      field<as::Ids>("voters", &ClusterInfoReply::voters),
+                      field<as::Ids>("learners", &ClusterInfoReply::learners),
+                      field<as::Ids>("down", &ClusterInfoReply::down),
+                      field<as::ClusterMap>("map", &ClusterInfoReply::map)};
+  }
   bool operator==(const ClusterInfoReply&) const = default;
 };
 
@@ -194,6 +380,9 @@ inline std::string_view meta_op_name(MetaOp op) {
 }
 
 struct MetaChangeRequest {
+  static constexpr MsgType kType = MsgType::kMetaChange;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "metadata change";
   MetaOp op = MetaOp::kJoin;
   std::string node;      // a node's name
   std::string address;   // kJoin: "host:port"
@@ -202,12 +391,28 @@ struct MetaChangeRequest {
   uint8_t n = 0, r = 0, w = 0;
   uint8_t mode = 0;  // 0 default/unchanged, 1 siblings, 2 lww
   bool forwarded = false;
+  static constexpr auto wire_fields() {
+    using M = MetaChangeRequest;
+    return std::tuple{field<as::Enum<9, 1>>("op", &M::op),        field<as::Str>("node", &M::node),
+                      field<as::Str>("address", &M::address),     field<as::Str>("zone", &M::zone),
+                      field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("n", &M::n),
+                      field<as::UInt>("r", &M::r),                field<as::UInt>("w", &M::w),
+                      field<as::UIntMax<2>>("mode", &M::mode),    field<as::Bool>("forwarded", &M::forwarded)};
+  }
   bool operator==(const MetaChangeRequest&) const = default;
 };
 struct MetaChangeReply {
+  static constexpr MsgType kType = MsgType::kMetaChangeReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "metadata change reply";
   uint64_t node_id = 0;  // kJoin: the id given to the node
   uint64_t epoch = 0;    // the map's epoch once the change applied
   uint64_t index = 0;    // the change's position in the metadata log
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UInt>("node_id", &MetaChangeReply::node_id),
+                      field<as::UInt>("epoch", &MetaChangeReply::epoch),
+                      field<as::UInt>("index", &MetaChangeReply::index)};
+  }
   bool operator==(const MetaChangeReply&) const = default;
 };
 
@@ -215,64 +420,71 @@ struct MetaChangeReply {
 // tally::Fault): answer other nodes' replica requests `delay_ms` later, or
 // ignore them and their heartbeats (`silent`). Replaces the fault it played.
 struct FaultRequest {
+  static constexpr MsgType kType = MsgType::kFault;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "fault";
   uint32_t delay_ms = 0;
   bool silent = false;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UIntMax<3'600'000>>("delay_ms", &FaultRequest::delay_ms),
+                      field<as::Bool>("silent", &FaultRequest::silent)};
+  }
   bool operator==(const FaultRequest&) const = default;
 };
 struct FaultReply {
+  static constexpr MsgType kType = MsgType::kFaultReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "fault reply";
+  static constexpr auto wire_fields() { return std::tuple{}; }
   bool operator==(const FaultReply&) const = default;
 };
 
-enum class MsgType : uint8_t {
-  kError = 1,
-  kPing = 2,
-  kPingReply = 3,
-  kPut = 4,
-  kPutReply = 5,
-  kGet = 6,
-  kGetReply = 7,
-  kDelete = 8,
-  kDeleteReply = 9,
-  kStatus = 10,
-  kStatusReply = 11,
-  kReplicaWrite = 12,
-  kReplicaWriteReply = 13,
-  kReplicaRead = 14,
-  kReplicaReadReply = 15,
-  kRaft = 16,
-  kClusterInfo = 17,
-  kClusterInfoReply = 18,
-  kMetaChange = 19,
-  kMetaChangeReply = 20,
-  kFault = 21,
-  kFaultReply = 22,
-};
-
-// The variant's alternatives are in MsgType order (index + 1 == type).
+// Every message, in MsgType order: alternative i is the message of type i + 1
+// (checked below), so a message's type is its index + 1.
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
                           MetaChangeReply, FaultRequest, FaultReply>;
 
+// What every alternative of Body carries.
+template <class M>
+concept WireMessage = requires {
+  { M::kType } -> std::convertible_to<MsgType>;
+  { M::kIsReply } -> std::convertible_to<bool>;
+  { M::kName } -> std::convertible_to<std::string_view>;
+  M::wire_fields();
+};
+
+namespace detail {
+template <size_t I>
+consteval bool alternative_has_type() {
+  using M = std::variant_alternative_t<I, Body>;
+  static_assert(WireMessage<M>, "a message needs kType, kIsReply, kName and wire_fields()");
+  static_assert(static_cast<size_t>(M::kType) == I + 1,
+                "Body's alternatives must be in MsgType order: alternative I is the message whose kType is I + 1");
+  return true;
+}
+template <size_t... I>
+consteval bool alternatives_have_types(std::index_sequence<I...>) {
+  return (alternative_has_type<I>() && ...);
+}
+template <size_t... I>
+consteval std::array<bool, sizeof...(I)> replies(std::index_sequence<I...>) {
+  return {std::variant_alternative_t<I, Body>::kIsReply...};
+}
+}  // namespace detail
+static_assert(detail::alternatives_have_types(std::make_index_sequence<std::variant_size_v<Body>>{}));
+
+inline constexpr size_t kMessageTypes = std::variant_size_v<Body>;
+
 inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
 
 // Replies answer a request_id; everything else is a request.
 inline bool is_reply(MsgType t) {
-  switch (t) {
-    case MsgType::kError:
-    case MsgType::kPingReply:
-    case MsgType::kPutReply:
-    case MsgType::kGetReply:
-    case MsgType::kDeleteReply:
-    case MsgType::kStatusReply:
-    case MsgType::kReplicaWriteReply:
-    case MsgType::kReplicaReadReply:
-    case MsgType::kClusterInfoReply:
-    case MsgType::kMetaChangeReply:
-    case MsgType::kFaultReply: return true;
-    default: return false;
-  }
+  static constexpr auto kReplies = detail::replies(std::make_index_sequence<kMessageTypes>{});
+  auto i = static_cast<size_t>(t);
+  return i >= 1 && i <= kMessageTypes && kReplies[i - 1];
 }
 
 inline bool RaftMessage::operator==(const RaftMessage& o) const {

@@ -1,6 +1,6 @@
 #include "store/raft_log_store.hpp"
 
-#include "net/codec.hpp"
+#include "codec/raft_codec.hpp"
 
 namespace tally::store {
 
@@ -29,14 +29,14 @@ void RaftLogStore::load(std::function<void(Result<raft::PersistentState>)> done)
   disk_.read(kHardStateKey, [this, state, done = std::move(done)](Result<std::optional<std::string>> hs) mutable {
     if (!hs.ok()) return done(hs.status());
     if (*hs) {
-      auto h = net::decode_hard_state(**hs);
+      auto h = codec::decode_hard_state(**hs);
       if (!h.ok()) return done(h.status());
       state->hard_state = *h;
     }
     disk_.read(kSnapshotKey, [this, state, done = std::move(done)](Result<std::optional<std::string>> sn) mutable {
       if (!sn.ok()) return done(sn.status());
       if (*sn) {
-        auto s = net::decode_snapshot(**sn);
+        auto s = codec::decode_snapshot(**sn);
         if (!s.ok()) return done(s.status());
         state->snapshot = std::make_shared<const raft::Snapshot>(std::move(*s));
       }
@@ -46,7 +46,7 @@ void RaftLogStore::load(std::function<void(Result<raft::PersistentState>)> done)
         if (!r.ok()) return done(r.status());
         snapshot_index_ = state->snapshot ? state->snapshot->metadata.index : 0;
         for (const auto& kv : *r) {
-          auto e = net::decode_raft_entry(kv.value);
+          auto e = codec::decode_raft_entry(kv.value);
           if (!e.ok()) return done(e.status());
           uint64_t want = state->entries.empty() ? snapshot_index_ + 1 : state->entries.back().index + 1;
           if (e->index != want) {
@@ -69,7 +69,7 @@ void RaftLogStore::persist(const raft::Ready& ready, std::function<void(Status)>
   if (ready.snapshot) {
     // The leader's snapshot replaces the whole log (Figure 13, rules 6-7).
     erase_entries(batch, first, last);
-    batch.put(kSnapshotKey, net::encode_snapshot(*ready.snapshot));
+    batch.put(kSnapshotKey, codec::encode_snapshot(*ready.snapshot));
     snapshot_index = ready.snapshot->metadata.index;
     first = snapshot_index + 1;
     last = snapshot_index;
@@ -85,10 +85,10 @@ void RaftLogStore::persist(const raft::Ready& ready, std::function<void(Status)>
       return;
     }
     erase_entries(batch, from, last);
-    for (const auto& e : ready.entries) batch.put(entry_key(e.index), net::encode_raft_entry(e));
+    for (const auto& e : ready.entries) batch.put(entry_key(e.index), codec::encode_raft_entry(e));
     last = ready.entries.empty() ? from - 1 : ready.entries.back().index;
   }
-  if (ready.hard_state) batch.put(kHardStateKey, net::encode_hard_state(*ready.hard_state));
+  if (ready.hard_state) batch.put(kHardStateKey, codec::encode_hard_state(*ready.hard_state));
   if (batch.empty()) {
     disk_.write(std::move(batch), false, std::move(done));
     return;
@@ -107,7 +107,7 @@ void RaftLogStore::compact(std::shared_ptr<const raft::Snapshot> snapshot, std::
     return;
   }
   WriteBatch batch;
-  batch.put(kSnapshotKey, net::encode_snapshot(*snapshot));
+  batch.put(kSnapshotKey, codec::encode_snapshot(*snapshot));
   erase_entries(batch, first_, index);
   snapshot_index_ = index;
   first_ = index + 1;

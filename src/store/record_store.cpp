@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "net/codec.hpp"
+#include "codec/record_codec.hpp"
 
 namespace tally::store {
 
@@ -13,7 +13,7 @@ constexpr char kDataTag = 'd';
 Result<std::optional<quorum::DvvSet>> decode_read(const Result<std::optional<std::string>>& r) {
   if (!r.ok()) return r.status();
   if (!r->has_value()) return std::optional<quorum::DvvSet>();
-  auto rec = net::decode_record(**r);
+  auto rec = codec::decode_record(**r);
   if (!rec.ok()) return rec.status();
   return std::optional<quorum::DvvSet>(std::move(*rec));
 }
@@ -90,7 +90,7 @@ void RecordStore::scan(std::string start, std::string end, size_t limit, ScanDon
                if (!r.ok()) return done(r.status());
                std::vector<std::pair<std::string, quorum::DvvSet>> out;
                for (auto& kv : *r) {
-                 auto rec = net::decode_record(kv.value);
+                 auto rec = codec::decode_record(kv.value);
                  if (!rec.ok()) return done(Status::Corruption(rec.status().message() + " (key of " +
                                                                std::to_string(kv.key.size()) + " bytes)"));
                  out.emplace_back(std::move(kv.key), std::move(*rec));
@@ -181,7 +181,7 @@ void RecordStore::apply(KeyEntry* k) {
   }
   Record rec = next->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**next)) : nullptr;
   std::optional<std::string> bytes;
-  if (rec) bytes = net::encode_record(*rec);
+  if (rec) bytes = codec::encode_record(*rec);
   const size_t size = bytes ? bytes->size() : 0;
   // The next update of this key builds on `latest` at once: batches are
   // written in order, so it can never be durable before this one.

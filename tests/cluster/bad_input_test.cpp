@@ -10,7 +10,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally;

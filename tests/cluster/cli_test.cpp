@@ -2,7 +2,7 @@
 // exit codes, --json, TALLY_ENDPOINTS, usage errors.
 #include <catch2/catch.hpp>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 #include "wait.hpp"
 

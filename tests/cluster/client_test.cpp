@@ -6,7 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 #include "wait.hpp"
 

@@ -1,7 +1,7 @@
 // What a user is promised about one node, checked on a real tallyd process.
 #include <catch2/catch.hpp>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally;

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "client/engine.hpp"
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "meta/cluster_map.hpp"
 #include "quorum/dvv.hpp"
 #include "tally/client.hpp"

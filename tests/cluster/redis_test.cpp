@@ -3,7 +3,7 @@
 // without an error. (redis-tools is one of the packages `make deps` installs.)
 #include <catch2/catch.hpp>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 using namespace tally;

@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "node/resp_server.hpp"
 #include "node/uv_env.hpp"
 

@@ -3,7 +3,7 @@
 #include <memory>
 #include <sstream>
 
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
 
 namespace tally::clustertest {

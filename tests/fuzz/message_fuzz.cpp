@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "codec/record_codec.hpp"
 #include "net/codec.hpp"
 #include "net/frame.hpp"
 #include "quorum/dvv.hpp"
@@ -40,13 +41,13 @@ void payload(std::string_view bytes, const net::DecodeLimits& limits) {
 }
 
 void record(std::string_view bytes) {
-  auto r = net::decode_record(bytes);
+  auto r = codec::decode_record(bytes);
   if (!r.ok()) {
     check(r.status().code() == Code::kCorruption);
     return;
   }
   check(tally::quorum::validate(*r).ok());
-  auto back = net::decode_record(net::encode_record(*r));
+  auto back = codec::decode_record(codec::encode_record(*r));
   check(back.ok() && *back == *r);
 }
 

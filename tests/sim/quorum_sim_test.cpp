@@ -14,7 +14,7 @@
 #include <map>
 #include <set>
 
-#include "net/codec.hpp"
+#include "codec/record_codec.hpp"
 #include "quorum/dvv.hpp"
 #include "ring/ring.hpp"
 #include "sim/sim_cluster.hpp"
@@ -154,7 +154,7 @@ std::optional<quorum::DvvSet> stored(SimCluster& cluster, int i, const std::stri
   const auto& disk = cluster.host(i).sim_disk().visible();
   auto it = disk.find(store::RecordStore::data_key("default", key));
   if (it == disk.end()) return std::nullopt;
-  auto rec = net::decode_record(it->second);
+  auto rec = codec::decode_record(it->second);
   return rec.ok() ? std::optional<quorum::DvvSet>(*rec) : std::nullopt;
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace tally {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/leveldb_engine.hpp"
-#include "tests/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 using namespace tally;
 using namespace tally::store;

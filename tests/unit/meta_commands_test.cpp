@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "meta/commands.hpp"
-#include "net/codec.hpp"
+#include "codec/meta_codec.hpp"
 #include "ring/token_allocator.hpp"
 
 using namespace tally;
@@ -128,7 +128,7 @@ TEST_CASE("metadata commands round-trip through the codec, and garbage is corrup
   commands.push_back(Command(DropKeyspace{"users"}));
   commands.push_back(Command(InitCluster{map}));
   for (const auto& c : commands) {
-    auto back = net::decode_meta_command(net::encode_meta_command(c));
+    auto back = codec::decode_meta_command(codec::encode_meta_command(c));
     REQUIRE(back.ok());
     CHECK(back->index() == c.index());
     // Applying the decoded command does what applying the original does.
@@ -140,11 +140,11 @@ TEST_CASE("metadata commands round-trip through the codec, and garbage is corrup
   }
   ClusterMap empty_a, empty_b;
   REQUIRE(meta::apply(empty_a, commands.back()).ok());
-  REQUIRE(meta::apply(empty_b, *net::decode_meta_command(net::encode_meta_command(commands.back()))).ok());
+  REQUIRE(meta::apply(empty_b, *codec::decode_meta_command(codec::encode_meta_command(commands.back()))).ok());
   CHECK(empty_a == empty_b);
-  auto map_back = net::decode_cluster_map(net::encode_cluster_map(map));
+  auto map_back = codec::decode_cluster_map(codec::encode_cluster_map(map));
   REQUIRE(map_back.ok());
   CHECK(*map_back == map);
-  CHECK(net::decode_meta_command("\x92\x09\xc0").status().code() == Code::kCorruption);
-  CHECK(net::decode_meta_command("garbage").status().code() == Code::kCorruption);
+  CHECK(codec::decode_meta_command("\x92\x09\xc0").status().code() == Code::kCorruption);
+  CHECK(codec::decode_meta_command("garbage").status().code() == Code::kCorruption);
 }

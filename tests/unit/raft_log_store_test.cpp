@@ -2,7 +2,6 @@
 // (the reference) keeps, and what it synced must survive a power loss.
 #include <catch2/catch.hpp>
 
-#include "net/codec.hpp"
 #include "sim/sim_world.hpp"
 #include "store/raft_log_store.hpp"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "net/codec.hpp"
+#include "codec/record_codec.hpp"
 #include "quorum/dvv.hpp"
 #include "raft/random.hpp"
 #include "sim/sim_world.hpp"
@@ -248,7 +248,7 @@ TEST_CASE("record store: an acknowledged write survives a power loss under fsync
   REQUIRE(h.sim_disk().durable().count(dkey) == 1);
   h.sim_disk().crash_power();
   REQUIRE(h.sim_disk().visible().count(dkey) == 1);
-  Result<DvvSet> stored = net::decode_record(h.sim_disk().visible().at(dkey));
+  Result<DvvSet> stored = codec::decode_record(h.sim_disk().visible().at(dkey));
   REQUIRE(stored.ok());
   CHECK(*stored == *put.result.value());
 }
@@ -303,7 +303,7 @@ TEST_CASE("record store: records it wrote are served from the cache, without a d
   CHECK(h.store.cache().entries() == 1);
 
   // What the cache answers is what the disk holds.
-  Result<DvvSet> stored = net::decode_record(h.sim_disk().visible().at(RecordStore::data_key("default", "k")));
+  Result<DvvSet> stored = codec::decode_record(h.sim_disk().visible().at(RecordStore::data_key("default", "k")));
   REQUIRE(stored.ok());
   CHECK(*stored == *second.result.value());
 }

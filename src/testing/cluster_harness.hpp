@@ -1,5 +1,5 @@
-// Real tallyd processes on loopback, for tests that need the kernel: kill -9,
-// SIGTERM, raw sockets, the CLI binary.
+// Real tallyd processes on loopback, for the cluster tests and meta_bench:
+// what needs the kernel (kill -9, SIGTERM, raw sockets, the CLI binary).
 #pragma once
 
 #include <sys/types.h>
@@ -10,13 +10,13 @@
 
 #include "tally/client.hpp"
 #include "tally/status.hpp"
-#include "tests/temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace tally::clustertest {
 
 // The build folder (BUILD, as set by tests/run.sh; default "build").
 std::string build_dir();
-using testing::TempDir;  // a fresh folder under /tmp (tests/temp_dir.hpp)
+using testing::TempDir;  // a fresh folder under /tmp (testing/temp_dir.hpp)
 // A loopback port nobody listens on right now.
 int free_port();
 

@@ -1,4 +1,4 @@
-#include "harness.hpp"
+#include "testing/cluster_harness.hpp"
 
 #include <netinet/in.h>
 #include <signal.h>

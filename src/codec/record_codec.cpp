@@ -1,0 +1,88 @@
+#include "codec/record_codec.hpp"
+
+#include "codec/parts.hpp"
+#include "quorum/dvv.hpp"
+
+namespace tally::codec {
+
+namespace {
+constexpr uint64_t kRecordFormat = 1;
+}  // namespace
+
+void pack_clock(Packer& p, const quorum::VersionVector& vv) {
+  p.pack_array(static_cast<uint32_t>(vv.entries.size() * 2));
+  for (const auto& [id, counter] : vv.entries) {
+    p.pack(id);
+    p.pack(counter);
+  }
+}
+
+quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
+  const auto& a = get_array(o, field, 0);
+  if (a.size % 2 != 0) fail(field, "an even-length array of (replica, counter)");
+  quorum::VersionVector vv;
+  vv.entries.reserve(a.size / 2);
+  for (uint32_t i = 0; i < a.size; i += 2) {
+    auto id = static_cast<quorum::ReplicaId>(get_uint(a.ptr[i], field, UINT32_MAX));
+    uint64_t counter = get_uint(a.ptr[i + 1], field, UINT64_MAX);
+    if (!vv.entries.empty() && vv.entries.back().first >= id) fail(field, "replica ids in increasing order");
+    if (counter == 0) fail(field, "non-zero counters");
+    vv.entries.emplace_back(id, counter);
+  }
+  return vv;
+}
+
+void pack_record(Packer& p, const quorum::DvvSet& record) {
+  p.pack_array(3);
+  p.pack(kRecordFormat);
+  pack_clock(p, record.clock);
+  p.pack_array(static_cast<uint32_t>(record.siblings.size()));
+  for (const auto& s : record.siblings) {
+    p.pack_array(7);
+    p.pack(s.dot.replica);
+    p.pack(s.dot.counter);
+    p.pack(s.timestamp.wall_ms);
+    p.pack(s.timestamp.logical);
+    p.pack(s.timestamp.node);
+    p.pack(s.tombstone);
+    pack_bin(p, s.value);
+  }
+}
+
+quorum::DvvSet get_record(const msgpack::object& o) {
+  const auto& a = get_array(o, "record", 3);
+  uint64_t format = get_uint(a.ptr[0], "record.format", UINT64_MAX);
+  if (format != kRecordFormat) throw DecodeError{"unknown record format " + std::to_string(format)};
+  quorum::DvvSet rec;
+  rec.clock = get_clock(a.ptr[1], "record.clock");
+  const auto& sibs = get_array(a.ptr[2], "record.siblings", 0);
+  rec.siblings.reserve(sibs.size);
+  for (uint32_t i = 0; i < sibs.size; ++i) {
+    const auto& f = get_array(sibs.ptr[i], "record.siblings[]", 7);
+    quorum::Sibling s;
+    s.dot.replica = static_cast<quorum::ReplicaId>(get_uint(f.ptr[0], "sibling.replica", UINT32_MAX));
+    s.dot.counter = get_uint(f.ptr[1], "sibling.counter", UINT64_MAX);
+    s.timestamp.wall_ms = get_uint(f.ptr[2], "sibling.wall_ms", UINT64_MAX);
+    s.timestamp.logical = static_cast<uint32_t>(get_uint(f.ptr[3], "sibling.logical", UINT32_MAX));
+    s.timestamp.node = static_cast<quorum::ReplicaId>(get_uint(f.ptr[4], "sibling.node", UINT32_MAX));
+    s.tombstone = get_bool(f.ptr[5], "sibling.tombstone");
+    s.value = get_bytes(f.ptr[6], "sibling.value");
+    rec.siblings.push_back(std::move(s));
+  }
+  // Well-formed bytes can still hold a state no update could have made.
+  Status valid = quorum::validate(rec);
+  if (!valid.ok()) throw DecodeError{"not a valid version set: " + valid.message()};
+  return rec;
+}
+
+std::string encode_record(const quorum::DvvSet& record) {
+  return packed([&](Packer& p) { pack_record(p, record); });
+}
+
+Result<quorum::DvvSet> decode_record(std::string_view bytes) {
+  return decode_guarded<quorum::DvvSet>(bytes, kStoredLimits, Code::kCorruption,
+                                        "stored record does not decode",
+                                        [](const msgpack::object& o) { return get_record(o); });
+}
+
+}  // namespace tally::codec
