@@ -1,12 +1,11 @@
 #include "node/get_fsm.hpp"
 
 #include "net/codec.hpp"
-#include "node/replica_answer.hpp"
 
 namespace tally {
 
 GetFsm::GetFsm(CoordinatorContext& ctx, ReadRequest request, Respond respond)
-    : ctx_(ctx), req_(std::move(request)), respond_(std::move(respond)) {}
+    : ReplicaRound(ctx, std::move(respond), request.timeout_ms), req_(std::move(request)) {}
 
 void GetFsm::start() {
   std::vector<quorum::ReplicaOutcome> outcomes;
@@ -16,21 +15,15 @@ void GetFsm::start() {
   }
   tally_ = std::make_unique<quorum::ReadTally>(req_.r, std::move(outcomes));
   for (const auto& rep : tally_->replicas()) {
-    if (rep.state != quorum::ReplicaState::kWaiting) continue;
-    ++outstanding_;
-    ask(rep.node);
+    if (rep.state == quorum::ReplicaState::kWaiting) ask(rep.node);
   }
-  timer_ = ctx_.env.set_timer(uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this()] {
-    self->timer_ = 0;
-    self->tally_->timeout();
-    self->outstanding_ = 0;
-    self->progress();
-  });
+  start_timer(shared_from_this());
   progress();
 }
 
 void GetFsm::ask(ring::NodeId node) {
   if (node == ctx_.view.self) {
+    ++outstanding_;
     ctx_.store.get(req_.keyspace.name, req_.key,
                    [self = shared_from_this(), node](Result<std::optional<quorum::DvvSet>> res) {
                      if (self->finished_) return;
@@ -44,24 +37,16 @@ void GetFsm::ask(ring::NodeId node) {
                    });
     return;
   }
-  ctx_.peers.call(node, wire::ReplicaRead{req_.keyspace.name, req_.key, ctx_.view.epoch()},
-                  uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this(), node](Result<wire::Message> reply) {
-                    if (self->finished_) return;
-                    --self->outstanding_;
-                    ReplicaAnswer a = classify<wire::ReplicaReadReply>(reply);
-                    if (a.kind == ReplicaAnswer::kOk) {
-                      self->ctx_.saw_epoch(std::get<wire::ReplicaReadReply>(reply->body).epoch, node);
-                    }
-                    if (a.kind == ReplicaAnswer::kTimeout) return;
-                    if (a.kind == ReplicaAnswer::kOk) {
-                      auto& rr = std::get<wire::ReplicaReadReply>(reply->body);
-                      self->tally_->reply(
-                          node, rr.found ? std::optional<quorum::DvvSet>(std::move(rr.record)) : std::nullopt);
-                    } else {
-                      self->tally_->fail(node, a.error);
-                    }
-                    self->progress();
-                  });
+  ReplicaRound::ask<wire::ReplicaReadReply>(
+      shared_from_this(), node, wire::ReplicaRead{req_.keyspace.name, req_.key, ctx_.view.epoch()},
+      [](GetFsm& fsm, ring::NodeId node, wire::ReplicaReadReply* ok, std::string error) {
+        if (ok) {
+          fsm.tally_->reply(node, ok->found ? std::optional<quorum::DvvSet>(std::move(ok->record)) : std::nullopt);
+        } else {
+          fsm.tally_->fail(node, std::move(error));
+        }
+        fsm.progress();
+      });
 }
 
 // What the client gets: the merged siblings (the winner alone in lww mode) and the context.
@@ -81,7 +66,7 @@ void GetFsm::progress() {
   if (verdict == quorum::Verdict::kFailed) {
     replied_ = true;
     ctx_.stats.add(Counter::kQuorumFailures);
-    fail(respond_, tally_->status(req_.timeout_ms, [this](ring::NodeId n) { return ctx_.peers.name_of(n); }));
+    fail(respond_, tally_->status(timeout_ms_, [this](ring::NodeId n) { return name_of(n); }));
   } else if (verdict == quorum::Verdict::kSucceeded) {
     auto stale = tally_->stale_replicas();
     if (req_.blocking_repair && !stale.empty()) return repair_then_answer(std::move(stale));
@@ -114,7 +99,7 @@ void GetFsm::repair(ring::NodeId node, std::function<void(Status)> done) {
     return;
   }
   ctx_.peers.call(node, wire::ReplicaWrite{req_.keyspace.name, req_.key, tally_->merged(), 0, ctx_.view.epoch()},
-                  uint64_t{req_.timeout_ms} * 1000,
+                  uint64_t{timeout_ms_} * 1000,
                   [done = std::move(done)](Result<wire::Message> r) { done(r.ok() ? Status::Ok() : r.status()); });
 }
 
@@ -122,8 +107,7 @@ void GetFsm::repair(ring::NodeId node, std::function<void(Status)> done) {
 // the replicas that were behind.
 void GetFsm::finish() {
   if (finished_ || outstanding_ > 0 || repairing_ || !replied_) return;
-  finished_ = true;
-  if (timer_) ctx_.env.cancel_timer(timer_);
+  end();
   if (req_.blocking_repair) return;  // already repaired before answering
   if (tally_->merged().clock.entries.empty()) return;
   for (ring::NodeId node : tally_->stale_replicas()) repair(node, [](Status) {});

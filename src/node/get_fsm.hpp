@@ -4,7 +4,8 @@
 // blocking repair), and once every replica answered, repair in the background
 // the ones that were behind.
 //
-// Owns: the request's ReadTally and timer. Lives as long as a callback holds
+// Owns: the request's ReadTally (the round's timer and bookkeeping are its
+// ReplicaRound's). Lives as long as a callback holds
 // it (shared_ptr); start() begins, nothing else is called from outside.
 #pragma once
 
@@ -12,8 +13,7 @@
 #include <string>
 
 #include "meta/cluster_map.hpp"
-#include "node/coordinator_context.hpp"
-#include "node/respond.hpp"
+#include "node/replica_round.hpp"
 #include "quorum/quorum_tally.hpp"
 
 namespace tally {
@@ -26,12 +26,13 @@ struct ReadRequest {
   uint32_t timeout_ms = 0;
 };
 
-class GetFsm : public std::enable_shared_from_this<GetFsm> {
+class GetFsm : public ReplicaRound, public std::enable_shared_from_this<GetFsm> {
  public:
   GetFsm(CoordinatorContext& ctx, ReadRequest request, Respond respond);
   void start();
 
  private:
+  friend class ReplicaRound;
   void ask(ring::NodeId node);
   // Answers once the tally decides (repairing first if asked to).
   void progress();
@@ -41,15 +42,9 @@ class GetFsm : public std::enable_shared_from_this<GetFsm> {
   wire::GetReply reply() const;
   void repair(ring::NodeId node, std::function<void(Status)> done);
 
-  CoordinatorContext& ctx_;
   ReadRequest req_;
-  Respond respond_;
   std::unique_ptr<quorum::ReadTally> tally_;
-  TimerId timer_ = 0;
-  bool replied_ = false;
   bool repairing_ = false;  // blocking repair in progress
-  bool finished_ = false;
-  int outstanding_ = 0;
 };
 
 }  // namespace tally

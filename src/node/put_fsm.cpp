@@ -1,12 +1,11 @@
 #include "node/put_fsm.hpp"
 
 #include "net/codec.hpp"
-#include "node/replica_answer.hpp"
 
 namespace tally {
 
 PutFsm::PutFsm(CoordinatorContext& ctx, WriteRequest request, Respond respond)
-    : ctx_(ctx), req_(std::move(request)), respond_(std::move(respond)) {}
+    : ReplicaRound(ctx, std::move(respond), request.timeout_ms), req_(std::move(request)) {}
 
 void PutFsm::start() {
   const ClusterView& view = ctx_.view;
@@ -34,12 +33,7 @@ void PutFsm::start() {
   tally_ = std::make_unique<quorum::WriteTally>(req_.w, std::move(outcomes));
   ctx_.drain.started();
   // The timeout covers the whole request, our own disk write included.
-  timer_ = ctx_.env.set_timer(uint64_t{req_.timeout_ms} * 1000, [self = shared_from_this()] {
-    self->timer_ = 0;
-    self->tally_->timeout();
-    self->outstanding_ = 0;
-    self->progress();
-  });
+  start_timer(shared_from_this());
 
   const ring::NodeId me = view.self;
   ctx_.store.update(
@@ -59,8 +53,8 @@ void PutFsm::minted(Result<store::RecordStore::Record> r) {
   if (!r.ok()) {
     // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
     fail(respond_, r.status());
-    replied_ = finished_ = true;
-    if (timer_) ctx_.env.cancel_timer(timer_);
+    replied_ = true;
+    end();
     ctx_.drain.finished();
     return;
   }
@@ -76,28 +70,19 @@ void PutFsm::minted(Result<store::RecordStore::Record> r) {
 }
 
 void PutFsm::send_replica_writes() {
-  outstanding_ = 0;
   for (const auto& r : tally_->replicas()) {
     if (r.node == ctx_.view.self || r.state != quorum::ReplicaState::kWaiting) continue;
-    ++outstanding_;
-    wire::ReplicaWrite req{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch()};
-    ring::NodeId node = r.node;
-    ctx_.peers.call(node, std::move(req), uint64_t{req_.timeout_ms} * 1000,
-                    [self = shared_from_this(), node](Result<wire::Message> reply) {
-                      if (self->finished_) return;
-                      --self->outstanding_;
-                      ReplicaAnswer a = classify<wire::ReplicaWriteReply>(reply);
-                      if (a.kind == ReplicaAnswer::kOk) {
-                        self->ctx_.saw_epoch(std::get<wire::ReplicaWriteReply>(reply->body).epoch, node);
-                      }
-                      if (a.kind == ReplicaAnswer::kTimeout) return;
-                      if (a.kind == ReplicaAnswer::kOk) {
-                        self->tally_->ack(node);
-                      } else {
-                        self->tally_->fail(node, a.error);
-                      }
-                      self->progress();
-                    });
+    ask<wire::ReplicaWriteReply>(
+        shared_from_this(), r.node,
+        wire::ReplicaWrite{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch()},
+        [](PutFsm& fsm, ring::NodeId node, const wire::ReplicaWriteReply* ok, std::string error) {
+          if (ok) {
+            fsm.tally_->ack(node);
+          } else {
+            fsm.tally_->fail(node, std::move(error));
+          }
+          fsm.progress();
+        });
   }
 }
 
@@ -116,12 +101,11 @@ void PutFsm::progress() {
       }
     } else {
       ctx_.stats.add(Counter::kQuorumFailures);
-      fail(respond_, tally_->status(req_.timeout_ms, [this](ring::NodeId n) { return ctx_.peers.name_of(n); }));
+      fail(respond_, tally_->status(timeout_ms_, [this](ring::NodeId n) { return name_of(n); }));
     }
   }
   if (outstanding_ > 0) return;
-  finished_ = true;
-  if (timer_) ctx_.env.cancel_timer(timer_);
+  end();
   // Hinted handoff: keep the write for every primary that does not have it
   // (if there is a write: a request can time out before it is minted).
   for (ring::NodeId p : tally_->unacked_primaries()) {

@@ -4,7 +4,8 @@
 // the quorum can no longer be reached, and once every replica answered or the
 // time ran out, keep a hint for each primary that did not acknowledge.
 //
-// Owns: the request's WriteTally, its timer and the minted record. Lives as
+// Owns: the request's WriteTally and the minted record (the round's timer
+// and bookkeeping are its ReplicaRound's). Lives as
 // long as a callback holds it (shared_ptr); start() begins, nothing else is
 // called from outside.
 #pragma once
@@ -12,8 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "node/coordinator_context.hpp"
-#include "node/respond.hpp"
+#include "node/replica_round.hpp"
 #include "quorum/dvv.hpp"
 #include "quorum/quorum_tally.hpp"
 
@@ -33,27 +33,22 @@ struct WriteRequest {
   uint32_t timeout_ms = 0;
 };
 
-class PutFsm : public std::enable_shared_from_this<PutFsm> {
+class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> {
  public:
   PutFsm(CoordinatorContext& ctx, WriteRequest request, Respond respond);
   void start();
 
  private:
+  friend class ReplicaRound;
   void minted(Result<store::RecordStore::Record> r);
   void send_replica_writes();
   // Replies as soon as the tally decides; completes when every replica has
   // answered or the time is up.
   void progress();
 
-  CoordinatorContext& ctx_;
   WriteRequest req_;
-  Respond respond_;
   store::RecordStore::Record record_;  // the new state, minted here; null until our copy is durable
   std::unique_ptr<quorum::WriteTally> tally_;
-  TimerId timer_ = 0;
-  bool replied_ = false;
-  bool finished_ = false;
-  int outstanding_ = 0;  // replica answers still to come
 };
 
 }  // namespace tally
