@@ -108,7 +108,7 @@ bool Coordinator::forward_unless_replica(const Respond& respond, const meta::Key
   if (primaries.contains(ctx_.view.self)) return false;
   if (opt.forwarded) {
     // Never forward twice: the sender and we disagree on the ring.
-    fail(respond, Status::Unavailable("node " + ctx_.peers.name_of(ctx_.view.self) +
+    fail(respond, Status::Unavailable("node " + options_.node_name +
                                       " is not a replica of the key; the nodes disagree about the ring"));
     return true;
   }
@@ -122,7 +122,8 @@ bool Coordinator::forward_unless_replica(const Respond& respond, const meta::Key
     }
   }
   opt.forwarded = true;
-  forward_write(respond, to, std::move(request), timeout_ms(opt));
+  const uint32_t timeout = timeout_ms(opt);  // before `request`, which holds `opt`, moves
+  forward_write(respond, to, std::move(request), timeout);
   return true;
 }
 

@@ -26,6 +26,7 @@
 namespace tally {
 
 struct CoordinatorOptions {
+  std::string node_name;               // this node's name in the config, for errors
   uint32_t request_timeout_ms = 1000;  // a request's timeout when it names none
   size_t max_key_bytes = 64 << 10;
   size_t max_value_bytes = 4 << 20;
@@ -34,6 +35,9 @@ struct CoordinatorOptions {
 class Coordinator {
  public:
   Coordinator(CoordinatorContext context, CoordinatorOptions options);
+  // Its requests hold its context by reference: it stays where it was built.
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
 
   // The keyspace of a PutRequest, DeleteRequest or GetRequest, after checking
   // what a request can get wrong before it runs: an unknown keyspace

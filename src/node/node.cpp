@@ -25,7 +25,7 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                                       [this](uint64_t epoch, ring::NodeId from) {
                                         follower_.saw_epoch(epoch, from);
                                       }},
-                   CoordinatorOptions{config_.request_timeout_ms, config_.limits.max_key_bytes,
+                   CoordinatorOptions{self_.id, config_.request_timeout_ms, config_.limits.max_key_bytes,
                                       config_.limits.max_value_bytes}) {}
 
 Node::~Node() = default;

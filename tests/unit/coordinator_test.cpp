@@ -75,7 +75,7 @@ struct Harness {
                                        [this](uint64_t epoch, ring::NodeId from) {
                                          epochs_seen.emplace_back(epoch, from);
                                        }},
-                    CoordinatorOptions{kTimeoutMs, 64, 1024}) {
+                    CoordinatorOptions{"n1", kTimeoutMs, 64, 1024}) {
     std::vector<meta::Member> members;
     for (int i = 1; i <= nodes; ++i) {
       members.push_back(meta::Member{static_cast<ring::NodeId>(i), "n" + std::to_string(i),
@@ -331,6 +331,7 @@ TEST_CASE("coordinator: a forwarded write is never forwarded twice", "[coordinat
   CHECK(h.peers.calls.empty());
   const auto& e = h.error();
   CHECK(e.code == Code::kUnavailable);
+  CHECK(e.message.find("node n1 is not a replica of the key") != std::string::npos);
   CHECK(e.message.find("disagree about the ring") != std::string::npos);
 }
 
