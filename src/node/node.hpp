@@ -41,7 +41,7 @@ namespace tally {
 struct NodeTimings {
   uint64_t heartbeat_interval_us = 100'000;
   uint64_t hint_replay_interval_us = 200'000;
-  size_t hints_per_replay = 64;
+  size_t hints_per_replay = 256;
 };
 
 class Node final : public NetworkHandler, public RespBackend {

@@ -93,34 +93,53 @@ void ReplicaService::handle_read(wire::ReplicaRead& req, Respond respond) {
   });
 }
 
-// Hands a batch of hints to their nodes (those the failure detector says are
-// up); each is dropped once its node acknowledged it and it did not grow in
-// the meantime. Runs on a timer, one batch at a time, walking the hints in
-// key order so that a node that stays down does not block the others.
+// Hands hints to their nodes, one round at a time: up to hints_per_replay
+// hints in key order (hints are keyed by their node first), each sent to its
+// node when the failure detector holds that node up, and dropped once the node
+// acknowledged it and it did not grow in the meantime. A node that comes back
+// after a partition gets its hints round after round with no pause between
+// them: a round's writes are pipelined on the pair's connection, so the
+// node's own speed sets the pace, and one round (hints_per_replay writes) is
+// the most that is ever in flight. A node that is still down has its hints
+// skipped whole, so it never holds up the others.
 void ReplicaService::replay_hints() {
-  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
-  if (replaying_ || stopped_ || hints_.count() == 0) return;
+  replay_timer_ = 0;
+  if (stopped_ || replaying_) return;
+  if (hints_.count() == 0) return next_replay(false);
   replaying_ = true;
   hints_.list(replay_cursor_, options_.hints_per_replay, [this](auto r) {
     if (!r.ok() || r->empty()) {
       replay_cursor_.clear();
       replaying_ = false;
-      return;
+      return next_replay(false);
     }
-    replay_cursor_ = r->back().first;
-    auto left = std::make_shared<int>(1);
-    auto one_done = [this, left] {
-      if (--*left == 0) replaying_ = false;
+    const bool more = r->size() == options_.hints_per_replay;
+    replay_cursor_ = more ? r->back().first : std::string();
+    // The round ends at the last hint that is for a node that is down: skip
+    // the rest of that node's hints (the next round starts after them).
+    const ring::NodeId last = r->back().second.target;
+    const bool skip = more && !peers_.is_up(last);
+    if (skip) replay_cursor_ = store::HintStore::after_target(last);
+    struct Round {
+      int left = 1;
+      bool delivered = false;
+    };
+    auto round = std::make_shared<Round>();
+    round->delivered = skip;  // moved on: the next round need not wait either
+    auto one_done = [this, round] {
+      if (--round->left > 0) return;
+      replaying_ = false;
+      next_replay(round->delivered);
     };
     for (auto& [dkey, hint] : *r) {
       if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
-      ++*left;
+      ++round->left;
       auto record = std::make_shared<quorum::DvvSet>(std::move(hint.record));
-      ring::NodeId target = hint.target;
-      peers_.call(target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, view_.epoch()}, 2'000'000,
-                  [this, dkey = dkey, record, one_done](Result<wire::Message> reply) {
+      peers_.call(hint.target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, view_.epoch()}, 2'000'000,
+                  [this, dkey = dkey, record, round, one_done](Result<wire::Message> reply) {
                     if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
                       stats_.add(Counter::kHintsDelivered);
+                      round->delivered = true;
                       hints_.remove_if_unchanged(dkey, *record, [one_done](Status) { one_done(); });
                     } else {
                       one_done();
@@ -129,6 +148,17 @@ void ReplicaService::replay_hints() {
     }
     one_done();
   });
+}
+
+void ReplicaService::next_replay(bool moved_on) {
+  if (stopped_ || replay_timer_) return;
+  if (moved_on && !replay_cursor_.empty()) {
+    env_.defer([this] {
+      if (!replay_timer_) replay_hints();
+    });
+    return;
+  }
+  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
 }
 
 }  // namespace tally

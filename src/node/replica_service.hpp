@@ -29,8 +29,12 @@ namespace tally {
 
 struct ReplicaOptions {
   uint32_t max_hints = 100'000;                // keys with a hint, past which new hints are refused
-  uint64_t hint_replay_interval_us = 200'000;  // how often hints are offered to their nodes
-  size_t hints_per_replay = 64;                // hints offered per round
+  // How long replay waits before it looks again after a round that handed
+  // nothing over (no hints, or only hints for nodes that are down).
+  uint64_t hint_replay_interval_us = 200'000;
+  // Hints offered per round, all at once; while rounds deliver, the next one
+  // starts as soon as the last answer of the one before is in.
+  size_t hints_per_replay = 256;
 };
 
 class ReplicaService {
@@ -62,6 +66,10 @@ class ReplicaService {
 
  private:
   void replay_hints();
+  // The next round: at once when the last one moved on (delivered a hint,
+  // or skipped a node that is down) and more hints follow, else after
+  // hint_replay_interval_us.
+  void next_replay(bool moved_on);
 
   Env& env_;
   Logger log_;

@@ -33,6 +33,17 @@ std::string HintStore::hint_key(uint32_t target, const std::string& keyspace, co
   return k;
 }
 
+std::string HintStore::after_target(uint32_t target) {
+  // A hint key is the tag, the target (4 bytes, big-endian), the keyspace's
+  // length (1 byte), the keyspace and the key. A keyspace name is made of
+  // [a-z0-9_-], so every hint for `target` sorts below this key, even one
+  // whose keyspace is 255 bytes long (length byte 0xff, then a name byte).
+  std::string k = hint_key(target, "", "");
+  k.back() = static_cast<char>(0xff);
+  k.push_back(static_cast<char>(0xff));
+  return k;
+}
+
 HintStore::HintStore(RecordStore& records, uint32_t max_hints, MergeFn merge)
     : records_(records), max_hints_(max_hints), merge_(std::move(merge)) {}
 

@@ -55,6 +55,9 @@ class HintStore {
   uint32_t max_hints() const { return max_hints_; }
 
   static std::string hint_key(uint32_t target, const std::string& keyspace, const std::string& key);
+  // A key that sorts after every hint for `target` and before every hint for
+  // the next node: list(after_target(t), ...) skips t's hints whole.
+  static std::string after_target(uint32_t target);
 
  private:
   RecordStore& records_;

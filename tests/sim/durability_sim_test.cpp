@@ -207,13 +207,15 @@ TEST_CASE("buffered: acknowledged writes survive process crashes", "[sim][durabi
 TEST_CASE("buffered: the checker catches the writes a power loss takes (it can fail)",
           "[sim][durability]") {
   // durability = "buffered" promises nothing across a power loss; if the checker
-  // found no lost write here, it would be blind.
+  // found no lost write here, it would be blind. (Hints reach a node that comes
+  // back within a few rounds, so fewer seeds lose a write than when hints
+  // trickled in at 64 each 200 ms: 40 seeds, where 20 once found ten.)
   size_t seeds_with_loss = 0;
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
     Outcome o = run(seed, Durability::kBuffered, CrashKind::kPowerLoss);
     if (!o.violations.empty()) ++seeds_with_loss;
   }
-  WARN("buffered power loss: " << seeds_with_loss << " of 20 seeds lost an acknowledged write");
+  WARN("buffered power loss: " << seeds_with_loss << " of 40 seeds lost an acknowledged write");
   REQUIRE(seeds_with_loss >= 5);
 }
 
