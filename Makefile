@@ -2,7 +2,7 @@
 #
 #   make            build tallyd, tally, the libraries and the example
 #   make test       install missing packages, build, run every CI test
-#   make bench      Google Benchmark micro-benchmarks
+#   make bench      micro-benchmarks, metadata commit/failover and hint drain on real nodes
 #   make cluster    start the local 5-node cluster (conf/local-cluster.toml)
 #   make stop       stop it
 #   make asan       the test suite under AddressSanitizer + UBSan
@@ -69,6 +69,7 @@ SIM_BIN    := $(BUILD)/tests/sim_tests
 CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
 META_BENCH := $(BUILD)/bench/meta_bench
+HINT_BENCH := $(BUILD)/bench/hint_bench
 TALLY_BENCH:= $(BUILD)/tally-bench
 
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
@@ -129,6 +130,11 @@ $(META_BENCH): $(call obj,bench/meta_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# How fast hints drain to a node that comes back (real tallyd processes).
+$(HINT_BENCH): $(call obj,bench/hint_bench.cpp) $(SIMLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # The quorum benchmark: a real cluster through the client library, or the
 # simulator (--sim), which is why it links the simulator's library too. It
 # shares the machine with the nodes it measures, so it allocates with jemalloc too.
@@ -166,9 +172,10 @@ asan: deps
 	@BUILD=build-asan bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH)
+	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH)
 	$(MICRO_BIN)
 	BUILD=$(BUILD) $(META_BENCH)
+	BUILD=$(BUILD) $(HINT_BENCH)
 
 # ---- local cluster -----------------------------------------------------------
 cluster: deps
