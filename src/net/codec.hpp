@@ -3,9 +3,8 @@
 //
 // The formats other owners keep are in src/codec: stored records
 // (codec/record_codec.hpp), Raft's persistent state (codec/raft_codec.hpp)
-// and the metadata commands and map (codec/meta_codec.hpp). This header
-// includes them and names them in net:: as well, so that code that speaks
-// the wire needs one include; src/store includes only the ones it keeps.
+// and the metadata commands and map (codec/meta_codec.hpp); their users
+// include those directly.
 //
 // Decoding never trusts its input: sizes are bounded by msgpack unpack limits
 // (DecodeLimits), every field's type is checked, trailing bytes are an error,
@@ -17,9 +16,6 @@
 #include <string_view>
 
 #include "codec/limits.hpp"
-#include "codec/meta_codec.hpp"
-#include "codec/raft_codec.hpp"
-#include "codec/record_codec.hpp"
 #include "net/messages.hpp"
 #include "quorum/version.hpp"
 #include "tally/status.hpp"
@@ -41,21 +37,5 @@ Result<wire::Message> decode_payload(std::string_view payload, const DecodeLimit
 // comes from a user, who may have mangled it).
 std::string encode_context(const quorum::VersionVector& clock);
 Result<quorum::VersionVector> decode_context(std::string_view bytes);
-
-// The owners' codecs, under the names they had when this file held them all.
-using codec::decode_record;
-using codec::encode_record;
-
-using codec::decode_hard_state;
-using codec::decode_raft_entry;
-using codec::decode_snapshot;
-using codec::encode_hard_state;
-using codec::encode_raft_entry;
-using codec::encode_snapshot;
-
-using codec::decode_cluster_map;
-using codec::decode_meta_command;
-using codec::encode_cluster_map;
-using codec::encode_meta_command;
 
 }  // namespace tally::net

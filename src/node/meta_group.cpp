@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "net/codec.hpp"
+#include "codec/meta_codec.hpp"
 #include "ring/token_allocator.hpp"
 
 namespace tally {
@@ -121,7 +121,7 @@ void MetaGroup::pump() {
                            << rd->soft_state->leader;
     if (rd->soft_state->role == raft::Role::kLeader && genesis_ && map_.epoch == 0) {
       // The founders' first leader writes the initial map as the first command.
-      auto r = raft_->propose(net::encode_meta_command(meta::InitCluster{*genesis_}));
+      auto r = raft_->propose(codec::encode_meta_command(meta::InitCluster{*genesis_}));
       if (!r.ok()) {
         TALLY_LOG(log_, kWarn) << "cannot propose the initial map: " << r.status().to_string();
       }
@@ -174,7 +174,7 @@ void MetaGroup::pump() {
 void MetaGroup::apply(const raft::Entry& entry) {
   Status result;
   if (!entry.data.empty()) {
-    auto command = net::decode_meta_command(entry.data);
+    auto command = codec::decode_meta_command(entry.data);
     if (!command.ok()) {
       result = command.status();
       TALLY_LOG(log_, kError) << "metadata entry " << entry.index << " does not decode: " << result.to_string();
@@ -201,7 +201,7 @@ void MetaGroup::apply(const raft::Entry& entry) {
 }
 
 void MetaGroup::restore(const raft::Snapshot& snapshot) {
-  auto map = net::decode_cluster_map(snapshot.data);
+  auto map = codec::decode_cluster_map(snapshot.data);
   if (!map.ok()) {
     TALLY_LOG(log_, kError) << "metadata snapshot at " << snapshot.metadata.index
                             << " does not decode: " << map.status().to_string();
@@ -220,7 +220,7 @@ void MetaGroup::restore(const raft::Snapshot& snapshot) {
 
 void MetaGroup::maybe_snapshot() {
   if (!running() || applied_ < snapshot_index_ + options_.snapshot_every) return;
-  auto snap = raft_->compact(applied_, net::encode_cluster_map(map_));
+  auto snap = raft_->compact(applied_, codec::encode_cluster_map(map_));
   if (!snap.ok()) {
     TALLY_LOG(log_, kWarn) << "metadata snapshot at " << applied_ << " not taken: " << snap.status().to_string();
     return;
@@ -382,7 +382,7 @@ void MetaGroup::propose(Plan plan, ChangeDone done) {
   if (!plan.conf && !plan.command) {
     return done(wire::MetaChangeReply{plan.node_id, map_.epoch, applied_});
   }
-  std::string data = plan.command ? net::encode_meta_command(*plan.command) : std::string();
+  std::string data = plan.command ? codec::encode_meta_command(*plan.command) : std::string();
   Result<raft::EntryId> at = plan.conf ? raft_->propose_conf_change(*plan.conf, std::move(data))
                                        : raft_->propose(std::move(data));
   if (!at.ok()) return done(at.status());

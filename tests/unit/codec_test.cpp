@@ -14,12 +14,15 @@
 #include <variant>
 #include <vector>
 
+#include "codec/record_codec.hpp"
 #include "net/frame.hpp"
 #include "quorum/dvv.hpp"
 
 namespace tally::net {
 namespace {
 
+using codec::decode_record;
+using codec::encode_record;
 using wire::Message;
 
 // Bytes with NULs and high bytes in them: the codec must not treat them as C strings.
