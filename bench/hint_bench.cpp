@@ -14,11 +14,11 @@
 #include <cstring>
 #include <future>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tally/client.hpp"
 #include "testing/cluster_harness.hpp"
+#include "testing/wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;
@@ -39,17 +39,6 @@ long field(Client& c, const std::string& endpoint, const char* name) {
   if (!st.ok()) return -1;
   std::string v = st->field(name);
   return v.empty() ? -1 : std::atol(v.c_str());
-}
-
-// Polls until `done()` or `limit` passes; false on the deadline.
-template <class Fn>
-bool poll(Fn done, std::chrono::milliseconds limit, std::chrono::milliseconds every) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(every);
-  }
-  return done();
 }
 
 int fail(const std::string& why) {
@@ -81,16 +70,7 @@ int main(int argc, char** argv) {
   const std::string n1 = nodes[0]->endpoint(), n2 = nodes[1]->endpoint(), n3 = nodes[2]->endpoint();
 
   nodes[2]->kill9();
-  auto sees_n3 = [&](const char* state) {
-    for (const auto& e : {n1, n2}) {
-      auto st = watcher->status(e);
-      if (!st.ok() || st->field("peers").find(std::string("n3:") + state) == std::string::npos) return false;
-    }
-    return true;
-  };
-  if (!poll([&] { return sees_n3("down"); }, std::chrono::seconds(10), std::chrono::milliseconds(20))) {
-    return fail("n1 and n2 did not see n3 down within 10 s");
-  }
+  if (Status st = wait_for_peer_state({n1, n2}, "n3", /*up=*/false); !st.ok()) return fail(st.to_string());
 
   // The writes, pipelined through a client that knows only n1 and n2.
   ClientOptions o;
@@ -112,7 +92,7 @@ int main(int argc, char** argv) {
   double write_s = std::chrono::duration<double>(Clock::now() - t_write).count();
   if (failed) return fail(std::to_string(failed) + " writes failed");
   auto hints = [&] { return field(*watcher, n1, "hints_pending") + field(*watcher, n2, "hints_pending"); };
-  if (!poll([&] { return hints() >= keys; }, std::chrono::seconds(10), std::chrono::milliseconds(20))) {
+  if (!eventually([&] { return hints() >= keys; }, std::chrono::seconds(10))) {
     return fail("expected " + std::to_string(keys) + " hints, n1 and n2 hold " + std::to_string(hints()));
   }
   const long held = hints();
@@ -120,7 +100,7 @@ int main(int argc, char** argv) {
 
   if (Status st = nodes[2]->start(); !st.ok()) return fail("restarting n3: " + st.to_string());
   auto back = Clock::now();
-  if (!poll([&] { return hints() == 0; }, std::chrono::seconds(120), std::chrono::milliseconds(5))) {
+  if (!eventually([&] { return hints() == 0; }, std::chrono::seconds(120), std::chrono::milliseconds(5))) {
     return fail("hints not drained within 120 s: " + std::to_string(hints()) + " left");
   }
   double drain_s = std::chrono::duration<double>(Clock::now() - back).count();

@@ -122,14 +122,14 @@ void ReplicaService::replay_hints() {
     if (skip) replay_cursor_ = store::HintStore::after_target(last);
     struct Round {
       int left = 1;
-      bool delivered = false;
+      bool moved_on = false;  // delivered a hint, or skipped a node that is down
     };
     auto round = std::make_shared<Round>();
-    round->delivered = skip;  // moved on: the next round need not wait either
+    round->moved_on = skip;
     auto one_done = [this, round] {
       if (--round->left > 0) return;
       replaying_ = false;
-      next_replay(round->delivered);
+      next_replay(round->moved_on);
     };
     for (auto& [dkey, hint] : *r) {
       if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
@@ -139,7 +139,7 @@ void ReplicaService::replay_hints() {
                   [this, dkey = dkey, record, round, one_done](Result<wire::Message> reply) {
                     if (reply.ok() && std::holds_alternative<wire::ReplicaWriteReply>(reply->body)) {
                       stats_.add(Counter::kHintsDelivered);
-                      round->delivered = true;
+                      round->moved_on = true;
                       hints_.remove_if_unchanged(dkey, *record, [one_done](Status) { one_done(); });
                     } else {
                       one_done();

@@ -1,4 +1,4 @@
-#include "wait.hpp"
+#include "testing/wait.hpp"
 
 #include <memory>
 #include <sstream>

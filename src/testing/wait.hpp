@@ -1,6 +1,7 @@
-// Waiting in cluster tests: a test waits for the condition it needs (a node
-// marked down by its peers, a replica holding a write, a map applied), polled
-// with a deadline, never for a fixed time. A fixed sleep is too short on a
+// Waiting on real processes (the cluster tests, the benchmarks that start
+// tallyd): a caller waits for the condition it needs (a node marked down by
+// its peers, a replica holding a write, a map applied), polled with a
+// deadline, never for a fixed time. A fixed sleep is too short on a
 // loaded machine and too long everywhere else; a poll is neither, and its
 // deadline turns a condition that never comes into a failure that says which.
 #pragma once

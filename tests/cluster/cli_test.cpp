@@ -4,7 +4,7 @@
 
 #include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
-#include "wait.hpp"
+#include "testing/wait.hpp"
 
 using namespace tally::clustertest;
 

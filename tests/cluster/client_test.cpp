@@ -8,7 +8,7 @@
 
 #include "testing/cluster_harness.hpp"
 #include "tally/client.hpp"
-#include "wait.hpp"
+#include "testing/wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;

@@ -10,7 +10,7 @@
 #include "meta/cluster_map.hpp"
 #include "quorum/dvv.hpp"
 #include "tally/client.hpp"
-#include "wait.hpp"
+#include "testing/wait.hpp"
 
 using namespace tally;
 using namespace tally::clustertest;
