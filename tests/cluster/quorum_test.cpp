@@ -18,7 +18,11 @@ using namespace tally::clustertest;
 namespace {
 
 struct FiveNodes : LocalCluster {
-  explicit FiveNodes(const std::string& extra = "") : LocalCluster({5, "fsync", extra}) { REQUIRE(start().ok()); }
+  explicit FiveNodes(const std::string& extra = "") : LocalCluster({5, "fsync", extra}) {
+    Status started = start();
+    INFO(started.to_string());  // which node did not start, and its log
+    REQUIRE(started.ok());
+  }
   // The key's three replicas (0-based node indexes), computed as every node does.
   std::vector<int> replicas_of(const std::string& key) {
     std::vector<meta::Member> members;
