@@ -4,11 +4,13 @@
 #include <tally/version.hpp>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -94,6 +96,33 @@ struct Globals {
   bool json = false;
 };
 
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// "ring movement: n6 joining, 40 of 96 ranges streamed (12,000 keys, 3.1 MiB,
+// 2.0 MiB/s, ETA 3 s)", or that the ring is settled.
+std::string movement_line(const tally::ClusterInfo& info) {
+  if (!info.movement) return "ring settled: no ranges moving";
+  const auto& mv = *info.movement;
+  std::string out = "ring movement: " + mv.node + (mv.kind == "join" ? " joining" : " leaving") + ", " +
+                    std::to_string(mv.ranges_done) + " of " + std::to_string(mv.ranges) + " ranges streamed";
+  if (mv.ranges_streaming) out += ", " + std::to_string(mv.ranges_streaming) + " streaming";
+  out += " (" + std::to_string(mv.keys) + " keys, " + mib(mv.bytes);
+  if (double rate = mv.rate(); rate > 0) {
+    out += ", " + mib(static_cast<uint64_t>(rate)) + "/s";
+    // By the share of ranges done so far: a rough guide, ranges differ in size.
+    if (mv.ranges_done > 0 && mv.ranges_done < mv.ranges) {
+      double elapsed_s = static_cast<double>(mv.updated_ms - mv.started_ms) / 1000.0;
+      double eta = elapsed_s * static_cast<double>(mv.ranges - mv.ranges_done) / static_cast<double>(mv.ranges_done);
+      out += ", ETA ~" + std::to_string(static_cast<uint64_t>(eta + 0.5)) + " s";
+    }
+  }
+  return out + ")";
+}
+
 void print_cluster(const tally::ClusterInfo& info, bool json) {
   if (json) {
     std::string out = "{\"answered_by\":" + json_string(info.answered_by) + ",\"leader\":" +
@@ -114,7 +143,16 @@ void print_cluster(const tally::ClusterInfo& info, bool json) {
              ",\"r\":" + std::to_string(k.r) + ",\"w\":" + std::to_string(k.w) + ",\"mode\":" +
              json_string(k.mode) + "}";
     }
-    std::printf("%s]}\n", out.c_str());
+    out += "]";
+    if (const auto& mv = info.movement) {
+      out += ",\"movement\":{\"kind\":" + json_string(mv->kind) + ",\"node\":" + json_string(mv->node) +
+             ",\"epoch\":" + std::to_string(mv->epoch) + ",\"ranges\":" + std::to_string(mv->ranges) +
+             ",\"ranges_done\":" + std::to_string(mv->ranges_done) + ",\"ranges_streaming\":" +
+             std::to_string(mv->ranges_streaming) + ",\"keys\":" + std::to_string(mv->keys) +
+             ",\"bytes\":" + std::to_string(mv->bytes) + ",\"bytes_per_s\":" +
+             std::to_string(static_cast<uint64_t>(mv->rate())) + "}";
+    }
+    std::printf("%s}\n", out.c_str());
     return;
   }
   std::printf("epoch %llu; metadata leader %s, term %llu; commit %llu, applied %llu (as seen by %s)\n\n",
@@ -126,8 +164,9 @@ void print_cluster(const tally::ClusterInfo& info, bool json) {
   for (const auto& m : info.members) {
     std::printf("%-4llu %-12s %-22s %-10s %-8s %-8s %-5s %zu\n", static_cast<unsigned long long>(m.id),
                 m.name.c_str(), m.address.c_str(), m.zone.c_str(), m.state.c_str(), m.raft.c_str(),
-                m.state == "removed" ? "-" : (m.up ? "up" : "down"), m.tokens.size());
+                m.state == "removed" || m.state == "left" ? "-" : (m.up ? "up" : "down"), m.tokens.size());
   }
+  std::printf("\n%s\n", movement_line(info).c_str());
 }
 
 void print_keyspaces(const tally::ClusterInfo& info, bool json) {
@@ -234,6 +273,11 @@ int main(int argc, char** argv) {
   bool cl_local = false;
   cl_status->add_flag("--local", cl_local,
                       "the answering node's own copy, without confirming with the leader (works without one)");
+  bool cl_wait = false;
+  uint32_t cl_wait_s = 0;
+  cl_status->add_flag("--wait", cl_wait,
+                      "wait until the ring is settled (no join or leave still moving ranges), printing progress");
+  cl_status->add_option("--wait-timeout", cl_wait_s, "with --wait: give up after this many seconds (0: never)");
   auto* cl_promote = cluster->add_subcommand("promote", "make a learner of the metadata group a voter");
   auto* cl_demote = cluster->add_subcommand("demote", "make a voter of the metadata group a learner");
   std::string cl_node;
@@ -244,8 +288,12 @@ int main(int argc, char** argv) {
   node->require_subcommand(1);
   auto* nd_join = node->add_subcommand(
       "join", "register a node that will start with `tallyd --join` (tallyd does this itself)");
-  auto* nd_leave = node->add_subcommand("leave", "mark a node leaving (normal -> leaving)");
-  auto* nd_remove = node->add_subcommand("remove", "take a leaving node off the ring and out of the group");
+  auto* nd_leave = node->add_subcommand(
+      "leave", "start streaming a node's ranges to the nodes that take them over (from the surviving replicas if "
+               "it is down); when done it has left the ring (tally cluster status --wait)");
+  auto* nd_remove = node->add_subcommand(
+      "remove", "take a node that has left (or a joining one, calling its join off) out of the cluster and the "
+                "metadata group");
   std::string nd_name, nd_address, nd_zone = "default";
   for (auto* sub : {nd_join, nd_leave, nd_remove}) sub->add_option("node", nd_name, "the node's name")->required();
   nd_join->add_option("address", nd_address, "where the node listens, host:port")->required();
@@ -432,6 +480,23 @@ int main(int argc, char** argv) {
     if (*cl_status) {
       auto info = c.cluster_info(!cl_local);
       if (!info.ok()) return fail(info.status());
+      if (cl_wait) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(cl_wait_s);
+        std::string last;
+        while (!info.ok() || info->movement) {
+          if (info.ok()) {
+            std::string line = movement_line(*info);
+            if (line != last && !g.json) std::fprintf(stderr, "%s\n", line.c_str());
+            last = line;
+          }
+          if (cl_wait_s && std::chrono::steady_clock::now() >= until) {
+            return fail(tally::Status::Timeout("the ring did not settle within " + std::to_string(cl_wait_s) +
+                                               " s: " + (info.ok() ? movement_line(*info) : info.status().message())));
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          info = c.cluster_info(!cl_local);  // an election may fail one: ask again
+        }
+      }
       print_cluster(*info, g.json);
       if (!g.json) {
         std::printf("\n");
@@ -449,7 +514,14 @@ int main(int argc, char** argv) {
       if (r.ok() && !g.json) std::printf("node %s has id %llu; ", nd_name.c_str(), static_cast<unsigned long long>(r->node_id));
       return print_change(r, "joining", g.json);
     }
-    if (*nd_leave) return print_change(c.leave_node(nd_name), (nd_name + " is leaving").c_str(), g.json);
+    if (*nd_leave) {
+      return print_change(c.leave_node(nd_name),
+                          (nd_name + " is leaving: its ranges are streaming to the nodes that take them over; "
+                                     "`tally cluster status --wait` waits for it, then `tally node remove " +
+                           nd_name + "`")
+                              .c_str(),
+                          g.json);
+    }
     return print_change(c.remove_node(nd_name), (nd_name + " removed").c_str(), g.json);
   }
 

@@ -8,6 +8,7 @@ Tally::Tally(int need, const char* what, std::vector<ReplicaOutcome> replicas)
     : need_(need), what_(what), replicas_(std::move(replicas)) {
   for (const auto& r : replicas_) {
     if (r.state == ReplicaState::kWaiting) ++waiting_;
+    if (r.side != ReplicaSide::kBoth) two_sides_ = true;
   }
   decide();
 }
@@ -18,7 +19,10 @@ bool Tally::record(ReplicaId node, ReplicaState state, std::string detail) {
     r.state = state;
     r.detail = std::move(detail);
     --waiting_;
-    if (state == ReplicaState::kOk) ++ok_;
+    if (state == ReplicaState::kOk) {
+      ok_old_ += (static_cast<int>(r.side) & static_cast<int>(ReplicaSide::kOld)) != 0;
+      ok_new_ += (static_cast<int>(r.side) & static_cast<int>(ReplicaSide::kNew)) != 0;
+    }
     decide();
     return true;
   }
@@ -27,7 +31,7 @@ bool Tally::record(ReplicaId node, ReplicaState state, std::string detail) {
 
 void Tally::decide() {
   if (verdict_ != Verdict::kPending) return;  // a decision is final
-  if (ok_ >= need_) {
+  if (ok_old_ >= need_ && ok_new_ >= need_) {
     verdict_ = Verdict::kSucceeded;
   } else if (waiting_ == 0) {
     // Even when the quorum became impossible earlier (replicas down or
@@ -41,12 +45,18 @@ void Tally::timeout() {
     if (r.state == ReplicaState::kWaiting) r.state = ReplicaState::kTimeout;
   }
   waiting_ = 0;
-  if (verdict_ == Verdict::kPending) verdict_ = ok_ >= need_ ? Verdict::kSucceeded : Verdict::kFailed;
+  if (verdict_ == Verdict::kPending) {
+    verdict_ = ok_old_ >= need_ && ok_new_ >= need_ ? Verdict::kSucceeded : Verdict::kFailed;
+  }
 }
 
 std::string Tally::describe(uint32_t timeout_ms, const NodeNamer& name) const {
-  std::string out = std::to_string(ok_) + " of " + (what_[0] == 'a' ? "W=" : "R=") +
-                    std::to_string(need_) + " " + what_ + " within " + std::to_string(timeout_ms) + " ms";
+  const std::string quorum = std::string(what_[0] == 'a' ? "W=" : "R=") + std::to_string(need_);
+  std::string out = two_sides_ ? std::to_string(ok_old_) + " of " + quorum + " " + what_ + " by the replicas before "
+                                     "the ring movement and " + std::to_string(ok_new_) + " of " + quorum +
+                                     " by those after it, within " + std::to_string(timeout_ms) + " ms"
+                               : std::to_string(ok_old_) + " of " + quorum + " " + what_ + " within " +
+                                     std::to_string(timeout_ms) + " ms";
   std::string why;
   for (const auto& r : replicas_) {
     if (r.state == ReplicaState::kOk) continue;

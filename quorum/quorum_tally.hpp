@@ -9,8 +9,12 @@
 // many answered out of how many and what happened to each replica that did
 // not, e.g.
 //   quorum not reached: 1 of W=2 acked within 500 ms (n2: timeout, n3: down)
+// While a range moves (a replica on one side only: ReplicaSide), success
+// needs `need` successes among the old list's replicas and `need` among the
+// new list's.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,11 +34,17 @@ enum class ReplicaState : uint8_t {
   kDown,     // not asked: the failure detector marks it down
 };
 
+// Which preference list a replica is in while a range moves (a join or a
+// leave): the list before the movement, the list after it, or both (the
+// usual case, and the only one when nothing moves).
+enum class ReplicaSide : uint8_t { kOld = 1, kNew = 2, kBoth = 3 };
+
 struct ReplicaOutcome {
   ReplicaId node = 0;
   ReplicaId stands_in_for = 0;  // a fallback holding a hint for this primary (sloppy writes)
   ReplicaState state = ReplicaState::kWaiting;
   std::string detail;           // the error, for kFailed
+  ReplicaSide side = ReplicaSide::kBoth;
 };
 
 enum class Verdict : uint8_t { kPending, kSucceeded, kFailed };
@@ -50,7 +60,9 @@ class Tally {
   Tally(int need, const char* what, std::vector<ReplicaOutcome> replicas);
 
   Verdict verdict() const { return verdict_; }
-  int ok_count() const { return ok_; }
+  // Acknowledgements so far: with replicas of one side only (a range on the
+  // move), the fewer of the two sides' counts.
+  int ok_count() const { return std::min(ok_old_, ok_new_); }
   int need() const { return need_; }
   const std::vector<ReplicaOutcome>& replicas() const { return replicas_; }
 
@@ -71,7 +83,13 @@ class Tally {
   int need_;
   const char* what_;  // "acked" or "replied"
   std::vector<ReplicaOutcome> replicas_;
-  int ok_ = 0;
+  // Successes among the replicas of the old list and of the new one; a
+  // request succeeds when both reach `need` (so while a range moves, a write
+  // is held by W replicas of each list, and a quorum read on either side of
+  // the hand-over sees it). Without a movement the two counts are equal.
+  int ok_old_ = 0;
+  int ok_new_ = 0;
+  bool two_sides_ = false;  // some replica is on one side only
   int waiting_ = 0;
   Verdict verdict_ = Verdict::kPending;
 };

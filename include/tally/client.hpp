@@ -111,7 +111,7 @@ struct MemberInfo {
   std::string name;     // "n1"
   std::string address;  // "host:port"
   std::string zone;
-  std::string state;  // "joining", "normal", "leaving" or "removed"
+  std::string state;  // "joining", "normal", "leaving", "left" or "removed"
   std::string raft;   // in the metadata group: "voter", "learner" or "none"
   bool up = false;    // as the answering node's failure detector sees it
   std::vector<uint64_t> tokens;  // its positions on the ring
@@ -123,6 +123,26 @@ struct KeyspaceInfo {
   std::string mode;         // "siblings" or "lww"
 };
 
+// A join or leave whose ranges are moving (docs/operations.md, Joining and
+// leaving): one at a time. Progress is what the receivers have reported.
+struct MovementInfo {
+  std::string kind;  // "join" or "leave"
+  std::string node;  // the node joining or leaving
+  uint64_t epoch = 0;  // the map epoch its start made
+  size_t ranges = 0;   // (keyspace, range, receiver) transfers in all
+  size_t ranges_done = 0;
+  size_t ranges_streaming = 0;
+  uint64_t keys = 0;   // records received so far
+  uint64_t bytes = 0;
+  uint64_t started_ms = 0;  // wall clock of the first and latest report (0: none yet)
+  uint64_t updated_ms = 0;
+  // Bytes per second between the first and latest report (0 until known).
+  double rate() const {
+    return updated_ms > started_ms ? static_cast<double>(bytes) * 1000.0 / static_cast<double>(updated_ms - started_ms)
+                                   : 0.0;
+  }
+};
+
 struct ClusterInfo {
   std::string answered_by;  // the node that answered
   std::string leader;       // the metadata leader's name; empty while there is none
@@ -132,6 +152,7 @@ struct ClusterInfo {
   uint64_t epoch = 0;  // of the cluster map; bumped by every change
   std::vector<MemberInfo> members;
   std::vector<KeyspaceInfo> keyspaces;
+  std::optional<MovementInfo> movement;  // the ring movement in progress, if any
   // The member named `name`, or nullptr.
   const MemberInfo* member(std::string_view name) const;
 };

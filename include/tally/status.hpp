@@ -32,6 +32,7 @@ enum class Code : uint8_t {
   kUnknownKeyspace = 12,  // the keyspace does not exist
   kInternal = 13,         // a bug: an invariant did not hold
   kAborted = 14,          // the operation was cancelled (shutdown, leadership lost)
+  kStaleEpoch = 15,       // routed by an older cluster map than a ring movement's: refresh and retry
 };
 
 // The short stable name of a code ("quorum not reached"), for messages and logs.
@@ -57,6 +58,7 @@ class Status {
   static Status UnknownKeyspace(std::string m) { return {Code::kUnknownKeyspace, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
+  static Status StaleEpoch(std::string m) { return {Code::kStaleEpoch, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -28,15 +28,6 @@ namespace {
 
 using client::Clock;
 
-std::string_view state_name(meta::NodeState s) {
-  switch (s) {
-    case meta::NodeState::kJoining: return "joining";
-    case meta::NodeState::kNormal: return "normal";
-    case meta::NodeState::kLeaving: return "leaving";
-    case meta::NodeState::kRemoved: return "removed";
-  }
-  return "unknown";
-}
 
 bool contains(const std::vector<uint64_t>& ids, uint64_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -55,9 +46,9 @@ ClusterInfo to_cluster_info(const wire::ClusterInfoReply& r) {
     mi.name = m.name;
     mi.address = m.address;
     mi.zone = m.zone;
-    mi.state = std::string(state_name(m.state));
+    mi.state = std::string(meta::node_state_name(m.state));
     mi.raft = contains(r.voters, m.id) ? "voter" : contains(r.learners, m.id) ? "learner" : "none";
-    mi.up = m.state != meta::NodeState::kRemoved && !contains(r.down, m.id);
+    mi.up = m.state != meta::NodeState::kRemoved && m.state != meta::NodeState::kLeft && !contains(r.down, m.id);
     mi.tokens = m.tokens;
     if (m.id == r.leader) out.leader = m.name;
     out.members.push_back(std::move(mi));
@@ -65,6 +56,23 @@ ClusterInfo to_cluster_info(const wire::ClusterInfoReply& r) {
   for (const auto& k : r.map.keyspaces) {
     out.keyspaces.push_back(
         KeyspaceInfo{k.name, k.n, k.r, k.w, k.mode == meta::ConflictMode::kLww ? "lww" : "siblings"});
+  }
+  if (const auto& mv = r.map.movement) {
+    MovementInfo mi;
+    mi.kind = std::string(meta::movement_kind_name(mv->kind));
+    const meta::Member* who = r.map.member(mv->node);
+    mi.node = who ? who->name : std::to_string(mv->node);
+    mi.epoch = mv->epoch;
+    mi.ranges = mv->transfers.size();
+    for (const auto& t : mv->transfers) {
+      mi.ranges_done += t.state == meta::TransferState::kDone;
+      mi.ranges_streaming += t.state == meta::TransferState::kStreaming;
+    }
+    mi.keys = mv->keys;
+    mi.bytes = mv->bytes;
+    mi.started_ms = mv->started_ms;
+    mi.updated_ms = mv->updated_ms;
+    out.movement = std::move(mi);
   }
   return out;
 }

@@ -13,6 +13,7 @@ enum class MetaTag : uint8_t {
   kAlterKeyspace = 4,
   kDropKeyspace = 5,
   kInitCluster = 6,
+  kStreamUpdate = 7,
 };
 
 void pack_keyspace(Packer& p, const meta::Keyspace& k) {
@@ -55,19 +56,79 @@ meta::Member get_member(const msgpack::object& o) {
   m.zone = get_bytes(f.ptr[3], "member.zone");
   const auto& tokens = get_array(f.ptr[4], "member.tokens", 0);
   for (uint32_t i = 0; i < tokens.size; ++i) m.tokens.push_back(get_uint(tokens.ptr[i], "member.tokens", UINT64_MAX));
-  m.state = static_cast<meta::NodeState>(get_uint(f.ptr[5], "member.state", 3));
+  m.state = static_cast<meta::NodeState>(get_uint(f.ptr[5], "member.state", 4));
+  return m;
+}
+
+void pack_ids(Packer& p, const std::vector<ring::NodeId>& ids) {
+  p.pack_array(static_cast<uint32_t>(ids.size()));
+  for (auto id : ids) p.pack(id);
+}
+
+void pack_transfer(Packer& p, const meta::Transfer& t) {
+  p.pack_array(7);
+  pack_str(p, t.keyspace);
+  p.pack(t.range.start);
+  p.pack(t.range.end);
+  p.pack(t.to);
+  pack_ids(p, t.sources);
+  p.pack(static_cast<uint8_t>(t.state));
+  pack_str(p, t.cursor);
+}
+
+meta::Transfer get_transfer(const msgpack::object& o) {
+  const auto& f = get_array(o, "transfer", 7);
+  meta::Transfer t;
+  t.keyspace = get_bytes(f.ptr[0], "transfer.keyspace");
+  t.range.start = get_uint(f.ptr[1], "transfer.start", UINT64_MAX);
+  t.range.end = get_uint(f.ptr[2], "transfer.end", UINT64_MAX);
+  t.to = static_cast<ring::NodeId>(get_uint(f.ptr[3], "transfer.to", UINT32_MAX));
+  for (auto id : get_ids(f.ptr[4], "transfer.sources")) t.sources.push_back(static_cast<ring::NodeId>(id));
+  t.state = static_cast<meta::TransferState>(get_uint(f.ptr[5], "transfer.state", 2));
+  t.cursor = get_bytes(f.ptr[6], "transfer.cursor");
+  return t;
+}
+
+void pack_movement(Packer& p, const meta::Movement& m) {
+  p.pack_array(8);
+  p.pack(static_cast<uint8_t>(m.kind));
+  p.pack(m.node);
+  p.pack(m.epoch);
+  p.pack_array(static_cast<uint32_t>(m.transfers.size()));
+  for (const auto& t : m.transfers) pack_transfer(p, t);
+  p.pack(m.keys);
+  p.pack(m.bytes);
+  p.pack(m.started_ms);
+  p.pack(m.updated_ms);
+}
+
+meta::Movement get_movement(const msgpack::object& o) {
+  const auto& f = get_array(o, "movement", 8);
+  meta::Movement m;
+  auto kind = get_uint(f.ptr[0], "movement.kind", 2);
+  if (kind == 0) fail("movement.kind", "1 (join) or 2 (leave)");
+  m.kind = static_cast<meta::MovementKind>(kind);
+  m.node = static_cast<ring::NodeId>(get_uint(f.ptr[1], "movement.node", UINT32_MAX));
+  m.epoch = get_uint(f.ptr[2], "movement.epoch", UINT64_MAX);
+  const auto& ts = get_array(f.ptr[3], "movement.transfers", 0);
+  for (uint32_t i = 0; i < ts.size; ++i) m.transfers.push_back(get_transfer(ts.ptr[i]));
+  m.keys = get_uint(f.ptr[4], "movement.keys", UINT64_MAX);
+  m.bytes = get_uint(f.ptr[5], "movement.bytes", UINT64_MAX);
+  m.started_ms = get_uint(f.ptr[6], "movement.started_ms", UINT64_MAX);
+  m.updated_ms = get_uint(f.ptr[7], "movement.updated_ms", UINT64_MAX);
   return m;
 }
 
 }  // namespace
 
 void pack_cluster_map(Packer& p, const meta::ClusterMap& map) {
-  p.pack_array(3);
+  p.pack_array(map.movement ? 4 : 3);
   p.pack(map.epoch);
   p.pack_array(static_cast<uint32_t>(map.members.size()));
   for (const auto& m : map.members) pack_member(p, m);
   p.pack_array(static_cast<uint32_t>(map.keyspaces.size()));
   for (const auto& k : map.keyspaces) pack_keyspace(p, k);
+  if (map.movement) pack_movement(p, *map.movement);
 }
 
 meta::ClusterMap get_cluster_map(const msgpack::object& o) {
@@ -78,6 +139,7 @@ meta::ClusterMap get_cluster_map(const msgpack::object& o) {
   for (uint32_t i = 0; i < members.size; ++i) map.members.push_back(get_member(members.ptr[i]));
   const auto& keyspaces = get_array(f.ptr[2], "cluster_map.keyspaces", 0);
   for (uint32_t i = 0; i < keyspaces.size; ++i) map.keyspaces.push_back(get_keyspace(keyspaces.ptr[i]));
+  if (f.size > 3) map.movement = get_movement(f.ptr[3]);
   return map;
 }
 
@@ -112,6 +174,18 @@ std::string encode_meta_command(const meta::Command& command) {
   } else if (auto* c = std::get_if<meta::AlterKeyspace>(&command)) {
     p.pack(static_cast<uint8_t>(MetaTag::kAlterKeyspace));
     pack_keyspace(p, c->keyspace);
+  } else if (auto* c = std::get_if<meta::StreamUpdate>(&command)) {
+    p.pack(static_cast<uint8_t>(MetaTag::kStreamUpdate));
+    p.pack_array(8);
+    p.pack(c->movement);
+    p.pack(c->to);
+    p.pack_array(static_cast<uint32_t>(c->transfers.size()));
+    for (auto i : c->transfers) p.pack(i);
+    pack_str(p, c->cursor);
+    p.pack(c->done);
+    p.pack(c->keys);
+    p.pack(c->bytes);
+    p.pack(c->now_ms);
   } else {
     p.pack(static_cast<uint8_t>(MetaTag::kDropKeyspace));
     pack_str(p, std::get<meta::DropKeyspace>(command).name);
@@ -135,6 +209,22 @@ Result<meta::Command> decode_meta_command(std::string_view bytes) {
       case MetaTag::kCreateKeyspace: return meta::CreateKeyspace{get_keyspace(body)};
       case MetaTag::kAlterKeyspace: return meta::AlterKeyspace{get_keyspace(body)};
       case MetaTag::kDropKeyspace: return meta::DropKeyspace{get_bytes(body, "drop_keyspace.name")};
+      case MetaTag::kStreamUpdate: {
+        const auto& f = get_array(body, "stream_update", 8);
+        meta::StreamUpdate u;
+        u.movement = get_uint(f.ptr[0], "stream_update.movement", UINT64_MAX);
+        u.to = static_cast<ring::NodeId>(get_uint(f.ptr[1], "stream_update.to", UINT32_MAX));
+        for (auto i : get_ids(f.ptr[2], "stream_update.transfers")) {
+          if (i > UINT32_MAX) fail("stream_update.transfers", "indexes below 2^32");
+          u.transfers.push_back(static_cast<uint32_t>(i));
+        }
+        u.cursor = get_bytes(f.ptr[3], "stream_update.cursor");
+        u.done = get_bool(f.ptr[4], "stream_update.done");
+        u.keys = get_uint(f.ptr[5], "stream_update.keys", UINT64_MAX);
+        u.bytes = get_uint(f.ptr[6], "stream_update.bytes", UINT64_MAX);
+        u.now_ms = get_uint(f.ptr[7], "stream_update.now_ms", UINT64_MAX);
+        return u;
+      }
     }
     throw DecodeError{"unknown metadata command " + std::to_string(static_cast<int>(tag))};
   });

@@ -167,6 +167,12 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
     if (t.contains("max_hints"))
       cfg.max_hints = r.integer(t.at("max_hints"), "hints.max_hints", 0, 100000000);
   }
+  if (root.contains("streaming")) {
+    const auto& t = r.table(root.at("streaming"), "streaming");
+    r.only(t, "streaming.", {"rate_mb_per_s"});
+    if (t.contains("rate_mb_per_s"))
+      cfg.stream_rate_mb = r.integer(t.at("rate_mb_per_s"), "streaming.rate_mb_per_s", 0, 100000);
+  }
 
   if (!root.contains("nodes")) r.fail(root, "nodes", "missing: the file must list at least one [[nodes]]");
   const auto& nodes = root.at("nodes");

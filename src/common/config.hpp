@@ -54,6 +54,9 @@ struct ClusterConfig {
   LogLevel log_level = LogLevel::kInfo;
   uint32_t request_timeout_ms = 1000;  // default per-request timeout
   uint32_t max_hints = 100000;         // hints a node keeps for others before it refuses more
+  // [streaming] rate_mb_per_s: what a node receives in range streams and
+  // sends in hint replay, together, in MiB per second (0: no limit).
+  uint32_t stream_rate_mb = 64;
   // [[keyspaces]]; meta::bootstrap adds `default` unless the file defines it.
   std::vector<meta::Keyspace> keyspaces;
 

@@ -19,6 +19,7 @@ std::string_view code_name(Code code) {
     case Code::kUnknownKeyspace: return "unknown keyspace";
     case Code::kInternal: return "internal error";
     case Code::kAborted: return "aborted";
+    case Code::kStaleEpoch: return "stale epoch";
   }
   return "unknown error";
 }

@@ -12,8 +12,26 @@ std::string_view node_state_name(NodeState s) {
     case NodeState::kNormal: return "normal";
     case NodeState::kLeaving: return "leaving";
     case NodeState::kRemoved: return "removed";
+    case NodeState::kLeft: return "left";
   }
   return "?";
+}
+
+std::string_view transfer_state_name(TransferState s) {
+  switch (s) {
+    case TransferState::kPending: return "pending";
+    case TransferState::kStreaming: return "streaming";
+    case TransferState::kDone: return "done";
+  }
+  return "?";
+}
+
+std::string_view movement_kind_name(MovementKind k) { return k == MovementKind::kJoin ? "join" : "leave"; }
+
+size_t Movement::done_count() const {
+  size_t n = 0;
+  for (const auto& t : transfers) n += t.state == TransferState::kDone;
+  return n;
 }
 
 const Member* ClusterMap::member(ring::NodeId id) const {
@@ -39,12 +57,12 @@ const Keyspace* ClusterMap::keyspace(std::string_view name) const {
 
 namespace {
 
-Result<ring::Ring> ring_of(const std::vector<Member>& members, bool with_joining) {
+Result<ring::Ring> ring_of(const std::vector<Member>& members, bool joining, bool leaving) {
   std::vector<ring::NodeTokens> nodes;
   nodes.reserve(members.size());
   for (const auto& m : members) {
-    bool owns = m.state == NodeState::kNormal || m.state == NodeState::kLeaving ||
-                (with_joining && m.state == NodeState::kJoining);
+    bool owns = m.state == NodeState::kNormal || (leaving && m.state == NodeState::kLeaving) ||
+                (joining && m.state == NodeState::kJoining);
     if (owns) nodes.push_back(ring::NodeTokens{m.id, m.zone, m.tokens});
   }
   return ring::Ring::build(std::move(nodes));
@@ -52,8 +70,11 @@ Result<ring::Ring> ring_of(const std::vector<Member>& members, bool with_joining
 
 }  // namespace
 
-Result<ring::Ring> ClusterMap::build_ring() const { return ring_of(members, false); }
-Result<ring::Ring> ClusterMap::build_ring_with_joining() const { return ring_of(members, true); }
+Result<ring::Ring> ClusterMap::build_ring() const { return ring_of(members, false, true); }
+Result<ring::Ring> ClusterMap::build_ring_after() const {
+  return movement ? ring_of(members, true, false) : build_ring();
+}
+Result<ring::Ring> ClusterMap::build_ring_with_joining() const { return ring_of(members, true, true); }
 
 Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> keyspaces,
                              int tokens_per_node) {

@@ -59,6 +59,8 @@ enum class MsgType : uint8_t {
   kMetaChangeReply = 20,
   kFault = 21,
   kFaultReply = 22,
+  kStream = 23,
+  kStreamReply = 24,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -362,7 +364,8 @@ enum class MetaOp : uint8_t {
   kCreateKeyspace = 6,  // keyspace, n, r, w, mode (0: the default)
   kAlterKeyspace = 7,   // keyspace, r, w, mode (0: unchanged)
   kDropKeyspace = 8,    // keyspace
-  kFinishJoin = 9,      // node: joining -> normal (sent by the joiner once it has caught up)
+  kFinishJoin = 9,      // node: joining -> normal (obsolete: a join completes when its ranges are in)
+  kStreamUpdate = 10,   // a receiver's progress on a ring movement (the stream_* fields)
 };
 inline std::string_view meta_op_name(MetaOp op) {
   switch (op) {
@@ -374,6 +377,7 @@ inline std::string_view meta_op_name(MetaOp op) {
     case MetaOp::kCreateKeyspace: return "create keyspace";
     case MetaOp::kAlterKeyspace: return "alter keyspace";
     case MetaOp::kDropKeyspace: return "drop keyspace";
+    case MetaOp::kStreamUpdate: return "stream update";
     case MetaOp::kFinishJoin: return "finish join";
   }
   return "unknown";
@@ -391,13 +395,33 @@ struct MetaChangeRequest {
   uint8_t n = 0, r = 0, w = 0;
   uint8_t mode = 0;  // 0 default/unchanged, 1 siblings, 2 lww
   bool forwarded = false;
+  // kStreamUpdate (meta::StreamUpdate): the movement (its epoch), the
+  // receiver's transfers, the key they now hold up to, whether they are done,
+  // and the keys and bytes received since the last update.
+  uint64_t stream_movement = 0;
+  std::vector<uint64_t> stream_transfers;
+  std::string stream_cursor;
+  bool stream_done = false;
+  uint64_t stream_keys = 0;
+  uint64_t stream_bytes = 0;
   static constexpr auto wire_fields() {
     using M = MetaChangeRequest;
-    return std::tuple{field<as::Enum<9, 1>>("op", &M::op),        field<as::Str>("node", &M::node),
-                      field<as::Str>("address", &M::address),     field<as::Str>("zone", &M::zone),
-                      field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("n", &M::n),
-                      field<as::UInt>("r", &M::r),                field<as::UInt>("w", &M::w),
-                      field<as::UIntMax<2>>("mode", &M::mode),    field<as::Bool>("forwarded", &M::forwarded)};
+    return std::tuple{field<as::Enum<10, 1>>("op", &M::op),
+                      field<as::Str>("node", &M::node),
+                      field<as::Str>("address", &M::address),
+                      field<as::Str>("zone", &M::zone),
+                      field<as::Str>("keyspace", &M::keyspace),
+                      field<as::UInt>("n", &M::n),
+                      field<as::UInt>("r", &M::r),
+                      field<as::UInt>("w", &M::w),
+                      field<as::UIntMax<2>>("mode", &M::mode),
+                      field<as::Bool>("forwarded", &M::forwarded),
+                      optional_field<as::UInt>("stream_movement", &M::stream_movement),
+                      optional_field<as::Ids>("stream_transfers", &M::stream_transfers),
+                      optional_field<as::Bin>("stream_cursor", &M::stream_cursor),
+                      optional_field<as::Bool>("stream_done", &M::stream_done),
+                      optional_field<as::UInt>("stream_keys", &M::stream_keys),
+                      optional_field<as::UInt>("stream_bytes", &M::stream_bytes)};
   }
   bool operator==(const MetaChangeRequest&) const = default;
 };
@@ -414,6 +438,67 @@ struct MetaChangeReply {
                       field<as::UInt>("index", &MetaChangeReply::index)};
   }
   bool operator==(const MetaChangeReply&) const = default;
+};
+
+// A receiver's pull of the ranges a ring movement gives it
+// (docs/architecture.md, Range movement): the sender scans `keyspace` in key
+// order from just after `after` (from the first key when `from_start`) and
+// answers the records whose positions lie in `ranges`, at most about
+// `max_bytes` of them. Peer to peer only.
+struct StreamRange {
+  uint64_t start = 0;  // exclusive, as ring::TokenRange
+  uint64_t end = 0;    // inclusive
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UInt>("range.start", &StreamRange::start),
+                      field<as::UInt>("range.end", &StreamRange::end)};
+  }
+  bool operator==(const StreamRange&) const = default;
+};
+struct StreamRequest {
+  static constexpr MsgType kType = MsgType::kStream;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "stream";
+  uint64_t movement = 0;  // the movement's epoch: the sender must know it
+  std::string keyspace;
+  std::vector<StreamRange> ranges;
+  std::string after;
+  bool from_start = true;
+  uint32_t max_bytes = 0;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = StreamRequest;
+    return std::tuple{field<as::UInt>("movement", &M::movement),    field<as::Str>("keyspace", &M::keyspace),
+                      field<as::List<as::Fields>>("ranges", &M::ranges), field<as::Bin>("after", &M::after),
+                      field<as::Bool>("from_start", &M::from_start), field<as::UInt>("max_bytes", &M::max_bytes),
+                      field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const StreamRequest&) const = default;
+};
+struct StreamedRecord {
+  std::string key;
+  quorum::DvvSet record;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bin>("record.key", &StreamedRecord::key),
+                      field<as::Record>("record.record", &StreamedRecord::record)};
+  }
+  bool operator==(const StreamedRecord&) const = default;
+};
+struct StreamReply {
+  static constexpr MsgType kType = MsgType::kStreamReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "stream reply";
+  std::vector<StreamedRecord> records;
+  std::string cursor;  // the last key scanned: the next request starts after it
+  bool done = false;   // the scan reached the end of the keyspace
+  uint64_t scanned = 0;  // keys looked at for this answer
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = StreamReply;
+    return std::tuple{field<as::List<as::Fields>>("records", &M::records), field<as::Bin>("cursor", &M::cursor),
+                      field<as::Bool>("done", &M::done), field<as::UInt>("scanned", &M::scanned),
+                      field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const StreamReply&) const = default;
 };
 
 // Makes the receiving node play a fault, for tests and benchmarks (see
@@ -445,7 +530,7 @@ using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutRep
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
-                          MetaChangeReply, FaultRequest, FaultReply>;
+                          MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply>;
 
 // What every alternative of Body carries.
 template <class M>

@@ -18,7 +18,12 @@ namespace tally {
 struct ClusterView {
   ring::NodeId self = ring::kNoNode;  // kNoNode until a joiner is given its id
   meta::ClusterMap map;               // epoch 0: no map yet, no data requests
-  ring::Ring ring;                    // map.build_ring()
+  ring::Ring ring;                    // map.build_ring(): who serves reads
+  // While a ring movement runs (map.movement), the ring after it
+  // (map.build_ring_after()): writes go to the replicas of both rings.
+  ring::Ring after;
+
+  bool moving() const { return map.movement.has_value(); }
 
   uint64_t epoch() const { return map.epoch; }
 
@@ -28,6 +33,11 @@ struct ClusterView {
   // The key's primaries, clockwise from its position.
   ring::PreferenceList replicas_of(const meta::Keyspace& ks, const std::string& key) const {
     return ring.preference_list(ring::key_position(ks.name, key), replicas_for(ks));
+  }
+  // The primaries of `position` once the movement completes (the same as
+  // ring's without one).
+  ring::PreferenceList replicas_after(uint64_t position, int n) const {
+    return (moving() ? after : ring).preference_list(position, n);
   }
 };
 

@@ -28,6 +28,8 @@ struct CoordinatorContext {
   WriteDrain& drain;
   // A replica answered with a newer epoch than the view's.
   std::function<void(uint64_t epoch, ring::NodeId from)> saw_epoch;
+  // Fetch the map from `from` (a replica that fenced us off), then `then`.
+  std::function<void(ring::NodeId from, std::function<void()> then)> refresh;
 };
 
 }  // namespace tally

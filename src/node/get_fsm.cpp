@@ -39,11 +39,11 @@ void GetFsm::ask(ring::NodeId node) {
   }
   ReplicaRound::ask<wire::ReplicaReadReply>(
       shared_from_this(), node, wire::ReplicaRead{req_.keyspace.name, req_.key, ctx_.view.epoch()},
-      [](GetFsm& fsm, ring::NodeId node, wire::ReplicaReadReply* ok, std::string error) {
+      [](GetFsm& fsm, ring::NodeId node, wire::ReplicaReadReply* ok, Status error) {
         if (ok) {
           fsm.tally_->reply(node, ok->found ? std::optional<quorum::DvvSet>(std::move(ok->record)) : std::nullopt);
         } else {
-          fsm.tally_->fail(node, std::move(error));
+          fsm.tally_->fail(node, error.message());
         }
         fsm.progress();
       });

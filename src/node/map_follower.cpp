@@ -193,17 +193,37 @@ void MapFollower::adopt(const meta::ClusterMap& map, std::string_view source) {
                             << " has no usable ring: " << ring.status().to_string();
     return;
   }
+  ring::Ring after;
+  if (map.movement) {
+    auto next = map.build_ring_after();
+    if (!next.ok()) {
+      TALLY_LOG(log_, kError) << "cluster map epoch " << map.epoch << " from the " << source
+                              << " has no usable ring after its movement: " << next.status().to_string();
+      return;
+    }
+    after = std::move(*next);
+  }
+  const bool new_epoch = map.epoch != view_.map.epoch;
   view_.map = map;
   view_.ring = std::move(*ring);
+  view_.after = std::move(after);
   for (const auto& m : view_.map.members) {
     if (m.id != view_.self && m.state != meta::NodeState::kRemoved) peers_.watch(m.id);
   }
+  if (!new_epoch) return;  // a movement's progress: nothing routes differently
   const meta::Member* me = view_.map.member(view_.self);
+  std::string moving;
+  if (const auto& mv = view_.map.movement) {
+    const meta::Member* who = view_.map.member(mv->node);
+    moving = "; ring movement: " + (who ? who->name : std::to_string(mv->node)) + " " +
+             std::string(meta::movement_kind_name(mv->kind)) + ", " + std::to_string(mv->done_count()) + " of " +
+             std::to_string(mv->transfers.size()) + " ranges streamed";
+  }
   TALLY_LOG(log_, kInfo) << "cluster map epoch " << view_.map.epoch << " (from the " << source << "): "
                          << view_.ring.node_count() << " nodes on the ring, " << view_.map.keyspaces.size()
                          << " keyspaces; this node is "
-                         << (me ? std::string(meta::node_state_name(me->state)) : std::string("not a member"));
-  maybe_finish_join();
+                         << (me ? std::string(meta::node_state_name(me->state)) : std::string("not a member"))
+                         << moving;
 }
 
 void MapFollower::refresh(ring::NodeId from, std::function<void()> then) {
@@ -231,29 +251,6 @@ void MapFollower::saw_epoch(uint64_t epoch, ring::NodeId from) {
   // The log brings it within a heartbeat; fetching it at once closes the
   // window in which this node routes by an older ring than its peers.
   refresh(from, nullptr);
-}
-
-// A joiner that has applied its own arrival has caught up far enough to take
-// its place on the ring (data streaming is not there yet: until it is, the
-// ranges it takes fill through writes, read repair and hints).
-void MapFollower::maybe_finish_join() {
-  if (join_.empty() || finishing_join_ || stopped_) return;
-  const meta::Member* me = meta_.map().member(view_.self);
-  if (!me || me->state != meta::NodeState::kJoining) return;
-  finishing_join_ = true;
-  wire::MetaChangeRequest req;
-  req.op = wire::MetaOp::kFinishJoin;
-  req.node = self_.id;
-  handle_meta_change(std::move(req), [this](wire::Body reply) {
-    finishing_join_ = false;
-    if (auto* e = std::get_if<wire::ErrorReply>(&reply)) {
-      TALLY_LOG(log_, kWarn) << "cannot take a place on the ring yet: " << e->message << "; retrying";
-      join_timer_ = env_.set_timer(kJoinRetryUs, [this] {
-        join_timer_ = 0;
-        maybe_finish_join();
-      });
-    }
-  });
 }
 
 }  // namespace tally

@@ -76,7 +76,6 @@ class MapFollower {
   wire::ClusterInfoReply cluster_info() const;
   // Passes a metadata request to the leader; false when none is known.
   bool forward_to_leader(wire::Body request, const Respond& respond);
-  void maybe_finish_join();
 
   Env& env_;
   Logger log_;
@@ -91,7 +90,6 @@ class MapFollower {
   bool refreshing_ = false;
   std::vector<std::function<void()>> after_refresh_;
   TimerId join_timer_ = 0;
-  bool finishing_join_ = false;
 };
 
 }  // namespace tally

@@ -140,6 +140,9 @@ void MetaGroup::pump() {
     }
     for (auto& m : rd->messages) hooks_.send(std::move(m));
     uint64_t epoch_before = map_.epoch;
+    // A movement's progress changes the map without bumping its epoch.
+    std::optional<meta::Movement> movement_before;
+    if (!rd->committed_entries.empty()) movement_before = map_.movement;
     bool changed = false;
     if (rd->snapshot) {
       restore(*rd->snapshot);
@@ -148,7 +151,8 @@ void MetaGroup::pump() {
     for (const auto& e : rd->committed_entries) {
       apply(e);
     }
-    changed = changed || map_.epoch != epoch_before;
+    changed = changed || map_.epoch != epoch_before ||
+              (!rd->committed_entries.empty() && movement_before != map_.movement);
     for (const auto& rs : rd->read_states) {
       auto it = reads_.find(rs.request_ctx);
       if (it == reads_.end()) continue;
@@ -305,13 +309,33 @@ Result<MetaGroup::Plan> MetaGroup::plan(const wire::MetaChangeRequest& req) cons
                                                                : meta::NodeState::kRemoved;
       if (req.op == wire::MetaOp::kRemove && (*m)->state == meta::NodeState::kNormal) {
         return Status::InvalidArgument("node " + req.node + " is normal: have it leave first (tally node leave " +
-                                       req.node + ")");
+                                       req.node + "; its ranges are streamed to the others, from the surviving "
+                                       "replicas if it is down), then remove it");
       }
       plan.node_id = (*m)->id;
       plan.command = meta::SetNodeState{(*m)->id, to};
       if (req.op == wire::MetaOp::kRemove && members.contains((*m)->id)) {
         plan.conf = raft::ConfChange{raft::ConfChangeType::kRemoveNode, (*m)->id};
       }
+      break;
+    }
+    case wire::MetaOp::kStreamUpdate: {
+      auto m = named(req.node);
+      if (!m.ok()) return m.status();
+      meta::StreamUpdate u;
+      u.movement = req.stream_movement;
+      u.to = (*m)->id;
+      for (uint64_t i : req.stream_transfers) {
+        if (i > UINT32_MAX) return Status::InvalidArgument("transfer index " + std::to_string(i) + " is out of range");
+        u.transfers.push_back(static_cast<uint32_t>(i));
+      }
+      u.cursor = req.stream_cursor;
+      u.done = req.stream_done;
+      u.keys = req.stream_keys;
+      u.bytes = req.stream_bytes;
+      u.now_ms = env_.wall_ms();
+      plan.node_id = (*m)->id;
+      plan.command = std::move(u);
       break;
     }
     case wire::MetaOp::kPromote:

@@ -19,11 +19,21 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       peers_(env, log_, follower_.view(),
              PeerLink::Hooks{[this](ring::NodeId id) { return follower_.known_member(id); }},
              timings.heartbeat_interval_us),
+      limiter_(uint64_t{config_.stream_rate_mb} << 20),
       replica_(env, log_, follower_.view(), store_, peers_, stats_, drain_,
-               ReplicaOptions{config_.max_hints, timings.hint_replay_interval_us, timings.hints_per_replay}),
+               ReplicaOptions{config_.max_hints, timings.hint_replay_interval_us, timings.hints_per_replay,
+                              &limiter_}),
+      streamer_(env, log_.child("stream"), follower_.view(), store_, replica_, peers_, stats_, limiter_,
+                [this](wire::MetaChangeRequest req, Respond respond) {
+                  follower_.handle_meta_change(std::move(req), std::move(respond));
+                },
+                [this](uint64_t epoch, ring::NodeId from) { follower_.saw_epoch(epoch, from); }, timings.stream),
       coordinator_(CoordinatorContext{env, log_, follower_.view(), peers_, store_, replica_, stats_, drain_,
                                       [this](uint64_t epoch, ring::NodeId from) {
                                         follower_.saw_epoch(epoch, from);
+                                      },
+                                      [this](ring::NodeId from, std::function<void()> then) {
+                                        follower_.refresh(from, std::move(then));
                                       }},
                    CoordinatorOptions{self_.id, config_.request_timeout_ms, config_.limits.max_key_bytes,
                                       config_.limits.max_value_bytes}) {}
@@ -53,6 +63,7 @@ Status Node::start() {
     TALLY_LOG(log_, kInfo) << "speaking the Redis protocol on " << self_.resp_listen->to_string();
   }
   replica_.start();
+  streamer_.start();
   peers_.start();
   TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " (durability "
                          << durability_name(config_.durability) << ")"
@@ -70,6 +81,7 @@ void Node::stop(std::function<void()> done) {
   stopping_ = true;
   peers_.stop();
   replica_.stop();
+  streamer_.stop();
   follower_.stop();
   meta_.stop();
   if (resp_) resp_->stop();
@@ -123,6 +135,7 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
                                              ")"));
   }
   const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
+                         type == wire::MsgType::kStream ||
                          (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0);
   if (from_peer && fault_.silent) return;  // playing dead to the other nodes
   if (from_peer && fault_.delay_ms && type != wire::MsgType::kPing) {
@@ -144,6 +157,8 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
     case wire::MsgType::kReplicaWrite:
     case wire::MsgType::kReplicaRead:
       return data_request(std::move(msg), std::move(respond), refreshed);
+    case wire::MsgType::kStream:
+      return streamer_.handle_pull(std::get<wire::StreamRequest>(msg.body), std::move(respond));
     case wire::MsgType::kClusterInfo:
       return follower_.handle_cluster_info(std::get<wire::ClusterInfoRequest>(msg.body), std::move(respond));
     case wire::MsgType::kMetaChange:

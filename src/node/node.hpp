@@ -7,6 +7,7 @@
 //   MapFollower     the metadata group's side: joining, following the map
 //   Coordinator     a client's put, delete and get (PutFsm, GetFsm)
 //   ReplicaService  replica reads and writes, hints and their replay
+//   RangeStreamer   ranges following the ring: pulled in, sent out
 //   NodeStats       the counters `status` and INFO report
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
@@ -27,6 +28,8 @@
 #include "node/meta_group.hpp"
 #include "node/node_stats.hpp"
 #include "node/peer_link.hpp"
+#include "node/range_streamer.hpp"
+#include "node/rate_limiter.hpp"
 #include "node/replica_service.hpp"
 #include "node/respond.hpp"
 #include "node/resp_server.hpp"
@@ -42,6 +45,7 @@ struct NodeTimings {
   uint64_t heartbeat_interval_us = 100'000;
   uint64_t hint_replay_interval_us = 200'000;
   size_t hints_per_replay = 256;
+  StreamOptions stream;
 };
 
 class Node final : public NetworkHandler, public RespBackend {
@@ -119,7 +123,9 @@ class Node final : public NetworkHandler, public RespBackend {
   MetaGroup meta_;
   MapFollower follower_;
   PeerLink peers_;
+  RateLimiter limiter_;  // background bytes: range streams and hint replay
   ReplicaService replica_;
+  RangeStreamer streamer_;
   Coordinator coordinator_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
   bool stopping_ = false;

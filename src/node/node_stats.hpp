@@ -19,6 +19,10 @@ enum class Counter : uint8_t {
   kReadRepairs,     // replica copies sent to bring a stale replica up to date
   kHintsDelivered,  // hinted writes their node acknowledged
   kProtocolErrors,  // frames that did not decode, replies where requests belong
+  kStreamedIn,      // records received in range streams (ring movements)
+  kStreamedInBytes,
+  kStreamedOut,     // records sent to other nodes' range streams
+  kFenced,          // replica writes refused as routed by a map older than a ring movement
   kCount_,
 };
 
@@ -35,6 +39,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kReadRepairs, "read_repairs", "copies sent to replicas a read found stale"},
     {Counter::kHintsDelivered, "hints_delivered", "hinted writes handed to the node they were kept for"},
     {Counter::kProtocolErrors, "protocol_errors", "frames that did not decode or were not requests"},
+    {Counter::kStreamedIn, "streamed_in", "records received and merged from range streams (joins, leaves)"},
+    {Counter::kStreamedInBytes, "streamed_in_bytes", "bytes of the records received from range streams"},
+    {Counter::kStreamedOut, "streamed_out", "records sent to nodes receiving ranges"},
+    {Counter::kFenced, "fenced_writes", "replica writes refused: routed by a map older than a ring movement"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

@@ -7,7 +7,7 @@ namespace tally {
 PutFsm::PutFsm(CoordinatorContext& ctx, WriteRequest request, Respond respond)
     : ReplicaRound(ctx, std::move(respond), request.timeout_ms), req_(std::move(request)) {}
 
-void PutFsm::start() {
+std::vector<quorum::ReplicaOutcome> PutFsm::targets() const {
   const ClusterView& view = ctx_.view;
   const uint64_t position = ring::key_position(req_.keyspace, req_.key);
 
@@ -30,12 +30,34 @@ void PutFsm::start() {
       outcomes.push_back({p, 0, up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
     }
   }
+  if (!view.moving()) return outcomes;
+  // A ring movement: the replicas after it count apart (W of each list), and
+  // the pending owners are written as well (docs/architecture.md, Range
+  // movement).
+  const int n_after = std::min(req_.n, std::max(1, view.after.node_count()));
+  const ring::PreferenceList after = view.replicas_after(position, n_after);
+  for (auto& o : outcomes) {
+    const ring::NodeId primary = o.stands_in_for != 0 ? o.stands_in_for : o.node;
+    if (!after.contains(primary)) o.side = quorum::ReplicaSide::kOld;
+  }
+  for (ring::NodeId p : after) {
+    bool listed = false;
+    for (const auto& o : outcomes) listed = listed || o.node == p || o.stands_in_for == p;
+    if (listed) continue;
+    outcomes.push_back({p, 0, up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {},
+                        quorum::ReplicaSide::kNew});
+  }
+  return outcomes;
+}
+
+void PutFsm::start() {
+  std::vector<quorum::ReplicaOutcome> outcomes = targets();
   tally_ = std::make_unique<quorum::WriteTally>(req_.w, std::move(outcomes));
   ctx_.drain.started();
   // The timeout covers the whole request, our own disk write included.
   start_timer(shared_from_this());
 
-  const ring::NodeId me = view.self;
+  const ring::NodeId me = ctx_.view.self;
   ctx_.store.update(
       req_.keyspace, req_.key,
       [me, write = std::move(req_.write), context = std::move(req_.context), blind = req_.blind,
@@ -75,15 +97,41 @@ void PutFsm::send_replica_writes() {
     ask<wire::ReplicaWriteReply>(
         shared_from_this(), r.node,
         wire::ReplicaWrite{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch()},
-        [](PutFsm& fsm, ring::NodeId node, const wire::ReplicaWriteReply* ok, std::string error) {
+        [](PutFsm& fsm, ring::NodeId node, const wire::ReplicaWriteReply* ok, Status error) {
           if (ok) {
             fsm.tally_->ack(node);
+          } else if (error.code() == Code::kStaleEpoch && !fsm.retargeted_) {
+            // Fenced: a ring movement started after our map. Fetch the map
+            // and write to the replicas it names (once; the answer holds).
+            fsm.retargeted_ = true;
+            ++fsm.outstanding_;
+            fsm.ctx_.refresh(node, [self = fsm.shared_from_this()] {
+              if (self->finished_) return;
+              --self->outstanding_;
+              self->retarget();
+            });
+            return;
           } else {
-            fsm.tally_->fail(node, std::move(error));
+            fsm.tally_->fail(node, error.message());
           }
           fsm.progress();
         });
   }
+}
+
+void PutFsm::retarget() {
+  if (finished_) return;
+  if (replied_) return progress();
+  // The replicas that acknowledged keep their acknowledgement; everyone else
+  // the new map names is asked (again: a write is merged, never doubled).
+  std::vector<quorum::ReplicaId> acked;
+  for (const auto& r : tally_->replicas()) {
+    if (r.state == quorum::ReplicaState::kOk) acked.push_back(r.node);
+  }
+  tally_ = std::make_unique<quorum::WriteTally>(req_.w, targets());
+  for (auto node : acked) tally_->ack(node);
+  send_replica_writes();
+  progress();
 }
 
 void PutFsm::progress() {

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "node/replica_round.hpp"
 #include "quorum/dvv.hpp"
@@ -40,8 +41,14 @@ class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> 
 
  private:
   friend class ReplicaRound;
+  // The replicas to write (ReplicaOutcomes of both lists while a range moves)
+  // by the view as it is now.
+  std::vector<quorum::ReplicaOutcome> targets() const;
   void minted(Result<store::RecordStore::Record> r);
   void send_replica_writes();
+  // A replica refused the write as routed by a map older than a ring
+  // movement: after the map is refreshed, write to the replicas it names.
+  void retarget();
   // Replies as soon as the tally decides; completes when every replica has
   // answered or the time is up.
   void progress();
@@ -49,6 +56,7 @@ class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> 
   WriteRequest req_;
   store::RecordStore::Record record_;  // the new state, minted here; null until our copy is durable
   std::unique_ptr<quorum::WriteTally> tally_;
+  bool retargeted_ = false;
 };
 
 }  // namespace tally

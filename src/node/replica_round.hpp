@@ -44,8 +44,9 @@ class ReplicaRound {
   // Sends `request` to replica `node` (one of the answers still to come).
   // Unless the round has finished meanwhile, `on_answer(*self, node, reply,
   // error)` runs when it answers: `reply` points to the answer when it is an
-  // Expected, and is null on a failure, which `error` describes. A newer
-  // epoch in the answer is reported; silence calls nothing.
+  // Expected, and is null on a failure, which the Status `error` describes
+  // (the replica's own code when it answered with an error). A newer epoch
+  // in the answer is reported; silence calls nothing.
   template <class Expected, class Self, class OnAnswer>
   static void ask(const std::shared_ptr<Self>& self, ring::NodeId node, wire::Body request, OnAnswer on_answer) {
     ReplicaRound& round = *self;
@@ -59,12 +60,12 @@ class ReplicaRound {
                             Expected* reply = r.ok() ? std::get_if<Expected>(&r->body) : nullptr;
                             if (reply) {
                               round.ctx_.saw_epoch(reply->epoch, node);
-                              return on_answer(*self, node, reply, std::string());
+                              return on_answer(*self, node, reply, Status::Ok());
                             }
-                            std::string error = !r.ok() ? r.status().message()
-                                                : std::holds_alternative<wire::ErrorReply>(r->body)
-                                                    ? std::get<wire::ErrorReply>(r->body).message
-                                                    : std::string("unexpected reply");
+                            Status error = !r.ok() ? r.status() : Status::ProtocolError("unexpected reply");
+                            if (r.ok()) {
+                              if (auto* e = std::get_if<wire::ErrorReply>(&r->body)) error = Status(e->code, e->message);
+                            }
                             on_answer(*self, node, nullptr, std::move(error));
                           });
   }

@@ -60,6 +60,15 @@ void ReplicaService::handle_write(wire::ReplicaWrite& req, Respond respond) {
   if (!view_.map.keyspace(req.keyspace)) {
     return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
+  if (view_.moving() && req.epoch < view_.map.movement->epoch) {
+    // Fencing: the coordinator routed this by a map from before the ring
+    // movement, so it did not write to the ranges' new owners. It refreshes
+    // its map and writes again (docs/architecture.md, Range movement).
+    stats_.add(Counter::kFenced);
+    return fail(respond, Status::StaleEpoch("routed by cluster map epoch " + std::to_string(req.epoch) +
+                                            ", older than the ring movement of epoch " +
+                                            std::to_string(view_.map.movement->epoch) + "; refresh and retry"));
+  }
   auto done = [this, respond](Status s) {
     if (s.ok()) {
       respond(wire::ReplicaWriteReply{view_.epoch()});
@@ -123,17 +132,21 @@ void ReplicaService::replay_hints() {
     struct Round {
       int left = 1;
       bool moved_on = false;  // delivered a hint, or skipped a node that is down
+      uint64_t wait_us = 0;   // before the next round, by the rate limit
     };
     auto round = std::make_shared<Round>();
     round->moved_on = skip;
     auto one_done = [this, round] {
       if (--round->left > 0) return;
       replaying_ = false;
-      next_replay(round->moved_on);
+      next_replay(round->moved_on, round->wait_us);
     };
+    uint64_t bytes = 0;
     for (auto& [dkey, hint] : *r) {
       if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
       ++round->left;
+      bytes += dkey.size();
+      for (const auto& s : hint.record.siblings) bytes += s.value.size();
       auto record = std::make_shared<quorum::DvvSet>(std::move(hint.record));
       peers_.call(hint.target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, view_.epoch()}, 2'000'000,
                   [this, dkey = dkey, record, round, one_done](Result<wire::Message> reply) {
@@ -146,13 +159,19 @@ void ReplicaService::replay_hints() {
                     }
                   });
     }
+    // The next round waits as long as the node-wide rate limit asks.
+    round->wait_us = options_.limiter ? options_.limiter->take(bytes, env_.now_us()) : 0;
     one_done();
   });
 }
 
-void ReplicaService::next_replay(bool moved_on) {
+void ReplicaService::next_replay(bool moved_on, uint64_t wait_us) {
   if (stopped_ || replay_timer_) return;
   if (moved_on && !replay_cursor_.empty()) {
+    if (wait_us > 0) {
+      replay_timer_ = env_.set_timer(wait_us, [this] { replay_hints(); });
+      return;
+    }
     env_.defer([this] {
       if (!replay_timer_) replay_hints();
     });

@@ -19,6 +19,7 @@
 #include "node/env.hpp"
 #include "node/node_stats.hpp"
 #include "node/peer_link.hpp"
+#include "node/rate_limiter.hpp"
 #include "node/respond.hpp"
 #include "node/write_drain.hpp"
 #include "quorum/dvv.hpp"
@@ -35,6 +36,9 @@ struct ReplicaOptions {
   // Hints offered per round, all at once; while rounds deliver, the next one
   // starts as soon as the last answer of the one before is in.
   size_t hints_per_replay = 256;
+  // The node-wide budget of background bytes that replay shares with range
+  // streams (none: no limit). Outlives the service.
+  RateLimiter* limiter = nullptr;
 };
 
 class ReplicaService {
@@ -69,7 +73,7 @@ class ReplicaService {
   // The next round: at once when the last one moved on (delivered a hint,
   // or skipped a node that is down) and more hints follow, else after
   // hint_replay_interval_us.
-  void next_replay(bool moved_on);
+  void next_replay(bool moved_on, uint64_t wait_us = 0);
 
   Env& env_;
   Logger log_;

@@ -96,6 +96,7 @@ std::string_view error_word(Code code) {
     case Code::kTimeout:
       return "TIMEOUT";
     case Code::kUnavailable:
+    case Code::kStaleEpoch:
       return "UNAVAILABLE";
     case Code::kIoError:
       return "IOERR";

@@ -153,6 +153,12 @@ TEST_CASE("cluster: a node leaves, then is removed from the ring and the metadat
   CHECK_THAT(early.out, Catch::Contains("have it leave first"));
   CHECK_THAT(run(c.cli("node leave n9")).out, Catch::Contains("no node named 'n9'"));
   REQUIRE(run(c.cli("node leave n5")).exit_code == 0);
+  // Its ranges stream to the others; --wait returns once they are in.
+  CommandResult settled = run(c.cli("cluster status --wait --wait-timeout 60"));
+  INFO(settled.out);
+  REQUIRE(settled.exit_code == 0);
+  CHECK_THAT(settled.out, Catch::Contains("ring settled"));
+  CHECK(connect_client(c.nodes[0]->endpoint())->cluster_info()->member("n5")->state == "left");
   CommandResult removed = run(c.cli("node remove n5"));
   INFO(removed.out);
   REQUIRE(removed.exit_code == 0);

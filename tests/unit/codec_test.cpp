@@ -160,6 +160,10 @@ std::vector<Message> sample_messages() {
       {41, wire::FaultRequest{2, false}},
       {42, wire::FaultRequest{0, true}},
       {43, wire::FaultReply{}},
+      {44, wire::StreamRequest{6, "users", {{1, 1}, {kMaxId, 5}}, std::string("k\0\xff", 3), false, 1 << 20, 7}},
+      {45, wire::StreamRequest{6, "default", {{0, 0}}, "", true, 0, 0}},
+      {46, wire::StreamReply{{{"a", sample_record()}, {std::string("\0", 1), quorum::DvvSet{}}}, "a", false, 2048, 9}},
+      {47, wire::StreamReply{{}, "", true, 0, 0}},
       {44, wire::PutReply{kBinary, 9}},
       {45, wire::GetReply{{"a"}, kBinary, std::numeric_limits<uint64_t>::max()}},
       {46, wire::DeleteReply{3}},
@@ -291,7 +295,7 @@ TEST_CASE("decode rejects a protocol version it does not speak, naming it", "[co
 }
 
 TEST_CASE("decode rejects an unknown message type, naming it", "[codec]") {
-  for (int type : {0, 23, 99, 255}) {
+  for (int type : {0, static_cast<int>(wire::kMessageTypes) + 1, 99, 255}) {
     INFO("type " << type);
     std::string payload = packed([type](auto& p) {
       p.pack_array(3);

@@ -74,7 +74,8 @@ struct Harness {
                                        drain,
                                        [this](uint64_t epoch, ring::NodeId from) {
                                          epochs_seen.emplace_back(epoch, from);
-                                       }},
+                                       },
+                                       [](ring::NodeId, std::function<void()> then) { then(); }},
                     CoordinatorOptions{"n1", kTimeoutMs, 64, 1024}) {
     std::vector<meta::Member> members;
     for (int i = 1; i <= nodes; ++i) {

@@ -56,6 +56,17 @@ void fill(as::ClusterMap, meta::ClusterMap& map, const char*) {
   map.epoch = 7;
   map.members.push_back(meta::Member{3, "n3", "10.0.0.3:7400", "z1", {5, 1u << 31}, meta::NodeState::kLeaving});
   map.keyspaces.push_back(meta::Keyspace{"ks", 5, 1, 4, meta::ConflictMode::kLww});
+  meta::Movement mv;
+  mv.kind = meta::MovementKind::kLeave;
+  mv.node = 3;
+  mv.epoch = 6;
+  mv.transfers.push_back(meta::Transfer{"ks", {9, 5}, 4, {3, 1}, meta::TransferState::kStreaming, kBinary});
+  mv.transfers.push_back(meta::Transfer{"ks", {5, 9}, 1, {3}, meta::TransferState::kDone, ""});
+  mv.keys = 12;
+  mv.bytes = std::numeric_limits<uint64_t>::max();
+  mv.started_ms = 1;
+  mv.updated_ms = 2;
+  map.movement = mv;
 }
 void fill(as::RaftEntry, raft::Entry& entry, const char*) {
   entry.term = 4;
@@ -73,6 +84,8 @@ void fill(as::RaftSnapshot, std::shared_ptr<const raft::Snapshot>& snapshot, con
   s->data = kBinary;
   snapshot = s;
 }
+template <class T>
+void fill(as::Fields, T& nested, const char*);
 template <class Elem, class T>
 void fill(as::List<Elem>, std::vector<T>& list, const char* name) {
   list.resize(3);  // the first left at its default

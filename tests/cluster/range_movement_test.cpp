@@ -1,0 +1,241 @@
+// Data following the ring on real tallyd processes: a node joins, two leave
+// and are removed, one more is killed with -9, while a client reads and
+// writes throughout. No acknowledged write may be lost, no read of an
+// acknowledged key may answer "not found", and every replica of the final
+// ring must hold its keys.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "client/engine.hpp"
+#include "quorum/dvv.hpp"
+#include "tally/client.hpp"
+#include "testing/cluster_harness.hpp"
+#include "testing/temp_dir.hpp"
+#include "testing/wait.hpp"
+
+using namespace tally;
+using namespace tally::clustertest;
+
+namespace {
+
+// Keys written before the ring changes (TALLY_MOVEMENT_KEYS overrides: the
+// long run uses 20,000).
+int key_count() {
+  const char* v = std::getenv("TALLY_MOVEMENT_KEYS");
+  return v && *v ? std::atoi(v) : 2000;
+}
+
+// What replica `endpoint` holds for `key`, asked of it alone (no quorum, no
+// repair): a ReplicaRead sent to that node only. nullopt: it answered
+// "not held"; an error: it did not answer.
+Result<std::optional<std::vector<std::string>>> local_values(const std::string& endpoint, const std::string& key) {
+  HostPort addr = *parse_host_port(endpoint);
+  ClientOptions o;
+  o.token_aware = false;
+  o.ring_refresh_ms = 0;
+  client::Engine engine(o, {addr});
+  auto answered = std::make_shared<std::promise<Result<wire::Message>>>();
+  auto reply_future = answered->get_future();
+  client::Request req;
+  req.body = wire::ReplicaRead{"default", key};
+  req.idempotent = true;
+  req.target = addr;
+  req.deadline = client::Clock::now() + std::chrono::seconds(2);
+  req.done = [answered](Result<wire::Message> m) { answered->set_value(std::move(m)); };
+  engine.submit(std::move(req));
+  auto reply = reply_future.get();
+  if (!reply.ok()) return reply.status();
+  auto* r = std::get_if<wire::ReplicaReadReply>(&reply->body);
+  if (!r) return Status::ProtocolError("not a replica read reply");
+  if (!r->found) return std::optional<std::vector<std::string>>();
+  return std::optional<std::vector<std::string>>(quorum::values(r->record));
+}
+
+// The writes a client saw acknowledged, and the reads that went wrong.
+struct Ledger {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> acked;  // key, value (each key written once)
+  std::vector<std::string> not_found;                      // "phase: key at R=r"
+  std::atomic<const char*> phase{"load"};
+  uint64_t reads = 0, read_errors = 0, writes = 0, write_errors = 0;
+};
+
+// Reads acknowledged keys at R=1 and R=2 and writes new keys at W=2 until
+// `stop`; a read that answers "not found" for an acknowledged key is logged.
+void traffic(const std::string& endpoints, Ledger& ledger, std::atomic<bool>& stop) {
+  auto client = connect_client(endpoints);
+  std::mt19937_64 rng(7);
+  for (int n = 0; !stop; ++n) {
+    std::pair<std::string, std::string> kv;
+    {
+      std::lock_guard<std::mutex> lock(ledger.mu);
+      kv = ledger.acked[rng() % ledger.acked.size()];
+    }
+    for (int r : {1, 2}) {
+      ReadOptions ro;
+      ro.r = r;
+      auto got = client->get(kv.first, ro);
+      std::lock_guard<std::mutex> lock(ledger.mu);
+      ++ledger.reads;
+      if (!got.ok()) {
+        ++ledger.read_errors;
+      } else if (!got->found()) {
+        ledger.not_found.push_back(std::string(ledger.phase.load()) + ": " + kv.first + " at R=" + std::to_string(r));
+      }
+    }
+    const std::string key = "during-" + std::to_string(n);
+    WriteOptions wo;
+    wo.w = 2;
+    bool ok = client->put(key, "d" + std::to_string(n), wo).ok();
+    std::lock_guard<std::mutex> lock(ledger.mu);
+    ++ledger.writes;
+    if (ok) {
+      ledger.acked.emplace_back(key, "d" + std::to_string(n));
+    } else {
+      ++ledger.write_errors;
+    }
+  }
+}
+
+// The CLI against `endpoints`, stdout and stderr together.
+CommandResult tally_cli(const std::string& endpoints, const std::string& args) {
+  return run(build_dir() + "/tally -e " + endpoints + " " + args + " 2>&1");
+}
+
+void settle(const std::string& endpoints) {
+  CommandResult r = tally_cli(endpoints, "cluster status --wait --wait-timeout 120");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.out, Catch::Contains("ring settled"));
+}
+
+}  // namespace
+
+TEST_CASE("cluster: keys follow the ring through a join, two leaves and a kill -9, under reads and writes",
+          "[cluster][movement]") {
+  LocalCluster c({5, "buffered", "", false});
+  REQUIRE(c.start().ok());
+  const std::string founders = c.endpoints();
+  auto client = connect_client(founders);
+  Ledger ledger;
+  const int keys = key_count();
+  WriteOptions w2;
+  w2.w = 2;
+  for (int i = 0; i < keys; ++i) {
+    const std::string key = "key-" + std::to_string(i), value = "value-" + std::to_string(i);
+    if (client->put(key, value, w2).ok()) ledger.acked.emplace_back(key, value);
+  }
+  REQUIRE(ledger.acked.size() >= static_cast<size_t>(keys) * 99 / 100);
+
+  std::atomic<bool> stop{false};
+  std::thread load([&] { traffic(founders, ledger, stop); });
+
+  // A sixth node joins: it streams its ranges in before it serves a read.
+  ledger.phase = "join";
+  NodeSpec n6{"n6", free_port()};
+  TempDir dir6;
+  TallydProcess p6(write_config(dir6.path, {n6}, "buffered"), "n6", n6.port, dir6.path + "/n6.log",
+                   c.nodes[0]->endpoint());
+  REQUIRE(p6.start().ok());
+  REQUIRE(eventually([&] {
+    auto info = client->cluster_info();
+    return info.ok() && info->member("n6") && info->member("n6")->state == "normal";
+  }, std::chrono::seconds(120)));
+  INFO(p6.log());
+  const std::string all = founders + "," + p6.endpoint();
+
+  // Two nodes leave, one after the other, and are removed.
+  for (const char* name : {"n2", "n3"}) {
+    ledger.phase = name;
+    CommandResult leave = tally_cli(all, std::string("node leave ") + name);
+    INFO(leave.out);
+    REQUIRE(leave.exit_code == 0);
+    settle(all);
+    CommandResult remove = tally_cli(all, std::string("node remove ") + name);
+    INFO(remove.out);
+    REQUIRE(remove.exit_code == 0);
+  }
+  ledger.phase = "after";
+  stop = true;
+  load.join();
+  c.nodes[1]->terminate();
+  c.nodes[2]->terminate();
+
+  // One more is killed: every acknowledged write is still readable at R=1.
+  c.nodes[3]->kill9();
+  const std::string survivors = c.nodes[0]->endpoint() + "," + c.nodes[4]->endpoint() + "," + p6.endpoint();
+  auto reader = connect_client(survivors);
+  std::vector<std::string> missing;
+  ReadOptions r1;
+  r1.r = 1;
+  for (const auto& [key, value] : ledger.acked) {
+    auto got = reader->get(key, r1);
+    if (!got.ok() || got->values != std::vector<std::string>{value}) missing.push_back(key);
+  }
+  INFO("reads " << ledger.reads << " (" << ledger.read_errors << " failed), writes " << ledger.writes << " ("
+                << ledger.write_errors << " failed); first not-found: "
+                << (ledger.not_found.empty() ? std::string("-") : ledger.not_found.front())
+                << "; first missing: " << (missing.empty() ? std::string("-") : missing.front()));
+  WARN(ledger.acked.size() << " acknowledged writes; during the movements " << ledger.reads << " reads ("
+                           << ledger.read_errors << " failed), " << ledger.writes << " writes ("
+                           << ledger.write_errors << " failed)");
+  CHECK(ledger.not_found.empty());
+  CHECK(missing.empty());
+  CHECK(ledger.reads > 0);
+
+  // Every replica of the final ring holds the keys it is a replica of.
+  std::map<std::string, std::string> endpoint_of;
+  for (size_t i = 0; i < c.specs.size(); ++i) endpoint_of[c.specs[i].id] = c.nodes[i]->endpoint();
+  endpoint_of["n6"] = p6.endpoint();
+  size_t checked = 0;
+  std::vector<std::string> not_held;
+  for (size_t i = 0; i < ledger.acked.size() && checked < 200; i += ledger.acked.size() / 200 + 1, ++checked) {
+    const auto& [key, value] = ledger.acked[i];
+    auto replicas = reader->replicas(key);
+    REQUIRE(replicas.ok());
+    for (const auto& name : *replicas) {
+      if (name == "n4") continue;  // killed
+      auto held = local_values(endpoint_of[name], key);
+      if (!held.ok() || !*held || **held != std::vector<std::string>{value}) not_held.push_back(key + " on " + name);
+    }
+  }
+  INFO("first not held: " << (not_held.empty() ? std::string("-") : not_held.front()));
+  CHECK(not_held.empty());
+  CHECK(checked >= 100);
+}
+
+TEST_CASE("cluster: movement errors are clear: a second movement, a leave below N, remove of a normal node",
+          "[cluster][movement]") {
+  LocalCluster c({3, "buffered", "", false});
+  REQUIRE(c.start().ok());
+  auto cli = [&](const std::string& args) { return tally_cli(c.endpoints(), args); };
+  CommandResult below = cli("node leave n3");
+  CHECK(below.exit_code == 1);
+  CHECK_THAT(below.out, Catch::Contains("2 nodes would remain, fewer than keyspace 'default'"));
+  CommandResult normal = cli("node remove n2");
+  CHECK(normal.exit_code == 1);
+  CHECK_THAT(normal.out, Catch::Contains("n2 is normal: have it leave first"));
+  // A join registered by hand (no node will start): it stays joining, and a
+  // second movement is refused until it is called off.
+  REQUIRE(cli("node join n4 127.0.0.1:1").exit_code == 0);
+  CommandResult second = cli("node join n5 127.0.0.1:2");
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.out, Catch::Contains("a ring movement is in progress (n4 joining"));
+  CommandResult status = cli("cluster status");
+  CHECK_THAT(status.out, Catch::Contains("ring movement: n4 joining, 0 of "));
+  CommandResult json = cli("--json cluster status");
+  CHECK_THAT(json.out, Catch::Contains("\"movement\":{\"kind\":\"join\",\"node\":\"n4\""));
+  CommandResult timeout = cli("cluster status --wait --wait-timeout 1");
+  CHECK(timeout.exit_code != 0);
+  CHECK_THAT(timeout.out, Catch::Contains("the ring did not settle within 1 s"));
+  REQUIRE(cli("node remove n4").exit_code == 0);
+  CommandResult settled = cli("cluster status --wait --wait-timeout 10");
+  CHECK(settled.exit_code == 0);
+  CHECK_THAT(settled.out, Catch::Contains("ring settled"));
+}
