@@ -1,5 +1,7 @@
 #include "sim/sim_cluster.hpp"
 
+#include <algorithm>
+
 #include "net/codec.hpp"
 
 namespace tally::sim {
@@ -24,8 +26,31 @@ SimCluster::SimCluster(SimWorld& world, int nodes, Durability durability,
   for (int i = 0; i < nodes; ++i) {
     hosts_.push_back(&world.add_host(config_.nodes[i].id, config_.nodes[i].listen));
     nodes_.push_back(nullptr);
+    // A founder's own config is the cluster's, itself first (listen()).
+    ClusterConfig own = config_;
+    std::rotate(own.nodes.begin(), own.nodes.begin() + i, own.nodes.begin() + i + 1);
+    own_.push_back(std::move(own));
+    join_.emplace_back();
     restart(i);
   }
+}
+
+int SimCluster::add_joiner(int through) {
+  const int i = size();
+  NodeEntry e;
+  e.id = "n" + std::to_string(i + 1);
+  e.listen = HostPort{"10.0.0." + std::to_string(i + 1), 7400};
+  e.data_dir = "/sim/" + e.id;
+  e.zone = "z" + std::to_string(i % 3 + 1);
+  ClusterConfig own = config_;
+  own.nodes = {e};
+  own.voters.clear();
+  own_.push_back(std::move(own));
+  join_.push_back(listen(through).to_string());
+  hosts_.push_back(&world_.add_host(e.id, e.listen));
+  nodes_.push_back(nullptr);
+  restart(i);
+  return i;
 }
 
 SimCluster::~SimCluster() = default;
@@ -37,8 +62,12 @@ void SimCluster::crash(int i, CrashKind kind) {
 
 void SimCluster::restart(int i) {
   hosts_[i]->restart();
-  nodes_[i] = std::make_unique<Node>(*hosts_[i], config_, config_.nodes[i]);
-  if (initial_map_.ok()) nodes_[i]->set_initial_map(*initial_map_);
+  if (!join_[i].empty()) {
+    nodes_[i] = std::make_unique<Node>(*hosts_[i], own_[i], own_[i].nodes.front(), NodeTimings{}, join_[i]);
+  } else {
+    nodes_[i] = std::make_unique<Node>(*hosts_[i], config_, config_.nodes[i]);
+  }
+  if (join_[i].empty() && initial_map_.ok()) nodes_[i]->set_initial_map(*initial_map_);
   Status s = nodes_[i]->start();
   if (!s.ok()) world_.trace("start failed: " + s.to_string());
 }

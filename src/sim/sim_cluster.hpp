@@ -33,12 +33,23 @@ class SimCluster {
   // A fresh node starts on host i from what its disk kept.
   void restart(int i);
 
+  // A new host n<size+1> (10.0.0.<size+1>:7400) whose node joins the running
+  // cluster through node `through` (as `tallyd --join` does: its config
+  // names only itself). Returns its index.
+  int add_joiner(int through);
+  // Where node i listens.
+  const HostPort& listen(int i) const { return own_[i].nodes.front().listen; }
+
  private:
   SimWorld& world_;
   ClusterConfig config_;
   Result<meta::ClusterMap> initial_map_;  // computed once for every founder
   std::vector<SimHost*> hosts_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  // Per host: the config it starts from (a joiner's names only itself, first
+  // in `nodes`) and the address it joins through (empty for a founder).
+  std::vector<ClusterConfig> own_;
+  std::vector<std::string> join_;
 };
 
 // A client on its own simulated host: sends requests to one node and calls

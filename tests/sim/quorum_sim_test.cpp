@@ -1,13 +1,18 @@
 // The quorum data path under faults, on five simulated nodes (N=3, R=2, W=2):
 // partitions, power-loss crashes, message loss, duplication and reordering,
-// with clients racing on a few keys. Checked after every run:
+// and the ring changing under it (nodes joining, leaving and being removed,
+// one movement at a time), with clients racing on a few keys. Checked after
+// every run, on the ring as it ends:
 //   - no acknowledged write is lost: each is in the final value set, or was
 //     superseded by a write that read it (and that write is itself present,
 //     a delete, or superseded in turn);
 //   - no read returns a value that nobody wrote;
-//   - after the faults heal and repair runs, every replica of a key holds the
-//     same versions;
-//   - version vectors never hold more entries than the key has replicas.
+//   - no quorum read (R=2) misses a write acknowledged (W=2) before it began,
+//     or what superseded it: R + W > N holds across ring movements;
+//   - after the faults heal and repair runs, every replica of a key in the
+//     final ring holds the same versions, and with the first check, every
+//     acknowledged write that survives;
+//   - version vectors never hold more entries than the key has had replicas.
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -33,11 +38,21 @@ struct WriteRecord {
   bool is_delete = false;
   bool acked = false;
   std::set<std::string> read_set;  // values the context it carried had seen
+  uint64_t acked_us = 0;           // when the client had its acknowledgement
+};
+
+// A quorum read: R=2 of N=3 after writes acknowledged by W=2 must see them
+// (or what superseded them), whatever the ring did in between.
+struct ReadRecord {
+  std::string key;
+  uint64_t started_us = 0;
+  std::set<std::string> values;
 };
 
 struct Outcome {
   uint64_t trace_hash = 0;
   uint64_t acked = 0, writes = 0, reads = 0, siblings_seen = 0;
+  uint64_t joins = 0, leaves = 0, removes = 0;
   std::vector<std::string> violations;
 };
 
@@ -45,6 +60,7 @@ class Checker {
  public:
   std::map<std::string, WriteRecord> writes;  // by value (values are unique)
   std::set<std::string> observed;             // values some read returned
+  std::vector<ReadRecord> reads;
   std::vector<std::string> violations;
 
   void saw(const std::string& key, const std::vector<std::string>& values) {
@@ -107,13 +123,15 @@ class Clients {
       return;
     }
     // Read, then (usually) write with the read's context.
-    clients_[c]->request(wire::GetRequest{"default", key, {}}, [this, c, key, dice](Result<wire::Message> r) {
+    const uint64_t started = world_.now_us();
+    clients_[c]->request(wire::GetRequest{"default", key, {}}, [this, c, key, dice, started](Result<wire::Message> r) {
       auto* g = r.ok() ? std::get_if<wire::GetReply>(&r->body) : nullptr;
       if (!g) return next(c);
       ++reads;
       if (g->values.size() > 1) ++siblings_seen;
       checker_.saw(key, g->values);
       std::set<std::string> seen(g->values.begin(), g->values.end());
+      checker_.reads.push_back(ReadRecord{key, started, seen});
       if (dice < 80) {
         write(c, key, false, g->context, seen);
       } else if (dice < 90 && !g->context.empty()) {
@@ -137,6 +155,7 @@ class Clients {
       if (r.ok() && (std::holds_alternative<wire::PutReply>(r->body) ||
                      std::holds_alternative<wire::DeleteReply>(r->body))) {
         checker_.writes[value].acked = true;
+        checker_.writes[value].acked_us = world_.now_us();
       }
       next(c);
     });
@@ -158,6 +177,73 @@ std::optional<quorum::DvvSet> stored(SimCluster& cluster, int i, const std::stri
   return rec.ok() ? std::optional<quorum::DvvSet>(*rec) : std::nullopt;
 }
 
+// Joins, leaves and removes, as an operator would make them: one at a time,
+// through any node (which hands it to the metadata leader). Only nodes that
+// are not metadata voters leave (n1-n3 are), so the group keeps its quorum.
+class Membership {
+ public:
+  Membership(SimWorld& world, SimCluster& cluster) : world_(world), cluster_(cluster) {
+    auto& h = world.add_host("admin", HostPort{"10.0.3.1", 9000});
+    for (int i = 0; i < 3; ++i) admins_.push_back(std::make_unique<SimClient>(h, cluster.listen(i), 2'000'000));
+  }
+
+  // The map of the running node that knows the newest one.
+  std::optional<meta::ClusterMap> newest() {
+    std::optional<meta::ClusterMap> best;
+    for (int i = 0; i < cluster_.size(); ++i) {
+      if (cluster_.node(i) && (!best || cluster_.node(i)->meta().map().epoch > best->epoch)) {
+        best = cluster_.node(i)->meta().map();
+      }
+    }
+    return best;
+  }
+
+  // One change, if the map allows one now; `max_hosts` bounds joins.
+  void step(int max_hosts) {
+    auto map = newest();
+    if (!map || map->movement || busy_) return;
+    for (const auto& m : map->members) {
+      if (m.state == meta::NodeState::kLeft) return change(wire::MetaOp::kRemove, m.name);
+    }
+    std::vector<std::string> leavers;
+    int normal = 0;
+    for (const auto& m : map->members) {
+      if (m.state != meta::NodeState::kNormal) continue;
+      ++normal;
+      if (m.id > 3) leavers.push_back(m.name);
+    }
+    if (cluster_.size() < max_hosts && (leavers.empty() || normal < 5 || world_.rng().chance(0.5))) {
+      ++joins;
+      cluster_.add_joiner(static_cast<int>(world_.rng().uniform(3)));
+    } else if (!leavers.empty() && normal > 3) {
+      change(wire::MetaOp::kLeave, leavers[world_.rng().uniform(leavers.size())]);
+    }
+  }
+
+  uint64_t joins = 0, leaves = 0, removes = 0;
+  uint64_t leaves_asked = 0;  // a leave may apply though its answer was lost
+
+ private:
+  void change(wire::MetaOp op, const std::string& node) {
+    if (op == wire::MetaOp::kLeave) ++leaves_asked;
+    wire::MetaChangeRequest req;
+    req.op = op;
+    req.node = node;
+    busy_ = true;
+    admins_[world_.rng().uniform(admins_.size())]->request(std::move(req), [this, op](Result<wire::Message> r) {
+      busy_ = false;
+      if (r.ok() && std::holds_alternative<wire::MetaChangeReply>(r->body)) {
+        ++(op == wire::MetaOp::kLeave ? leaves : removes);
+      }
+    });
+  }
+
+  SimWorld& world_;
+  SimCluster& cluster_;
+  std::vector<std::unique_ptr<SimClient>> admins_;
+  bool busy_ = false;
+};
+
 Outcome run(uint64_t seed) {
   SimWorld world(seed);
   world.faults().drop = 0.02;
@@ -166,22 +252,28 @@ Outcome run(uint64_t seed) {
   SimCluster cluster(world, kNodes, Durability::kFsync);
   Checker checker;
   Clients clients(world, cluster, checker);
+  Membership membership(world, cluster);
   constexpr uint64_t kRunUs = 3'000'000;
   clients.start(kRunUs);
 
-  // Faults: a partition or a crash every 100-400 ms; each heals 50-500 ms later.
+  // Faults: a partition, a crash or a ring change every 100-400 ms; each
+  // fault heals 50-500 ms later.
   uint64_t t = 0;
   while (t < kRunUs) {
     t += world.rng().between(100'000, 400'000);
     world.run_until(t);
     uint64_t heal_after = world.rng().between(50'000, 500'000);
-    if (world.rng().chance(0.5)) {
+    const int hosts = cluster.size();
+    uint64_t dice = world.rng().uniform(100);
+    if (dice < 35) {
+      membership.step(kNodes + 3);
+    } else if (dice < 60) {
       std::vector<int> a, b;
-      for (int i = 0; i < kNodes; ++i) (world.rng().chance(0.5) ? a : b).push_back(i);
+      for (int i = 0; i < hosts; ++i) (world.rng().chance(0.5) ? a : b).push_back(cluster.host(i).index());
       world.partition({a, b});
       world.schedule(heal_after, [&world] { world.heal(); });
     } else {
-      int victim = static_cast<int>(world.rng().uniform(kNodes));
+      int victim = static_cast<int>(world.rng().uniform(hosts));
       if (cluster.node(victim)) {
         cluster.crash(victim, CrashKind::kPowerLoss);
         world.schedule(heal_after, [&cluster, victim] {
@@ -194,15 +286,36 @@ Outcome run(uint64_t seed) {
   world.heal();
   world.faults().drop = 0;
   world.faults().duplicate = 0;
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < cluster.size(); ++i) {
     if (!cluster.node(i)) cluster.restart(i);
+  }
+  // The movement in progress completes (its receivers stream what is left).
+  Outcome out;
+  for (int waited = 0; waited < 300; ++waited) {
+    auto map = membership.newest();
+    if (map && !map->movement) break;
+    world.run_for(100'000);
+  }
+  if (auto map = membership.newest(); !map || map->movement) {
+    out.violations.push_back("the ring movement did not complete within 30 s of the faults healing");
   }
   world.run_for(3'000'000);  // failure detectors see everyone; hints are handed over
 
-  // Repair: a blocking read of every key at R=N, then the final values.
-  Outcome out;
+  // Repair: a blocking read of every key at R=N, through a node on the final
+  // ring, then the final values.
+  int serving = 0;
+  {
+    auto map = membership.newest();
+    for (int i = 0; i < cluster.size(); ++i) {
+      const meta::Member* m = map ? map->member_named("n" + std::to_string(i + 1)) : nullptr;
+      if (m && m->state == meta::NodeState::kNormal && cluster.node(i)) {
+        serving = i;
+        break;
+      }
+    }
+  }
   auto& repair_host = world.add_host("repair", HostPort{"10.0.2.1", 9000});
-  SimClient repairer(repair_host, cluster.config().nodes[0].listen, 3'000'000);
+  SimClient repairer(repair_host, cluster.listen(serving), 3'000'000);
   std::map<std::string, std::set<std::string>> final_values;
   for (int k = 0; k < kKeys; ++k) {
     std::string key = "k" + std::to_string(k);
@@ -222,18 +335,24 @@ Outcome run(uint64_t seed) {
   }
   world.run_for(2'000'000);
 
-  // Convergence, and bounded version vectors, on the replicas themselves.
-  auto ring = cluster.node(0)->ring();
+  // Convergence, and bounded version vectors, on the replicas of the final
+  // ring themselves.
+  const ring::Ring ring = cluster.node(serving)->ring();
+  const meta::ClusterMap final_map = cluster.node(serving)->cluster_map();
   for (int k = 0; k < kKeys; ++k) {
     std::string key = "k" + std::to_string(k);
     auto replicas = ring.preference_list(ring::key_position("default", key), 3);
     std::optional<quorum::DvvSet> first;
     bool have_first = false;
     for (ring::NodeId id : replicas) {
-      auto rec = stored(cluster, static_cast<int>(id) - 1, key);
-      if (rec && rec->clock.entries.size() > 3) {
+      const meta::Member* m = final_map.member(id);
+      auto rec = stored(cluster, std::stoi(m->name.substr(1)) - 1, key);
+      // Every node that was ever a replica of the key may have coordinated a
+      // write of it: its first 3, and one more for each join or leave.
+      const size_t bound = 3 + membership.joins + membership.leaves_asked;
+      if (rec && rec->clock.entries.size() > bound) {
         out.violations.push_back(key + ": version vector with " + std::to_string(rec->clock.entries.size()) +
-                                 " entries on a key with 3 replicas");
+                                 " entries on a key with at most " + std::to_string(bound) + " replicas ever");
       }
       if (!have_first) {
         first = rec;
@@ -257,6 +376,17 @@ Outcome run(uint64_t seed) {
       world.trace(line);
     }
   }
+  // No quorum read missed a write acknowledged before it began.
+  for (const auto& read : checker.reads) {
+    for (const auto& [value, rec] : checker.writes) {
+      if (!rec.acked || rec.is_delete || rec.key != read.key || rec.acked_us >= read.started_us) continue;
+      if (!checker.accounted(value, read.values)) {
+        out.violations.push_back("a read of " + read.key + " begun at " + std::to_string(read.started_us) +
+                                 " us missed '" + value + "', acknowledged at " + std::to_string(rec.acked_us) +
+                                 " us (a stale quorum read)");
+      }
+    }
+  }
   for (const auto& [value, rec] : checker.writes) {
     if (!rec.acked || rec.is_delete) continue;
     ++out.acked;
@@ -268,6 +398,9 @@ Outcome run(uint64_t seed) {
   out.reads = clients.reads;
   out.siblings_seen = clients.siblings_seen;
   for (auto& v : checker.violations) out.violations.push_back(v);
+  out.joins = membership.joins;
+  out.leaves = membership.leaves;
+  out.removes = membership.removes;
   out.trace_hash = world.trace_hash();
   return out;
 }
@@ -277,10 +410,13 @@ Outcome run(uint64_t seed) {
 TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded, under faults",
           "[sim][quorum]") {
   const std::string name = "quorum: no acknowledged write lost, replicas converge, clocks bounded, under faults";
-  uint64_t acked = 0, writes = 0, siblings = 0, seeds_run = 0;
+  uint64_t acked = 0, writes = 0, siblings = 0, seeds_run = 0, joins = 0, leaves = 0, removes = 0;
   for (uint64_t seed : simtest::seeds(200, 10000)) {
     Outcome o = run(seed);
     ++seeds_run;
+    joins += o.joins;
+    leaves += o.leaves;
+    removes += o.removes;
     acked += o.acked;
     writes += o.writes;
     siblings += o.siblings_seen;
@@ -293,8 +429,13 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
   // The runs must have exercised something: acknowledged writes and real siblings.
   REQUIRE(acked > seeds_run * 20);
   REQUIRE(siblings > 0);
+  // And the ring must have moved: nodes joined, left and were removed.
   WARN("quorum sim: " << seeds_run << " seeds, " << writes << " writes, " << acked << " acknowledged, "
-                      << siblings << " reads with siblings");
+                      << siblings << " reads with siblings; " << joins << " joins, " << leaves << " leaves, "
+                      << removes << " removes");
+  REQUIRE(joins > seeds_run / 2);
+  REQUIRE(leaves > seeds_run / 10);
+  REQUIRE(removes > seeds_run / 20);
 }
 
 TEST_CASE("quorum sim: a seed replays the same run", "[sim][quorum][determinism]") {
