@@ -163,6 +163,10 @@ std::vector<Message> sample_messages() {
       {44, wire::PutReply{kBinary, 9}},
       {45, wire::GetReply{{"a"}, kBinary, std::numeric_limits<uint64_t>::max()}},
       {46, wire::DeleteReply{3}},
+      {47, wire::LocalGetRequest{"default", kBinary, "n3", 0, false}},
+      {48, wire::LocalGetRequest{"", "", "", std::numeric_limits<uint32_t>::max(), true}},
+      {49, wire::LocalGetReply{"n3", true, sample_record(), 9}},
+      {50, wire::LocalGetReply{"n1", false, {}, 0}},
   };
 }
 
