@@ -194,8 +194,9 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
   if (!copy.found) {
     std::printf("not found on %s\n", copy.node.c_str());
   } else {
-    std::printf("%s's copy of %s (keyspace %s), %zu version%s:\n", copy.node.c_str(), key.c_str(),
-                keyspace.c_str(), copy.siblings.size(), copy.siblings.size() == 1 ? "" : "s");
+    std::printf("%s's copy of %s (keyspace %s, epoch %llu), %zu version%s:\n", copy.node.c_str(), key.c_str(),
+                keyspace.c_str(), static_cast<unsigned long long>(copy.epoch), copy.siblings.size(),
+                copy.siblings.size() == 1 ? "" : "s");
     for (const auto& v : copy.siblings) {
       std::string dot = v.minted_by + ":" + std::to_string(v.counter);
       std::printf("  %-10s ", dot.c_str());
