@@ -30,7 +30,8 @@ struct LocalGetOptions {
 
 class LocalGetService {
  public:
-  LocalGetService(const ClusterView& view, store::RecordStore& store, PeerCalls& peers, LocalGetOptions options);
+  LocalGetService(const ClusterView& view, store::RecordStore& store, PeerCalls& peers,
+                  LocalGetOptions options);
 
   // What the request can get wrong before it runs: an unknown keyspace
   // (kUnknownKeyspace, naming the ones there are), an empty or too large key.

@@ -5,8 +5,8 @@
 // replica was down is on the other two and not on it; a delete leaves
 // tombstones on the replicas; each bad request gets an error naming the
 // problem; and the command's --json output is JSON.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,8 +65,10 @@ std::vector<std::string> live_values(const ReplicaCopy& copy) {
 
 }  // namespace
 
-TEST_CASE("get --replica finds a write acknowledged at W=3 on each of its three replicas and on no other node",
-          "[cluster][replica-read]") {
+TEST_CASE(
+    "get --replica finds a write acknowledged at W=3 on each of its three replicas and on no other "
+    "node",
+    "[cluster][replica-read]") {
   FiveNodes c;
   // Every read goes through n1, which hands it to the named node (or reads
   // its own store when that is n1).
@@ -105,6 +107,19 @@ TEST_CASE("get --replica finds a write acknowledged at W=3 on each of its three 
     CHECK(copy->clock == std::vector<std::pair<std::string, uint64_t>>{{v.minted_by, 1}});
   }
   CHECK(found_on == 3);
+
+  // The asynchronous face answers the same, with the ids named.
+  auto async = AsyncClient::connect({.endpoints = {c.nodes[0]->endpoint()}});
+  REQUIRE(async.ok());
+  auto later = (*async)->get_replica(key, (*replicas)[1]).get();
+  INFO(later.status().to_string());
+  REQUIRE(later.ok());
+  CHECK(later->node == (*replicas)[1]);
+  CHECK(later->found);
+  CHECK(live_values(*later) == std::vector<std::string>{"alice"});
+  CHECK(later->replicas == *replicas);
+  REQUIRE(later->clock.size() == 1);
+  CHECK(contains(*replicas, later->clock[0].first));
 
   // A delete at W=3 leaves a tombstone, and nothing live, on each replica.
   REQUIRE(cl->del(key, {.w = 3}).ok());
@@ -178,8 +193,10 @@ TEST_CASE("get --replica: a write made while a replica was killed is on the othe
   CHECK_THAT(cli_absent.out, Catch::Contains("not found on " + missed));
 }
 
-TEST_CASE("get --replica: bad requests get errors naming the problem; --json is JSON; a stray node gets a note",
-          "[cluster][replica-read]") {
+TEST_CASE(
+    "get --replica: bad requests get errors naming the problem; --json is JSON; a stray node gets "
+    "a note",
+    "[cluster][replica-read]") {
   FiveNodes c;
   auto cl = c.client(0);
   const std::string key = "k";
@@ -190,12 +207,14 @@ TEST_CASE("get --replica: bad requests get errors naming the problem; --json is 
   auto unknown = cl->get_replica(key, "n9");
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.status().code() == Code::kInvalidArgument);
-  CHECK(unknown.status().message() == "no node named 'n9' in the cluster (the nodes are: n1, n2, n3, n4, n5)");
+  CHECK(unknown.status().message() ==
+        "no node named 'n9' in the cluster (the nodes are: n1, n2, n3, n4, n5)");
 
   auto no_keyspace = cl->get_replica(key, "n1", {.keyspace = "nope"});
   REQUIRE_FALSE(no_keyspace.ok());
   CHECK(no_keyspace.status().code() == Code::kUnknownKeyspace);
-  CHECK_THAT(no_keyspace.status().message(), Catch::Contains("keyspace 'nope' does not exist (there are: default)"));
+  CHECK_THAT(no_keyspace.status().message(),
+             Catch::Contains("keyspace 'nope' does not exist (there are: default)"));
 
   auto empty = cl->get_replica("", "n1");
   REQUIRE_FALSE(empty.ok());
@@ -226,8 +245,9 @@ TEST_CASE("get --replica: bad requests get errors naming the problem; --json is 
   INFO(not_replica.out);
   CHECK(not_replica.exit_code == 3);
   CHECK_THAT(not_replica.out, Catch::Contains("not found on " + stray));
-  CHECK_THAT(not_replica.out, Catch::Contains("note: " + stray + " is not a replica of this key (replicas: " +
-                                              (*replicas)[0] + ", " + (*replicas)[1] + ", " + (*replicas)[2] + ")"));
+  CHECK_THAT(not_replica.out,
+             Catch::Contains("note: " + stray + " is not a replica of this key (replicas: " +
+                             (*replicas)[0] + ", " + (*replicas)[1] + ", " + (*replicas)[2] + ")"));
   auto stray_json = run(c.tally(0) + " --json get " + key + " --replica " + stray);
   CHECK(stray_json.exit_code == 3);
   CHECK(testing::JsonChecker(stray_json.out).valid());
@@ -236,7 +256,9 @@ TEST_CASE("get --replica: bad requests get errors naming the problem; --json is 
 
   auto cli_unknown = run(c.tally(0) + " get " + key + " --replica n9");
   CHECK(cli_unknown.exit_code == 1);
-  CHECK_THAT(cli_unknown.out, Catch::Contains("no node named 'n9' in the cluster (the nodes are: n1, n2, n3, n4, n5)"));
+  CHECK_THAT(
+      cli_unknown.out,
+      Catch::Contains("no node named 'n9' in the cluster (the nodes are: n1, n2, n3, n4, n5)"));
   CHECK(run(c.tally(0) + " get " + key + " --replica n2 -r 2").exit_code == 2);  // no quorum to set
 
   // A removed node is refused by name.

@@ -42,12 +42,16 @@ struct Harness {
   Harness()
       : world(5),
         host(world.add_host("n1", HostPort{"10.0.0.1", 7401})),
-        store(host.disk(), Durability::kBuffered, [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
+        store(host.disk(), Durability::kBuffered,
+              [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
         service(view, store, peers, LocalGetOptions{"n1", kTimeoutMs, 64}) {
     std::vector<meta::Member> members;
     for (int i = 1; i <= 3; ++i) {
-      members.push_back(meta::Member{static_cast<ring::NodeId>(i), "n" + std::to_string(i),
-                                     "10.0.0." + std::to_string(i) + ":7401", "z1", {}});
+      members.push_back(meta::Member{static_cast<ring::NodeId>(i),
+                                     "n" + std::to_string(i),
+                                     "10.0.0." + std::to_string(i) + ":7401",
+                                     "z1",
+                                     {}});
     }
     auto map = meta::bootstrap(std::move(members), {});
     REQUIRE(map.ok());
@@ -83,15 +87,17 @@ struct Harness {
   std::vector<wire::Body> replies;
 };
 
-TEST_CASE("local get: the named node itself answers from its own store, tombstones and all", "[local-get]") {
+TEST_CASE("local get: the named node itself answers from its own store, tombstones and all",
+          "[local-get]") {
   Harness h;
   auto live = quorum::update({}, {}, quorum::ClientWrite::Put("alice", {5, 0, 2}), 2);
   REQUIRE(live.ok());
   auto both = quorum::update(*live, {}, quorum::ClientWrite::Delete({6, 0, 1}), 1);
   REQUIRE(both.ok());
   std::optional<Status> written;
-  h.store.update("default", "k", [&](const quorum::DvvSet*) -> Result<quorum::DvvSet> { return *both; },
-                 [&](Result<store::RecordStore::Record> r) { written = r.status(); });
+  h.store.update(
+      "default", "k", [&](const quorum::DvvSet*) -> Result<quorum::DvvSet> { return *both; },
+      [&](Result<store::RecordStore::Record> r) { written = r.status(); });
   h.world.run_for(5000);
   REQUIRE(written.has_value());
   REQUIRE(written->ok());
@@ -117,8 +123,10 @@ TEST_CASE("local get: another node's copy is asked of that node, once, and its a
   CHECK(std::holds_alternative<wire::PingRequest>(h.ask({"default", "k", "n2", 0, false})));
   REQUIRE(h.peers.calls.size() == 1);
   CHECK(h.peers.calls[0].peer == 2);
-  CHECK(h.peers.calls[0].timeout_us == uint64_t{kTimeoutMs} * 1000);  // the node's timeout, none asked
-  CHECK(h.peers.calls[0].request == wire::Body{wire::LocalGetRequest{"default", "k", "n2", 0, true}});
+  CHECK(h.peers.calls[0].timeout_us ==
+        uint64_t{kTimeoutMs} * 1000);  // the node's timeout, none asked
+  CHECK(h.peers.calls[0].request ==
+        wire::Body{wire::LocalGetRequest{"default", "k", "n2", 0, true}});
   h.peers.calls[0].done(wire::Message{0, wire::LocalGetReply{"n2", true, {}, 4}});
   REQUIRE(h.replies.size() == 1);
   CHECK(h.replies[0] == wire::Body{wire::LocalGetReply{"n2", true, {}, 4}});
@@ -133,13 +141,15 @@ TEST_CASE("local get: another node's copy is asked of that node, once, and its a
   CHECK(late.message == "cannot read node n3's copy: no answer within 80 ms");
 }
 
-TEST_CASE("local get: a node held down is not asked, and a handed-over read is never handed on", "[local-get]") {
+TEST_CASE("local get: a node held down is not asked, and a handed-over read is never handed on",
+          "[local-get]") {
   Harness h;
   h.peers.down.insert(3);
   const auto& down = Harness::error(h.ask({"default", "k", "n3", 0, false}));
   CHECK(down.code == Code::kUnavailable);
-  CHECK(down.message ==
-        "node n3 is down (n1's failure detector has not heard from it): its copy cannot be read now");
+  CHECK(
+      down.message ==
+      "node n3 is down (n1's failure detector has not heard from it): its copy cannot be read now");
 
   const auto& hop = Harness::error(h.ask({"default", "k", "n2", 0, /*forwarded=*/true}));
   CHECK(hop.code == Code::kUnavailable);
@@ -147,8 +157,9 @@ TEST_CASE("local get: a node held down is not asked, and a handed-over read is n
   CHECK(h.peers.calls.empty());
 }
 
-TEST_CASE("local get: unknown and removed nodes, unknown keyspaces and bad keys are refused by name",
-          "[local-get]") {
+TEST_CASE(
+    "local get: unknown and removed nodes, unknown keyspaces and bad keys are refused by name",
+    "[local-get]") {
   Harness h;
   const auto& unknown = Harness::error(h.ask({"default", "k", "n7", 0, false}));
   CHECK(unknown.code == Code::kInvalidArgument);
