@@ -183,11 +183,12 @@ TEST_CASE("type numbers without a message in Body are neither replies nor decoda
     REQUIRE_FALSE(decoded.ok());
     CHECK_THAT(decoded.status().message(), Catch::Contains("unknown message type " + std::to_string(t)));
   }
-  // 0, the numbers handed out to messages not written yet, and those above the last.
+  // 0, the numbers handed out to messages not in this build (Body may skip
+  // some), and those above the last.
   CHECK(unknown == 256 - static_cast<int>(wire::kMessageTypes));
 }
 
-TEST_CASE("the local get pair has its protocol numbers, and a number Body skips stays unknown", "[codec]") {
+TEST_CASE("the local get pair has its protocol numbers", "[codec]") {
   // Numbers are the protocol: these are what every node and client agree on.
   STATIC_REQUIRE(static_cast<int>(wire::LocalGetRequest::kType) == 25);
   STATIC_REQUIRE(static_cast<int>(wire::LocalGetReply::kType) == 26);
@@ -197,10 +198,6 @@ TEST_CASE("the local get pair has its protocol numbers, and a number Body skips 
   const wire::Body reply = wire::LocalGetReply{"n3", true, {}, 9};
   CHECK(wire::type_of(request) == wire::MsgType::kLocalGet);
   CHECK(wire::type_of(reply) == wire::MsgType::kLocalGetReply);
-  // A number between the last message written and these (handed out to
-  // another message) is not one: Body may skip numbers.
-  CHECK(wire::alternative_of(static_cast<wire::MsgType>(23)) == -1);
-  CHECK(wire::alternative_of(wire::MsgType::kLocalGet) == wire::alternative_of(wire::MsgType::kFaultReply) + 1);
 }
 
 TEST_CASE("a local get reply carries a replica's record whole: values, tombstones, dots and the clock",
