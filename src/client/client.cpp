@@ -190,7 +190,9 @@ struct Calls {
 
   static Status check_replica_read(std::string_view key, std::string_view node) {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
-    if (node.empty()) return Status::InvalidArgument("no node named: give a node's name, as `tally cluster status` lists them");
+    if (node.empty()) {
+      return Status::InvalidArgument("no node given: name one, as `tally cluster status` lists them");
+    }
     return Status::Ok();
   }
   // To any node: the one that gets it asks `node`.
@@ -201,7 +203,8 @@ struct Calls {
     r.body = wire::LocalGetRequest{keyspace(o.keyspace), std::string(key), std::string(node), o.timeout_ms, false};
     return r;
   }
-  // The answering node's map, to name ids and the key's replicas.
+  // A node's own copy of the cluster map (no leader needed), to name ids and
+  // the key's replicas.
   Request ring_info() const {
     Request r;
     r.idempotent = true;
