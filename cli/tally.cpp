@@ -199,6 +199,65 @@ int print_change(const tally::Result<tally::ChangeResult>& r, const char* what, 
   return kOk;
 }
 
+std::string joined(const std::vector<std::string>& names, const char* sep) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : sep) + n;
+  return out;
+}
+
+// `get KEY --replica NODE`: one node's own copy, as it stores it.
+int print_replica_copy(const std::string& key, const std::string& keyspace, const tally::ReplicaCopy& copy,
+                       bool json) {
+  if (json) {
+    std::string replicas, siblings, clock;
+    for (const auto& n : copy.replicas) replicas += (replicas.empty() ? "" : ",") + json_string(n);
+    for (const auto& v : copy.siblings) {
+      siblings += std::string(siblings.empty() ? "" : ",") + "{\"value\":" +
+                  (v.tombstone ? std::string("null") : json_string(v.value)) +
+                  ",\"tombstone\":" + (v.tombstone ? "true" : "false") + ",\"dot\":{\"node\":" +
+                  json_string(v.minted_by) + ",\"counter\":" + std::to_string(v.counter) +
+                  "},\"hlc\":{\"wall_ms\":" + std::to_string(v.wall_ms) + ",\"logical\":" +
+                  std::to_string(v.logical) + "}}";
+    }
+    for (const auto& [node, counter] : copy.clock) {
+      clock += (clock.empty() ? "" : ",") + json_string(node) + ":" + std::to_string(counter);
+    }
+    std::printf(
+        "{\"key\":%s,\"keyspace\":%s,\"node\":%s,\"epoch\":%llu,\"found\":%s,\"is_replica\":%s,"
+        "\"replicas\":[%s],\"siblings\":[%s],\"clock\":{%s}}\n",
+        json_string(key).c_str(), json_string(keyspace).c_str(), json_string(copy.node).c_str(),
+        static_cast<unsigned long long>(copy.epoch), copy.found ? "true" : "false",
+        copy.is_replica() ? "true" : "false", replicas.c_str(), siblings.c_str(), clock.c_str());
+    return copy.found ? kOk : kNotFound;
+  }
+  if (!copy.found) {
+    std::printf("not found on %s\n", copy.node.c_str());
+  } else {
+    std::printf("%s's copy of %s (keyspace %s, epoch %llu), %zu version%s:\n", copy.node.c_str(), key.c_str(),
+                keyspace.c_str(), static_cast<unsigned long long>(copy.epoch), copy.siblings.size(),
+                copy.siblings.size() == 1 ? "" : "s");
+    for (const auto& v : copy.siblings) {
+      std::string dot = v.minted_by + ":" + std::to_string(v.counter);
+      std::printf("  %-10s ", dot.c_str());
+      if (v.tombstone) {
+        std::printf("<tombstone>");
+      } else {
+        std::fwrite(v.value.data(), 1, v.value.size(), stdout);
+      }
+      std::printf("\n");
+    }
+    std::string clock;
+    for (const auto& [node, counter] : copy.clock) clock += (clock.empty() ? "" : " ") + node + ":" + std::to_string(counter);
+    std::printf("clock: %s\n", clock.empty() ? "(empty)" : clock.c_str());
+  }
+  std::fflush(stdout);
+  if (!copy.is_replica()) {
+    std::fprintf(stderr, "note: %s is not a replica of this key (replicas: %s)\n", copy.node.c_str(),
+                 joined(copy.replicas, ", ").c_str());
+  }
+  return copy.found ? kOk : kNotFound;
+}
+
 tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
   tally::ClientOptions o;
   o.endpoints = {g.endpoints};
@@ -239,8 +298,8 @@ int main(int argc, char** argv) {
   put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
 
   // get
-  auto* get = app.add_subcommand("get", "read a key: every sibling, and the context");
-  std::string get_key;
+  auto* get = app.add_subcommand("get", "read a key: every sibling, and the context (--replica: one node's copy)");
+  std::string get_key, get_replica;
   int get_r = 0;
   get->add_option("key", get_key, "the key")->required();
   get->add_option("-r", get_r, "replicas that must answer (1..N; default: the keyspace's R)")
@@ -248,6 +307,17 @@ int main(int argc, char** argv) {
   bool get_blocking = false;
   get->add_flag("--blocking-repair", get_blocking,
                 "repair stale replicas before answering (monotonic reads)");
+  get->add_option("--replica", get_replica,
+                  "show what node NODE itself stores for the key, without quorum or repair: each version\n"
+                  "(value or <tombstone>) with its dot, and the clock; exit code 3 when it holds nothing.\n"
+                  "`tally ring KEY` names the key's replicas; any other node may be named too")
+      ->type_name("NODE");
+  get->footer(
+      "Examples:\n"
+      "  tally get user:42              a quorum read (R of the keyspace)\n"
+      "  tally ring user:42             the nodes that hold user:42, in preference order\n"
+      "  tally get user:42 --replica n3 what n3 stores for user:42: versions, tombstones, clock\n"
+      "Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
 
   // del
   auto* del = app.add_subcommand("del", "delete a key (writes a tombstone)");
@@ -316,7 +386,7 @@ int main(int argc, char** argv) {
   }
   ks_create->add_option("-n", spec.n, "replicas of each key (default 3)")->check(CLI::Range(1, 255));
 
-  for (auto* sub : {put, get, del, status, ring, cluster, node, keyspace}) {
+  for (auto* sub : {put, del, status, ring, cluster, node, keyspace}) {
     sub->footer("Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
   }
 
@@ -391,6 +461,19 @@ int main(int argc, char** argv) {
       std::printf("ok\n");
     }
     return kOk;
+  }
+
+  if (*get && get->count("--replica")) {
+    if (get_r || get_blocking) {
+      std::fprintf(stderr, "tally: get: --replica reads one node's copy: -r and --blocking-repair do not apply\n");
+      return kUsage;
+    }
+    tally::ReplicaReadOptions o;
+    o.keyspace = g.keyspace;
+    o.timeout_ms = g.timeout_ms;
+    auto r = c.get_replica(get_key, get_replica, o);
+    if (!r.ok()) return fail(r.status());
+    return print_replica_copy(get_key, g.keyspace, *r, g.json);
   }
 
   if (*get) {

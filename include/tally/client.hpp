@@ -97,6 +97,46 @@ struct GetResult {
   bool found() const { return !values.empty(); }
 };
 
+// Options of Client::get_replica.
+struct ReplicaReadOptions {
+  std::string keyspace;     // empty: ClientOptions::keyspace
+  uint32_t timeout_ms = 0;  // for the node asked to reach the named one; 0: the server default
+};
+
+// One version a replica holds: a live value or a tombstone.
+struct ReplicaVersion {
+  std::string value;       // empty for a tombstone
+  bool tombstone = false;  // a delete: it hides what it superseded from reads
+  // The write that made it, its dot: the `counter`-th write of the key that
+  // replica `minted_by` ("n2") coordinated.
+  std::string minted_by;
+  uint64_t counter = 0;
+  // Its hybrid-logical-clock tag (what an lww keyspace orders by): the
+  // coordinator's wall clock in ms since the epoch, then a logical counter.
+  uint64_t wall_ms = 0;
+  uint32_t logical = 0;
+};
+
+// What one node stores for one key, read by Client::get_replica without a
+// quorum and without repair: it may be behind the other replicas, or hold a
+// key it is no longer (or never was) a replica of.
+struct ReplicaCopy {
+  std::string node;    // the node whose copy this is
+  uint64_t epoch = 0;  // that node's metadata epoch when it answered
+  bool found = false;  // false: the node holds nothing for the key
+  // Live values and tombstones (found with only tombstones: the key was
+  // deleted there), in dot order.
+  std::vector<ReplicaVersion> siblings;
+  // The causal clock: for each replica that coordinated writes of the key
+  // ("n1"), how many of them this copy has seen, superseded ones included.
+  std::vector<std::pair<std::string, uint64_t>> clock;
+  // The key's replicas in preference order, as the cluster map the client
+  // fetched places them; empty when that map could not be fetched.
+  std::vector<std::string> replicas;
+  // Whether `node` is one of `replicas` (true when they are unknown).
+  bool is_replica() const;
+};
+
 struct NodeStatus {
   std::string endpoint;                                     // who answered
   std::vector<std::pair<std::string, std::string>> fields;  // name, value (node, uptime_ms, ...)
@@ -206,6 +246,17 @@ class Client {
   // concurrent with the delete survives it as a sibling.
   virtual Status del(std::string_view key, const WriteOptions& options = {}) = 0;
 
+  // The copy of `key` that node `node` ("n3") holds, as it stores it: every
+  // sibling and tombstone with its dot, and the clock. No quorum, no read
+  // repair: an operator's look at where a key lives. Any node takes the call
+  // and asks `node`, which need not be a replica of the key. Not finding the
+  // key there is not an error (found = false). Errors: kInvalidArgument (no
+  // such node, naming the members; a removed node; an empty key),
+  // kUnavailable (`node` is down or unreachable, naming it), kTimeout,
+  // kUnknownKeyspace, kTooLarge (the key).
+  virtual Result<ReplicaCopy> get_replica(std::string_view key, std::string_view node,
+                                          const ReplicaReadOptions& options = {}) = 0;
+
   // The status of the node at `endpoint` (one of the client's endpoints, or any
   // "host:port"); empty: the node the client is talking to.
   virtual Result<NodeStatus> status(std::string_view endpoint = {}) = 0;
@@ -273,6 +324,7 @@ class AsyncClient {
   using PutDone = std::function<void(Result<std::string>)>;
   using GetDone = std::function<void(Result<GetResult>)>;
   using DelDone = std::function<void(Status)>;
+  using GetReplicaDone = std::function<void(Result<ReplicaCopy>)>;
 
   // As Client::connect.
   static Result<std::unique_ptr<AsyncClient>> connect(ClientOptions options);
@@ -282,12 +334,17 @@ class AsyncClient {
   virtual void put(std::string_view key, std::string_view value, const WriteOptions& options, PutDone done) = 0;
   virtual void get(std::string_view key, const ReadOptions& options, GetDone done) = 0;
   virtual void del(std::string_view key, const WriteOptions& options, DelDone done) = 0;
+  // As Client::get_replica.
+  virtual void get_replica(std::string_view key, std::string_view node, const ReplicaReadOptions& options,
+                           GetReplicaDone done) = 0;
 
   // The same, as futures.
   std::future<Result<std::string>> put(std::string_view key, std::string_view value,
                                        const WriteOptions& options = {});
   std::future<Result<GetResult>> get(std::string_view key, const ReadOptions& options = {});
   std::future<Status> del(std::string_view key, const WriteOptions& options = {});
+  std::future<Result<ReplicaCopy>> get_replica(std::string_view key, std::string_view node,
+                                               const ReplicaReadOptions& options = {});
 
   // Requests sent or queued and not yet answered.
   virtual size_t in_flight() const = 0;

@@ -17,6 +17,10 @@ std::string NodeStatus::field(std::string_view name) const {
   return {};
 }
 
+bool ReplicaCopy::is_replica() const {
+  return replicas.empty() || std::find(replicas.begin(), replicas.end(), node) != replicas.end();
+}
+
 const MemberInfo* ClusterInfo::member(std::string_view name) const {
   for (const auto& m : members) {
     if (m.name == name) return &m;
@@ -82,6 +86,52 @@ using client::Request;
 
 Status error_of(const wire::ErrorReply& e) { return Status(e.code, e.message); }
 
+// The ring as a cluster map places a keyspace's keys.
+struct RingView {
+  meta::ClusterMap map;
+  ring::Ring ring;
+  std::string keyspace;
+  int n = 0;
+  std::string name_of(ring::NodeId id) const {
+    const meta::Member* m = map.member(id);
+    return m ? m->name : std::to_string(id);
+  }
+  std::vector<std::string> replicas_of(std::string_view key) const {
+    std::vector<std::string> out;
+    for (ring::NodeId id : ring.preference_list(ring::key_position(keyspace, key), n)) out.push_back(name_of(id));
+    return out;
+  }
+  static Result<RingView> of(meta::ClusterMap map, std::string keyspace) {
+    RingView v;
+    v.map = std::move(map);
+    v.keyspace = std::move(keyspace);
+    const meta::Keyspace* k = v.map.keyspace(v.keyspace);
+    if (!k) return Status::UnknownKeyspace("keyspace '" + v.keyspace + "' does not exist");
+    auto ring = v.map.build_ring();
+    if (!ring.ok()) return ring.status();
+    v.ring = std::move(*ring);
+    v.n = std::min(k->n, v.ring.node_count());
+    return v;
+  }
+};
+
+// One node's copy as the public API shows it: ids named through `view` (by
+// number when there is no map), the key's replicas from it.
+ReplicaCopy to_replica_copy(wire::LocalGetReply reply, std::string_view key, const RingView* view) {
+  auto name = [view](quorum::ReplicaId id) { return view ? view->name_of(id) : std::to_string(id); };
+  ReplicaCopy out;
+  out.node = std::move(reply.answered_by);
+  out.epoch = reply.epoch;
+  out.found = reply.found;
+  for (auto& s : reply.record.siblings) {
+    out.siblings.push_back(ReplicaVersion{std::move(s.value), s.tombstone, name(s.dot.replica), s.dot.counter,
+                                          s.timestamp.wall_ms, s.timestamp.logical});
+  }
+  for (const auto& [id, counter] : reply.record.clock.entries) out.clock.emplace_back(name(id), counter);
+  if (view) out.replicas = view->replicas_of(key);
+  return out;
+}
+
 // Request bodies and what their replies mean, shared by both faces.
 struct Calls {
   explicit Calls(const Engine& e) : engine(e) {}
@@ -146,6 +196,49 @@ struct Calls {
     return r;
   }
 
+  static Status check_replica_read(std::string_view key, std::string_view node) {
+    if (key.empty()) return Status::InvalidArgument("key must not be empty");
+    if (node.empty()) {
+      return Status::InvalidArgument("no node given: name one, as `tally cluster status` lists them");
+    }
+    return Status::Ok();
+  }
+  // To any node: the one that gets it asks `node`.
+  Request local_get(std::string_view key, std::string_view node, const ReplicaReadOptions& o) const {
+    Request r;
+    r.idempotent = true;
+    r.deadline = deadline(o.timeout_ms);
+    r.body = wire::LocalGetRequest{keyspace(o.keyspace), std::string(key), std::string(node), o.timeout_ms, false};
+    return r;
+  }
+  // A node's own copy of the cluster map (no leader needed), to name ids and
+  // the key's replicas.
+  Request ring_info() const {
+    Request r;
+    r.idempotent = true;
+    r.deadline = deadline(0);
+    r.body = wire::ClusterInfoRequest{false, false};
+    return r;
+  }
+  static Result<wire::LocalGetReply> local_get_reply(Result<wire::Message> m) {
+    if (m.ok()) {
+      if (auto* r = std::get_if<wire::LocalGetReply>(&m->body)) return std::move(*r);
+    }
+    return unexpected(m);
+  }
+  // The copy, named through the map in `info` when it came.
+  ReplicaCopy replica_copy(wire::LocalGetReply reply, std::string_view key, const std::string& ks,
+                           Result<wire::Message> info) const {
+    std::optional<RingView> view;
+    if (info.ok()) {
+      if (auto* i = std::get_if<wire::ClusterInfoReply>(&info->body)) {
+        auto v = RingView::of(std::move(i->map), keyspace(ks));
+        if (v.ok()) view = std::move(*v);
+      }
+    }
+    return to_replica_copy(std::move(reply), key, view ? &*view : nullptr);
+  }
+
   static Status unexpected(const Result<wire::Message>& m) {
     if (!m.ok()) return m.status();
     if (auto* e = std::get_if<wire::ErrorReply>(&m->body)) return error_of(*e);
@@ -193,6 +286,15 @@ class SyncClient final : public Client {
     return Calls::del_result(wait(calls_.del(key, o)));
   }
 
+  Result<ReplicaCopy> get_replica(std::string_view key, std::string_view node,
+                                  const ReplicaReadOptions& o) override {
+    Status bad = Calls::check_replica_read(key, node);
+    if (!bad.ok()) return bad;
+    auto reply = Calls::local_get_reply(wait(calls_.local_get(key, node, o)));
+    if (!reply.ok()) return reply.status();
+    return calls_.replica_copy(std::move(*reply), key, o.keyspace, wait(calls_.ring_info()));
+  }
+
   Result<NodeStatus> status(std::string_view endpoint) override {
     Request r = simple(wire::StatusRequest{});
     std::string who;
@@ -232,11 +334,7 @@ class SyncClient final : public Client {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
     auto view = ring_view(keyspace);
     if (!view.ok()) return view.status();
-    std::vector<std::string> out;
-    for (ring::NodeId id : view->ring.preference_list(ring::key_position(view->keyspace, key), view->n)) {
-      out.push_back(view->name_of(id));
-    }
-    return out;
+    return view->replicas_of(key);
   }
 
   Result<std::vector<Share>> ownership(std::string_view keyspace) override {
@@ -292,32 +390,12 @@ class SyncClient final : public Client {
     return {};
   }
 
-  // The ring as the cluster map places a keyspace's keys.
-  struct RingView {
-    meta::ClusterMap map;
-    ring::Ring ring;
-    std::string keyspace;
-    int n = 0;
-    std::string name_of(ring::NodeId id) const {
-      const meta::Member* m = map.member(id);
-      return m ? m->name : std::to_string(id);
-    }
-  };
   Result<RingView> ring_view(std::string_view keyspace) {
     auto reply = metadata(wire::ClusterInfoRequest{false, false});
     if (!reply.ok()) return reply.status();
     auto* info = std::get_if<wire::ClusterInfoReply>(&reply->body);
     if (!info) return Calls::unexpected(reply);
-    RingView v;
-    v.map = std::move(info->map);
-    v.keyspace = calls_.keyspace(std::string(keyspace));
-    const meta::Keyspace* k = v.map.keyspace(v.keyspace);
-    if (!k) return Status::UnknownKeyspace("keyspace '" + v.keyspace + "' does not exist");
-    auto ring = v.map.build_ring();
-    if (!ring.ok()) return ring.status();
-    v.ring = std::move(*ring);
-    v.n = std::min(k->n, v.ring.node_count());
-    return v;
+    return RingView::of(std::move(info->map), calls_.keyspace(std::string(keyspace)));
   }
 
   Request simple(wire::Body body) const {
@@ -426,6 +504,23 @@ class AsyncClientImpl final : public AsyncClient {
     r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::del_result(std::move(m))); };
     engine_.submit(std::move(r));
   }
+  void get_replica(std::string_view key, std::string_view node, const ReplicaReadOptions& o,
+                   GetReplicaDone done) override {
+    Status bad = Calls::check_replica_read(key, node);
+    if (!bad.ok()) return refuse(bad, [done = std::move(done)](Status s) { done(s); });
+    Request r = calls_.local_get(key, node, o);
+    // The copy first; then, from the I/O thread, the map that names its ids.
+    r.done = [this, key = std::string(key), ks = o.keyspace, done = std::move(done)](Result<wire::Message> m) {
+      auto reply = Calls::local_get_reply(std::move(m));
+      if (!reply.ok()) return done(reply.status());
+      Request info = calls_.ring_info();
+      info.done = [this, key, ks, done, reply = std::move(*reply)](Result<wire::Message> i) mutable {
+        done(calls_.replica_copy(std::move(reply), key, ks, std::move(i)));
+      };
+      engine_.submit(std::move(info));
+    };
+    engine_.submit(std::move(r));
+  }
   size_t in_flight() const override { return engine_.in_flight(); }
 
  private:
@@ -483,6 +578,13 @@ std::future<Result<std::string>> AsyncClient::put(std::string_view key, std::str
 std::future<Result<GetResult>> AsyncClient::get(std::string_view key, const ReadOptions& options) {
   auto promise = std::make_shared<std::promise<Result<GetResult>>>();
   get(key, options, [promise](Result<GetResult> r) { promise->set_value(std::move(r)); });
+  return promise->get_future();
+}
+
+std::future<Result<ReplicaCopy>> AsyncClient::get_replica(std::string_view key, std::string_view node,
+                                                          const ReplicaReadOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<ReplicaCopy>>>();
+  get_replica(key, node, options, [promise](Result<ReplicaCopy> r) { promise->set_value(std::move(r)); });
   return promise->get_future();
 }
 

@@ -27,6 +27,7 @@ uint64_t epoch_of(const wire::Body& b) {
   if (auto* r = std::get_if<wire::PutReply>(&b)) return r->epoch;
   if (auto* r = std::get_if<wire::GetReply>(&b)) return r->epoch;
   if (auto* r = std::get_if<wire::DeleteReply>(&b)) return r->epoch;
+  if (auto* r = std::get_if<wire::LocalGetReply>(&b)) return r->epoch;
   return 0;
 }
 

@@ -243,14 +243,13 @@ constexpr std::array<BodyDecoder, sizeof...(I)> body_decoders(std::index_sequenc
   return {&decode_message<std::variant_alternative_t<I, wire::Body>>...};
 }
 
-// Type t's decoder is at t - 1 (Body is in MsgType order).
+// Alternative i's decoder is at i (wire::alternative_of maps a type to it).
 constexpr auto kBodyDecoders = body_decoders(std::make_index_sequence<wire::kMessageTypes>{});
 
 wire::Body decode_body(uint64_t type, const msgpack::object* f, uint32_t n) {
-  if (type < 1 || type > kBodyDecoders.size()) {
-    throw DecodeError{"unknown message type " + std::to_string(type)};
-  }
-  return kBodyDecoders[type - 1](f, n);
+  const int i = type <= 255 ? wire::alternative_of(static_cast<wire::MsgType>(type)) : -1;
+  if (i < 0) throw DecodeError{"unknown message type " + std::to_string(type)};
+  return kBodyDecoders[static_cast<size_t>(i)](f, n);
 }
 
 void pack_message(Packer& p, const wire::Message& msg) {

@@ -7,11 +7,13 @@
 // layout; everything else sees these structs. Type numbers are part of the
 // protocol: append only.
 //
-// Adding a message: give it the next number in MsgType, write its struct with
-// kType, kIsReply, kName and wire_fields() (net/wire_fields.hpp), and append the
-// struct to Body. The codec, type_of and is_reply follow from that; a struct
-// out of MsgType order in Body, a kind that does not fit its member, or an
-// optional field before a required one fails to compile.
+// Adding a message: give it a number in MsgType, write its struct with kType,
+// kIsReply, kName and wire_fields() (net/wire_fields.hpp), and put the struct in
+// Body in number order. The codec, type_of and is_reply follow from that; a
+// struct out of MsgType order in Body, a kind that does not fit its member, or
+// an optional field before a required one fails to compile. Numbers may be
+// handed out ahead of the code (several messages written at once), so Body may
+// skip a number: a type without a struct is decoded as unknown.
 #pragma once
 
 #include <array>
@@ -61,6 +63,8 @@ enum class MsgType : uint8_t {
   kFaultReply = 22,
   kStream = 23,
   kStreamReply = 24,
+  kLocalGet = 25,
+  kLocalGetReply = 26,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -524,13 +528,55 @@ struct FaultReply {
   bool operator==(const FaultReply&) const = default;
 };
 
-// Every message, in MsgType order: alternative i is the message of type i + 1
-// (checked below), so a message's type is its index + 1.
+// An operator's look at one node's own copy of a key (`tally get KEY
+// --replica NODE`): no quorum, no read repair, no hints. Any node takes it;
+// one that is not `node` hands it to `node` (once: `forwarded`). `node` need
+// not be a replica of the key (a stray copy is worth seeing too).
+struct LocalGetRequest {
+  static constexpr MsgType kType = MsgType::kLocalGet;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "local get";
+  std::string keyspace;
+  std::string key;
+  std::string node;         // the name of the node whose copy is wanted ("n3")
+  uint32_t timeout_ms = 0;  // for the hand-over to `node`; 0: the node's request timeout
+  bool forwarded = false;   // set by the node that hands it over
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &LocalGetRequest::keyspace),
+                      field<as::Bin>("key", &LocalGetRequest::key),
+                      field<as::Str>("node", &LocalGetRequest::node),
+                      field<as::UInt>("timeout_ms", &LocalGetRequest::timeout_ms),
+                      field<as::Bool>("forwarded", &LocalGetRequest::forwarded)};
+  }
+  bool operator==(const LocalGetRequest&) const = default;
+};
+// The record as `answered_by` stores it: every sibling with its dot and tag,
+// tombstones included, and the causal clock; found = false when it holds
+// nothing for the key.
+struct LocalGetReply {
+  static constexpr MsgType kType = MsgType::kLocalGetReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "local get reply";
+  std::string answered_by;  // the name of the node whose copy this is
+  bool found = false;
+  quorum::DvvSet record;
+  uint64_t epoch = 0;  // the answering node's metadata epoch
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("answered_by", &LocalGetReply::answered_by),
+                      field<as::Bool>("found", &LocalGetReply::found),
+                      field<as::Record>("record", &LocalGetReply::record),
+                      field<as::UInt>("epoch", &LocalGetReply::epoch)};
+  }
+  bool operator==(const LocalGetReply&) const = default;
+};
+
+// Every message, in MsgType order (numbers without a message skipped).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
-                          MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply>;
+                          MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply,
+                          LocalGetRequest, LocalGetReply>;
 
 // What every alternative of Body carries.
 template <class M>
@@ -541,35 +587,54 @@ concept WireMessage = requires {
   M::wire_fields();
 };
 
+inline constexpr size_t kMessageTypes = std::variant_size_v<Body>;  // alternatives, not the highest number
+
 namespace detail {
-template <size_t I>
-consteval bool alternative_has_type() {
-  using M = std::variant_alternative_t<I, Body>;
-  static_assert(WireMessage<M>, "a message needs kType, kIsReply, kName and wire_fields()");
-  static_assert(static_cast<size_t>(M::kType) == I + 1,
-                "Body's alternatives must be in MsgType order: alternative I is the message whose kType is I + 1");
+template <size_t... I>
+consteval std::array<MsgType, sizeof...(I)> body_types(std::index_sequence<I...>) {
+  static_assert((WireMessage<std::variant_alternative_t<I, Body>> && ...),
+                "a message needs kType, kIsReply, kName and wire_fields()");
+  return {std::variant_alternative_t<I, Body>::kType...};
+}
+// Alternative i's type number.
+inline constexpr auto kBodyTypes = body_types(std::make_index_sequence<kMessageTypes>{});
+
+consteval bool body_in_type_order() {
+  for (size_t i = 0; i < kBodyTypes.size(); ++i) {
+    if (static_cast<int>(kBodyTypes[i]) < 1) return false;
+    if (i > 0 && kBodyTypes[i] <= kBodyTypes[i - 1]) return false;
+  }
   return true;
 }
-template <size_t... I>
-consteval bool alternatives_have_types(std::index_sequence<I...>) {
-  return (alternative_has_type<I>() && ...);
+static_assert(body_in_type_order(),
+              "Body's alternatives must be in MsgType order, each number once, from 1 on");
+
+// For each type number, the index of its alternative in Body; -1 for none.
+consteval std::array<int, 256> alternative_of_type() {
+  std::array<int, 256> index{};
+  index.fill(-1);
+  for (size_t i = 0; i < kBodyTypes.size(); ++i) index[static_cast<size_t>(kBodyTypes[i])] = static_cast<int>(i);
+  return index;
 }
 template <size_t... I>
 consteval std::array<bool, sizeof...(I)> replies(std::index_sequence<I...>) {
   return {std::variant_alternative_t<I, Body>::kIsReply...};
 }
 }  // namespace detail
-static_assert(detail::alternatives_have_types(std::make_index_sequence<std::variant_size_v<Body>>{}));
 
-inline constexpr size_t kMessageTypes = std::variant_size_v<Body>;
+// The alternative of Body that carries type `t`, or -1 when no message has that number.
+inline int alternative_of(MsgType t) {
+  static constexpr auto kIndex = detail::alternative_of_type();
+  return kIndex[static_cast<size_t>(t)];
+}
 
-inline MsgType type_of(const Body& body) { return static_cast<MsgType>(body.index() + 1); }
+inline MsgType type_of(const Body& body) { return detail::kBodyTypes[body.index()]; }
 
 // Replies answer a request_id; everything else is a request.
 inline bool is_reply(MsgType t) {
   static constexpr auto kReplies = detail::replies(std::make_index_sequence<kMessageTypes>{});
-  auto i = static_cast<size_t>(t);
-  return i >= 1 && i <= kMessageTypes && kReplies[i - 1];
+  const int i = alternative_of(t);
+  return i >= 0 && kReplies[static_cast<size_t>(i)];
 }
 
 inline bool RaftMessage::operator==(const RaftMessage& o) const {

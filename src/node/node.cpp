@@ -36,7 +36,9 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                                         follower_.refresh(from, std::move(then));
                                       }},
                    CoordinatorOptions{self_.id, config_.request_timeout_ms, config_.limits.max_key_bytes,
-                                      config_.limits.max_value_bytes}) {}
+                                      config_.limits.max_value_bytes}),
+      local_get_(follower_.view(), store_, peers_,
+                 LocalGetOptions{self_.id, config_.request_timeout_ms, config_.limits.max_key_bytes}) {}
 
 Node::~Node() = default;
 
@@ -128,7 +130,8 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
   if (stopping_) return fail(respond, Status::Unavailable("node " + self_.id + " is shutting down"));
   const wire::MsgType type = wire::type_of(msg.body);
   const bool data = type == wire::MsgType::kPut || type == wire::MsgType::kGet || type == wire::MsgType::kDelete ||
-                    type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead;
+                    type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
+                    type == wire::MsgType::kLocalGet;
   if (data && follower_.view().epoch() == 0) {
     return fail(respond, Status::Unavailable("node " + self_.id + " has no cluster map yet (" +
                                              (follower_.joining() ? "joining" : "reading its metadata log") +
@@ -136,7 +139,8 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
   }
   const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
                          type == wire::MsgType::kStream ||
-                         (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0);
+                         (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0) ||
+                         (type == wire::MsgType::kLocalGet && std::get<wire::LocalGetRequest>(msg.body).forwarded);
   if (from_peer && fault_.silent) return;  // playing dead to the other nodes
   if (from_peer && fault_.delay_ms && type != wire::MsgType::kPing) {
     respond = [this, respond = std::move(respond)](wire::Body body) {
@@ -159,6 +163,8 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
       return data_request(std::move(msg), std::move(respond), refreshed);
     case wire::MsgType::kStream:
       return streamer_.handle_pull(std::get<wire::StreamRequest>(msg.body), std::move(respond));
+    case wire::MsgType::kLocalGet:
+      return local_get(std::move(msg), std::move(respond), refreshed);
     case wire::MsgType::kClusterInfo:
       return follower_.handle_cluster_info(std::get<wire::ClusterInfoRequest>(msg.body), std::move(respond));
     case wire::MsgType::kMetaChange:
@@ -184,16 +190,28 @@ void Node::data_request(wire::Message msg, Respond respond, bool refreshed) {
   }
   auto ks = coordinator_.check(msg.body);
   if (ks.ok()) return coordinator_.run(std::move(msg.body), *ks, std::move(respond));
-  // A keyspace this node does not know may be one created a moment ago: ask
-  // the metadata leader for its map once before saying it does not exist.
-  const auto leader = static_cast<ring::NodeId>(meta_.leader());
-  if (ks.status().code() == Code::kUnknownKeyspace && !refreshed && leader != ring::kNoNode && leader != id()) {
-    follower_.refresh(ring::kNoNode, [this, msg = std::move(msg), respond = std::move(respond)]() mutable {
-      dispatch(std::move(msg), std::move(respond), true);
-    });
-    return;
-  }
+  if (retry_with_leaders_map(ks.status(), msg, respond, refreshed)) return;
   fail(respond, ks.status());
+}
+
+// An operator's read of one node's own copy (LocalGetService).
+void Node::local_get(wire::Message msg, Respond respond, bool refreshed) {
+  auto& request = std::get<wire::LocalGetRequest>(msg.body);
+  Status bad = local_get_.check(request);
+  if (bad.ok()) return local_get_.run(std::move(request), std::move(respond));
+  if (retry_with_leaders_map(bad, msg, respond, refreshed)) return;
+  fail(respond, bad);
+}
+
+bool Node::retry_with_leaders_map(const Status& refused, wire::Message& msg, Respond& respond, bool refreshed) {
+  const auto leader = static_cast<ring::NodeId>(meta_.leader());
+  if (refused.code() != Code::kUnknownKeyspace || refreshed || leader == ring::kNoNode || leader == id()) {
+    return false;
+  }
+  follower_.refresh(ring::kNoNode, [this, msg = std::move(msg), respond = std::move(respond)]() mutable {
+    dispatch(std::move(msg), std::move(respond), true);
+  });
+  return true;
 }
 
 void Node::fault(const wire::FaultRequest& f, const Respond& respond) {

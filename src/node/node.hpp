@@ -8,6 +8,7 @@
 //   Coordinator     a client's put, delete and get (PutFsm, GetFsm)
 //   ReplicaService  replica reads and writes, hints and their replay
 //   RangeStreamer   ranges following the ring: pulled in, sent out
+//   LocalGetService an operator's read of one node's own copy of a key
 //   NodeStats       the counters `status` and INFO report
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
@@ -23,6 +24,7 @@
 #include "meta/cluster_map.hpp"
 #include "net/messages.hpp"
 #include "node/coordinator.hpp"
+#include "node/local_get_service.hpp"
 #include "node/env.hpp"
 #include "node/map_follower.hpp"
 #include "node/meta_group.hpp"
@@ -109,6 +111,12 @@ class Node final : public NetworkHandler, public RespBackend {
   // metadata leader once for this request (a keyspace it did not know).
   void dispatch(wire::Message msg, Respond respond, bool refreshed = false);
   void data_request(wire::Message msg, Respond respond, bool refreshed);
+  void local_get(wire::Message msg, Respond respond, bool refreshed);
+  // A request refused for a keyspace this node does not know may name one
+  // created a moment ago: fetches the metadata leader's map and dispatches the
+  // request again, once. False when it did not (another error, already
+  // refreshed, no leader to ask).
+  bool retry_with_leaders_map(const Status& refused, wire::Message& msg, Respond& respond, bool refreshed);
   void fault(const wire::FaultRequest& f, const Respond& respond);
   void status(const Respond& respond) const;  // node_status.cpp
 
@@ -127,6 +135,7 @@ class Node final : public NetworkHandler, public RespBackend {
   ReplicaService replica_;
   RangeStreamer streamer_;
   Coordinator coordinator_;
+  LocalGetService local_get_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
   bool stopping_ = false;
 };

@@ -84,6 +84,13 @@ std::vector<Golden> goldens() {
        {12, wire::MetaChangeRequest{wire::MetaOp::kCreateKeyspace, "", "", "", "users", 3, 2, 1, 2, true}},
        "dc001301130c06a0a0a0a5757365727303020102c30090c400c20000"},
       {"error: code as a byte, message", {13, wire::ErrorReply{Code::kNotLeader, "no"}}, "9501010d0aa26e6f"},
+      {"local get (type 25): str keyspace, bin key, str node, timeout, forwarded",
+       {14, wire::LocalGetRequest{"default", "k", "n3", 250, false}},
+       "9801190ea764656661756c74c4016ba26e33ccfac2"},
+      {"local get reply (type 26): str node, found, the record as stored, epoch",
+       {15, wire::LocalGetReply{"n3", true, record, 21}},
+       "97011a0fa26e33c39301940102040192970102cf0000019b76daa8000301c2c4027631970401cf0000019b76daa80100"
+       "04c3c40015"},
   };
 }
 
