@@ -122,13 +122,18 @@ meta::Movement get_movement(const msgpack::object& o) {
 }  // namespace
 
 void pack_cluster_map(Packer& p, const meta::ClusterMap& map) {
-  p.pack_array(map.movement ? 4 : 3);
+  p.pack_array(5);
   p.pack(map.epoch);
   p.pack_array(static_cast<uint32_t>(map.members.size()));
   for (const auto& m : map.members) pack_member(p, m);
   p.pack_array(static_cast<uint32_t>(map.keyspaces.size()));
   for (const auto& k : map.keyspaces) pack_keyspace(p, k);
-  if (map.movement) pack_movement(p, *map.movement);
+  if (map.movement) {
+    pack_movement(p, *map.movement);
+  } else {
+    p.pack_nil();
+  }
+  p.pack(map.ring_epoch);
 }
 
 meta::ClusterMap get_cluster_map(const msgpack::object& o) {
@@ -139,7 +144,8 @@ meta::ClusterMap get_cluster_map(const msgpack::object& o) {
   for (uint32_t i = 0; i < members.size; ++i) map.members.push_back(get_member(members.ptr[i]));
   const auto& keyspaces = get_array(f.ptr[2], "cluster_map.keyspaces", 0);
   for (uint32_t i = 0; i < keyspaces.size; ++i) map.keyspaces.push_back(get_keyspace(keyspaces.ptr[i]));
-  if (f.size > 3) map.movement = get_movement(f.ptr[3]);
+  if (f.size > 3 && f.ptr[3].type != msgpack::type::NIL) map.movement = get_movement(f.ptr[3]);
+  if (f.size > 4) map.ring_epoch = get_uint(f.ptr[4], "cluster_map.ring_epoch", UINT64_MAX);
   return map;
 }
 

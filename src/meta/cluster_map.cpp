@@ -80,6 +80,7 @@ Result<ClusterMap> bootstrap(std::vector<Member> members, std::vector<Keyspace> 
                              int tokens_per_node) {
   ClusterMap map;
   map.epoch = 1;
+  map.ring_epoch = 1;
   map.keyspaces = std::move(keyspaces);
   bool have_default = false;
   for (const auto& ks : map.keyspaces) have_default = have_default || ks.name == kDefaultKeyspace;

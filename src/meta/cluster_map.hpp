@@ -89,6 +89,10 @@ struct ClusterMap {
   std::vector<Member> members;
   std::vector<Keyspace> keyspaces;
   std::optional<Movement> movement;  // the join or leave whose ranges are moving
+  // The epoch of the last change of who owns what: a movement's start, its
+  // completion, or its calling off. Replicas refuse reads and writes routed
+  // by an older map (fencing): its coordinator may be asking the wrong nodes.
+  uint64_t ring_epoch = 0;
 
   const Member* member(ring::NodeId id) const;
   const Member* member_named(std::string_view name) const;

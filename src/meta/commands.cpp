@@ -80,6 +80,7 @@ Status start_movement(ClusterMap& map, MovementKind kind, ring::NodeId node) {
     }
   }
   map.movement = std::move(mv);
+  map.ring_epoch = map.epoch;
   if (map.movement->transfers.empty()) complete(map);
   return Status::Ok();
 }
@@ -148,7 +149,10 @@ Status set_state(ClusterMap& map, const SetNodeState& c) {
   }
   it->state = c.state;
   map.epoch++;
-  if (moving_it) map.movement.reset();  // a join or leave called off
+  if (moving_it) {
+    map.movement.reset();  // a join or leave called off
+    map.ring_epoch = map.epoch;
+  }
   if (c.state == NodeState::kLeaving) return start_movement(map, MovementKind::kLeave, c.id);
   return Status::Ok();
 }
@@ -178,6 +182,7 @@ Status stream_update(ClusterMap& map, const StreamUpdate& c) {
   if (mv.done_count() == mv.transfers.size()) {
     complete(map);
     map.epoch++;
+    map.ring_epoch = map.epoch;
   }
   return Status::Ok();
 }
@@ -218,7 +223,11 @@ Status keyspace_change(ClusterMap& map, const Command& command) {
     for (auto& t : map.movement->transfers) {
       if (t.keyspace == drop.name) t.state = TransferState::kDone;
     }
-    if (map.movement->done_count() == map.movement->transfers.size()) complete(map);
+    // Completes with the drop's epoch (the caller bumps it).
+    if (map.movement->done_count() == map.movement->transfers.size()) {
+      complete(map);
+      map.ring_epoch = map.epoch + 1;
+    }
   }
   return Status::Ok();
 }

@@ -8,6 +8,12 @@ GetFsm::GetFsm(CoordinatorContext& ctx, ReadRequest request, Respond respond)
     : ReplicaRound(ctx, std::move(respond), request.timeout_ms), req_(std::move(request)) {}
 
 void GetFsm::start() {
+  ask_replicas();
+  start_timer(shared_from_this());
+  progress();
+}
+
+void GetFsm::ask_replicas() {
   std::vector<quorum::ReplicaOutcome> outcomes;
   for (ring::NodeId p : ctx_.view.replicas_of(req_.keyspace, req_.key)) {
     outcomes.push_back(
@@ -17,8 +23,6 @@ void GetFsm::start() {
   for (const auto& rep : tally_->replicas()) {
     if (rep.state == quorum::ReplicaState::kWaiting) ask(rep.node);
   }
-  start_timer(shared_from_this());
-  progress();
 }
 
 void GetFsm::ask(ring::NodeId node) {
@@ -42,6 +46,18 @@ void GetFsm::ask(ring::NodeId node) {
       [](GetFsm& fsm, ring::NodeId node, wire::ReplicaReadReply* ok, Status error) {
         if (ok) {
           fsm.tally_->reply(node, ok->found ? std::optional<quorum::DvvSet>(std::move(ok->record)) : std::nullopt);
+        } else if (error.code() == Code::kStaleEpoch && !fsm.refreshed_ && !fsm.replied_) {
+          // Our map is older than the ring: what the replicas we asked hold
+          // may not be the whole story. Fetch the map and read again (once).
+          fsm.refreshed_ = true;
+          ++fsm.outstanding_;
+          fsm.ctx_.refresh(node, [self = fsm.shared_from_this()] {
+            if (self->finished_) return;
+            --self->outstanding_;
+            if (!self->replied_) self->ask_replicas();
+            self->progress();
+          });
+          return;
         } else {
           fsm.tally_->fail(node, error.message());
         }

@@ -33,6 +33,8 @@ class GetFsm : public ReplicaRound, public std::enable_shared_from_this<GetFsm> 
 
  private:
   friend class ReplicaRound;
+  // Asks every replica the view names (again, after a map refresh).
+  void ask_replicas();
   void ask(ring::NodeId node);
   // Answers once the tally decides (repairing first if asked to).
   void progress();
@@ -45,6 +47,7 @@ class GetFsm : public ReplicaRound, public std::enable_shared_from_this<GetFsm> 
   ReadRequest req_;
   std::unique_ptr<quorum::ReadTally> tally_;
   bool repairing_ = false;  // blocking repair in progress
+  bool refreshed_ = false;  // a replica fenced us off once: the map was fetched and the read asked again
 };
 
 }  // namespace tally

@@ -22,7 +22,7 @@ enum class Counter : uint8_t {
   kStreamedIn,      // records received in range streams (ring movements)
   kStreamedInBytes,
   kStreamedOut,     // records sent to other nodes' range streams
-  kFenced,          // replica writes refused as routed by a map older than a ring movement
+  kFenced,          // replica reads and writes refused: routed by a map older than the ring
   kCount_,
 };
 
@@ -42,7 +42,7 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kStreamedIn, "streamed_in", "records received and merged from range streams (joins, leaves)"},
     {Counter::kStreamedInBytes, "streamed_in_bytes", "bytes of the records received from range streams"},
     {Counter::kStreamedOut, "streamed_out", "records sent to nodes receiving ranges"},
-    {Counter::kFenced, "fenced_writes", "replica writes refused: routed by a map older than a ring movement"},
+    {Counter::kFenced, "fenced", "replica reads and writes refused: routed by a map older than the ring's last change"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

@@ -63,9 +63,15 @@ void RangeStreamer::schedule(uint64_t delay_us) {
 
 // ---- receiving -----------------------------------------------------------------
 
-std::optional<RangeStreamer::Session> RangeStreamer::plan() const {
+std::optional<RangeStreamer::Session> RangeStreamer::plan() {
   const auto& mv = view_.map.movement;
   if (!mv || view_.self == ring::kNoNode) return std::nullopt;
+  if (mv->epoch != known_movement_) {
+    known_movement_ = mv->epoch;
+    reported_done_.clear();
+    survivor_mode_.clear();
+    streamed_from_.clear();
+  }
   const uint64_t now = env_.now_us();
   auto usable = [&](ring::NodeId n) {
     if (n == view_.self || !peers_.is_up(n)) return false;
@@ -76,15 +82,28 @@ std::optional<RangeStreamer::Session> RangeStreamer::plan() const {
   std::optional<std::string> lowest;  // the lowest cursor among the session's transfers
   for (uint32_t i = 0; i < mv->transfers.size(); ++i) {
     const meta::Transfer& t = mv->transfers[i];
-    if (t.to != view_.self || t.state == meta::TransferState::kDone) continue;
-    if (!view_.map.keyspace(t.keyspace)) continue;  // dropped: the map marks it done
-    // The first source that can send it: the replica it replaces, unless
-    // that one is down.
+    if (t.to != view_.self || t.state == meta::TransferState::kDone || reported_done_.count(i)) continue;
+    if (!view_.map.keyspace(t.keyspace) || t.sources.empty()) continue;  // dropped: the map marks it done
+    // The replica it replaces holds every write acknowledged in the range
+    // (W of the old list, and if not it, then all the others): streaming
+    // from it alone keeps R + W > N. When it is down, every survivor is
+    // streamed (one of them holds each such write), and the transfer stays
+    // in that mode.
+    bool survivors = survivor_mode_.count(i) > 0;
+    if (!survivors && !usable(t.sources[0])) {
+      survivor_mode_.insert(i);
+      survivors = true;
+    }
     ring::NodeId source = ring::kNoNode;
-    for (ring::NodeId n : t.sources) {
-      if (usable(n)) {
-        source = n;
-        break;
+    if (!survivors) {
+      source = t.sources[0];
+    } else {
+      const auto& done = streamed_from_[i];
+      for (size_t k = 1; k < t.sources.size(); ++k) {
+        if (!done.count(t.sources[k]) && usable(t.sources[k])) {
+          source = t.sources[k];
+          break;
+        }
       }
     }
     if (source == ring::kNoNode) continue;
@@ -93,14 +112,16 @@ std::optional<RangeStreamer::Session> RangeStreamer::plan() const {
       s->movement = mv->epoch;
       s->keyspace = t.keyspace;
       s->source = source;
-    } else if (t.keyspace != s->keyspace || source != s->source) {
+      s->survivors = survivors;
+    } else if (t.keyspace != s->keyspace || source != s->source || survivors != s->survivors) {
       continue;
     }
     s->transfers.push_back(i);
     s->ranges.push_back(wire::StreamRange{t.range.start, t.range.end});
     // One scan serves every range of the session: it starts from the range
-    // least far along (a key received twice merges into itself).
-    if (t.state == meta::TransferState::kPending || t.cursor.empty()) {
+    // least far along (a key received twice merges into itself). A survivor
+    // is streamed from the start: the cursor on record is the replaced one's.
+    if (survivors || t.state == meta::TransferState::kPending || t.cursor.empty()) {
       s->from_start = true;
     } else if (!lowest || t.cursor < *lowest) {
       lowest = t.cursor;
@@ -109,6 +130,24 @@ std::optional<RangeStreamer::Session> RangeStreamer::plan() const {
   if (s && !s->from_start && lowest) s->cursor = *lowest;
   if (s && s->from_start) s->cursor.clear();
   return s;
+}
+
+std::vector<uint32_t> RangeStreamer::completed() const {
+  std::vector<uint32_t> out;
+  const auto& mv = view_.map.movement;
+  for (uint32_t i : session_->transfers) {
+    if (!session_->survivors) {
+      out.push_back(i);
+      continue;
+    }
+    if (!mv || i >= mv->transfers.size()) continue;
+    const auto& sources = mv->transfers[i].sources;
+    const auto it = streamed_from_.find(i);
+    bool all = true;
+    for (size_t k = 1; k < sources.size(); ++k) all = all && it != streamed_from_.end() && it->second.count(sources[k]);
+    if (all) out.push_back(i);
+  }
+  return out;
 }
 
 void RangeStreamer::tick() {
@@ -186,6 +225,9 @@ void RangeStreamer::received(wire::StreamReply reply) {
     unreported_bytes_ += batch->bytes;
     const uint64_t now = env_.now_us();
     if (done) {
+      if (session_->survivors) {
+        for (uint32_t i : session_->transfers) streamed_from_[i].insert(session_->source);
+      }
       session_->reporting_done = true;
       return report(true);
     }
@@ -220,7 +262,10 @@ void RangeStreamer::report(bool done) {
   req.op = wire::MetaOp::kStreamUpdate;
   req.node = me->name;
   req.stream_movement = session_->movement;
-  for (uint32_t i : session_->transfers) req.stream_transfers.push_back(i);
+  // Done: the transfers now wholly in. Progress: a cursor only for streams
+  // from the replaced replica (a survivor's cursor would skip the others').
+  std::vector<uint32_t> listed = done ? completed() : session_->survivors ? std::vector<uint32_t>() : session_->transfers;
+  for (uint32_t i : listed) req.stream_transfers.push_back(i);
   req.stream_cursor = session_->cursor;
   req.stream_done = done;
   req.stream_keys = unreported_keys_;
@@ -228,7 +273,7 @@ void RangeStreamer::report(bool done) {
   unreported_keys_ = unreported_bytes_ = 0;
   last_report_us_ = env_.now_us();
   const uint64_t movement = session_->movement;
-  propose_(std::move(req), [this, done, movement](wire::Body reply) {
+  propose_(std::move(req), [this, done, movement, listed](wire::Body reply) {
     if (stopped_ || !done || !session_ || session_->movement != movement || !session_->reporting_done) return;
     if (auto* e = std::get_if<wire::ErrorReply>(&reply)) {
       const auto& mv = view_.map.movement;
@@ -242,8 +287,10 @@ void RangeStreamer::report(bool done) {
         return;
       }
     }
+    if (movement == known_movement_) reported_done_.insert(listed.begin(), listed.end());
     TALLY_LOG(log_, kInfo) << "received " << session_->ranges.size() << " ranges of keyspace '"
-                           << session_->keyspace << "' from " << peers_.name_of(session_->source);
+                           << session_->keyspace << "' from " << peers_.name_of(session_->source)
+                           << (session_->survivors ? " (a survivor of a replica that is down)" : "");
     session_.reset();
     schedule(0);
   });

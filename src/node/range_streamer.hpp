@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,13 +73,19 @@ class RangeStreamer {
     std::vector<wire::StreamRange> ranges;
     std::string cursor;
     bool from_start = true;
+    // From the replaced replica (one source is enough, and the cursor on
+    // record applies), or from one of the survivors when it is down (every
+    // survivor is needed; each is streamed whole).
+    bool survivors = false;
     bool reporting_done = false;  // the last batch is in: reporting until the report commits
   };
 
   void tick();
   void schedule(uint64_t delay_us);
   // Picks the next session from the movement's transfers to this node.
-  std::optional<Session> plan() const;
+  std::optional<Session> plan();
+  // The transfers of the finished session that are now wholly in.
+  std::vector<uint32_t> completed() const;
   void pull();
   void received(wire::StreamReply reply);
   void report(bool done);
@@ -98,6 +105,13 @@ class RangeStreamer {
 
   std::optional<Session> session_;
   std::map<ring::NodeId, uint64_t> resting_;  // source -> until (now_us) it is not asked
+  // What this node knows of the movement (by its epoch) before the map says
+  // it: transfers reported done, transfers in survivor mode (their replaced
+  // replica was down when we looked) and the survivors streamed whole.
+  uint64_t known_movement_ = 0;
+  std::set<uint32_t> reported_done_;
+  std::set<uint32_t> survivor_mode_;
+  std::map<uint32_t, std::set<ring::NodeId>> streamed_from_;
   uint64_t unreported_keys_ = 0;
   uint64_t unreported_bytes_ = 0;
   uint64_t last_report_us_ = 0;

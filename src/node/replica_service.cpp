@@ -56,19 +56,24 @@ void ReplicaService::keep_hint(ring::NodeId target, const std::string& keyspace,
   hints_.add(target, keyspace, key, record, std::move(done));
 }
 
+// Fencing: a coordinator whose map is older than the last change of who owns
+// what may be asking the wrong replicas (before a movement: not writing to the
+// ranges' new owners; after one: reading from a node that no longer gets the
+// writes). It refreshes its map and asks again (docs/architecture.md, Range
+// movement).
+Status ReplicaService::fence(uint64_t epoch) {
+  if (epoch >= view_.map.ring_epoch) return Status::Ok();
+  stats_.add(Counter::kFenced);
+  return Status::StaleEpoch("routed by cluster map epoch " + std::to_string(epoch) +
+                            ", older than the ring's last change at epoch " + std::to_string(view_.map.ring_epoch) +
+                            "; refresh and retry");
+}
+
 void ReplicaService::handle_write(wire::ReplicaWrite& req, Respond respond) {
   if (!view_.map.keyspace(req.keyspace)) {
     return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
-  if (view_.moving() && req.epoch < view_.map.movement->epoch) {
-    // Fencing: the coordinator routed this by a map from before the ring
-    // movement, so it did not write to the ranges' new owners. It refreshes
-    // its map and writes again (docs/architecture.md, Range movement).
-    stats_.add(Counter::kFenced);
-    return fail(respond, Status::StaleEpoch("routed by cluster map epoch " + std::to_string(req.epoch) +
-                                            ", older than the ring movement of epoch " +
-                                            std::to_string(view_.map.movement->epoch) + "; refresh and retry"));
-  }
+  if (Status fenced = fence(req.epoch); !fenced.ok()) return fail(respond, fenced);
   auto done = [this, respond](Status s) {
     if (s.ok()) {
       respond(wire::ReplicaWriteReply{view_.epoch()});
@@ -90,6 +95,7 @@ void ReplicaService::handle_read(wire::ReplicaRead& req, Respond respond) {
   if (!view_.map.keyspace(req.keyspace)) {
     return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
+  if (Status fenced = fence(req.epoch); !fenced.ok()) return fail(respond, fenced);
   store_.get(req.keyspace, req.key, [this, respond](Result<std::optional<quorum::DvvSet>> r) {
     if (!r.ok()) return fail(respond, r.status());
     wire::ReplicaReadReply out;

@@ -69,6 +69,8 @@ class ReplicaService {
   const store::HintStore& hints() const { return hints_; }
 
  private:
+  // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
+  Status fence(uint64_t epoch);
   void replay_hints();
   // The next round: at once when the last one moved on (delivered a hint,
   // or skipped a node that is down) and more hints follow, else after

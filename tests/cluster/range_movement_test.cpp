@@ -24,11 +24,12 @@ using namespace tally::clustertest;
 
 namespace {
 
-// Keys written before the ring changes (TALLY_MOVEMENT_KEYS overrides: the
-// long run uses 20,000).
+// Keys written before the ring changes: 2,000, and 20,000 in the long run
+// (TALLY_LONG); TALLY_MOVEMENT_KEYS overrides both.
 int key_count() {
   const char* v = std::getenv("TALLY_MOVEMENT_KEYS");
-  return v && *v ? std::atoi(v) : 2000;
+  if (v && *v) return std::atoi(v);
+  return std::getenv("TALLY_LONG") ? 20000 : 2000;
 }
 
 // What replica `endpoint` holds for `key`, asked of it alone (no quorum, no

@@ -433,9 +433,11 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
   WARN("quorum sim: " << seeds_run << " seeds, " << writes << " writes, " << acked << " acknowledged, "
                       << siblings << " reads with siblings; " << joins << " joins, " << leaves << " leaves, "
                       << removes << " removes");
-  REQUIRE(joins > seeds_run / 2);
-  REQUIRE(leaves > seeds_run / 10);
-  REQUIRE(removes > seeds_run / 20);
+  if (seeds_run >= 100) {
+    REQUIRE(joins > seeds_run / 2);
+    REQUIRE(leaves > seeds_run / 10);
+    REQUIRE(removes > seeds_run / 20);
+  }
 }
 
 TEST_CASE("quorum sim: a seed replays the same run", "[sim][quorum][determinism]") {

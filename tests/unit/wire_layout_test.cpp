@@ -74,10 +74,11 @@ std::vector<Golden> goldens() {
       {"raft: the message's 13 fields flattened, entries nested, no snapshot (nil)",
        {0, wire::RaftMessage{append}},
        "dc001001100000010203020a9196030b00c403636d64000009c20004c2c0"},
+      // The map ends with its ring movement (nil: none) and ring epoch.
       {"cluster info reply: ids and the cluster map",
        {11, info},
-       "9c01120ba26e31010203039201029103909304919601a26e31a3683a31a17a920a14019195a764656661756c74"
-       "03020201"},
+       "9c01120ba26e31010203039201029103909504919601a26e31a3683a31a17a920a14019195a764656661756c74"
+       "03020201c000"},
       // The stream_* fields (a ring movement's progress) came later: optional,
       // sent at their defaults by every other op, ignored by older nodes.
       {"metadata change: op as a byte, strings, n/r/w/mode, then the stream fields",
