@@ -70,6 +70,7 @@ CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
 MICRO_BIN  := $(BUILD)/bench/micro_bench
 META_BENCH := $(BUILD)/bench/meta_bench
 HINT_BENCH := $(BUILD)/bench/hint_bench
+STREAM_BENCH := $(BUILD)/bench/stream_bench
 TALLY_BENCH:= $(BUILD)/tally-bench
 
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
@@ -135,6 +136,12 @@ $(HINT_BENCH): $(call obj,bench/hint_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# How fast a joining node streams its ranges in, and the foreground's
+# latency meanwhile (real tallyd processes).
+$(STREAM_BENCH): $(call obj,bench/stream_bench.cpp) $(SIMLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # The quorum benchmark: a real cluster through the client library, or the
 # simulator (--sim), which is why it links the simulator's library too. It
 # shares the machine with the nodes it measures, so it allocates with jemalloc too.
@@ -172,10 +179,11 @@ asan: deps
 	@BUILD=build-asan bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH)
+	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH) $(STREAM_BENCH)
 	$(MICRO_BIN)
 	BUILD=$(BUILD) $(META_BENCH)
 	BUILD=$(BUILD) $(HINT_BENCH)
+	BUILD=$(BUILD) $(STREAM_BENCH) --mib 256
 
 # ---- local cluster -----------------------------------------------------------
 cluster: deps

@@ -94,7 +94,7 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   Reader r(name);
   ClusterConfig cfg;
   cfg.path = name;
-  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "hints", "nodes", "keyspaces"});
+  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "hints", "streaming", "nodes", "keyspaces"});
 
   if (root.contains("cluster")) {
     const auto& t = r.table(root.at("cluster"), "cluster");

@@ -255,6 +255,14 @@ TEST_CASE("[[keyspaces]] and [hints] parse", "[config]") {
   CHECK(parse(join(kGoodLines))->max_hints == 100000);
 }
 
+TEST_CASE("[streaming] sets the background rate limit; 64 MiB/s unless set, 0 for none", "[config]") {
+  CHECK(parse(join(kGoodLines))->stream_rate_mb == 64);
+  CHECK(parse(with_tail("[streaming]\nrate_mb_per_s = 0\n"))->stream_rate_mb == 0);
+  CHECK(parse(with_tail("[streaming]\nrate_mb_per_s = 200\n"))->stream_rate_mb == 200);
+  check_error(with_tail("[streaming]\nrate_mb_per_s = -5\n"), 36, "streaming.rate_mb_per_s", "got -5");
+  check_error(with_tail("[streaming]\nrate = 5\n"), 36, "streaming.rate", "unknown key");
+}
+
 TEST_CASE("a bad [[keyspaces]] entry names file, line and key", "[config]") {
   check_error(with_tail("[[keyspaces]]\nname = \"users\"\nmode = \"lwww\"\n"), 37, "keyspaces.mode",
               "got \"lwww\"");
