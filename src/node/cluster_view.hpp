@@ -22,8 +22,12 @@ struct ClusterView {
   // While a ring movement runs (map.movement), the ring after it
   // (map.build_ring_after()): writes go to the replicas of both rings.
   ring::Ring after;
+  // The highest epoch a peer's message spoke of: above map.epoch, this node
+  // is behind (a newer map is being fetched).
+  uint64_t newest_heard = 0;
 
   bool moving() const { return map.movement.has_value(); }
+  bool behind() const { return newest_heard > map.epoch; }
 
   uint64_t epoch() const { return map.epoch; }
 
@@ -33,6 +37,14 @@ struct ClusterView {
   // The key's primaries, clockwise from its position.
   ring::PreferenceList replicas_of(const meta::Keyspace& ks, const std::string& key) const {
     return ring.preference_list(ring::key_position(ks.name, key), replicas_for(ks));
+  }
+  // Whether `node` is a replica of the key in the ring, or in the ring after
+  // the movement in progress (a pending owner).
+  bool replica_of(ring::NodeId node, const meta::Keyspace& ks, const std::string& key) const {
+    const uint64_t position = ring::key_position(ks.name, key);
+    const int n = replicas_for(ks);
+    if (ring.preference_list(position, n).contains(node)) return true;
+    return moving() && after.preference_list(position, std::min(n, std::max(1, after.node_count()))).contains(node);
   }
   // The primaries of `position` once the movement completes (the same as
   // ring's without one).

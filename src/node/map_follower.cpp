@@ -247,6 +247,7 @@ void MapFollower::refresh(ring::NodeId from, std::function<void()> then) {
 }
 
 void MapFollower::saw_epoch(uint64_t epoch, ring::NodeId from) {
+  view_.newest_heard = std::max(view_.newest_heard, epoch);
   if (epoch <= view_.map.epoch || refreshing_) return;
   // The log brings it within a heartbeat; fetching it at once closes the
   // window in which this node routes by an older ring than its peers.

@@ -27,7 +27,12 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                 [this](wire::MetaChangeRequest req, Respond respond) {
                   follower_.handle_meta_change(std::move(req), std::move(respond));
                 },
-                [this](uint64_t epoch, ring::NodeId from) { follower_.saw_epoch(epoch, from); }, timings.stream),
+                [this](uint64_t epoch, ring::NodeId from) { follower_.saw_epoch(epoch, from); },
+                [&] {
+                  StreamOptions o = timings.stream;
+                  o.cleanup_grace_us = uint64_t{config_.cleanup_grace_s} * 1'000'000;
+                  return o;
+                }()),
       coordinator_(CoordinatorContext{env, log_, follower_.view(), peers_, store_, replica_, stats_, drain_,
                                       [this](uint64_t epoch, ring::NodeId from) {
                                         follower_.saw_epoch(epoch, from);

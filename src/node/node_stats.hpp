@@ -23,6 +23,7 @@ enum class Counter : uint8_t {
   kStreamedInBytes,
   kStreamedOut,     // records sent to other nodes' range streams
   kFenced,          // replica reads and writes refused: routed by a map older than the ring
+  kDropped,         // records dropped from ranges this node no longer owns
   kCount_,
 };
 
@@ -43,6 +44,7 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kStreamedInBytes, "streamed_in_bytes", "bytes of the records received from range streams"},
     {Counter::kStreamedOut, "streamed_out", "records sent to nodes receiving ranges"},
     {Counter::kFenced, "fenced", "replica reads and writes refused: routed by a map older than the ring's last change"},
+    {Counter::kDropped, "dropped", "records dropped after their ranges moved to other nodes"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

@@ -83,6 +83,16 @@ void ReplicaService::handle_write(wire::ReplicaWrite& req, Respond respond) {
     drain_.finished();
   };
   drain_.started();
+  const meta::Keyspace* ks = view_.map.keyspace(req.keyspace);
+  if ((req.hint_for == 0 || req.hint_for == view_.self) && req.epoch <= view_.epoch() && !view_.behind() &&
+      !view_.replica_of(view_.self, *ks, req.key)) {
+    // A copy here would be a stray no read reaches (the ring moved on: a
+    // late hint, say); the key's replicas have it or will from the stream.
+    drain_.finished();
+    return fail(respond, Status::InvalidArgument("node " + peers_.name_of(view_.self) +
+                                                 " is not a replica of the key in the ring of epoch " +
+                                                 std::to_string(view_.epoch())));
+  }
   if (req.hint_for != 0 && req.hint_for != view_.self) {
     // We stand in for a down primary: keep the write for it.
     hints_.add(req.hint_for, req.keyspace, req.key, req.record, done);
@@ -149,6 +159,15 @@ void ReplicaService::replay_hints() {
     };
     uint64_t bytes = 0;
     for (auto& [dkey, hint] : *r) {
+      const meta::Keyspace* ks = view_.map.keyspace(hint.keyspace);
+      if (ks && !view_.behind() && !view_.replica_of(hint.target, *ks, hint.key)) {
+        // The ring moved on: the key's replicas are others now, and they
+        // hold it (W of them acknowledged it, or the stream brought it).
+        ++round->left;
+        round->moved_on = true;
+        hints_.remove_if_unchanged(dkey, hint.record, [one_done](Status) { one_done(); });
+        continue;
+      }
       if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
       ++round->left;
       bytes += dkey.size();

@@ -45,28 +45,16 @@ struct FiveNodes : LocalCluster {
   }
   std::unique_ptr<Client> client(int node) { return connect_client(nodes[node]->endpoint()); }
   // What replica `node` holds for `key`, asked of it alone (no quorum, no
-  // repair): a ReplicaRead sent by the client engine to that node only.
+  // repair): the operator's per-replica read, answered by that node.
   std::vector<std::string> local_values(int node, const std::string& key) {
-    HostPort addr = *parse_host_port(nodes[node]->endpoint());
-    ClientOptions o;
-    o.token_aware = false;  // no cluster map: the request names its node
-    o.ring_refresh_ms = 0;
-    client::Engine engine(o, {addr});
-    auto answered = std::make_shared<std::promise<Result<wire::Message>>>();
-    auto reply_future = answered->get_future();
-    client::Request req;
-    req.body = wire::ReplicaRead{"default", key};
-    req.idempotent = true;
-    req.target = addr;
-    req.deadline = client::Clock::now() + std::chrono::seconds(2);
-    req.done = [answered](Result<wire::Message> m) { answered->set_value(std::move(m)); };
-    engine.submit(std::move(req));
-    auto reply = reply_future.get();
-    INFO(reply.status().to_string());
-    REQUIRE(reply.ok());
-    auto* r = std::get_if<wire::ReplicaReadReply>(&reply->body);
-    REQUIRE(r);
-    return quorum::values(r->record);
+    auto copy = client(node)->get_replica(key, specs[node].id);
+    INFO(copy.status().to_string());
+    REQUIRE(copy.ok());
+    std::vector<std::string> values;
+    for (const auto& v : copy->siblings) {
+      if (!v.tombstone) values.push_back(v.value);
+    }
+    return values;
   }
   // Polls until replica `node` holds exactly `want` for `key`, for up to 5 s.
   bool eventually_holds(int node, const std::string& key, const std::vector<std::string>& want) {
