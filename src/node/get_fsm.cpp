@@ -111,6 +111,9 @@ void GetFsm::repair_then_answer(std::vector<ring::NodeId> stale) {
 void GetFsm::repair(ring::NodeId node, std::function<void(Status)> done) {
   ctx_.stats.add(Counter::kReadRepairs);
   if (node == ctx_.view.self) {
+    // The ring may have moved on while the read ran: a copy here would be
+    // a stray that the cleanup already passed.
+    if (!ctx_.view.replica_of(ctx_.view.self, req_.keyspace, req_.key)) return done(Status::Ok());
     ctx_.replica.apply_locally(req_.keyspace.name, req_.key, tally_->merged(), std::move(done));
     return;
   }

@@ -228,9 +228,18 @@ TEST_CASE("cluster: after a join, the nodes that gave ranges away drop their cop
                    dir4.path + "/n4.log", c.nodes[0]->endpoint());
   REQUIRE(p4.start().ok());
   settle(c.endpoints());
+  // Every node routes by the four-node ring (the client below reads its map
+  // from one of them).
+  auto all = connect_client(c.endpoints() + "," + p4.endpoint());
+  for (const auto& ep : {c.nodes[0]->endpoint(), c.nodes[1]->endpoint(), c.nodes[2]->endpoint(), p4.endpoint()}) {
+    REQUIRE(eventually([&] {
+      auto st = all->status(ep);
+      return st.ok() && st->field("ring").rfind("4 nodes", 0) == 0;
+    }));
+  }
+  all = connect_client(c.endpoints() + "," + p4.endpoint());
   // Every key: held by its three replicas, and by no other node once the
   // grace has passed.
-  auto all = connect_client(c.endpoints() + "," + p4.endpoint());
   size_t moved = 0;
   for (int i = 0; i < 200; ++i) {
     const std::string key = "drop-" + std::to_string(i);
