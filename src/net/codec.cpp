@@ -247,7 +247,7 @@ constexpr std::array<BodyDecoder, sizeof...(I)> body_decoders(std::index_sequenc
 constexpr auto kBodyDecoders = body_decoders(std::make_index_sequence<wire::kMessageTypes>{});
 
 wire::Body decode_body(uint64_t type, const msgpack::object* f, uint32_t n) {
-  if (type < 1 || type > kBodyDecoders.size()) {
+  if (type < 1 || type > kBodyDecoders.size() || wire::is_reserved(static_cast<wire::MsgType>(type))) {
     throw DecodeError{"unknown message type " + std::to_string(type)};
   }
   return kBodyDecoders[type - 1](f, n);

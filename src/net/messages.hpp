@@ -59,6 +59,20 @@ enum class MsgType : uint8_t {
   kMetaChangeReply = 20,
   kFault = 21,
   kFaultReply = 22,
+  // 23-26 are taken by range movement and the per-replica read, on other
+  // branches; Reserved<> holds their places until those land.
+  kReserved23 = 23,
+  kReserved24 = 24,
+  kReserved25 = 25,
+  kReserved26 = 26,
+  kAeCompare = 27,
+  kAeCompareReply = 28,
+  kAeFetch = 29,
+  kAeFetchReply = 30,
+  kAePush = 31,
+  kAePushReply = 32,
+  kRepair = 33,
+  kRepairReply = 34,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -439,13 +453,175 @@ struct FaultReply {
   bool operator==(const FaultReply&) const = default;
 };
 
+// A type number another branch defines: no fields, refused as "not a
+// request" by the node. Replaced by the real message when that branch lands.
+template <MsgType T>
+struct Reserved {
+  static constexpr bool kReserved = true;  // decoding refuses it as an unknown type
+  static constexpr MsgType kType = T;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "reserved";
+  static constexpr auto wire_fields() { return std::tuple{}; }
+  bool operator==(const Reserved&) const = default;
+};
+
+// ---- anti-entropy (docs/architecture.md, "Anti-entropy") -------------------------
+// Node to node, between two replicas of one token range of one keyspace. The
+// range is named by its bounds (start, end]: both sides must cut the ring the
+// same way, or the responder answers kUnavailable and the pair tries later.
+// Every request and reply carries the sender's metadata epoch.
+
+// The initiator's hashes of nodes `indices` of `level` of its tree for the
+// range; the reply holds the responder's hashes of the same nodes, in the
+// same order. Sending the initiator's hashes lets the responder learn too
+// which subtrees the two hold equal (tombstone collection needs both sides
+// to know).
+struct AeCompare {
+  static constexpr MsgType kType = MsgType::kAeCompare;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy compare";
+  std::string keyspace;
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
+  uint32_t level = 0;
+  std::vector<uint64_t> indices;
+  std::vector<uint64_t> hashes;
+  uint32_t from = 0;  // the initiator's node id
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = AeCompare;
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("range_start", &M::range_start),
+                      field<as::UInt>("range_end", &M::range_end), field<as::UIntMax<2>>("level", &M::level),
+                      field<as::Ids>("indices", &M::indices),     field<as::Ids>("hashes", &M::hashes),
+                      field<as::UInt>("from", &M::from),           field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const AeCompare&) const = default;
+};
+struct AeCompareReply {
+  static constexpr MsgType kType = MsgType::kAeCompareReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy compare reply";
+  std::vector<uint64_t> hashes;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Ids>("hashes", &AeCompareReply::hashes),
+                      field<as::UInt>("epoch", &AeCompareReply::epoch)};
+  }
+  bool operator==(const AeCompareReply&) const = default;
+};
+
+// Every record the responder holds in leaves `leaves` of the range:
+// keys[i] has records[i]. A key missing from the reply is one it does not hold.
+struct AeFetch {
+  static constexpr MsgType kType = MsgType::kAeFetch;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy fetch";
+  std::string keyspace;
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
+  std::vector<uint64_t> leaves;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = AeFetch;
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace), field<as::UInt>("range_start", &M::range_start),
+                      field<as::UInt>("range_end", &M::range_end), field<as::Ids>("leaves", &M::leaves),
+                      field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const AeFetch&) const = default;
+};
+struct AeFetchReply {
+  static constexpr MsgType kType = MsgType::kAeFetchReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy fetch reply";
+  std::vector<std::string> keys;
+  std::vector<quorum::DvvSet> records;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::List<as::Bin>>("keys", &AeFetchReply::keys),
+                      field<as::List<as::Record>>("records", &AeFetchReply::records),
+                      field<as::UInt>("epoch", &AeFetchReply::epoch)};
+  }
+  bool operator==(const AeFetchReply&) const = default;
+};
+
+// Records the initiator holds newer than (or that are missing from) the
+// responder's copy: merged into it with the keyspace's merge, never written
+// over it. A tombstone for a key the responder holds nothing of is not
+// stored (docs/architecture.md, "Tombstones").
+struct AePush {
+  static constexpr MsgType kType = MsgType::kAePush;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy push";
+  std::string keyspace;
+  std::vector<std::string> keys;
+  std::vector<quorum::DvvSet> records;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &AePush::keyspace), field<as::List<as::Bin>>("keys", &AePush::keys),
+                      field<as::List<as::Record>>("records", &AePush::records),
+                      field<as::UInt>("epoch", &AePush::epoch)};
+  }
+  bool operator==(const AePush&) const = default;
+};
+struct AePushReply {
+  static constexpr MsgType kType = MsgType::kAePushReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy push reply";
+  uint64_t changed = 0;  // keys whose copy the push changed
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UInt>("changed", &AePushReply::changed), field<as::UInt>("epoch", &AePushReply::epoch)};
+  }
+  bool operator==(const AePushReply&) const = default;
+};
+
+// From an operator (`tally repair`): with `start`, the node begins a repair
+// of every range it replicates (of `keyspace` only, when set) now, back to
+// back, unless one is running; without, it only reports. Either way the reply
+// is the progress of the node's latest repair.
+struct RepairRequest {
+  static constexpr MsgType kType = MsgType::kRepair;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "repair";
+  std::string keyspace;
+  bool start = false;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &RepairRequest::keyspace),
+                      field<as::Bool>("start", &RepairRequest::start)};
+  }
+  bool operator==(const RepairRequest&) const = default;
+};
+struct RepairReply {
+  static constexpr MsgType kType = MsgType::kRepairReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "repair reply";
+  bool running = false;
+  uint64_t ranges_total = 0;     // (range, peer) exchanges the repair holds
+  uint64_t ranges_done = 0;      // of which finished (compared, repaired or skipped)
+  uint64_t ranges_skipped = 0;   // of which the peer could not be asked (down, or not ready)
+  uint64_t keys_repaired = 0;    // keys whose copy changed, here or on the peer
+  uint64_t elapsed_ms = 0;
+  static constexpr auto wire_fields() {
+    using M = RepairReply;
+    return std::tuple{field<as::Bool>("running", &M::running), field<as::UInt>("ranges_total", &M::ranges_total),
+                      field<as::UInt>("ranges_done", &M::ranges_done),
+                      field<as::UInt>("ranges_skipped", &M::ranges_skipped),
+                      field<as::UInt>("keys_repaired", &M::keys_repaired),
+                      field<as::UInt>("elapsed_ms", &M::elapsed_ms)};
+  }
+  bool operator==(const RepairReply&) const = default;
+};
+
 // Every message, in MsgType order: alternative i is the message of type i + 1
 // (checked below), so a message's type is its index + 1.
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
-                          MetaChangeReply, FaultRequest, FaultReply>;
+                          MetaChangeReply, FaultRequest, FaultReply, Reserved<MsgType::kReserved23>,
+                          Reserved<MsgType::kReserved24>, Reserved<MsgType::kReserved25>,
+                          Reserved<MsgType::kReserved26>, AeCompare, AeCompareReply, AeFetch, AeFetchReply,
+                          AePush, AePushReply, RepairRequest, RepairReply>;
 
 // What every alternative of Body carries.
 template <class M>
@@ -473,6 +649,14 @@ template <size_t... I>
 consteval std::array<bool, sizeof...(I)> replies(std::index_sequence<I...>) {
   return {std::variant_alternative_t<I, Body>::kIsReply...};
 }
+template <class M>
+consteval bool reserved() {
+  return requires { M::kReserved; };
+}
+template <size_t... I>
+consteval std::array<bool, sizeof...(I)> reserved_types(std::index_sequence<I...>) {
+  return {reserved<std::variant_alternative_t<I, Body>>()...};
+}
 }  // namespace detail
 static_assert(detail::alternatives_have_types(std::make_index_sequence<std::variant_size_v<Body>>{}));
 
@@ -485,6 +669,13 @@ inline bool is_reply(MsgType t) {
   static constexpr auto kReplies = detail::replies(std::make_index_sequence<kMessageTypes>{});
   auto i = static_cast<size_t>(t);
   return i >= 1 && i <= kMessageTypes && kReplies[i - 1];
+}
+
+// A number held for a message another branch defines (Reserved<>).
+inline bool is_reserved(MsgType t) {
+  static constexpr auto kReserved = detail::reserved_types(std::make_index_sequence<kMessageTypes>{});
+  auto i = static_cast<size_t>(t);
+  return i >= 1 && i <= kMessageTypes && kReserved[i - 1];
 }
 
 inline bool RaftMessage::operator==(const RaftMessage& o) const {

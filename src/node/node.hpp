@@ -7,6 +7,7 @@
 //   MapFollower     the metadata group's side: joining, following the map
 //   Coordinator     a client's put, delete and get (PutFsm, GetFsm)
 //   ReplicaService  replica reads and writes, hints and their replay
+//   AntiEntropy     Merkle trees per range, exchanges, repair, tombstone collection
 //   NodeStats       the counters `status` and INFO report
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
@@ -21,6 +22,7 @@
 #include "common/log.hpp"
 #include "meta/cluster_map.hpp"
 #include "net/messages.hpp"
+#include "node/anti_entropy.hpp"
 #include "node/coordinator.hpp"
 #include "node/env.hpp"
 #include "node/map_follower.hpp"
@@ -75,6 +77,7 @@ class Node final : public NetworkHandler, public RespBackend {
   ring::NodeId id() const { return follower_.view().self; }
   const store::RecordStore& store() const { return store_; }
   const store::HintStore& hints() const { return replica_.hints(); }
+  const AntiEntropy& anti_entropy() const { return anti_entropy_; }
   const ring::Ring& ring() const { return follower_.view().ring; }
   const meta::ClusterMap& cluster_map() const { return follower_.view().map; }
   const MetaGroup& meta() const { return meta_; }
@@ -120,6 +123,7 @@ class Node final : public NetworkHandler, public RespBackend {
   MapFollower follower_;
   PeerLink peers_;
   ReplicaService replica_;
+  AntiEntropy anti_entropy_;
   Coordinator coordinator_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
   bool stopping_ = false;

@@ -19,6 +19,10 @@ enum class Counter : uint8_t {
   kReadRepairs,     // replica copies sent to bring a stale replica up to date
   kHintsDelivered,  // hinted writes their node acknowledged
   kProtocolErrors,  // frames that did not decode, replies where requests belong
+  kAeRangesCompared,     // (range, peer) comparisons this node started and finished
+  kAeExchanges,          // of which found differing leaves and exchanged their records
+  kAeKeysRepaired,       // keys whose copy here anti-entropy changed
+  kTombstonesCollected,  // tombstones removed once every replica held them
   kCount_,
 };
 
@@ -35,6 +39,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kReadRepairs, "read_repairs", "copies sent to replicas a read found stale"},
     {Counter::kHintsDelivered, "hints_delivered", "hinted writes handed to the node they were kept for"},
     {Counter::kProtocolErrors, "protocol_errors", "frames that did not decode or were not requests"},
+    {Counter::kAeRangesCompared, "ae_ranges_compared", "token ranges this node compared with another replica"},
+    {Counter::kAeExchanges, "ae_exchanges", "range comparisons that found differences and exchanged records"},
+    {Counter::kAeKeysRepaired, "ae_keys_repaired", "keys whose copy here anti-entropy brought up to date"},
+    {Counter::kTombstonesCollected, "tombstones_collected", "tombstones removed once every replica held them"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the
