@@ -204,7 +204,16 @@ void AntiEntropy::tick() {
       rebuild(std::move(next));
     }
   }
-  if (building_) return schedule(options_.interval_us);
+  if (building_ || view_.epoch() == 0) return schedule(options_.interval_us);
+  if (repair_waiting_) {
+    repair_waiting_ = false;
+    auto list = tasks(repair_keyspace_);
+    queue_.assign(list.begin(), list.end());
+    repair_.total = list.size();
+    TALLY_LOG(log_, kInfo) << "repair of "
+                           << (repair_keyspace_.empty() ? "every keyspace" : "'" + repair_keyspace_ + "'") << ": "
+                           << list.size() << " range comparisons";
+  }
   collect();
   if (queue_.empty()) {
     if (repair_.running) {
@@ -507,17 +516,16 @@ void AntiEntropy::handle_repair(const wire::RepairRequest& req, Respond respond)
     return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
   if (req.start && !repair_.running) {
-    if (building_) return fail(respond, Status::Unavailable("anti-entropy trees are still being built; try again"));
-    auto list = tasks(req.keyspace);
-    queue_.assign(list.begin(), list.end());
-    repair_ = RepairProgress{true, list.size(), 0, 0, 0, env_.now_us(), 0};
-    TALLY_LOG(log_, kInfo) << "repair of " << (req.keyspace.empty() ? "every keyspace" : "'" + req.keyspace + "'")
-                           << ": " << list.size() << " range exchanges";
-    if (timer_) {
-      env_.cancel_timer(timer_);
+    // Trees not built yet (the node just started, or the ring changed): the
+    // repair starts as soon as they are.
+    repair_ = RepairProgress{true, 0, 0, 0, 0, env_.now_us(), 0};
+    repair_keyspace_ = req.keyspace;
+    repair_waiting_ = true;
+    if (!exchanging_) {
+      if (timer_) env_.cancel_timer(timer_);
       timer_ = 0;
+      schedule(0);
     }
-    schedule(0);
   }
   const uint64_t end = repair_.running ? env_.now_us() : repair_.finished_us;
   respond(wire::RepairReply{repair_.running, repair_.total, repair_.done, repair_.skipped, repair_.keys_repaired,

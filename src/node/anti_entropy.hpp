@@ -171,6 +171,8 @@ class AntiEntropy {
   TimerId timer_ = 0;
   bool stopped_ = false;
   RepairProgress repair_;
+  bool repair_waiting_ = false;  // asked for; starts once the trees are built
+  std::string repair_keyspace_;
 };
 
 }  // namespace tally
