@@ -16,8 +16,8 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tally/client.hpp"
@@ -69,9 +69,11 @@ int fail(const std::string& why) {
 
 int main(int argc, char** argv) {
   if (flag(argc, argv, "--help") || flag(argc, argv, "-h")) {
-    std::printf("usage: ae_bench [--keys N] [--rate-kb KIB_PER_S] [--interval-ms MS] [--repair]\n"
-                "Starts 4 tallyd (from BUILD, default build), writes N keys at W=3, wipes n4's data folder,\n"
-                "restarts it and measures how long anti-entropy alone takes to give it its keys back.\n");
+    std::printf(
+        "usage: ae_bench [--keys N] [--rate-kb KIB_PER_S] [--interval-ms MS] [--repair]\n"
+        "Starts 4 tallyd (from BUILD, default build), writes N keys at W=3, wipes n4's data "
+        "folder,\n"
+        "restarts it and measures how long anti-entropy alone takes to give it its keys back.\n");
     return 0;
   }
   const long keys = std::atol(arg(argc, argv, "--keys", "10000"));
@@ -108,12 +110,14 @@ int main(int argc, char** argv) {
   if (failed) return fail(std::to_string(failed) + " writes failed");
   // n4's share, once its trees hold still.
   long before = -1;
-  eventually([&] {
-    long now = keys_held(*watcher, n4.endpoint());
-    bool still = now > 0 && now == before;
-    before = now;
-    return still;
-  }, std::chrono::seconds(30), std::chrono::milliseconds(500));
+  eventually(
+      [&] {
+        long now = keys_held(*watcher, n4.endpoint());
+        bool still = now > 0 && now == before;
+        before = now;
+        return still;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(500));
   if (before <= 0) return fail("n4 holds no keys");
   std::printf("wrote %ld keys at W=3; n4 holds %ld of them\n", keys, before);
 
@@ -123,22 +127,24 @@ int main(int argc, char** argv) {
   auto back = Clock::now();
   if (repair) {
     auto started = watcher->repair(n4.endpoint(), "", true);
-    for (int i = 0; i < 100 && !started.ok() && started.status().code() == Code::kUnavailable; ++i) {
+    for (int i = 0; i < 100 && !started.ok() && started.status().code() == Code::kUnavailable;
+         ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));  // trees still building
       started = watcher->repair(n4.endpoint(), "", true);
     }
     if (!started.ok()) return fail("repair: " + started.status().to_string());
   }
-  if (!eventually([&] { return keys_held(*watcher, n4.endpoint()) >= before; }, std::chrono::seconds(600),
-                  std::chrono::milliseconds(5))) {
+  if (!eventually([&] { return keys_held(*watcher, n4.endpoint()) >= before; },
+                  std::chrono::seconds(600), std::chrono::milliseconds(5))) {
     return fail("n4 holds " + std::to_string(keys_held(*watcher, n4.endpoint())) + " of " +
                 std::to_string(before) + " keys after 600 s");
   }
   const double took = std::chrono::duration<double>(Clock::now() - back).count();
   long repaired = field(*watcher, n4.endpoint(), "ae_keys_repaired");
-  std::printf("n4 (data folder wiped) got %ld keys back in %.2f s (%.0f keys/s) by anti-entropy%s; "
-              "interval %ld ms, rate limit %ld KiB/s; ae_keys_repaired on n4: %ld, read_repairs: %ld\n",
-              before, took, before / took, repair ? " (tally repair --node n4)" : " in the background",
-              interval_ms, rate_kb, repaired, field(*watcher, n4.endpoint(), "read_repairs"));
+  std::printf(
+      "n4 (data folder wiped) got %ld keys back in %.2f s (%.0f keys/s) by anti-entropy%s; "
+      "interval %ld ms, rate limit %ld KiB/s; ae_keys_repaired on n4: %ld, read_repairs: %ld\n",
+      before, took, before / took, repair ? " (tally repair --node n4)" : " in the background",
+      interval_ms, rate_kb, repaired, field(*watcher, n4.endpoint(), "read_repairs"));
   return 0;
 }

@@ -31,8 +31,9 @@ uint32_t MerkleTree::leaf_of(uint64_t position) const {
   // The offset inside (start, end], scaled to the leaves; a whole-ring range
   // (start == end) is 2^64 wide.
   const uint64_t offset = position - range_.start - 1;
-  const unsigned __int128 width =
-      range_.start == range_.end ? (static_cast<unsigned __int128>(1) << 64) : range_.end - range_.start;
+  const unsigned __int128 width = range_.start == range_.end
+                                      ? (static_cast<unsigned __int128>(1) << 64)
+                                      : range_.end - range_.start;
   return static_cast<uint32_t>(static_cast<unsigned __int128>(offset) * kLeaves / width);
 }
 
@@ -66,15 +67,16 @@ void MerkleTree::erase(const std::string& key, uint64_t position) {
 
 uint64_t MerkleTree::hash(int level, uint32_t index) const {
   switch (level) {
-    case 0: return root_;
-    case 1: return inner_[index];
-    default: return leaves_[index];
+    case 0:
+      return root_;
+    case 1:
+      return inner_[index];
+    default:
+      return leaves_[index];
   }
 }
 
-uint32_t MerkleTree::nodes_at(int level) {
-  return level == 0 ? 1 : level == 1 ? kFanout : kLeaves;
-}
+uint32_t MerkleTree::nodes_at(int level) { return level == 0 ? 1 : level == 1 ? kFanout : kLeaves; }
 
 std::vector<uint32_t> MerkleTree::children(uint32_t index) {
   std::vector<uint32_t> out(kFanout);
@@ -88,7 +90,8 @@ std::pair<uint32_t, uint32_t> MerkleTree::leaves_under(int level, uint32_t index
   return {index, 1};
 }
 
-std::vector<uint32_t> differing(const std::vector<uint32_t>& indices, const std::vector<uint64_t>& mine,
+std::vector<uint32_t> differing(const std::vector<uint32_t>& indices,
+                                const std::vector<uint64_t>& mine,
                                 const std::vector<uint64_t>& theirs) {
   std::vector<uint32_t> out;
   for (size_t i = 0; i < indices.size(); ++i) {

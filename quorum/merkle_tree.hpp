@@ -40,7 +40,8 @@ uint64_t key_hash(std::string_view key, uint64_t summary);
 class MerkleTree {
  public:
   static constexpr uint32_t kFanout = 16;
-  static constexpr int kLeafLevel = 2;  // level 0: the root; level 1: kFanout nodes; level 2: the leaves
+  static constexpr int kLeafLevel =
+      2;  // level 0: the root; level 1: kFanout nodes; level 2: the leaves
   static constexpr uint32_t kLeaves = kFanout * kFanout;
 
   explicit MerkleTree(ring::TokenRange range) : range_(range) {}
@@ -76,14 +77,16 @@ class MerkleTree {
   uint64_t root_ = 0;
   std::vector<uint64_t> inner_ = std::vector<uint64_t>(kFanout);
   std::vector<uint64_t> leaves_ = std::vector<uint64_t>(kLeaves);
-  std::vector<std::map<std::string, uint64_t>> leaf_keys_ = std::vector<std::map<std::string, uint64_t>>(kLeaves);
+  std::vector<std::map<std::string, uint64_t>> leaf_keys_ =
+      std::vector<std::map<std::string, uint64_t>>(kLeaves);
   size_t size_ = 0;
 };
 
 // One step of the descent two replicas make, comparing the nodes `indices` of
 // `level` (mine[i] and theirs[i] are the two hashes of indices[i]): the nodes
 // that differ. Equal subtrees are never looked into again.
-std::vector<uint32_t> differing(const std::vector<uint32_t>& indices, const std::vector<uint64_t>& mine,
+std::vector<uint32_t> differing(const std::vector<uint32_t>& indices,
+                                const std::vector<uint64_t>& mine,
                                 const std::vector<uint64_t>& theirs);
 
 // The whole descent between two trees of one range, as the exchange runs it

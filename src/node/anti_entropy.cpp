@@ -31,8 +31,9 @@ struct AntiEntropy::Exchange {
   uint64_t repaired = 0;  // keys changed here or on the peer
 };
 
-AntiEntropy::AntiEntropy(Env& env, Logger log, const ClusterView& view, store::RecordStore& store, PeerCalls& peers,
-                         NodeStats& stats, ReplicaService& replica, AntiEntropyOptions options, Hooks hooks)
+AntiEntropy::AntiEntropy(Env& env, Logger log, const ClusterView& view, store::RecordStore& store,
+                         PeerCalls& peers, NodeStats& stats, ReplicaService& replica,
+                         AntiEntropyOptions options, Hooks hooks)
     : env_(env),
       log_(std::move(log)),
       view_(view),
@@ -115,15 +116,17 @@ void AntiEntropy::scan_from(std::string start, uint64_t generation) {
       std::string_view ks, key;
       if (store::RecordStore::parse_data_key(dkey, ks, key)) track(dkey, ks, key, &record);
     }
-    if (r->size() == kScanPage) return scan_from(r->back().first + std::string(1, '\0'), generation);
+    if (r->size() == kScanPage)
+      return scan_from(r->back().first + std::string(1, '\0'), generation);
     building_ = false;
     seen_while_building_.clear();
-    TALLY_LOG(log_, kInfo) << "anti-entropy: " << tree_count_ << " trees hold " << keys_in_trees() << " keys, "
-                           << tombs_.size() << " tombstones";
+    TALLY_LOG(log_, kInfo) << "anti-entropy: " << tree_count_ << " trees hold " << keys_in_trees()
+                           << " keys, " << tombs_.size() << " tombstones";
   });
 }
 
-AntiEntropy::Tree* AntiEntropy::find_tree(const std::string& keyspace, uint64_t range_start, uint64_t range_end) {
+AntiEntropy::Tree* AntiEntropy::find_tree(const std::string& keyspace, uint64_t range_start,
+                                          uint64_t range_end) {
   auto ks = trees_.find(keyspace);
   if (ks == trees_.end()) return nullptr;
   auto t = ks->second.by_end.find(range_end);
@@ -147,8 +150,8 @@ void AntiEntropy::observe(const std::string& dkey, const quorum::DvvSet* record)
   track(dkey, ks, key, record);
 }
 
-void AntiEntropy::track(const std::string& dkey, std::string_view ks_view, std::string_view key_view,
-                        const quorum::DvvSet* record) {
+void AntiEntropy::track(const std::string& dkey, std::string_view ks_view,
+                        std::string_view key_view, const quorum::DvvSet* record) {
   const std::string ks(ks_view), key(key_view);
   const uint64_t position = ring::key_position(ks, key);
   const uint64_t summary = record ? quorum::summary(*record) : 0;
@@ -156,7 +159,8 @@ void AntiEntropy::track(const std::string& dkey, std::string_view ks_view, std::
     auto [it, fresh] = tombs_.try_emplace(dkey);
     if (fresh || it->second.summary != summary) {
       // A new tombstone, or a new one over it: what others were seen holding is stale.
-      it->second = Tomb{ks, key, position, summary, record->clock.get(view_.self), env_.now_us(), {}, false};
+      it->second =
+          Tomb{ks, key, position, summary, record->clock.get(view_.self), env_.now_us(), {}, false};
     }
   } else {
     tombs_.erase(dkey);
@@ -211,16 +215,18 @@ void AntiEntropy::tick() {
     queue_.assign(list.begin(), list.end());
     repair_.total = list.size();
     TALLY_LOG(log_, kInfo) << "repair of "
-                           << (repair_keyspace_.empty() ? "every keyspace" : "'" + repair_keyspace_ + "'") << ": "
-                           << list.size() << " range comparisons";
+                           << (repair_keyspace_.empty() ? "every keyspace"
+                                                        : "'" + repair_keyspace_ + "'")
+                           << ": " << list.size() << " range comparisons";
   }
   collect();
   if (queue_.empty()) {
     if (repair_.running) {
       repair_.running = false;
       repair_.finished_us = env_.now_us();
-      TALLY_LOG(log_, kInfo) << "repair finished: " << repair_.done << " range exchanges (" << repair_.skipped
-                             << " skipped), " << repair_.keys_repaired << " keys repaired";
+      TALLY_LOG(log_, kInfo) << "repair finished: " << repair_.done << " range exchanges ("
+                             << repair_.skipped << " skipped), " << repair_.keys_repaired
+                             << " keys repaired";
     }
     if (!options_.background) return schedule(options_.interval_us);
     for (auto& t : tasks({})) queue_.push_back(std::move(t));
@@ -250,40 +256,42 @@ void AntiEntropy::run(Task task) {
 void AntiEntropy::compare(std::shared_ptr<Exchange> ex) {
   Tree* t = find_tree(ex->task.keyspace, ex->range.start, ex->range.end);
   if (!t) return finish(ex, true);
-  wire::AeCompare req{ex->task.keyspace, ex->range.start, ex->range.end, static_cast<uint32_t>(ex->level), {}, {},
-                      view_.self, view_.epoch()};
+  wire::AeCompare req{
+      ex->task.keyspace, ex->range.start, ex->range.end, static_cast<uint32_t>(ex->level), {}, {},
+      view_.self,        view_.epoch()};
   for (uint32_t i : ex->indices) {
     req.indices.push_back(i);
     req.hashes.push_back(t->tree.hash(ex->level, i));
   }
-  peers_.call(ex->task.peer, std::move(req), kCallTimeoutUs, [this, ex](Result<wire::Message> reply) {
-    if (stopped_) return;
-    auto* r = reply.ok() ? std::get_if<wire::AeCompareReply>(&reply->body) : nullptr;
-    if (!r || r->hashes.size() != ex->indices.size()) return finish(ex, true);
-    if (hooks_.saw_epoch) hooks_.saw_epoch(r->epoch, ex->task.peer);
-    Tree* t = find_tree(ex->task.keyspace, ex->range.start, ex->range.end);
-    if (!t) return finish(ex, true);
-    std::vector<uint64_t> mine;
-    for (uint32_t i : ex->indices) mine.push_back(t->tree.hash(ex->level, i));
-    std::vector<uint32_t> differ = quorum::differing(ex->indices, mine, r->hashes);
-    std::vector<uint32_t> equal;
-    for (size_t i = 0; i < ex->indices.size(); ++i) {
-      if (mine[i] == r->hashes[i]) equal.push_back(ex->indices[i]);
-    }
-    confirm_subtrees(ex->task.keyspace, *t, ex->level, equal, ex->task.peer);
-    if (differ.empty()) return finish(ex, false);
-    if (ex->level == quorum::MerkleTree::kLeafLevel) {
-      ex->leaves = std::move(differ);
-      stats_.add(Counter::kAeExchanges);
-      return fetch_next(ex);
-    }
-    ex->indices.clear();
-    for (uint32_t i : differ) {
-      for (uint32_t c : quorum::MerkleTree::children(i)) ex->indices.push_back(c);
-    }
-    ++ex->level;
-    compare(ex);
-  });
+  peers_.call(ex->task.peer, std::move(req), kCallTimeoutUs,
+              [this, ex](Result<wire::Message> reply) {
+                if (stopped_) return;
+                auto* r = reply.ok() ? std::get_if<wire::AeCompareReply>(&reply->body) : nullptr;
+                if (!r || r->hashes.size() != ex->indices.size()) return finish(ex, true);
+                if (hooks_.saw_epoch) hooks_.saw_epoch(r->epoch, ex->task.peer);
+                Tree* t = find_tree(ex->task.keyspace, ex->range.start, ex->range.end);
+                if (!t) return finish(ex, true);
+                std::vector<uint64_t> mine;
+                for (uint32_t i : ex->indices) mine.push_back(t->tree.hash(ex->level, i));
+                std::vector<uint32_t> differ = quorum::differing(ex->indices, mine, r->hashes);
+                std::vector<uint32_t> equal;
+                for (size_t i = 0; i < ex->indices.size(); ++i) {
+                  if (mine[i] == r->hashes[i]) equal.push_back(ex->indices[i]);
+                }
+                confirm_subtrees(ex->task.keyspace, *t, ex->level, equal, ex->task.peer);
+                if (differ.empty()) return finish(ex, false);
+                if (ex->level == quorum::MerkleTree::kLeafLevel) {
+                  ex->leaves = std::move(differ);
+                  stats_.add(Counter::kAeExchanges);
+                  return fetch_next(ex);
+                }
+                ex->indices.clear();
+                for (uint32_t i : differ) {
+                  for (uint32_t c : quorum::MerkleTree::children(i)) ex->indices.push_back(c);
+                }
+                ++ex->level;
+                compare(ex);
+              });
 }
 
 void AntiEntropy::fetch_next(std::shared_ptr<Exchange> ex) {
@@ -339,7 +347,9 @@ void AntiEntropy::reconcile(std::shared_ptr<Exchange> ex, std::vector<std::strin
                      auto it = theirs_p->find(key);
                      const bool tomb = quorum::only_tombstones(mine);
                      if (it != theirs_p->end() && it->second == mine) {
-                       if (tomb) confirm(store::RecordStore::data_key(ex->task.keyspace, key), ex->task.peer);
+                       if (tomb)
+                         confirm(store::RecordStore::data_key(ex->task.keyspace, key),
+                                 ex->task.peer);
                      } else if (it == theirs_p->end() && tomb) {
                        // They hold nothing of a deleted key: nothing can come back from them.
                        confirm(store::RecordStore::data_key(ex->task.keyspace, key), ex->task.peer);
@@ -364,7 +374,8 @@ void AntiEntropy::reconcile(std::shared_ptr<Exchange> ex, std::vector<std::strin
   merged(false);
 }
 
-void AntiEntropy::push(std::shared_ptr<Exchange> ex, std::vector<std::pair<std::string, quorum::DvvSet>> records) {
+void AntiEntropy::push(std::shared_ptr<Exchange> ex,
+                       std::vector<std::pair<std::string, quorum::DvvSet>> records) {
   if (stopped_) return;
   if (records.empty()) return fetch_next(ex);
   // At most kPushBytes a message; the rest in the next one.
@@ -398,20 +409,23 @@ void AntiEntropy::finish(std::shared_ptr<Exchange> ex, bool skipped) {
   }
   // The rate limit: the bytes this exchange moved, spread at bytes_per_sec.
   uint64_t delay = repair_.running ? 0 : options_.interval_us;
-  if (options_.bytes_per_sec > 0) delay = std::max(delay, ex->bytes * 1'000'000 / options_.bytes_per_sec);
+  if (options_.bytes_per_sec > 0)
+    delay = std::max(delay, ex->bytes * 1'000'000 / options_.bytes_per_sec);
   schedule(delay);
 }
 
-void AntiEntropy::merge_in(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
-                           std::function<void(bool)> done) {
+void AntiEntropy::merge_in(const std::string& keyspace, const std::string& key,
+                           quorum::DvvSet record, std::function<void(bool)> done) {
   store_.update(
       keyspace, key,
-      [this, keyspace, record = std::move(record)](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
+      [this, keyspace,
+       record = std::move(record)](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
         if (!cur) {
           // A tombstone for a key we hold nothing of changes nothing a read
           // sees, and taking it would bring a collected tombstone back
           // (docs/architecture.md, "Tombstones").
-          if (quorum::only_tombstones(record)) return Status::Aborted("a tombstone for a key not held");
+          if (quorum::only_tombstones(record))
+            return Status::Aborted("a tombstone for a key not held");
           return std::move(record);
         }
         quorum::DvvSet next = replica_.merge(keyspace, *cur, record);
@@ -432,13 +446,15 @@ void AntiEntropy::handle_compare(const wire::AeCompare& req, Respond respond) {
   if (hooks_.saw_epoch) hooks_.saw_epoch(req.epoch, ring::kNoNode);
   Tree* t = building_ ? nullptr : find_tree(req.keyspace, req.range_start, req.range_end);
   if (!t) {
-    return fail(respond, Status::Unavailable("no anti-entropy tree for that range of '" + req.keyspace +
-                                             "' here (building, or the ring is cut differently)"));
+    return fail(respond,
+                Status::Unavailable("no anti-entropy tree for that range of '" + req.keyspace +
+                                    "' here (building, or the ring is cut differently)"));
   }
   const int level = static_cast<int>(req.level);
   if (req.hashes.size() != req.indices.size()) {
-    return fail(respond, Status::InvalidArgument("anti-entropy compare: " + std::to_string(req.indices.size()) +
-                                                 " indices but " + std::to_string(req.hashes.size()) + " hashes"));
+    return fail(respond, Status::InvalidArgument(
+                             "anti-entropy compare: " + std::to_string(req.indices.size()) +
+                             " indices but " + std::to_string(req.hashes.size()) + " hashes"));
   }
   wire::AeCompareReply out;
   out.epoch = view_.epoch();
@@ -446,8 +462,9 @@ void AntiEntropy::handle_compare(const wire::AeCompare& req, Respond respond) {
   for (size_t i = 0; i < req.indices.size(); ++i) {
     const uint64_t index = req.indices[i];
     if (index >= quorum::MerkleTree::nodes_at(level)) {
-      return fail(respond, Status::InvalidArgument("anti-entropy compare: node " + std::to_string(index) +
-                                                   " does not exist at level " + std::to_string(level)));
+      return fail(respond,
+                  Status::InvalidArgument("anti-entropy compare: node " + std::to_string(index) +
+                                          " does not exist at level " + std::to_string(level)));
     }
     out.hashes.push_back(t->tree.hash(level, static_cast<uint32_t>(index)));
     if (out.hashes.back() == req.hashes[i]) equal.push_back(static_cast<uint32_t>(index));
@@ -460,15 +477,17 @@ void AntiEntropy::handle_fetch(const wire::AeFetch& req, Respond respond) {
   if (hooks_.saw_epoch) hooks_.saw_epoch(req.epoch, ring::kNoNode);
   Tree* t = building_ ? nullptr : find_tree(req.keyspace, req.range_start, req.range_end);
   if (!t) {
-    return fail(respond, Status::Unavailable("no anti-entropy tree for that range of '" + req.keyspace + "' here"));
+    return fail(respond, Status::Unavailable("no anti-entropy tree for that range of '" +
+                                             req.keyspace + "' here"));
   }
   auto keys = std::make_shared<std::vector<std::string>>();
   for (uint64_t leaf : req.leaves) {
     if (leaf >= quorum::MerkleTree::kLeaves) {
-      return fail(respond, Status::InvalidArgument("anti-entropy fetch: leaf " + std::to_string(leaf) +
-                                                   " does not exist"));
+      return fail(respond, Status::InvalidArgument("anti-entropy fetch: leaf " +
+                                                   std::to_string(leaf) + " does not exist"));
     }
-    for (const auto& [key, s] : t->tree.leaf_keys(static_cast<uint32_t>(leaf))) keys->push_back(key);
+    for (const auto& [key, s] : t->tree.leaf_keys(static_cast<uint32_t>(leaf)))
+      keys->push_back(key);
   }
   auto out = std::make_shared<wire::AeFetchReply>();
   out->epoch = view_.epoch();
@@ -494,8 +513,9 @@ void AntiEntropy::handle_push(wire::AePush& req, Respond respond) {
     return fail(respond, Status::UnknownKeyspace("keyspace '" + req.keyspace + "' does not exist"));
   }
   if (req.keys.size() != req.records.size()) {
-    return fail(respond, Status::InvalidArgument("anti-entropy push: " + std::to_string(req.keys.size()) +
-                                                 " keys but " + std::to_string(req.records.size()) + " records"));
+    return fail(respond, Status::InvalidArgument(
+                             "anti-entropy push: " + std::to_string(req.keys.size()) +
+                             " keys but " + std::to_string(req.records.size()) + " records"));
   }
   auto out = std::make_shared<wire::AePushReply>();
   out->epoch = view_.epoch();
@@ -507,7 +527,8 @@ void AntiEntropy::handle_push(wire::AePush& req, Respond respond) {
     }
     if (--*left == 0) respond(*out);
   };
-  for (size_t i = 0; i < req.keys.size(); ++i) merge_in(req.keyspace, req.keys[i], std::move(req.records[i]), one_done);
+  for (size_t i = 0; i < req.keys.size(); ++i)
+    merge_in(req.keyspace, req.keys[i], std::move(req.records[i]), one_done);
   one_done(false);
 }
 
@@ -528,7 +549,8 @@ void AntiEntropy::handle_repair(const wire::RepairRequest& req, Respond respond)
     }
   }
   const uint64_t end = repair_.running ? env_.now_us() : repair_.finished_us;
-  respond(wire::RepairReply{repair_.running, repair_.total, repair_.done, repair_.skipped, repair_.keys_repaired,
+  respond(wire::RepairReply{repair_.running, repair_.total, repair_.done, repair_.skipped,
+                            repair_.keys_repaired,
                             repair_.started_us ? (end - repair_.started_us) / 1000 : 0});
 }
 
@@ -576,7 +598,8 @@ void AntiEntropy::collect() {
     if (!replicas.contains(view_.self)) continue;  // not ours to judge (the range moved away)
     bool all = true;
     for (ring::NodeId r : replicas) {
-      if (r != view_.self && std::find(tomb.confirmed.begin(), tomb.confirmed.end(), r) == tomb.confirmed.end()) {
+      if (r != view_.self &&
+          std::find(tomb.confirmed.begin(), tomb.confirmed.end(), r) == tomb.confirmed.end()) {
         all = false;
         break;
       }

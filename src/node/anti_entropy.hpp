@@ -59,8 +59,9 @@ class AntiEntropy {
     std::function<void(uint64_t epoch, ring::NodeId from)> saw_epoch;
   };
 
-  AntiEntropy(Env& env, Logger log, const ClusterView& view, store::RecordStore& store, PeerCalls& peers,
-              NodeStats& stats, ReplicaService& replica, AntiEntropyOptions options, Hooks hooks);
+  AntiEntropy(Env& env, Logger log, const ClusterView& view, store::RecordStore& store,
+              PeerCalls& peers, NodeStats& stats, ReplicaService& replica,
+              AntiEntropyOptions options, Hooks hooks);
 
   // Builds the trees from a scan of the store and starts the exchanges.
   void start();
@@ -116,7 +117,8 @@ class AntiEntropy {
     uint64_t total = 0, done = 0, skipped = 0, keys_repaired = 0;
     uint64_t started_us = 0, finished_us = 0;
   };
-  using Layout = std::vector<std::tuple<std::string, uint64_t, uint64_t, std::vector<ring::NodeId>>>;
+  using Layout =
+      std::vector<std::tuple<std::string, uint64_t, uint64_t, std::vector<ring::NodeId>>>;
 
   Layout layout() const;
   void rebuild(Layout layout);
@@ -124,7 +126,8 @@ class AntiEntropy {
   Tree* find_tree(const std::string& keyspace, uint64_t range_start, uint64_t range_end);
   // The tree a key of `keyspace` at `position` belongs to, or nullptr.
   Tree* tree_of(const std::string& keyspace, uint64_t position);
-  void track(const std::string& dkey, std::string_view keyspace, std::string_view key, const quorum::DvvSet* record);
+  void track(const std::string& dkey, std::string_view keyspace, std::string_view key,
+             const quorum::DvvSet* record);
 
   void tick();
   void schedule(uint64_t delay_us);
@@ -134,7 +137,8 @@ class AntiEntropy {
   void fetch_next(std::shared_ptr<Exchange> ex);
   void reconcile(std::shared_ptr<Exchange> ex, std::vector<std::string> my_keys,
                  std::map<std::string, quorum::DvvSet> theirs);
-  void push(std::shared_ptr<Exchange> ex, std::vector<std::pair<std::string, quorum::DvvSet>> records);
+  void push(std::shared_ptr<Exchange> ex,
+            std::vector<std::pair<std::string, quorum::DvvSet>> records);
   void finish(std::shared_ptr<Exchange> ex, bool skipped);
   // Merges a peer's record into ours; `done(true)` when our copy changed. A
   // tombstone for a key we hold nothing of is not taken.

@@ -2,8 +2,8 @@
 // gets its keys back from anti-entropy alone, and a key deleted while a
 // replica was down has its tombstone collected on every replica once that
 // replica is back, and stays deleted.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "tally/client.hpp"
@@ -67,7 +67,8 @@ TEST_CASE("anti-entropy: a node whose data folder was wiped gets its keys back w
   INFO("n5's status: " << client->status(n5.endpoint())->field("anti_entropy"));
   CHECK(eventually([&] { return keys_held(*client, n5.endpoint()) == uint64_t(for_n5); }, 60s));
   CHECK(field(*client, n5.endpoint(), "ae_keys_repaired") >= uint64_t(for_n5));
-  for (const auto& node : cluster.nodes) CHECK(field(*client, node->endpoint(), "read_repairs") == 0);
+  for (const auto& node : cluster.nodes)
+    CHECK(field(*client, node->endpoint(), "read_repairs") == 0);
   // What it holds is what was written: read through n5 alone, at R=1.
   auto via_n5 = connect_client(n5.endpoint());
   int wrong = 0;
@@ -80,8 +81,10 @@ TEST_CASE("anti-entropy: a node whose data folder was wiped gets its keys back w
   CHECK(wrong == 0);
 }
 
-TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombstone everywhere and stays deleted",
-          "[cluster][anti_entropy][tombstones]") {
+TEST_CASE(
+    "anti-entropy: a key deleted while a replica was down loses its tombstone everywhere and stays "
+    "deleted",
+    "[cluster][anti_entropy][tombstones]") {
   LocalCluster cluster({.nodes = 3, .durability = "buffered", .extra = kFastAntiEntropy});
   REQUIRE(cluster.start().ok());
   auto client = connect_client(cluster.endpoints());
@@ -93,7 +96,9 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
   }
   auto& n3 = *cluster.nodes[2];
   n3.kill9();
-  REQUIRE(wait_for_peer_state({cluster.nodes[0]->endpoint(), cluster.nodes[1]->endpoint()}, "n3", false).ok());
+  REQUIRE(
+      wait_for_peer_state({cluster.nodes[0]->endpoint(), cluster.nodes[1]->endpoint()}, "n3", false)
+          .ok());
   auto via_n1 = connect_client(cluster.nodes[0]->endpoint());
   for (int i = 0; i < kKeys; ++i) {
     WriteOptions o;
@@ -101,9 +106,11 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
     REQUIRE(via_n1->del("key-" + std::to_string(i), o).ok());
   }
   // n3 has not been seen holding the tombstones: none can go.
-  REQUIRE(eventually([&] { return field(*client, cluster.nodes[0]->endpoint(), "tombstones_held") == kKeys; }));
-  REQUIRE(eventually([&] { return field(*client, cluster.nodes[0]->endpoint(), "ae_ranges_compared") > 200; },
-                     10s));
+  REQUIRE(eventually(
+      [&] { return field(*client, cluster.nodes[0]->endpoint(), "tombstones_held") == kKeys; }));
+  REQUIRE(eventually(
+      [&] { return field(*client, cluster.nodes[0]->endpoint(), "ae_ranges_compared") > 200; },
+      10s));
   CHECK(field(*client, cluster.nodes[0]->endpoint(), "tombstones_collected") == 0);
 
   REQUIRE(n3.start().ok());
@@ -121,8 +128,11 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
   }
   // Anti-entropy keeps running; nothing comes back, at R=1 through any node.
   const uint64_t compared = field(*client, cluster.nodes[2]->endpoint(), "ae_ranges_compared");
-  REQUIRE(eventually([&] { return field(*client, cluster.nodes[2]->endpoint(), "ae_ranges_compared") > compared + 400; },
-                     20s));
+  REQUIRE(eventually(
+      [&] {
+        return field(*client, cluster.nodes[2]->endpoint(), "ae_ranges_compared") > compared + 400;
+      },
+      20s));
   for (const auto& node : cluster.nodes) {
     auto c = connect_client(node->endpoint());
     int found = 0;
@@ -140,7 +150,8 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
 }
 
 TEST_CASE("tally repair: a progress line, --json, and clear errors", "[cluster][anti_entropy]") {
-  LocalCluster cluster({.nodes = 3, .durability = "buffered", .extra = "[anti_entropy]\nbackground = false\n"});
+  LocalCluster cluster(
+      {.nodes = 3, .durability = "buffered", .extra = "[anti_entropy]\nbackground = false\n"});
   REQUIRE(cluster.start().ok());
   auto client = connect_client(cluster.endpoints());
   for (int i = 0; i < 50; ++i) REQUIRE(client->put("key-" + std::to_string(i), "v").ok());

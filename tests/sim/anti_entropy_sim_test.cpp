@@ -30,8 +30,10 @@ struct Setup {
           c.anti_entropy.tombstone_grace_s = 1;
         }) {
     for (int i = 0; i < nodes; ++i) {
-      auto& h = world.add_host("c" + std::to_string(i + 1), HostPort{"10.0.1." + std::to_string(i + 1), 9000});
-      clients.push_back(std::make_unique<SimClient>(h, cluster.config().nodes[i].listen, 5'000'000));
+      auto& h = world.add_host("c" + std::to_string(i + 1),
+                               HostPort{"10.0.1." + std::to_string(i + 1), 9000});
+      clients.push_back(
+          std::make_unique<SimClient>(h, cluster.config().nodes[i].listen, 5'000'000));
     }
     world.run_for(1000 * kMs);  // heartbeats, and every tree built
   }
@@ -97,8 +99,10 @@ wire::RequestOptions at(int r, int w) {
 
 }  // namespace
 
-TEST_CASE("anti-entropy: a replica whose store was wiped gets every key of its ranges back, with no reads",
-          "[sim][anti_entropy]") {
+TEST_CASE(
+    "anti-entropy: a replica whose store was wiped gets every key of its ranges back, with no "
+    "reads",
+    "[sim][anti_entropy]") {
   for (uint64_t seed : {1, 2, 3}) {
     INFO("seed " << seed);
     Setup s(seed, 4);
@@ -139,8 +143,10 @@ TEST_CASE("anti-entropy: a replica whose store was wiped gets every key of its r
   }
 }
 
-TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombstone everywhere and stays deleted",
-          "[sim][anti_entropy][tombstones]") {
+TEST_CASE(
+    "anti-entropy: a key deleted while a replica was down loses its tombstone everywhere and stays "
+    "deleted",
+    "[sim][anti_entropy][tombstones]") {
   for (uint64_t seed : {1, 2, 3}) {
     INFO("seed " << seed);
     Setup s(seed, 3);
@@ -158,7 +164,8 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
     s.world.run_for(5000 * kMs);
     CHECK(s.counter(0, "tombstones_collected") == 0);
     CHECK(s.counter(0, "tombstones_held") == kKeys);
-    for (int i = 0; i < kKeys; ++i) REQUIRE(s.on_disk(2, key(i)).has_value());  // n3 still has "old"
+    for (int i = 0; i < kKeys; ++i)
+      REQUIRE(s.on_disk(2, key(i)).has_value());  // n3 still has "old"
 
     s.cluster.restart(2);
     auto tombstones = [&] {
@@ -184,13 +191,14 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
     for (int n = 0; n < 3; ++n) {
       int found = 0, answered = 0;
       for (int i = 0; i < kKeys; ++i) {
-        s.clients[n]->request(wire::GetRequest{"default", key(i), at(1, 0)}, [&](Result<wire::Message> r) {
-          ++answered;
-          REQUIRE(r.ok());
-          auto* g = std::get_if<wire::GetReply>(&r->body);
-          REQUIRE(g);
-          found += !g->values.empty();
-        });
+        s.clients[n]->request(wire::GetRequest{"default", key(i), at(1, 0)},
+                              [&](Result<wire::Message> r) {
+                                ++answered;
+                                REQUIRE(r.ok());
+                                auto* g = std::get_if<wire::GetReply>(&r->body);
+                                REQUIRE(g);
+                                found += !g->values.empty();
+                              });
       }
       s.run_until([&] { return answered == kKeys; }, 10'000);
       CHECK(answered == kKeys);
@@ -202,7 +210,8 @@ TEST_CASE("anti-entropy: a key deleted while a replica was down loses its tombst
     // not take the new write for one it has seen superseded.
     REQUIRE(tomb7.has_value());
     REQUIRE(s.send<wire::ReplicaWriteReply>(2, 1, [&](int) {
-      return wire::ReplicaWrite{"default", key(7), *tomb7, 0, s.cluster.node(2)->cluster_map().epoch};
+      return wire::ReplicaWrite{"default", key(7), *tomb7, 0,
+                                s.cluster.node(2)->cluster_map().epoch};
     }) == 1);
     REQUIRE(s.send<wire::PutReply>(0, 1, [](int) {
       return wire::PutRequest{"default", key(7), "new", "", at(0, 3)};

@@ -1,12 +1,13 @@
 // The anti-entropy hash tree: kept up to date key by key, equal exactly when
 // two replicas hold the same records, and a descent that finds the differing
 // leaves without looking into subtrees that are equal.
+#include "quorum/merkle_tree.hpp"
+
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "quorum/merkle_tree.hpp"
 #include "ring/position.hpp"
 
 using namespace tally;
@@ -17,7 +18,8 @@ namespace {
 quorum::DvvSet record(uint32_t replica, uint64_t counter, bool tombstone = false) {
   quorum::DvvSet s;
   s.clock.entries = {{replica, counter}};
-  s.siblings.push_back(quorum::Sibling{{replica, counter}, {1000, 0, replica}, tombstone, tombstone ? "" : "v"});
+  s.siblings.push_back(
+      quorum::Sibling{{replica, counter}, {1000, 0, replica}, tombstone, tombstone ? "" : "v"});
   return s;
 }
 
@@ -73,13 +75,15 @@ TEST_CASE("merkle: summaries tell records apart, tombstones from values", "[unit
   CHECK(quorum::summary(quorum::DvvSet{}) != 0);
 }
 
-TEST_CASE("merkle: leaves cover the range in position order, wrapping ranges and the whole ring too",
-          "[unit][merkle]") {
+TEST_CASE(
+    "merkle: leaves cover the range in position order, wrapping ranges and the whole ring too",
+    "[unit][merkle]") {
   MerkleTree t(kRange);
   CHECK(t.leaf_of(kRange.start + 1) == 0);
   CHECK(t.leaf_of(kRange.end) == MerkleTree::kLeaves - 1);
   CHECK(t.leaf_of((5ULL << 60) + 1) == MerkleTree::kLeaves / 2);
-  MerkleTree wrap(ring::TokenRange{~0ULL - 127, 128});  // (2^64-128, 128]: 256 positions, one a leaf
+  MerkleTree wrap(
+      ring::TokenRange{~0ULL - 127, 128});  // (2^64-128, 128]: 256 positions, one a leaf
   CHECK(wrap.leaf_of(~0ULL - 126) == 0);
   CHECK(wrap.leaf_of(128) == MerkleTree::kLeaves - 1);
   CHECK(wrap.leaf_of(1) == MerkleTree::kLeaves / 2);  // 1 is the 129th of 256 positions
@@ -134,7 +138,8 @@ TEST_CASE("merkle: the descent looks only into differing branches", "[unit][merk
   CHECK(one.compared == 1 + MerkleTree::kFanout + MerkleTree::kFanout);
   // Two keys under two different level-1 nodes: 1 + 16 + 2 x 16.
   std::string other;
-  const uint32_t first_parent = a.leaf_of(ring::key_position("default", keys[42])) / MerkleTree::kFanout;
+  const uint32_t first_parent =
+      a.leaf_of(ring::key_position("default", keys[42])) / MerkleTree::kFanout;
   for (const auto& k : keys) {
     if (a.leaf_of(ring::key_position("default", k)) / MerkleTree::kFanout != first_parent) {
       other = k;
