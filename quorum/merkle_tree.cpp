@@ -2,24 +2,35 @@
 
 #include <xxhash.h>
 
+#include <array>
+
 namespace tally::quorum {
 
 uint64_t summary(const DvvSet& record) {
-  std::vector<uint64_t> words;
-  words.reserve(1 + 2 * record.clock.entries.size() + 5 * record.siblings.size());
-  words.push_back(record.clock.entries.size());
+  // Gathered on the stack for the usual record (a few clock entries, a
+  // sibling or two): this runs on every write the store takes.
+  const size_t n = 1 + 2 * record.clock.entries.size() + 5 * record.siblings.size();
+  std::array<uint64_t, 32> small;
+  std::vector<uint64_t> large;
+  uint64_t* words = small.data();
+  if (n > small.size()) {
+    large.resize(n);
+    words = large.data();
+  }
+  size_t i = 0;
+  words[i++] = record.clock.entries.size();
   for (const auto& [id, counter] : record.clock.entries) {
-    words.push_back(id);
-    words.push_back(counter);
+    words[i++] = id;
+    words[i++] = counter;
   }
   for (const auto& s : record.siblings) {
-    words.push_back(s.dot.replica);
-    words.push_back(s.dot.counter);
-    words.push_back(s.timestamp.wall_ms);
-    words.push_back((uint64_t{s.timestamp.logical} << 32) | s.timestamp.node);
-    words.push_back(s.tombstone ? 1 : 0);
+    words[i++] = s.dot.replica;
+    words[i++] = s.dot.counter;
+    words[i++] = s.timestamp.wall_ms;
+    words[i++] = (uint64_t{s.timestamp.logical} << 32) | s.timestamp.node;
+    words[i++] = s.tombstone ? 1 : 0;
   }
-  uint64_t h = XXH3_64bits(words.data(), words.size() * sizeof(uint64_t));
+  const uint64_t h = XXH3_64bits(words, n * sizeof(uint64_t));
   return h == 0 ? 1 : h;
 }
 
@@ -43,10 +54,12 @@ void MerkleTree::toggle(uint32_t leaf, uint64_t term) {
   root_ ^= term;
 }
 
-void MerkleTree::set(const std::string& key, uint64_t position, uint64_t summary) {
+void MerkleTree::set(std::string_view key, uint64_t position, uint64_t summary) {
   const uint32_t leaf = leaf_of(position);
-  auto [it, fresh] = leaf_keys_[leaf].try_emplace(key, summary);
-  if (fresh) {
+  auto& keys = leaf_keys_[leaf];
+  auto it = keys.find(key);
+  if (it == keys.end()) {
+    keys.emplace(std::string(key), summary);
     ++size_;
   } else {
     if (it->second == summary) return;
@@ -56,12 +69,13 @@ void MerkleTree::set(const std::string& key, uint64_t position, uint64_t summary
   toggle(leaf, key_hash(key, summary));
 }
 
-void MerkleTree::erase(const std::string& key, uint64_t position) {
+void MerkleTree::erase(std::string_view key, uint64_t position) {
   const uint32_t leaf = leaf_of(position);
-  auto it = leaf_keys_[leaf].find(key);
-  if (it == leaf_keys_[leaf].end()) return;
+  auto& keys = leaf_keys_[leaf];
+  auto it = keys.find(key);
+  if (it == keys.end()) return;
   toggle(leaf, key_hash(key, it->second));
-  leaf_keys_[leaf].erase(it);
+  keys.erase(it);
   --size_;
 }
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -52,9 +53,9 @@ class MerkleTree {
 
   // The key's summary becomes `summary` (it enters the tree if it was not in
   // it). O(log keys in its leaf).
-  void set(const std::string& key, uint64_t position, uint64_t summary);
+  void set(std::string_view key, uint64_t position, uint64_t summary);
   // The key leaves the tree (nothing if it was not in it).
-  void erase(const std::string& key, uint64_t position);
+  void erase(std::string_view key, uint64_t position);
 
   // The hash of node `index` of `level` (0 <= index < nodes_at(level)); 0 for
   // an empty subtree.
@@ -67,7 +68,8 @@ class MerkleTree {
   static std::pair<uint32_t, uint32_t> leaves_under(int level, uint32_t index);
 
   // The keys of a leaf with their summaries, in key order.
-  const std::map<std::string, uint64_t>& leaf_keys(uint32_t leaf) const { return leaf_keys_[leaf]; }
+  using LeafKeys = std::map<std::string, uint64_t, std::less<>>;
+  const LeafKeys& leaf_keys(uint32_t leaf) const { return leaf_keys_[leaf]; }
   size_t size() const { return size_; }
 
  private:
@@ -77,8 +79,7 @@ class MerkleTree {
   uint64_t root_ = 0;
   std::vector<uint64_t> inner_ = std::vector<uint64_t>(kFanout);
   std::vector<uint64_t> leaves_ = std::vector<uint64_t>(kLeaves);
-  std::vector<std::map<std::string, uint64_t>> leaf_keys_ =
-      std::vector<std::map<std::string, uint64_t>>(kLeaves);
+  std::vector<LeafKeys> leaf_keys_ = std::vector<LeafKeys>(kLeaves);
   size_t size_ = 0;
 };
 

@@ -510,8 +510,13 @@ struct AeCompareReply {
   bool operator==(const AeCompareReply&) const = default;
 };
 
-// Every record the responder holds in leaves `leaves` of the range:
-// keys[i] has records[i]. A key missing from the reply is one it does not hold.
+// Two questions about differing leaves. With `leaves`: the keys the
+// responder holds in those leaves of the range, each with its record's
+// summary (quorum::summary; no records), answered from its tree alone. With
+// `keys`: the responder's records of those keys (a key it does not hold, or
+// outside the range, is left out). The initiator asks the first, then the
+// second for the keys whose summaries differ: a leaf with one new write
+// moves one record, not the leaf's.
 struct AeFetch {
   static constexpr MsgType kType = MsgType::kAeFetch;
   static constexpr bool kIsReply = false;
@@ -520,24 +525,28 @@ struct AeFetch {
   uint64_t range_start = 0;
   uint64_t range_end = 0;
   std::vector<uint64_t> leaves;
+  std::vector<std::string> keys;
   uint64_t epoch = 0;
   static constexpr auto wire_fields() {
     using M = AeFetch;
-    return std::tuple{field<as::Str>("keyspace", &M::keyspace), field<as::UInt>("range_start", &M::range_start),
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("range_start", &M::range_start),
                       field<as::UInt>("range_end", &M::range_end), field<as::Ids>("leaves", &M::leaves),
-                      field<as::UInt>("epoch", &M::epoch)};
+                      field<as::List<as::Bin>>("keys", &M::keys), field<as::UInt>("epoch", &M::epoch)};
   }
   bool operator==(const AeFetch&) const = default;
 };
+// keys[i] has summaries[i] (a question by leaves) or records[i] (by keys).
 struct AeFetchReply {
   static constexpr MsgType kType = MsgType::kAeFetchReply;
   static constexpr bool kIsReply = true;
   static constexpr std::string_view kName = "anti-entropy fetch reply";
   std::vector<std::string> keys;
+  std::vector<uint64_t> summaries;
   std::vector<quorum::DvvSet> records;
   uint64_t epoch = 0;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::List<as::Bin>>("keys", &AeFetchReply::keys),
+                      field<as::Ids>("summaries", &AeFetchReply::summaries),
                       field<as::List<as::Record>>("records", &AeFetchReply::records),
                       field<as::UInt>("epoch", &AeFetchReply::epoch)};
   }

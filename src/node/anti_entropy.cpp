@@ -134,7 +134,7 @@ AntiEntropy::Tree* AntiEntropy::find_tree(const std::string& keyspace, uint64_t 
   return &t->second;
 }
 
-AntiEntropy::Tree* AntiEntropy::tree_of(const std::string& keyspace, uint64_t position) {
+AntiEntropy::Tree* AntiEntropy::tree_of(std::string_view keyspace, uint64_t position) {
   auto ks = trees_.find(keyspace);
   if (ks == trees_.end() || ks->second.by_end.empty()) return nullptr;
   auto& by_end = ks->second.by_end;
@@ -150,19 +150,22 @@ void AntiEntropy::observe(const std::string& dkey, const quorum::DvvSet* record)
   track(dkey, ks, key, record);
 }
 
-void AntiEntropy::track(const std::string& dkey, std::string_view ks_view,
-                        std::string_view key_view, const quorum::DvvSet* record) {
-  const std::string ks(ks_view), key(key_view);
-  const uint64_t position = ring::key_position(ks, key);
+// Runs on every write the store takes: no copies of the key unless it is a
+// tombstone's, and the keyspace's seed from its trees.
+void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::string_view key,
+                        const quorum::DvvSet* record) {
+  auto kt = trees_.find(ks);
+  const uint64_t position =
+      kt != trees_.end() ? ring::key_position(kt->second.seed, key) : ring::key_position(ks, key);
   const uint64_t summary = record ? quorum::summary(*record) : 0;
   if (record && quorum::only_tombstones(*record)) {
     auto [it, fresh] = tombs_.try_emplace(dkey);
     if (fresh || it->second.summary != summary) {
       // A new tombstone, or a new one over it: what others were seen holding is stale.
-      it->second =
-          Tomb{ks, key, position, summary, record->clock.get(view_.self), env_.now_us(), {}, false};
+      it->second = Tomb{std::string(ks),  std::string(key), position, summary, record->clock.get(view_.self),
+                        env_.now_us(), {},  false};
     }
-  } else {
+  } else if (!tombs_.empty()) {
     tombs_.erase(dkey);
   }
   if (Tree* t = tree_of(ks, position)) {
@@ -294,31 +297,75 @@ void AntiEntropy::compare(std::shared_ptr<Exchange> ex) {
               });
 }
 
+// One chunk of differing leaves: the peer's keys and summaries in them
+// first, then the records of just the keys whose summaries differ from ours
+// (or that we lack). Keys whose summaries agree move nothing; a tombstone
+// among them is noted as held by the peer, as is one the peer holds nothing of.
 void AntiEntropy::fetch_next(std::shared_ptr<Exchange> ex) {
   if (ex->next_leaf >= ex->leaves.size()) return finish(ex, false);
-  Tree* t = find_tree(ex->task.keyspace, ex->range.start, ex->range.end);
-  if (!t) return finish(ex, true);
-  wire::AeFetch req{ex->task.keyspace, ex->range.start, ex->range.end, {}, view_.epoch()};
-  std::vector<std::string> my_keys;
+  wire::AeFetch req{ex->task.keyspace, ex->range.start, ex->range.end, {}, {}, view_.epoch()};
   const size_t end = std::min(ex->leaves.size(), ex->next_leaf + kLeavesPerFetch);
-  for (; ex->next_leaf < end; ++ex->next_leaf) {
-    const uint32_t leaf = ex->leaves[ex->next_leaf];
-    req.leaves.push_back(leaf);
-    for (const auto& [key, s] : t->tree.leaf_keys(leaf)) my_keys.push_back(key);
-  }
-  peers_.call(ex->task.peer, std::move(req), kCallTimeoutUs,
-              [this, ex, my_keys = std::move(my_keys)](Result<wire::Message> reply) mutable {
-                if (stopped_) return;
-                auto* r = reply.ok() ? std::get_if<wire::AeFetchReply>(&reply->body) : nullptr;
-                if (!r || r->keys.size() != r->records.size()) return finish(ex, true);
-                if (hooks_.saw_epoch) hooks_.saw_epoch(r->epoch, ex->task.peer);
-                std::map<std::string, quorum::DvvSet> theirs;
-                for (size_t i = 0; i < r->keys.size(); ++i) {
-                  ex->bytes += record_bytes(r->keys[i], r->records[i]);
-                  theirs.emplace(std::move(r->keys[i]), std::move(r->records[i]));
-                }
-                reconcile(ex, std::move(my_keys), std::move(theirs));
-              });
+  for (; ex->next_leaf < end; ++ex->next_leaf) req.leaves.push_back(ex->leaves[ex->next_leaf]);
+  std::vector<uint64_t> leaves = req.leaves;
+  peers_.call(
+      ex->task.peer, std::move(req), kCallTimeoutUs,
+      [this, ex, leaves = std::move(leaves)](Result<wire::Message> reply) {
+        if (stopped_) return;
+        auto* r = reply.ok() ? std::get_if<wire::AeFetchReply>(&reply->body) : nullptr;
+        if (!r || r->keys.size() != r->summaries.size()) return finish(ex, true);
+        if (hooks_.saw_epoch) hooks_.saw_epoch(r->epoch, ex->task.peer);
+        Tree* t = find_tree(ex->task.keyspace, ex->range.start, ex->range.end);
+        if (!t) return finish(ex, true);
+        std::map<std::string, uint64_t> theirs;
+        for (size_t i = 0; i < r->keys.size(); ++i) {
+          ex->bytes += r->keys[i].size() + 8;
+          theirs.emplace(std::move(r->keys[i]), r->summaries[i]);
+        }
+        std::vector<std::string> want, consider;
+        auto held_tomb = [&](const std::string& key, uint64_t summary) {
+          const std::string dkey = store::RecordStore::data_key(ex->task.keyspace, key);
+          auto it = tombs_.find(dkey);
+          if (it == tombs_.end() || it->second.summary != summary) return false;
+          confirm(dkey, ex->task.peer);
+          return true;
+        };
+        for (uint64_t leaf : leaves) {
+          for (const auto& [key, mine] : t->tree.leaf_keys(static_cast<uint32_t>(leaf))) {
+            auto it = theirs.find(key);
+            if (it == theirs.end()) {
+              if (!held_tomb(key, mine)) consider.push_back(key);  // they lack it: ours goes over
+              continue;
+            }
+            if (it->second == mine) {
+              held_tomb(key, mine);
+            } else {
+              want.push_back(key);
+              consider.push_back(key);
+            }
+            theirs.erase(it);
+          }
+        }
+        for (auto& [key, summary] : theirs) {  // keys we lack
+          want.push_back(key);
+          consider.push_back(key);
+        }
+        if (want.empty()) return reconcile(ex, std::move(consider), {});
+        wire::AeFetch records{ex->task.keyspace, ex->range.start, ex->range.end, {},
+                              std::move(want),   view_.epoch()};
+        peers_.call(
+            ex->task.peer, std::move(records), kCallTimeoutUs,
+            [this, ex, consider = std::move(consider)](Result<wire::Message> reply) mutable {
+              if (stopped_) return;
+              auto* r = reply.ok() ? std::get_if<wire::AeFetchReply>(&reply->body) : nullptr;
+              if (!r || r->keys.size() != r->records.size()) return finish(ex, true);
+              std::map<std::string, quorum::DvvSet> theirs;
+              for (size_t i = 0; i < r->keys.size(); ++i) {
+                ex->bytes += record_bytes(r->keys[i], r->records[i]);
+                theirs.emplace(std::move(r->keys[i]), std::move(r->records[i]));
+              }
+              reconcile(ex, std::move(consider), std::move(theirs));
+            });
+      });
 }
 
 // Their records merge into ours; then every key of the leaves where our copy
@@ -480,22 +527,31 @@ void AntiEntropy::handle_fetch(const wire::AeFetch& req, Respond respond) {
     return fail(respond, Status::Unavailable("no anti-entropy tree for that range of '" +
                                              req.keyspace + "' here"));
   }
-  auto keys = std::make_shared<std::vector<std::string>>();
-  for (uint64_t leaf : req.leaves) {
-    if (leaf >= quorum::MerkleTree::kLeaves) {
-      return fail(respond, Status::InvalidArgument("anti-entropy fetch: leaf " +
-                                                   std::to_string(leaf) + " does not exist"));
-    }
-    for (const auto& [key, s] : t->tree.leaf_keys(static_cast<uint32_t>(leaf)))
-      keys->push_back(key);
-  }
   auto out = std::make_shared<wire::AeFetchReply>();
   out->epoch = view_.epoch();
-  auto left = std::make_shared<size_t>(keys->size() + 1);
+  if (req.keys.empty()) {
+    // Keys and summaries, from the tree alone.
+    for (uint64_t leaf : req.leaves) {
+      if (leaf >= quorum::MerkleTree::kLeaves) {
+        return fail(respond, Status::InvalidArgument("anti-entropy fetch: leaf " +
+                                                     std::to_string(leaf) + " does not exist"));
+      }
+      for (const auto& [key, summary] : t->tree.leaf_keys(static_cast<uint32_t>(leaf))) {
+        out->keys.push_back(key);
+        out->summaries.push_back(summary);
+      }
+    }
+    return respond(std::move(*out));
+  }
+  auto left = std::make_shared<size_t>(req.keys.size() + 1);
   auto one_done = [out, left, respond] {
     if (--*left == 0) respond(std::move(*out));
   };
-  for (const std::string& key : *keys) {
+  for (const std::string& key : req.keys) {
+    if (!t->tree.range().contains(ring::key_position(req.keyspace, key))) {
+      one_done();
+      continue;
+    }
     store_.get(req.keyspace, key, [out, key, one_done](Result<std::optional<quorum::DvvSet>> r) {
       if (r.ok() && r->has_value()) {
         out->keys.push_back(key);

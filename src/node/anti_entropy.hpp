@@ -125,7 +125,7 @@ class AntiEntropy {
   void scan_from(std::string start, uint64_t generation);
   Tree* find_tree(const std::string& keyspace, uint64_t range_start, uint64_t range_end);
   // The tree a key of `keyspace` at `position` belongs to, or nullptr.
-  Tree* tree_of(const std::string& keyspace, uint64_t position);
+  Tree* tree_of(std::string_view keyspace, uint64_t position);
   void track(const std::string& dkey, std::string_view keyspace, std::string_view key,
              const quorum::DvvSet* record);
 
@@ -160,7 +160,7 @@ class AntiEntropy {
   AntiEntropyOptions options_;
   Hooks hooks_;
 
-  std::map<std::string, KeyspaceTrees> trees_;
+  std::map<std::string, KeyspaceTrees, std::less<>> trees_;
   size_t tree_count_ = 0;
   Layout layout_;
   uint64_t layout_epoch_ = 0;
