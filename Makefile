@@ -2,7 +2,7 @@
 #
 #   make            build tallyd, tally, the libraries and the example
 #   make test       install missing packages, build, run every CI test
-#   make bench      micro-benchmarks, metadata commit/failover and hint drain on real nodes
+#   make bench      micro-benchmarks, metadata commit/failover, hint drain and anti-entropy repair on real nodes
 #   make cluster    start the local 5-node cluster (conf/local-cluster.toml)
 #   make stop       stop it
 #   make asan       the test suite under AddressSanitizer + UBSan
@@ -71,6 +71,7 @@ MICRO_BIN  := $(BUILD)/bench/micro_bench
 META_BENCH := $(BUILD)/bench/meta_bench
 HINT_BENCH := $(BUILD)/bench/hint_bench
 STREAM_BENCH := $(BUILD)/bench/stream_bench
+AE_BENCH   := $(BUILD)/bench/ae_bench
 TALLY_BENCH:= $(BUILD)/tally-bench
 
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
@@ -142,6 +143,11 @@ $(STREAM_BENCH): $(call obj,bench/stream_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# How fast anti-entropy gives a wiped replica its keys back (real tallyd processes).
+$(AE_BENCH): $(call obj,bench/ae_bench.cpp) $(SIMLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # The quorum benchmark: a real cluster through the client library, or the
 # simulator (--sim), which is why it links the simulator's library too. It
 # shares the machine with the nodes it measures, so it allocates with jemalloc too.
@@ -179,11 +185,12 @@ asan: deps
 	@BUILD=build-asan bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH) $(STREAM_BENCH)
+	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH) $(STREAM_BENCH) $(AE_BENCH)
 	$(MICRO_BIN)
 	BUILD=$(BUILD) $(META_BENCH)
 	BUILD=$(BUILD) $(HINT_BENCH)
 	BUILD=$(BUILD) $(STREAM_BENCH) --mib 256
+	BUILD=$(BUILD) $(AE_BENCH)
 
 # ---- local cluster -----------------------------------------------------------
 cluster: deps

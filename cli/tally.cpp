@@ -3,6 +3,8 @@
 #include <tally/client.hpp>
 #include <tally/version.hpp>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -167,6 +169,84 @@ void print_cluster(const tally::ClusterInfo& info, bool json) {
                 m.state == "removed" || m.state == "left" ? "-" : (m.up ? "up" : "down"), m.tokens.size());
   }
   std::printf("\n%s\n", movement_line(info).c_str());
+}
+
+// `tally repair`: starts a repair on each node (or the one named), then
+// follows them all with one progress line until every one is done.
+int run_repair(tally::Client& c, const std::string& keyspace, const std::string& only_node, bool json) {
+  auto info = c.cluster_info(false);
+  if (!info.ok()) return fail(info.status());
+  std::vector<std::pair<std::string, std::string>> targets;  // name, address
+  for (const auto& m : info->members) {
+    if (m.state == "removed" || (!only_node.empty() && m.name != only_node)) continue;
+    targets.emplace_back(m.name, m.address);
+  }
+  if (targets.empty()) {
+    std::string names;
+    for (const auto& m : info->members) names += (names.empty() ? "" : ", ") + m.name;
+    return fail(tally::Status::InvalidArgument("repair: no node named '" + only_node + "' (the members are: " +
+                                               names + ")"));
+  }
+  std::vector<tally::RepairProgress> progress(targets.size());
+  std::vector<std::string> errors(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    auto p = c.repair(targets[i].second, keyspace, true);
+    if (!p.ok()) {
+      if (p.status().code() == tally::Code::kUnknownKeyspace) return fail(p.status());
+      errors[i] = p.status().to_string();
+      continue;
+    }
+    progress[i] = *p;
+  }
+  const bool tty = isatty(fileno(stderr));
+  for (;;) {
+    uint64_t total = 0, done = 0, skipped = 0, keys = 0, elapsed = 0;
+    bool running = false;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (!errors[i].empty()) continue;
+      const auto& p = progress[i];
+      total += p.ranges_total, done += p.ranges_done, skipped += p.ranges_skipped, keys += p.keys_repaired;
+      elapsed = std::max(elapsed, p.elapsed_ms);
+      running = running || p.running;
+    }
+    if (!json) {
+      std::fprintf(stderr, "%srepair: %llu/%llu range comparisons on %zu nodes, %llu keys repaired, %llu skipped, "
+                           "%.1f s%s",
+                   tty ? "\r" : "", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                   targets.size(), static_cast<unsigned long long>(keys), static_cast<unsigned long long>(skipped),
+                   elapsed / 1000.0, tty && running ? "" : "\n");
+    }
+    if (!running) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (!errors[i].empty() || !progress[i].running) continue;
+      auto p = c.repair(targets[i].second, keyspace, false);
+      if (p.ok()) {
+        progress[i] = *p;
+      } else {
+        errors[i] = p.status().to_string();
+      }
+    }
+  }
+  int failed = 0;
+  std::string out = "[";
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& p = progress[i];
+    out += std::string(i ? "," : "") + "{\"node\":" + json_string(targets[i].first);
+    if (!errors[i].empty()) {
+      ++failed;
+      out += ",\"error\":" + json_string(errors[i]) + "}";
+      if (!json) std::fprintf(stderr, "tally: repair on %s: %s\n", targets[i].first.c_str(), errors[i].c_str());
+      continue;
+    }
+    out += ",\"ranges_total\":" + std::to_string(p.ranges_total) + ",\"ranges_done\":" +
+           std::to_string(p.ranges_done) + ",\"ranges_skipped\":" + std::to_string(p.ranges_skipped) +
+           ",\"keys_repaired\":" + std::to_string(p.keys_repaired) + ",\"elapsed_ms\":" +
+           std::to_string(p.elapsed_ms) + "}";
+  }
+  if (json) std::printf("%s]\n", out.c_str());
+  if (failed == static_cast<int>(targets.size())) return kUnreachable;
+  return failed ? kError : kOk;
 }
 
 void print_keyspaces(const tally::ClusterInfo& info, bool json) {
@@ -385,6 +465,14 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"siblings", "lww"}));
   }
   ks_create->add_option("-n", spec.n, "replicas of each key (default 3)")->check(CLI::Range(1, 255));
+
+  // repair
+  auto* repair = app.add_subcommand(
+      "repair", "anti-entropy now: each node compares its ranges with the other replicas and merges what differs");
+  std::string repair_node;
+  repair->add_option("--node", repair_node, "only this node (by name); default: every member");
+  repair->footer("With --keyspace, only that keyspace; without, every keyspace. Prints a progress line until "
+                 "every node is done.\nGlobal options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
 
   for (auto* sub : {put, del, status, ring, cluster, node, keyspace}) {
     sub->footer("Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
@@ -624,6 +712,11 @@ int main(int argc, char** argv) {
       return print_change(c.alter_keyspace(spec), ("altered " + spec.name).c_str(), g.json);
     }
     return print_change(c.drop_keyspace(spec.name), ("dropped " + spec.name).c_str(), g.json);
+  }
+
+  if (*repair) {
+    const std::string ks = app.get_option("--keyspace")->count() ? g.keyspace : std::string();
+    return run_repair(c, ks, repair_node, g.json);
   }
 
   if (*status) {

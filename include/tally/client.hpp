@@ -215,6 +215,16 @@ struct Fault {
   bool silent = false;
 };
 
+// The progress of an anti-entropy repair on one node (`tally repair`).
+struct RepairProgress {
+  bool running = false;         // false: finished (or never started)
+  uint64_t ranges_total = 0;    // (token range, peer) comparisons the repair holds
+  uint64_t ranges_done = 0;     // of which finished
+  uint64_t ranges_skipped = 0;  // of which could not run (the peer was down or not ready)
+  uint64_t keys_repaired = 0;   // keys whose copy changed, on the node or its peers
+  uint64_t elapsed_ms = 0;
+};
+
 // What a metadata change did.
 struct ChangeResult {
   uint64_t epoch = 0;    // of the map once the change applied
@@ -313,6 +323,15 @@ class Client {
   // Makes the node at `endpoint` play `fault` (replacing the one it played);
   // Fault{} ends it. The node logs it as a warning.
   virtual Status set_fault(std::string_view endpoint, const Fault& fault) = 0;
+
+  // Anti-entropy repair on the node at `endpoint`: with `start`, it compares
+  // every token range it replicates (of `keyspace` only, when not empty) with
+  // each other replica now, back to back under its rate limit, and merges
+  // what differs both ways (a repair already running is left to run). Returns
+  // the progress of the node's latest repair; call again without `start` to
+  // follow it. Errors: kUnknownKeyspace; kUnavailable while the node is still
+  // building its trees.
+  virtual Result<RepairProgress> repair(std::string_view endpoint, std::string_view keyspace, bool start) = 0;
 };
 
 // The asynchronous face: every call returns at once and `done` runs later, on

@@ -382,6 +382,21 @@ class SyncClient final : public Client {
     return Calls::unexpected(reply);
   }
 
+  Result<RepairProgress> repair(std::string_view endpoint, std::string_view keyspace, bool start) override {
+    auto hp = parse_host_port(endpoint);
+    if (!hp.ok()) return hp.status();
+    Request r = simple(wire::RepairRequest{std::string(keyspace), start});
+    r.target = *hp;
+    auto reply = wait(std::move(r));
+    if (reply.ok()) {
+      if (auto* p = std::get_if<wire::RepairReply>(&reply->body)) {
+        return RepairProgress{p->running,        p->ranges_total,  p->ranges_done,
+                              p->ranges_skipped, p->keys_repaired, p->elapsed_ms};
+      }
+    }
+    return Calls::unexpected(reply);
+  }
+
  private:
   static std::string field_of(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name) {
     for (const auto& [k, v] : fields) {

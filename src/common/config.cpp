@@ -94,7 +94,8 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   Reader r(name);
   ClusterConfig cfg;
   cfg.path = name;
-  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "hints", "streaming", "nodes", "keyspaces"});
+  r.only(root, "", {"cluster", "storage", "limits", "log", "request", "hints", "streaming", "anti_entropy", "nodes",
+                    "keyspaces"});
 
   if (root.contains("cluster")) {
     const auto& t = r.table(root.at("cluster"), "cluster");
@@ -174,6 +175,23 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
       cfg.stream_rate_mb = r.integer(t.at("rate_mb_per_s"), "streaming.rate_mb_per_s", 0, 100000);
     if (t.contains("cleanup_grace_s"))
       cfg.cleanup_grace_s = r.integer(t.at("cleanup_grace_s"), "streaming.cleanup_grace_s", 0, 86400 * 30);
+  }
+
+  if (root.contains("anti_entropy")) {
+    const auto& t = r.table(root.at("anti_entropy"), "anti_entropy");
+    r.only(t, "anti_entropy.", {"background", "interval_ms", "rate_kb_per_sec", "tombstone_grace_s"});
+    auto& ae = cfg.anti_entropy;
+    if (t.contains("background")) {
+      const auto& v = t.at("background");
+      if (!v.is_boolean()) r.fail(v, "anti_entropy.background", "expected true or false, got " + Reader::type_of(v));
+      ae.background = v.as_boolean();
+    }
+    if (t.contains("interval_ms"))
+      ae.interval_ms = r.integer(t.at("interval_ms"), "anti_entropy.interval_ms", 1, 3600000);
+    if (t.contains("rate_kb_per_sec"))
+      ae.rate_kb_per_sec = r.integer(t.at("rate_kb_per_sec"), "anti_entropy.rate_kb_per_sec", 0, 10000000);
+    if (t.contains("tombstone_grace_s"))
+      ae.tombstone_grace_s = r.integer(t.at("tombstone_grace_s"), "anti_entropy.tombstone_grace_s", 0, 315360000);
   }
 
   if (!root.contains("nodes")) r.fail(root, "nodes", "missing: the file must list at least one [[nodes]]");

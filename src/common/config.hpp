@@ -33,6 +33,14 @@ struct Limits {
   uint32_t max_frame_bytes = 16 * 1024 * 1024;
 };
 
+// [anti_entropy] (docs/architecture.md, "Anti-entropy" and "Tombstones").
+struct AntiEntropyConfig {
+  bool background = true;            // compare ranges continuously; false: only `tally repair`
+  uint32_t interval_ms = 100;        // between two background (range, peer) exchanges
+  uint32_t rate_kb_per_sec = 8192;   // records moved by exchanges, KiB/s (0: no limit)
+  uint32_t tombstone_grace_s = 600;  // a tombstone is kept at least this long
+};
+
 struct NodeEntry {
   std::string id;        // unique name in the cluster: [A-Za-z0-9_-], 1..64 characters
   HostPort listen;       // where the node binds (peers and clients)
@@ -60,6 +68,7 @@ struct ClusterConfig {
   // [streaming] cleanup_grace_s: how long the ring must stay unchanged before
   // a node drops its copies of ranges that moved to other nodes.
   uint32_t cleanup_grace_s = 60;
+  AntiEntropyConfig anti_entropy;
   // [[keyspaces]]; meta::bootstrap adds `default` unless the file defines it.
   std::vector<meta::Keyspace> keyspaces;
 

@@ -65,6 +65,14 @@ enum class MsgType : uint8_t {
   kStreamReply = 24,
   kLocalGet = 25,
   kLocalGetReply = 26,
+  kAeCompare = 27,
+  kAeCompareReply = 28,
+  kAeFetch = 29,
+  kAeFetchReply = 30,
+  kAePush = 31,
+  kAePushReply = 32,
+  kRepair = 33,
+  kRepairReply = 34,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -570,13 +578,170 @@ struct LocalGetReply {
   bool operator==(const LocalGetReply&) const = default;
 };
 
+// ---- anti-entropy (docs/architecture.md, "Anti-entropy") -------------------------
+// Node to node, between two replicas of one token range of one keyspace. The
+// range is named by its bounds (start, end]: both sides must cut the ring the
+// same way, or the responder answers kUnavailable and the pair tries later.
+// Every request and reply carries the sender's metadata epoch.
+
+// The initiator's hashes of nodes `indices` of `level` of its tree for the
+// range; the reply holds the responder's hashes of the same nodes, in the
+// same order. Sending the initiator's hashes lets the responder learn too
+// which subtrees the two hold equal (tombstone collection needs both sides
+// to know).
+struct AeCompare {
+  static constexpr MsgType kType = MsgType::kAeCompare;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy compare";
+  std::string keyspace;
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
+  uint32_t level = 0;
+  std::vector<uint64_t> indices;
+  std::vector<uint64_t> hashes;
+  uint32_t from = 0;  // the initiator's node id
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = AeCompare;
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("range_start", &M::range_start),
+                      field<as::UInt>("range_end", &M::range_end), field<as::UIntMax<2>>("level", &M::level),
+                      field<as::Ids>("indices", &M::indices),     field<as::Ids>("hashes", &M::hashes),
+                      field<as::UInt>("from", &M::from),           field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const AeCompare&) const = default;
+};
+struct AeCompareReply {
+  static constexpr MsgType kType = MsgType::kAeCompareReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy compare reply";
+  std::vector<uint64_t> hashes;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Ids>("hashes", &AeCompareReply::hashes),
+                      field<as::UInt>("epoch", &AeCompareReply::epoch)};
+  }
+  bool operator==(const AeCompareReply&) const = default;
+};
+
+// Two questions about differing leaves. With `leaves`: the keys the
+// responder holds in those leaves of the range, each with its record's
+// summary (quorum::summary; no records), answered from its tree alone. With
+// `keys`: the responder's records of those keys (a key it does not hold, or
+// outside the range, is left out). The initiator asks the first, then the
+// second for the keys whose summaries differ: a leaf with one new write
+// moves one record, not the leaf's.
+struct AeFetch {
+  static constexpr MsgType kType = MsgType::kAeFetch;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy fetch";
+  std::string keyspace;
+  uint64_t range_start = 0;
+  uint64_t range_end = 0;
+  std::vector<uint64_t> leaves;
+  std::vector<std::string> keys;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = AeFetch;
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace),   field<as::UInt>("range_start", &M::range_start),
+                      field<as::UInt>("range_end", &M::range_end), field<as::Ids>("leaves", &M::leaves),
+                      field<as::List<as::Bin>>("keys", &M::keys), field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const AeFetch&) const = default;
+};
+// keys[i] has summaries[i] (a question by leaves) or records[i] (by keys).
+struct AeFetchReply {
+  static constexpr MsgType kType = MsgType::kAeFetchReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy fetch reply";
+  std::vector<std::string> keys;
+  std::vector<uint64_t> summaries;
+  std::vector<quorum::DvvSet> records;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::List<as::Bin>>("keys", &AeFetchReply::keys),
+                      field<as::Ids>("summaries", &AeFetchReply::summaries),
+                      field<as::List<as::Record>>("records", &AeFetchReply::records),
+                      field<as::UInt>("epoch", &AeFetchReply::epoch)};
+  }
+  bool operator==(const AeFetchReply&) const = default;
+};
+
+// Records the initiator holds newer than (or that are missing from) the
+// responder's copy: merged into it with the keyspace's merge, never written
+// over it. A tombstone for a key the responder holds nothing of is not
+// stored (docs/architecture.md, "Tombstones").
+struct AePush {
+  static constexpr MsgType kType = MsgType::kAePush;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "anti-entropy push";
+  std::string keyspace;
+  std::vector<std::string> keys;
+  std::vector<quorum::DvvSet> records;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &AePush::keyspace), field<as::List<as::Bin>>("keys", &AePush::keys),
+                      field<as::List<as::Record>>("records", &AePush::records),
+                      field<as::UInt>("epoch", &AePush::epoch)};
+  }
+  bool operator==(const AePush&) const = default;
+};
+struct AePushReply {
+  static constexpr MsgType kType = MsgType::kAePushReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "anti-entropy push reply";
+  uint64_t changed = 0;  // keys whose copy the push changed
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::UInt>("changed", &AePushReply::changed), field<as::UInt>("epoch", &AePushReply::epoch)};
+  }
+  bool operator==(const AePushReply&) const = default;
+};
+
+// From an operator (`tally repair`): with `start`, the node begins a repair
+// of every range it replicates (of `keyspace` only, when set) now, back to
+// back, unless one is running; without, it only reports. Either way the reply
+// is the progress of the node's latest repair.
+struct RepairRequest {
+  static constexpr MsgType kType = MsgType::kRepair;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "repair";
+  std::string keyspace;
+  bool start = false;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("keyspace", &RepairRequest::keyspace),
+                      field<as::Bool>("start", &RepairRequest::start)};
+  }
+  bool operator==(const RepairRequest&) const = default;
+};
+struct RepairReply {
+  static constexpr MsgType kType = MsgType::kRepairReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "repair reply";
+  bool running = false;
+  uint64_t ranges_total = 0;     // (range, peer) exchanges the repair holds
+  uint64_t ranges_done = 0;      // of which finished (compared, repaired or skipped)
+  uint64_t ranges_skipped = 0;   // of which the peer could not be asked (down, or not ready)
+  uint64_t keys_repaired = 0;    // keys whose copy changed, here or on the peer
+  uint64_t elapsed_ms = 0;
+  static constexpr auto wire_fields() {
+    using M = RepairReply;
+    return std::tuple{field<as::Bool>("running", &M::running), field<as::UInt>("ranges_total", &M::ranges_total),
+                      field<as::UInt>("ranges_done", &M::ranges_done),
+                      field<as::UInt>("ranges_skipped", &M::ranges_skipped),
+                      field<as::UInt>("keys_repaired", &M::keys_repaired),
+                      field<as::UInt>("elapsed_ms", &M::elapsed_ms)};
+  }
+  bool operator==(const RepairReply&) const = default;
+};
+
 // Every message, in MsgType order (numbers without a message skipped).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
                           ReplicaWrite, ReplicaWriteReply, ReplicaRead, ReplicaReadReply,
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
                           MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply,
-                          LocalGetRequest, LocalGetReply>;
+                          LocalGetRequest, LocalGetReply, AeCompare, AeCompareReply, AeFetch, AeFetchReply,
+                          AePush, AePushReply, RepairRequest, RepairReply>;
 
 // What every alternative of Body carries.
 template <class M>

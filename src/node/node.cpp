@@ -33,6 +33,14 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                   o.cleanup_grace_us = uint64_t{config_.cleanup_grace_s} * 1'000'000;
                   return o;
                 }()),
+      anti_entropy_(env, log_.child("ae"), follower_.view(), store_, peers_, stats_, replica_,
+                    AntiEntropyOptions{.interval_us = uint64_t{config_.anti_entropy.interval_ms} * 1000,
+                                       .bytes_per_sec = uint64_t{config_.anti_entropy.rate_kb_per_sec} * 1024,
+                                       .tombstone_grace_us = uint64_t{config_.anti_entropy.tombstone_grace_s} * 1'000'000,
+                                       .background = config_.anti_entropy.background},
+                    AntiEntropy::Hooks{[this](uint64_t epoch, ring::NodeId from) {
+                      follower_.saw_epoch(epoch, from);
+                    }}),
       coordinator_(CoordinatorContext{env, log_, follower_.view(), peers_, store_, replica_, stats_, drain_,
                                       [this](uint64_t epoch, ring::NodeId from) {
                                         follower_.saw_epoch(epoch, from);
@@ -71,6 +79,10 @@ Status Node::start() {
   }
   replica_.start();
   streamer_.start();
+  store_.set_observer([this](const std::string& dkey, const quorum::DvvSet* record) {
+    anti_entropy_.observe(dkey, record);
+  });
+  anti_entropy_.start();
   peers_.start();
   TALLY_LOG(log_, kInfo) << "listening on " << self_.listen.to_string() << " (durability "
                          << durability_name(config_.durability) << ")"
@@ -89,6 +101,7 @@ void Node::stop(std::function<void()> done) {
   peers_.stop();
   replica_.stop();
   streamer_.stop();
+  anti_entropy_.stop();
   follower_.stop();
   meta_.stop();
   if (resp_) resp_->stop();
@@ -134,16 +147,18 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
   if (!refreshed) stats_.add(Counter::kRequests);
   if (stopping_) return fail(respond, Status::Unavailable("node " + self_.id + " is shutting down"));
   const wire::MsgType type = wire::type_of(msg.body);
+  const bool anti_entropy = type == wire::MsgType::kAeCompare || type == wire::MsgType::kAeFetch ||
+                            type == wire::MsgType::kAePush;
   const bool data = type == wire::MsgType::kPut || type == wire::MsgType::kGet || type == wire::MsgType::kDelete ||
                     type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
-                    type == wire::MsgType::kLocalGet;
+                    type == wire::MsgType::kLocalGet || anti_entropy || type == wire::MsgType::kRepair;
   if (data && follower_.view().epoch() == 0) {
     return fail(respond, Status::Unavailable("node " + self_.id + " has no cluster map yet (" +
                                              (follower_.joining() ? "joining" : "reading its metadata log") +
                                              ")"));
   }
   const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
-                         type == wire::MsgType::kStream ||
+                         type == wire::MsgType::kStream || anti_entropy ||
                          (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0) ||
                          (type == wire::MsgType::kLocalGet && std::get<wire::LocalGetRequest>(msg.body).forwarded);
   if (from_peer && fault_.silent) return;  // playing dead to the other nodes
@@ -170,6 +185,14 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
       return streamer_.handle_pull(std::get<wire::StreamRequest>(msg.body), std::move(respond));
     case wire::MsgType::kLocalGet:
       return local_get(std::move(msg), std::move(respond), refreshed);
+    case wire::MsgType::kAeCompare:
+      return anti_entropy_.handle_compare(std::get<wire::AeCompare>(msg.body), std::move(respond));
+    case wire::MsgType::kAeFetch:
+      return anti_entropy_.handle_fetch(std::get<wire::AeFetch>(msg.body), std::move(respond));
+    case wire::MsgType::kAePush:
+      return anti_entropy_.handle_push(std::get<wire::AePush>(msg.body), std::move(respond));
+    case wire::MsgType::kRepair:
+      return anti_entropy_.handle_repair(std::get<wire::RepairRequest>(msg.body), std::move(respond));
     case wire::MsgType::kClusterInfo:
       return follower_.handle_cluster_info(std::get<wire::ClusterInfoRequest>(msg.body), std::move(respond));
     case wire::MsgType::kMetaChange:

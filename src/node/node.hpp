@@ -9,6 +9,7 @@
 //   ReplicaService  replica reads and writes, hints and their replay
 //   RangeStreamer   ranges following the ring: pulled in, sent out
 //   LocalGetService an operator's read of one node's own copy of a key
+//   AntiEntropy     Merkle trees per range, exchanges, repair, tombstone collection
 //   NodeStats       the counters `status` and INFO report
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
@@ -23,6 +24,7 @@
 #include "common/log.hpp"
 #include "meta/cluster_map.hpp"
 #include "net/messages.hpp"
+#include "node/anti_entropy.hpp"
 #include "node/coordinator.hpp"
 #include "node/local_get_service.hpp"
 #include "node/env.hpp"
@@ -81,6 +83,7 @@ class Node final : public NetworkHandler, public RespBackend {
   ring::NodeId id() const { return follower_.view().self; }
   const store::RecordStore& store() const { return store_; }
   const store::HintStore& hints() const { return replica_.hints(); }
+  const AntiEntropy& anti_entropy() const { return anti_entropy_; }
   const ring::Ring& ring() const { return follower_.view().ring; }
   const meta::ClusterMap& cluster_map() const { return follower_.view().map; }
   const MetaGroup& meta() const { return meta_; }
@@ -134,6 +137,7 @@ class Node final : public NetworkHandler, public RespBackend {
   RateLimiter limiter_;  // background bytes: range streams and hint replay
   ReplicaService replica_;
   RangeStreamer streamer_;
+  AntiEntropy anti_entropy_;
   Coordinator coordinator_;
   LocalGetService local_get_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen

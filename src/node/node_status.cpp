@@ -45,6 +45,11 @@ void Node::status(const Respond& respond) const {
   const auto& hints = replica_.hints();
   add("hints_pending", std::to_string(hints.count()));
   add("hints_refused", std::to_string(hints.refused()));
+  add("tombstones_held", std::to_string(anti_entropy_.tombstones_held()));
+  add("anti_entropy", anti_entropy_.building() ? "building trees"
+                                               : std::to_string(anti_entropy_.trees()) + " trees, " +
+                                                     std::to_string(anti_entropy_.keys_in_trees()) + " keys");
+  add("dot_floor", std::to_string(replica_.dot_floor()));
   add("connections", std::to_string(peers_.accepted_connections()));
   if (resp_) {
     add("resp_listen", self_.resp_listen->to_string());

@@ -61,9 +61,10 @@ void PutFsm::start() {
   ctx_.store.update(
       req_.keyspace, req_.key,
       [me, write = std::move(req_.write), context = std::move(req_.context), blind = req_.blind,
-       lww = req_.lww](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
-        static const quorum::DvvSet kNone;
-        const quorum::DvvSet& state = cur ? *cur : kNone;
+       lww = req_.lww, &replica = ctx_.replica](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
+        // No record: start above the dot floor (replica_service.hpp).
+        const quorum::DvvSet fresh = cur ? quorum::DvvSet{} : replica.fresh_record();
+        const quorum::DvvSet& state = cur ? *cur : fresh;
         return lww ? quorum::lww_update(state, write, me)
                    : quorum::update(state, blind ? quorum::join(state) : context, write, me);
       },

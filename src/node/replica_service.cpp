@@ -17,7 +17,39 @@ ReplicaService::ReplicaService(Env& env, Logger log, const ClusterView& view, st
                return merge(keyspace, a, b);
              }) {}
 
+namespace {
+// Where the dot floor lives on disk: a record whose clock's one entry holds it
+// (the record codec is the store's only format).
+const std::string kDotFloorKey = "fd";
+}  // namespace
+
+quorum::DvvSet ReplicaService::fresh_record() const {
+  quorum::DvvSet s;
+  if (dot_floor_ > 0 && view_.self != ring::kNoNode) s.clock.entries.emplace_back(view_.self, dot_floor_);
+  return s;
+}
+
+void ReplicaService::raise_dot_floor(uint64_t counter, std::function<void(Status)> done) {
+  if (counter <= dot_floor_) return env_.defer([done = std::move(done)] { done(Status::Ok()); });
+  dot_floor_ = counter;
+  store_.update_at(
+      kDotFloorKey,
+      [counter](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
+        quorum::DvvSet s;
+        s.clock.entries.emplace_back(1, std::max(counter, cur ? cur->clock.get(1) : 0));
+        return s;
+      },
+      [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
+}
+
 void ReplicaService::start() {
+  store_.get_at(kDotFloorKey, [this](Result<std::optional<quorum::DvvSet>> r) {
+    if (!r.ok()) {
+      TALLY_LOG(log_, kError) << "cannot read the dot floor: " << r.status().to_string();
+    } else if (r->has_value()) {
+      dot_floor_ = std::max(dot_floor_, (*r)->clock.get(1));
+    }
+  });
   hints_.load([this](Status st) {
     if (!st.ok()) {
       TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();

@@ -3,7 +3,7 @@
 // answering replica reads, keeping hints for nodes that missed a write and
 // handing them over when those nodes come back (hinted handoff).
 //
-// Owns: the hint store and the hint replay timer. Shares with the
+// Owns: the hint store, the hint replay timer and the dot floor (below). Shares with the
 // coordinator: the record store (the node owns it). Reads the ClusterView
 // (which keyspaces exist, in which mode; the epoch its answers carry). It
 // never coordinates a request and never changes the map.
@@ -68,6 +68,19 @@ class ReplicaService {
 
   const store::HintStore& hints() const { return hints_; }
 
+  // The dot floor: every counter this node minted for a key whose tombstone
+  // was since collected is at most this. A coordinator that holds no record
+  // of a key mints its first dot on fresh_record(), above the floor: a dot at
+  // or below it might still be covered by the clock of another replica's copy
+  // of the old tombstone, and that replica's merge would drop the new write as
+  // superseded (quorum/dvv.hpp: a dot names one write).
+  quorum::DvvSet fresh_record() const;
+  uint64_t dot_floor() const { return dot_floor_; }
+  // Raises the floor to `counter` at once for new writes and durably, in the
+  // store's order: before any write queued after this call (the tombstone's
+  // erase) can be durable.
+  void raise_dot_floor(uint64_t counter, std::function<void(Status)> done);
+
  private:
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
   Status fence(uint64_t epoch);
@@ -90,6 +103,7 @@ class ReplicaService {
   bool stopped_ = false;
   bool replaying_ = false;
   std::string replay_cursor_;  // the last hint offered: the next round starts after it
+  uint64_t dot_floor_ = 0;
 };
 
 }  // namespace tally

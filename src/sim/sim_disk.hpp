@@ -41,6 +41,15 @@ class SimDisk final : public store::Disk {
     busy_until_us_ = 0;
   }
 
+  // The disk loses every key starting with `prefix`, synced or not (an
+  // operator wiped those files).
+  void wipe(const std::string& prefix) {
+    for (auto* m : {&visible_, &durable_}) {
+      auto it = m->lower_bound(prefix);
+      while (it != m->end() && it->first.compare(0, prefix.size(), prefix) == 0) it = m->erase(it);
+    }
+  }
+
   const std::map<std::string, std::string>& visible() const { return visible_; }
   const std::map<std::string, std::string>& durable() const { return durable_; }
 

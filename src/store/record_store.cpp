@@ -29,6 +29,18 @@ std::string RecordStore::data_key(std::string_view keyspace, std::string_view ke
   return k;
 }
 
+bool RecordStore::parse_data_key(std::string_view dkey, std::string_view& keyspace, std::string_view& key) {
+  if (dkey.size() < 2 || dkey[0] != kDataTag) return false;
+  const size_t len = static_cast<uint8_t>(dkey[1]);
+  if (dkey.size() < 2 + len) return false;
+  keyspace = dkey.substr(2, len);
+  key = dkey.substr(2 + len);
+  return true;
+}
+
+std::string RecordStore::data_begin() { return std::string(1, kDataTag); }
+std::string RecordStore::data_end() { return std::string(1, kDataTag + 1); }
+
 RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes)
     : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)), cache_(cache_bytes) {}
 
@@ -188,6 +200,7 @@ void RecordStore::apply(KeyEntry* k) {
   ks.latest = rec;
   ks.have_latest = true;
   ks.unflushed++;
+  if (observer_) observer_(k->first, rec.get());
   enqueue_write(k->first, std::move(bytes),
                 [this, k, done = std::move(p.done), rec = std::move(rec), size](Status s) mutable {
                   KeyState& st = k->second;

@@ -77,6 +77,19 @@ class RecordStore {
   using ScanDone = std::function<void(Result<std::vector<std::pair<std::string, quorum::DvvSet>>>)>;
   void scan(std::string start, std::string end, size_t limit, ScanDone done);
 
+  // Told of every record the store takes as a key's newest, in the order a
+  // key's updates run (before it is durable; nullptr: erased). Anti-entropy's
+  // trees follow the store this way. One observer; it may not call the store.
+  using Observer = std::function<void(const std::string& dkey, const quorum::DvvSet* record)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
+  // The keyspace and key of a data key (data_key's inverse); false for a key
+  // that is not a record's (a hint's, the Raft log's).
+  static bool parse_data_key(std::string_view dkey, std::string_view& keyspace, std::string_view& key);
+  // The first data key and the end of all data keys, for a scan of every record.
+  static std::string data_begin();
+  static std::string data_end();
+
   const RecordStoreStats& stats() const { return stats_; }
   const RecordCache& cache() const { return cache_; }
   // Ok, or the disk error that stopped the store.
@@ -135,6 +148,7 @@ class RecordStore {
   bool flushing_ = false;
   Status failed_;
   RecordStoreStats stats_;
+  Observer observer_;
 };
 
 }  // namespace tally::store

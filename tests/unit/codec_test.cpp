@@ -171,6 +171,17 @@ std::vector<Message> sample_messages() {
       {48, wire::LocalGetRequest{"", "", "", std::numeric_limits<uint32_t>::max(), true}},
       {49, wire::LocalGetReply{"n3", true, sample_record(), 9}},
       {50, wire::LocalGetReply{"n1", false, {}, 0}},
+      {60, wire::AeCompare{"default", 5, std::numeric_limits<uint64_t>::max(), 2, {0, 255}, {kMaxId, 0}, 3, 9}},
+      {61, wire::AeCompare{}},
+      {62, wire::AeCompareReply{{1, 2, kMaxId}, 9}},
+      {63, wire::AeFetch{"default", 1, 2, {3, 4}, {}, 9}},
+      {64, wire::AeFetchReply{{kBinary, ""}, {}, {sample_record(), {}}, 9}},
+      {65, wire::AeFetch{"default", 1, 2, {}, {kBinary, "k"}, 9}},
+      {66, wire::AeFetchReply{{kBinary}, {kMaxId}, {}, 9}},
+      {67, wire::AePush{"lww", {kBinary}, {sample_record()}, 9}},
+      {68, wire::AePushReply{12, 9}},
+      {69, wire::RepairRequest{"default", true}},
+      {70, wire::RepairReply{true, 10, 4, 1, 300, 1234}},
   };
 }
 

@@ -336,3 +336,29 @@ TEST_CASE("load_config of a missing file names the path", "[config]") {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST_CASE("[anti_entropy] parses, defaults when absent, and names a bad value", "[config]") {
+  Result<ClusterConfig> r = parse(with_tail(
+      "[anti_entropy]\nbackground = false\ninterval_ms = 20\nrate_kb_per_sec = 0\ntombstone_grace_s = 5\n"));
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->anti_entropy.background);
+  CHECK(r->anti_entropy.interval_ms == 20);
+  CHECK(r->anti_entropy.rate_kb_per_sec == 0);
+  CHECK(r->anti_entropy.tombstone_grace_s == 5);
+  auto d = parse(join(kGoodLines));
+  REQUIRE(d.ok());
+  CHECK(d->anti_entropy.background);
+  CHECK(d->anti_entropy.interval_ms == 100);
+  CHECK(d->anti_entropy.rate_kb_per_sec == 8192);
+  CHECK(d->anti_entropy.tombstone_grace_s == 600);
+  check_error(with_tail("[anti_entropy]\ninterval_ms = 0\n"), 36, "anti_entropy.interval_ms", "between 1 and");
+  check_error(with_tail("[anti_entropy]\nbackground = \"yes\"\n"), 36, "anti_entropy.background",
+              "expected true or false");
+  check_error(with_tail("[anti_entropy]\ngrace_s = 5\n"), 36, "anti_entropy.grace_s", "unknown key");
+}
+
+}  // namespace
+}  // namespace tally
