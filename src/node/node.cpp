@@ -28,11 +28,7 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                   follower_.handle_meta_change(std::move(req), std::move(respond));
                 },
                 [this](uint64_t epoch, ring::NodeId from) { follower_.saw_epoch(epoch, from); },
-                [&] {
-                  StreamOptions o = timings.stream;
-                  o.cleanup_grace_us = uint64_t{config_.cleanup_grace_s} * 1'000'000;
-                  return o;
-                }()),
+                timings.stream),
       anti_entropy_(env, log_.child("ae"), follower_.view(), store_, peers_, stats_, replica_,
                     AntiEntropyOptions{.interval_us = uint64_t{config_.anti_entropy.interval_ms} * 1000,
                                        .bytes_per_sec = uint64_t{config_.anti_entropy.rate_kb_per_sec} * 1024,

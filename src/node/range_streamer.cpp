@@ -154,10 +154,7 @@ void RangeStreamer::tick() {
   if (stopped_) return;
   if (session_) return;  // its pulls and reports drive it
   session_ = plan();
-  if (!session_) {
-    maybe_clean();
-    return schedule(options_.check_interval_us);
-  }
+  if (!session_) return schedule(options_.check_interval_us);
   TALLY_LOG(log_, kInfo) << "receiving " << session_->ranges.size() << " ranges of keyspace '"
                          << session_->keyspace << "' from " << peers_.name_of(session_->source)
                          << (session_->from_start ? "" : " (resuming)") << " for the ring movement of epoch "
@@ -296,93 +293,6 @@ void RangeStreamer::report(bool done) {
                            << (session_->survivors ? " (a survivor of a replica that is down)" : "");
     session_.reset();
     schedule(0);
-  });
-}
-
-// ---- dropping what moved away ----------------------------------------------------
-
-bool RangeStreamer::owns(const std::string& keyspace, const std::string& key) const {
-  const meta::Keyspace* ks = view_.map.keyspace(keyspace);
-  if (!ks) return true;  // dropped or not known yet: not ours to judge
-  return view_.replica_of(view_.self, *ks, key);
-}
-
-// Only while the ring stands still as this node knows it, and this node is
-// not behind: a node that has heard of a newer epoch may be receiving writes
-// for ranges its map does not give it yet.
-bool RangeStreamer::may_clean() const {
-  return !stopped_ && view_.self != ring::kNoNode && !view_.moving() && !view_.behind() &&
-         view_.map.ring_epoch == cleaning_;
-}
-
-void RangeStreamer::maybe_clean() {
-  if (cleaning_ || view_.self == ring::kNoNode || view_.epoch() == 0) return;
-  const uint64_t now = env_.now_us();
-  if (view_.moving() || view_.behind() || view_.map.ring_epoch != watched_) {
-    watched_ = view_.moving() ? 0 : view_.map.ring_epoch;
-    still_since_us_ = now;
-    return;
-  }
-  if (cleaned_ == watched_ || now - still_since_us_ < options_.cleanup_grace_us) return;
-  cleaning_ = watched_;
-  clean_cursor_.clear();
-  TALLY_LOG(log_, kInfo) << "dropping the copies of ranges this node no longer owns (ring of epoch " << cleaning_
-                         << ")";
-  clean_step();
-}
-
-void RangeStreamer::clean_step() {
-  if (!may_clean()) {
-    cleaning_ = 0;  // the ring moved: start over once it is still again
-    return;
-  }
-  // Data keys only ('d' ...); hints and the rest live under other tags.
-  std::string start = clean_cursor_.empty() ? std::string(1, 'd') : clean_cursor_ + std::string(1, '\0');
-  store_.scan(std::move(start), std::string(1, 'e'), options_.cleanup_batch, [this](auto r) {
-    if (!r.ok()) {
-      TALLY_LOG(log_, kWarn) << "cleanup scan failed: " << r.status().to_string() << "; trying later";
-      cleaning_ = 0;
-      return;
-    }
-    const bool last = r->size() < options_.cleanup_batch;
-    auto left = std::make_shared<size_t>(1);
-    auto bytes = std::make_shared<uint64_t>(0);
-    auto next = [this, left, bytes, last] {
-      if (--*left > 0) return;
-      if (!may_clean()) {
-        cleaning_ = 0;
-        return;
-      }
-      if (last) {
-        cleaned_ = cleaning_;
-        cleaning_ = 0;
-        TALLY_LOG(log_, kInfo) << "dropped the copies of ranges this node no longer owns (ring of epoch "
-                               << cleaned_ << ")";
-        return;
-      }
-      const uint64_t wait = limiter_.take(*bytes, env_.now_us());
-      env_.set_timer(std::max<uint64_t>(wait, 1), [this] { clean_step(); });
-    };
-    for (auto& [dkey, record] : *r) {
-      clean_cursor_ = dkey;
-      if (dkey.size() < 2) continue;
-      const size_t ks_len = static_cast<uint8_t>(dkey[1]);
-      if (dkey.size() < 2 + ks_len) continue;
-      std::string keyspace = dkey.substr(2, ks_len), key = dkey.substr(2 + ks_len);
-      if (owns(keyspace, key)) continue;
-      *bytes += record_bytes(key, record);
-      ++*left;
-      // Checked again in turn with the key's updates: a write that lands
-      // first, or a ring that moved meanwhile, keeps it.
-      store_.erase_if(
-          dkey,
-          [this, keyspace, key](const quorum::DvvSet*) { return may_clean() && !owns(keyspace, key); },
-          [this, next](Result<bool> erased) {
-            if (erased.ok() && *erased) stats_.add(Counter::kDropped);
-            next();
-          });
-    }
-    next();
   });
 }
 

@@ -41,10 +41,6 @@ struct StreamOptions {
   uint64_t report_interval_us = 1'000'000;
   uint64_t pull_timeout_us = 10'000'000;
   uint64_t source_backoff_us = 2'000'000;  // a source that failed is left alone this long
-  // How long the ring must stay unchanged before this node drops the copies
-  // of ranges it no longer owns ([streaming] cleanup_grace_s).
-  uint64_t cleanup_grace_us = 60'000'000;
-  uint32_t cleanup_batch = 1024;  // keys looked at per step of the cleanup scan
 };
 
 class RangeStreamer {
@@ -67,8 +63,6 @@ class RangeStreamer {
 
   // Whether a session is receiving now.
   bool receiving() const { return session_.has_value(); }
-  // The ring epoch whose unowned copies were last dropped (0: none yet).
-  uint64_t cleaned_ring_epoch() const { return cleaned_; }
 
  private:
   struct Session {
@@ -96,14 +90,6 @@ class RangeStreamer {
   void received(wire::StreamReply reply);
   void report(bool done);
   void give_up(const std::string& why);
-  // The copies of ranges this node no longer owns, dropped once the ring has
-  // been still for the grace period (docs/architecture.md, Range movement).
-  void maybe_clean();
-  void clean_step();
-  // Whether this node is a replica of (keyspace, key) in the ring now or in
-  // the ring after a movement in progress.
-  bool owns(const std::string& keyspace, const std::string& key) const;
-  bool may_clean() const;
 
   Env& env_;
   Logger log_;
@@ -129,13 +115,6 @@ class RangeStreamer {
   uint64_t unreported_keys_ = 0;
   uint64_t unreported_bytes_ = 0;
   uint64_t last_report_us_ = 0;
-  // Cleanup: the ring epoch watched and since when, the one being cleaned
-  // (0: none) and where its scan is, the one cleaned last.
-  uint64_t watched_ = 0;
-  uint64_t still_since_us_ = 0;
-  uint64_t cleaning_ = 0;
-  std::string clean_cursor_;
-  uint64_t cleaned_ = 0;
   TimerId timer_ = 0;
   bool stopped_ = false;
 };
