@@ -44,12 +44,13 @@ struct ClusterView {
     const uint64_t position = ring::key_position(ks.name, key);
     const int n = replicas_for(ks);
     if (ring.preference_list(position, n).contains(node)) return true;
-    return moving() && after.preference_list(position, std::min(n, std::max(1, after.node_count()))).contains(node);
+    return moving() && replicas_after(position, n).contains(node);
   }
   // The primaries of `position` once the movement completes (the same as
-  // ring's without one).
+  // ring's without one), `n` capped by that ring's nodes as replicas_for does.
   ring::PreferenceList replicas_after(uint64_t position, int n) const {
-    return (moving() ? after : ring).preference_list(position, n);
+    const ring::Ring& r = moving() ? after : ring;
+    return r.preference_list(position, std::min(n, std::max(1, r.node_count())));
   }
 };
 

@@ -34,8 +34,7 @@ std::vector<quorum::ReplicaOutcome> PutFsm::targets() const {
   // A ring movement: the replicas after it count apart (W of each list), and
   // the pending owners are written as well (docs/architecture.md, Range
   // movement).
-  const int n_after = std::min(req_.n, std::max(1, view.after.node_count()));
-  const ring::PreferenceList after = view.replicas_after(position, n_after);
+  const ring::PreferenceList after = view.replicas_after(position, req_.n);
   for (auto& o : outcomes) {
     const ring::NodeId primary = o.stands_in_for != 0 ? o.stands_in_for : o.node;
     if (!after.contains(primary)) o.side = quorum::ReplicaSide::kOld;
