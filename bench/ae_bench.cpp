@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tally/client.hpp"
+#include "testing/bench_tools.hpp"
 #include "testing/cluster_harness.hpp"
 #include "testing/wait.hpp"
 
@@ -29,27 +30,6 @@ using namespace tally::clustertest;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* arg(int argc, char** argv, const char* name, const char* def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return def;
-}
-
-bool flag(int argc, char** argv, const char* name) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return true;
-  }
-  return false;
-}
-
-long field(Client& c, const std::string& endpoint, const char* name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return -1;
-  std::string v = st->field(name);
-  return v.empty() ? -1 : std::atol(v.c_str());
-}
 
 // The keys in a node's trees, from `anti_entropy: T trees, K keys`; -1 while building.
 long keys_held(Client& c, const std::string& endpoint) {
@@ -68,7 +48,7 @@ int fail(const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (flag(argc, argv, "--help") || flag(argc, argv, "-h")) {
+  if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h")) {
     std::printf(
         "usage: ae_bench [--keys N] [--rate-kb KIB_PER_S] [--interval-ms MS] [--repair]\n"
         "Starts 4 tallyd (from BUILD, default build), writes N keys at W=3, wipes n4's data "
@@ -76,10 +56,10 @@ int main(int argc, char** argv) {
         "restarts it and measures how long anti-entropy alone takes to give it its keys back.\n");
     return 0;
   }
-  const long keys = std::atol(arg(argc, argv, "--keys", "10000"));
-  const long rate_kb = std::atol(arg(argc, argv, "--rate-kb", "8192"));
-  const long interval_ms = std::atol(arg(argc, argv, "--interval-ms", "100"));
-  const bool repair = flag(argc, argv, "--repair");
+  const long keys = std::atol(option(argc, argv, "--keys", "10000"));
+  const long rate_kb = std::atol(option(argc, argv, "--rate-kb", "8192"));
+  const long interval_ms = std::atol(option(argc, argv, "--interval-ms", "100"));
+  const bool repair = has_flag(argc, argv, "--repair");
   if (keys < 1 || rate_kb < 0 || interval_ms < 1) {
     return fail("--keys and --interval-ms must be at least 1, --rate-kb at least 0");
   }
@@ -140,11 +120,11 @@ int main(int argc, char** argv) {
                 std::to_string(before) + " keys after 600 s");
   }
   const double took = std::chrono::duration<double>(Clock::now() - back).count();
-  long repaired = field(*watcher, n4.endpoint(), "ae_keys_repaired");
+  long repaired = status_number(*watcher, n4.endpoint(), "ae_keys_repaired");
   std::printf(
       "n4 (data folder wiped) got %ld keys back in %.2f s (%.0f keys/s) by anti-entropy%s; "
       "interval %ld ms, rate limit %ld KiB/s; ae_keys_repaired on n4: %ld, read_repairs: %ld\n",
       before, took, before / took, repair ? " (tally repair --node n4)" : " in the background",
-      interval_ms, rate_kb, repaired, field(*watcher, n4.endpoint(), "read_repairs"));
+      interval_ms, rate_kb, repaired, status_number(*watcher, n4.endpoint(), "read_repairs"));
   return 0;
 }

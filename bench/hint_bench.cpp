@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tally/client.hpp"
+#include "testing/bench_tools.hpp"
 #include "testing/cluster_harness.hpp"
 #include "testing/wait.hpp"
 
@@ -25,21 +26,6 @@ using namespace tally::clustertest;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* arg(int argc, char** argv, const char* name, const char* def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return def;
-}
-
-// A status field of the node at `endpoint`, as a number; -1 when it cannot be read.
-long field(Client& c, const std::string& endpoint, const char* name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return -1;
-  std::string v = st->field(name);
-  return v.empty() ? -1 : std::atol(v.c_str());
-}
 
 int fail(const std::string& why) {
   std::fprintf(stderr, "hint_bench: %s\n", why.c_str());
@@ -57,8 +43,8 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  const long keys = std::atol(arg(argc, argv, "--keys", "10000"));
-  const std::string durability = arg(argc, argv, "--durability", "buffered");
+  const long keys = std::atol(option(argc, argv, "--keys", "10000"));
+  const std::string durability = option(argc, argv, "--durability", "buffered");
   if (keys < 1 || (durability != "buffered" && durability != "fsync")) {
     return fail("--keys must be at least 1 and --durability buffered or fsync");
   }
@@ -91,7 +77,7 @@ int main(int argc, char** argv) {
   }
   double write_s = std::chrono::duration<double>(Clock::now() - t_write).count();
   if (failed) return fail(std::to_string(failed) + " writes failed");
-  auto hints = [&] { return field(*watcher, n1, "hints_pending") + field(*watcher, n2, "hints_pending"); };
+  auto hints = [&] { return status_number(*watcher, n1, "hints_pending") + status_number(*watcher, n2, "hints_pending"); };
   if (!eventually([&] { return hints() >= keys; }, std::chrono::seconds(10))) {
     return fail("expected " + std::to_string(keys) + " hints, n1 and n2 hold " + std::to_string(hints()));
   }
@@ -104,7 +90,7 @@ int main(int argc, char** argv) {
     return fail("hints not drained within 120 s: " + std::to_string(hints()) + " left");
   }
   double drain_s = std::chrono::duration<double>(Clock::now() - back).count();
-  long delivered = field(*watcher, n1, "hints_delivered") + field(*watcher, n2, "hints_delivered");
+  long delivered = status_number(*watcher, n1, "hints_delivered") + status_number(*watcher, n2, "hints_delivered");
   std::printf("n3 answered again; %ld hints drained in %.3f s (%.0f hints/s, durability %s); "
               "hints_delivered on n1+n2: %ld\n",
               held, drain_s, static_cast<double>(held) / drain_s, durability.c_str(), delivered);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tally/client.hpp"
+#include "testing/bench_tools.hpp"
 #include "testing/cluster_harness.hpp"
 
 using namespace tally;
@@ -35,13 +36,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
-}
-
-int arg(int argc, char** argv, const char* name, int def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return std::atoi(argv[i + 1]);
-  }
-  return def;
 }
 
 int leader_index(Client& c, const std::vector<NodeSpec>& specs) {
@@ -64,9 +58,9 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  const int n = arg(argc, argv, "--nodes", 5);
-  const int changes = arg(argc, argv, "--changes", 200);
-  const int trials = arg(argc, argv, "--trials", 20);
+  const int n = std::atoi(option(argc, argv, "--nodes", "5"));
+  const int changes = std::atoi(option(argc, argv, "--changes", "200"));
+  const int trials = std::atoi(option(argc, argv, "--trials", "20"));
   if (n < 3 || changes < 1 || trials < 0) {
     std::fprintf(stderr, "meta_bench: --nodes must be at least 3, --changes at least 1\n");
     return 2;

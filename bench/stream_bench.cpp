@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tally/client.hpp"
+#include "testing/bench_tools.hpp"
 #include "testing/cluster_harness.hpp"
 #include "testing/temp_dir.hpp"
 #include "testing/wait.hpp"
@@ -32,20 +33,6 @@ using namespace tally::clustertest;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* arg(int argc, char** argv, const char* name, const char* def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return def;
-}
-
-long field(Client& c, const std::string& endpoint, const char* name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return -1;
-  std::string v = st->field(name);
-  return v.empty() ? -1 : std::atol(v.c_str());
-}
 
 int fail(const std::string& why) {
   std::fprintf(stderr, "stream_bench: %s\n", why.c_str());
@@ -105,10 +92,10 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  const long mib = std::atol(arg(argc, argv, "--mib", "1024"));
-  const long value_bytes = std::atol(arg(argc, argv, "--value-bytes", "4096"));
-  const long rate_mb = std::atol(arg(argc, argv, "--rate-mb", "0"));
-  const std::string durability = arg(argc, argv, "--durability", "buffered");
+  const long mib = std::atol(option(argc, argv, "--mib", "1024"));
+  const long value_bytes = std::atol(option(argc, argv, "--value-bytes", "4096"));
+  const long rate_mb = std::atol(option(argc, argv, "--rate-mb", "0"));
+  const std::string durability = option(argc, argv, "--durability", "buffered");
   if (mib < 1 || value_bytes < 1 || rate_mb < 0 || (durability != "buffered" && durability != "fsync")) {
     return fail("--mib and --value-bytes must be at least 1, --rate-mb at least 0, --durability buffered or fsync");
   }
@@ -174,8 +161,8 @@ int main(int argc, char** argv) {
   stop = true;
   fg.join();
   if (!joined) return fail("n4 did not become normal within an hour");
-  const long bytes = field(*watcher, p4.endpoint(), "streamed_in_bytes");
-  const long recs = field(*watcher, p4.endpoint(), "streamed_in");
+  const long bytes = status_number(*watcher, p4.endpoint(), "streamed_in_bytes");
+  const long recs = status_number(*watcher, p4.endpoint(), "streamed_in");
   std::printf("n4 joined in %.2f s: received %ld records, %.1f MiB (%.1f MiB/s over the whole join; "
               "rate limit %s)\n",
               join_s, recs, static_cast<double>(bytes) / (1 << 20),

@@ -170,9 +170,11 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   }
   if (root.contains("streaming")) {
     const auto& t = r.table(root.at("streaming"), "streaming");
-    r.only(t, "streaming.", {"rate_mb_per_s"});
+    r.only(t, "streaming.", {"rate_mb_per_s", "cleanup_grace_s"});
     if (t.contains("rate_mb_per_s"))
       cfg.stream_rate_mb = r.integer(t.at("rate_mb_per_s"), "streaming.rate_mb_per_s", 0, 100000);
+    if (t.contains("cleanup_grace_s"))
+      cfg.cleanup_grace_s = r.integer(t.at("cleanup_grace_s"), "streaming.cleanup_grace_s", 0, 86400 * 30);
   }
 
   if (root.contains("anti_entropy")) {

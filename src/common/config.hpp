@@ -65,6 +65,9 @@ struct ClusterConfig {
   // [streaming] rate_mb_per_s: what a node receives in range streams and
   // sends in hint replay, together, in MiB per second (0: no limit).
   uint32_t stream_rate_mb = 64;
+  // [streaming] cleanup_grace_s: how long the ring must stay unchanged before
+  // a node drops its copies of ranges that moved to other nodes.
+  uint32_t cleanup_grace_s = 60;
   AntiEntropyConfig anti_entropy;
   // [[keyspaces]]; meta::bootstrap adds `default` unless the file defines it.
   std::vector<meta::Keyspace> keyspaces;

@@ -23,6 +23,7 @@ enum class Counter : uint8_t {
   kStreamedInBytes,
   kStreamedOut,     // records sent to other nodes' range streams
   kFenced,          // replica reads and writes refused: routed by a map older than the ring
+  kDropped,         // records dropped from ranges this node no longer owns
   kAeRangesCompared,     // (range, peer) comparisons this node started and finished
   kAeExchanges,          // of which found differing leaves and exchanged their records
   kAeKeysRepaired,       // keys whose copy here anti-entropy changed
@@ -47,6 +48,7 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kStreamedInBytes, "streamed_in_bytes", "bytes of the records received from range streams"},
     {Counter::kStreamedOut, "streamed_out", "records sent to nodes receiving ranges"},
     {Counter::kFenced, "fenced", "replica reads and writes refused: routed by a map older than the ring's last change"},
+    {Counter::kDropped, "dropped", "records dropped after their ranges moved to other nodes"},
     {Counter::kAeRangesCompared, "ae_ranges_compared", "token ranges this node compared with another replica"},
     {Counter::kAeExchanges, "ae_exchanges", "range comparisons that found differences and exchanged records"},
     {Counter::kAeKeysRepaired, "ae_keys_repaired", "keys whose copy here anti-entropy brought up to date"},

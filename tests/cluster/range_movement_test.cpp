@@ -213,3 +213,61 @@ TEST_CASE("cluster: movement errors are clear: a second movement, a leave below 
   CHECK(settled.exit_code == 0);
   CHECK_THAT(settled.out, Catch::Contains("ring settled"));
 }
+
+TEST_CASE("cluster: after a join, the nodes that gave ranges away drop their copies once the ring is still",
+          "[cluster][movement]") {
+  LocalCluster c({3, "buffered", "[streaming]\ncleanup_grace_s = 1\n", false});
+  REQUIRE(c.start().ok());
+  auto client = connect_client(c.endpoints());
+  WriteOptions w3;
+  w3.w = 3;
+  for (int i = 0; i < 200; ++i) REQUIRE(client->put("drop-" + std::to_string(i), "v", w3).ok());
+  NodeSpec n4{"n4", free_port()};
+  TempDir dir4;
+  TallydProcess p4(write_config(dir4.path, {n4}, "buffered", "[streaming]\ncleanup_grace_s = 1\n"), "n4", n4.port,
+                   dir4.path + "/n4.log", c.nodes[0]->endpoint());
+  REQUIRE(p4.start().ok());
+  settle(c.endpoints());
+  // Every node routes by the four-node ring (the client below reads its map
+  // from one of them).
+  auto all = connect_client(c.endpoints() + "," + p4.endpoint());
+  for (const auto& ep : {c.nodes[0]->endpoint(), c.nodes[1]->endpoint(), c.nodes[2]->endpoint(), p4.endpoint()}) {
+    REQUIRE(eventually([&] {
+      auto st = all->status(ep);
+      return st.ok() && st->field("ring").rfind("4 nodes", 0) == 0;
+    }));
+  }
+  all = connect_client(c.endpoints() + "," + p4.endpoint());
+  // Every key: held by its three replicas, and by no other node once the
+  // grace has passed.
+  size_t moved = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "drop-" + std::to_string(i);
+    auto replicas = all->replicas(key);
+    REQUIRE(replicas.ok());
+    for (const char* node : {"n1", "n2", "n3", "n4"}) {
+      const bool replica = std::find(replicas->begin(), replicas->end(), node) != replicas->end();
+      INFO(key << " on " << node << (replica ? " (a replica)" : " (not a replica)"));
+      if (replica) {
+        auto copy = all->get_replica(key, node);
+        REQUIRE(copy.ok());
+        CHECK(copy->found);
+      } else {
+        moved += std::string(node) != "n4";
+        CHECK(eventually([&] {
+          auto copy = all->get_replica(key, node);
+          return copy.ok() && !copy->found;
+        }, std::chrono::seconds(20)));
+      }
+    }
+    ReadOptions r3;
+    r3.r = 3;
+    auto got = all->get(key, r3);
+    REQUIRE(got.ok());
+    CHECK(got->values == std::vector<std::string>{"v"});
+  }
+  CHECK(moved > 20);  // n4 took about a quarter of the keys from the others
+  long dropped = 0;
+  for (auto& n : c.nodes) dropped += std::atol(all->status(n->endpoint())->field("dropped").c_str());
+  CHECK(dropped == static_cast<long>(moved));
+}

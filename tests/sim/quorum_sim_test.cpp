@@ -53,6 +53,7 @@ struct Outcome {
   uint64_t trace_hash = 0;
   uint64_t acked = 0, writes = 0, reads = 0, siblings_seen = 0;
   uint64_t joins = 0, leaves = 0, removes = 0;
+  uint64_t dropped_checked = 0;  // (node, key) pairs off the final ring found dropped
   std::vector<std::string> violations;
 };
 
@@ -259,7 +260,9 @@ Outcome run(uint64_t seed) {
   world.faults().drop = 0.02;
   world.faults().duplicate = 0.02;
   world.faults().max_latency_us = 3000;
-  SimCluster cluster(world, kNodes, Durability::kFsync);
+  // Copies of ranges that moved away are dropped as soon as the ring is
+  // still (no grace), so that runs drop them between and after movements.
+  SimCluster cluster(world, kNodes, Durability::kFsync, [](ClusterConfig& c) { c.cleanup_grace_s = 0; });
   Checker checker;
   Clients clients(world, cluster, checker);
   Membership membership(world, cluster);
@@ -405,6 +408,20 @@ Outcome run(uint64_t seed) {
   out.reads = clients.reads;
   out.siblings_seen = clients.siblings_seen;
   for (auto& v : checker.violations) out.violations.push_back(v);
+  // Nodes on the ring dropped their copies of the keys they no longer own.
+  for (int i = 0; i < cluster.size(); ++i) {
+    const meta::Member* m = final_map.member_named("n" + std::to_string(i + 1));
+    if (!m || m->state != meta::NodeState::kNormal || !cluster.node(i)) continue;
+    for (int k = 0; k < kKeys; ++k) {
+      std::string key = "k" + std::to_string(k);
+      if (ring.preference_list(ring::key_position("default", key), 3).contains(m->id)) continue;
+      if (stored(cluster, i, key)) {
+        out.violations.push_back(m->name + " still holds " + key + ", which it no longer owns");
+      } else {
+        ++out.dropped_checked;
+      }
+    }
+  }
   out.joins = membership.joins;
   out.leaves = membership.leaves;
   out.removes = membership.removes;
@@ -417,13 +434,14 @@ Outcome run(uint64_t seed) {
 TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded, under faults",
           "[sim][quorum]") {
   const std::string name = "quorum: no acknowledged write lost, replicas converge, clocks bounded, under faults";
-  uint64_t acked = 0, writes = 0, siblings = 0, seeds_run = 0, joins = 0, leaves = 0, removes = 0;
+  uint64_t acked = 0, writes = 0, siblings = 0, seeds_run = 0, joins = 0, leaves = 0, removes = 0, dropped = 0;
   for (uint64_t seed : simtest::seeds(200, 10000)) {
     Outcome o = run(seed);
     ++seeds_run;
     joins += o.joins;
     leaves += o.leaves;
     removes += o.removes;
+    dropped += o.dropped_checked;
     acked += o.acked;
     writes += o.writes;
     siblings += o.siblings_seen;
@@ -439,7 +457,7 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
   // And the ring must have moved: nodes joined, left and were removed.
   WARN("quorum sim: " << seeds_run << " seeds, " << writes << " writes, " << acked << " acknowledged, "
                       << siblings << " reads with siblings; " << joins << " joins, " << leaves << " leaves, "
-                      << removes << " removes");
+                      << removes << " removes; " << dropped << " copies off the final ring dropped");
   if (seeds_run >= 100) {
     REQUIRE(joins > seeds_run / 2);
     REQUIRE(leaves > seeds_run / 10);

@@ -261,6 +261,9 @@ TEST_CASE("[streaming] sets the background rate limit; 64 MiB/s unless set, 0 fo
   CHECK(parse(with_tail("[streaming]\nrate_mb_per_s = 200\n"))->stream_rate_mb == 200);
   check_error(with_tail("[streaming]\nrate_mb_per_s = -5\n"), 36, "streaming.rate_mb_per_s", "got -5");
   check_error(with_tail("[streaming]\nrate = 5\n"), 36, "streaming.rate", "unknown key");
+  CHECK(parse(join(kGoodLines))->cleanup_grace_s == 60);
+  CHECK(parse(with_tail("[streaming]\ncleanup_grace_s = 5\n"))->cleanup_grace_s == 5);
+  check_error(with_tail("[streaming]\ncleanup_grace_s = -1\n"), 36, "streaming.cleanup_grace_s", "got -1");
 }
 
 TEST_CASE("a bad [[keyspaces]] entry names file, line and key", "[config]") {

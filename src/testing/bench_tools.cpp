@@ -1,0 +1,29 @@
+#include "testing/bench_tools.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace tally::clustertest {
+
+const char* option(int argc, char** argv, const char* name, const char* def) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return def;
+}
+
+bool has_flag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return true;
+  }
+  return false;
+}
+
+long status_number(Client& c, const std::string& endpoint, const char* name) {
+  auto st = c.status(endpoint);
+  if (!st.ok()) return -1;
+  std::string v = st->field(name);
+  return v.empty() ? -1 : std::atol(v.c_str());
+}
+
+}  // namespace tally::clustertest
