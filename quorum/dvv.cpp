@@ -17,9 +17,9 @@ std::string dot_string(const Dot& d) {
 }
 
 // Sets r's counter in a valid vector, keeping it sorted by id.
-void set_counter(VersionVector& vv, ReplicaId r, uint64_t counter) {
+void set_counter(VersionVector& vv, ActorId r, uint64_t counter) {
   auto it = std::lower_bound(vv.entries.begin(), vv.entries.end(), r,
-                             [](const auto& entry, ReplicaId id) { return entry.first < id; });
+                             [](const auto& entry, ActorId id) { return entry.first < id; });
   if (it != vv.entries.end() && it->first == r) {
     it->second = counter;
   } else {
@@ -121,7 +121,7 @@ Status validate(const DvvSet& s) {
 VersionVector join(const DvvSet& s) { return s.clock; }
 
 Result<DvvSet> update(const DvvSet& current, const VersionVector& context, ClientWrite write,
-                      ReplicaId coordinator, size_t max_siblings) {
+                      ActorId coordinator, size_t max_siblings) {
   if (Status st = validate(context); !st.ok()) {
     return Status::InvalidArgument("causal context: " + st.message());
   }
@@ -212,7 +212,7 @@ bool only_tombstones(const DvvSet& s) {
 
 // ---- last-writer-wins ------------------------------------------------------------
 
-Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ReplicaId coordinator) {
+Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coordinator) {
   const uint64_t last = current.clock.get(coordinator);
   if (last == std::numeric_limits<uint64_t>::max()) {
     return Status::Internal("the counter of replica " + std::to_string(coordinator) +

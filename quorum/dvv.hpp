@@ -106,7 +106,7 @@ VersionVector join(const DvvSet& s);
 //     the message names the count and the limit.
 // O(k + s·k).
 Result<DvvSet> update(const DvvSet& current, const VersionVector& context, ClientWrite write,
-                      ReplicaId coordinator, size_t max_siblings = kDefaultMaxSiblings);
+                      ActorId coordinator, size_t max_siblings = kDefaultMaxSiblings);
 
 // The merge of two replicas' states (anti-entropy, read repair, the coordinator's
 // read merge). Clock: pointwise max. A sibling is kept iff every side whose clock
@@ -149,7 +149,7 @@ bool only_tombstones(const DvvSet& s);
 // the sibling with the highest timestamp is kept: the write itself or whatever
 // `current` held. Errors: Internal if the coordinator's counter would overflow.
 // O(k + s).
-Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ReplicaId coordinator);
+Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coordinator);
 
 // `s` with only its highest-timestamp sibling (none if it had none). O(s).
 DvvSet lww_resolve(const DvvSet& s);

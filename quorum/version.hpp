@@ -19,20 +19,33 @@ namespace tally::quorum {
 // A replica id is the ring's node id: only a replica of a key mints dots for it.
 using ReplicaId = uint32_t;
 
-// One event: the `counter`-th write coordinated by `replica` for this key.
+// Who minted a dot: a node id, and in the high 32 bits that node's mint epoch
+// for the key's position. A node takes a new epoch for the ranges it gives
+// away before it drops their records, so a node that later regains a range
+// never mints a dot it may have minted before (docs/architecture.md, "Range
+// movement"). Epoch 0 is the node id itself: clocks written before epochs
+// existed read the same.
+using ActorId = uint64_t;
+
+constexpr ActorId actor_id(ReplicaId node, uint32_t epoch) { return (ActorId{epoch} << 32) | node; }
+constexpr ReplicaId node_of(ActorId actor) { return static_cast<ReplicaId>(actor & 0xffffffffu); }
+constexpr uint32_t epoch_of(ActorId actor) { return static_cast<uint32_t>(actor >> 32); }
+
+// One event: the `counter`-th write coordinated by actor `replica` for this key.
 struct Dot {
-  ReplicaId replica = 0;
+  ActorId replica = 0;
   uint64_t counter = 0;
   auto operator<=>(const Dot&) const = default;
 };
 
-// {replica: counter}, sorted by replica id, no zero counters. Covers dot
-// (r, c) iff entry(r) >= c. Its size is bounded by the number of replicas that
-// ever coordinated a write of the key, never by the number of clients.
+// {actor: counter}, sorted by actor id, no zero counters. Covers dot
+// (r, c) iff entry(r) >= c. Its size is bounded by the number of (replica,
+// epoch) actors that ever coordinated a write of the key, never by the number
+// of clients.
 struct VersionVector {
-  std::vector<std::pair<ReplicaId, uint64_t>> entries;
+  std::vector<std::pair<ActorId, uint64_t>> entries;
 
-  uint64_t get(ReplicaId r) const {
+  uint64_t get(ActorId r) const {
     for (const auto& [id, c] : entries) {
       if (id == r) return c;
     }

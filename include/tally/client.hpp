@@ -108,7 +108,9 @@ struct ReplicaVersion {
   std::string value;       // empty for a tombstone
   bool tombstone = false;  // a delete: it hides what it superseded from reads
   // The write that made it, its dot: the `counter`-th write of the key that
-  // replica `minted_by` ("n2") coordinated.
+  // replica `minted_by` coordinated: "n2", or "n2/e3" when n2 minted it in its
+  // third mint epoch for the key's range (after it had given the range away
+  // and regained it).
   std::string minted_by;
   uint64_t counter = 0;
   // Its hybrid-logical-clock tag (what an lww keyspace orders by): the
@@ -128,7 +130,8 @@ struct ReplicaCopy {
   // deleted there), in dot order.
   std::vector<ReplicaVersion> siblings;
   // The causal clock: for each replica that coordinated writes of the key
-  // ("n1"), how many of them this copy has seen, superseded ones included.
+  // ("n1", or "n1/e2" as in minted_by), how many of them this copy has seen,
+  // superseded ones included.
   std::vector<std::pair<std::string, uint64_t>> clock;
   // The key's replicas in preference order, as the cluster map the client
   // fetched places them; empty when that map could not be fetched.

@@ -118,7 +118,12 @@ struct RingView {
 // One node's copy as the public API shows it: ids named through `view` (by
 // number when there is no map), the key's replicas from it.
 ReplicaCopy to_replica_copy(wire::LocalGetReply reply, std::string_view key, const RingView* view) {
-  auto name = [view](quorum::ReplicaId id) { return view ? view->name_of(id) : std::to_string(id); };
+  auto name = [view](quorum::ActorId actor) {
+    const quorum::ReplicaId id = quorum::node_of(actor);
+    std::string out = view ? view->name_of(id) : std::to_string(id);
+    if (quorum::epoch_of(actor) != 0) out += "/e" + std::to_string(quorum::epoch_of(actor));
+    return out;
+  };
   ReplicaCopy out;
   out.node = std::move(reply.answered_by);
   out.epoch = reply.epoch;

@@ -23,10 +23,11 @@ quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
   quorum::VersionVector vv;
   vv.entries.reserve(a.size / 2);
   for (uint32_t i = 0; i < a.size; i += 2) {
-    auto id = static_cast<quorum::ReplicaId>(get_uint(a.ptr[i], field, UINT32_MAX));
+    quorum::ActorId id = get_uint(a.ptr[i], field, UINT64_MAX);
     uint64_t counter = get_uint(a.ptr[i + 1], field, UINT64_MAX);
     if (!vv.entries.empty() && vv.entries.back().first >= id) fail(field, "replica ids in increasing order");
     if (counter == 0) fail(field, "non-zero counters");
+    if (quorum::node_of(id) == 0) fail(field, "actors that name a node (non-zero low 32 bits)");
     vv.entries.emplace_back(id, counter);
   }
   return vv;
@@ -60,7 +61,7 @@ quorum::DvvSet get_record(const msgpack::object& o) {
   for (uint32_t i = 0; i < sibs.size; ++i) {
     const auto& f = get_array(sibs.ptr[i], "record.siblings[]", 7);
     quorum::Sibling s;
-    s.dot.replica = static_cast<quorum::ReplicaId>(get_uint(f.ptr[0], "sibling.replica", UINT32_MAX));
+    s.dot.replica = get_uint(f.ptr[0], "sibling.replica", UINT64_MAX);
     s.dot.counter = get_uint(f.ptr[1], "sibling.counter", UINT64_MAX);
     s.timestamp.wall_ms = get_uint(f.ptr[2], "sibling.wall_ms", UINT64_MAX);
     s.timestamp.logical = static_cast<uint32_t>(get_uint(f.ptr[3], "sibling.logical", UINT32_MAX));
@@ -75,6 +76,14 @@ quorum::DvvSet get_record(const msgpack::object& o) {
   return rec;
 }
 
+uint64_t record_size_estimate(std::string_view key, const quorum::DvvSet& record) {
+  // Array headers and the format; per clock entry two uints of up to 9
+  // bytes; per sibling five uints, a bool and a bin header.
+  uint64_t n = key.size() + 16 + 18 * record.clock.entries.size();
+  for (const auto& s : record.siblings) n += s.value.size() + 40;
+  return n;
+}
+
 std::string encode_record(const quorum::DvvSet& record) {
   return packed([&](Packer& p) { pack_record(p, record); });
 }
@@ -83,6 +92,57 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes) {
   return decode_guarded<quorum::DvvSet>(bytes, kStoredLimits, Code::kCorruption,
                                         "stored record does not decode",
                                         [](const msgpack::object& o) { return get_record(o); });
+}
+
+std::string encode_mint_epochs(const MintEpochs& epochs) {
+  return packed([&](Packer& p) {
+    p.pack_array(3);
+    p.pack(kRecordFormat);
+    p.pack(epochs.last);
+    p.pack_array(static_cast<uint32_t>(epochs.keyspaces.size()));
+    for (const auto& [name, map] : epochs.keyspaces) {
+      const auto points = map.breakpoints();
+      p.pack_array(2);
+      pack_bin(p, name);
+      p.pack_array(static_cast<uint32_t>(points.size() * 2));
+      for (const auto& [position, epoch] : points) {
+        p.pack(position);
+        p.pack(epoch);
+      }
+    }
+  });
+}
+
+Result<MintEpochs> decode_mint_epochs(std::string_view bytes) {
+  return decode_guarded<MintEpochs>(
+      bytes, kStoredLimits, Code::kCorruption, "stored mint epochs do not decode", [](const msgpack::object& o) {
+        const auto& a = get_array(o, "mint_epochs", 3);
+        uint64_t format = get_uint(a.ptr[0], "mint_epochs.format", UINT64_MAX);
+        if (format != kRecordFormat) throw DecodeError{"unknown mint epochs format " + std::to_string(format)};
+        MintEpochs out;
+        out.last = static_cast<uint32_t>(get_uint(a.ptr[1], "mint_epochs.last", UINT32_MAX));
+        const auto& spaces = get_array(a.ptr[2], "mint_epochs.keyspaces", 0);
+        for (uint32_t i = 0; i < spaces.size; ++i) {
+          const auto& ks = get_array(spaces.ptr[i], "mint_epochs.keyspaces[]", 2);
+          std::string name = get_bytes(ks.ptr[0], "mint_epochs.keyspace");
+          const auto& flat = get_array(ks.ptr[1], "mint_epochs.points", 0);
+          if (flat.size % 2 != 0) fail("mint_epochs.points", "an even-length array of (position, epoch)");
+          std::vector<std::pair<uint64_t, uint32_t>> points;
+          for (uint32_t j = 0; j < flat.size; j += 2) {
+            const uint64_t position = get_uint(flat.ptr[j], "mint_epochs.position", UINT64_MAX);
+            const auto epoch = static_cast<uint32_t>(get_uint(flat.ptr[j + 1], "mint_epochs.epoch", out.last));
+            points.emplace_back(position, epoch);
+          }
+          ring::PositionMap map;
+          if (!ring::PositionMap::from_breakpoints(points, &map)) {
+            fail("mint_epochs.points", "breakpoints from 0 in increasing order, neighbours differing");
+          }
+          if (!out.keyspaces.emplace(std::move(name), std::move(map)).second) {
+            fail("mint_epochs.keyspaces", "each keyspace once");
+          }
+        }
+        return out;
+      });
 }
 
 }  // namespace tally::codec

@@ -4,10 +4,14 @@
 // syncs could have produced.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
 #include "quorum/version.hpp"
+#include "ring/position_map.hpp"
 #include "tally/status.hpp"
 
 namespace tally::codec {
@@ -15,5 +19,23 @@ namespace tally::codec {
 // Errors: kCorruption.
 std::string encode_record(const quorum::DvvSet& record);
 Result<quorum::DvvSet> decode_record(std::string_view bytes);
+// About the bytes `key` and `record` take encoded, without encoding them (an
+// upper bound for the fixed fields): what rate limits and batch sizes count.
+uint64_t record_size_estimate(std::string_view key, const quorum::DvvSet& record);
+
+// What a node keeps of the dots it minted once their records are gone: its
+// mint epochs (quorum/version.hpp, ActorId). `last` is the highest epoch it
+// ever took; `keyspaces` maps each keyspace's positions to the epoch the node
+// mints under there (absent: 0 everywhere). Stored as
+// `[format=1, last, [[keyspace, [position, epoch, ...]], ...]]`.
+struct MintEpochs {
+  uint32_t last = 0;
+  std::map<std::string, ring::PositionMap, std::less<>> keyspaces;
+  bool operator==(const MintEpochs&) const = default;
+};
+
+// Errors: kCorruption.
+std::string encode_mint_epochs(const MintEpochs& epochs);
+Result<MintEpochs> decode_mint_epochs(std::string_view bytes);
 
 }  // namespace tally::codec

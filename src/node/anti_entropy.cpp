@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "codec/record_codec.hpp"
 #include "quorum/dvv.hpp"
 
 namespace tally {
@@ -13,11 +14,6 @@ constexpr size_t kPushBytes = 1 << 20;  // records per push message, about
 constexpr size_t kScanPage = 1024;
 constexpr size_t kCollectPerTick = 256;
 
-size_t record_bytes(const std::string& key, const quorum::DvvSet& r) {
-  size_t n = key.size() + 16 * r.clock.entries.size() + 16;
-  for (const auto& s : r.siblings) n += s.value.size() + 40;
-  return n;
-}
 }  // namespace
 
 struct AntiEntropy::Exchange {
@@ -153,6 +149,14 @@ void AntiEntropy::observe(const std::string& dkey, const quorum::DvvSet* record)
 
 // Runs on every write the store takes: no copies of the key unless it is a
 // tombstone's, and the keyspace's seed from its trees.
+uint64_t AntiEntropy::own_counter(const quorum::VersionVector& clock) const {
+  uint64_t most = 0;
+  for (const auto& [actor, counter] : clock.entries) {
+    if (quorum::node_of(actor) == view_.self) most = std::max(most, counter);
+  }
+  return most;
+}
+
 void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::string_view key,
                         const quorum::DvvSet* record) {
   auto kt = trees_.find(ks);
@@ -163,7 +167,7 @@ void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::strin
     auto [it, fresh] = tombs_.try_emplace(dkey);
     if (fresh || it->second.summary != summary) {
       // A new tombstone, or a new one over it: what others were seen holding is stale.
-      it->second = Tomb{std::string(ks),  std::string(key), position, summary, record->clock.get(view_.self),
+      it->second = Tomb{std::string(ks),  std::string(key), position, summary, own_counter(record->clock),
                         env_.now_us(), {},  false};
     }
   } else if (!tombs_.empty()) {
@@ -361,7 +365,7 @@ void AntiEntropy::fetch_next(std::shared_ptr<Exchange> ex) {
               if (!r || r->keys.size() != r->records.size()) return finish(ex, true);
               std::map<std::string, quorum::DvvSet> theirs;
               for (size_t i = 0; i < r->keys.size(); ++i) {
-                ex->bytes += record_bytes(r->keys[i], r->records[i]);
+                ex->bytes += codec::record_size_estimate(r->keys[i], r->records[i]);
                 theirs.emplace(std::move(r->keys[i]), std::move(r->records[i]));
               }
               reconcile(ex, std::move(consider), std::move(theirs));
@@ -430,7 +434,7 @@ void AntiEntropy::push(std::shared_ptr<Exchange> ex,
   wire::AePush req{ex->task.keyspace, {}, {}, view_.epoch()};
   size_t bytes = 0, taken = 0;
   for (; taken < records.size() && (taken == 0 || bytes < kPushBytes); ++taken) {
-    bytes += record_bytes(records[taken].first, records[taken].second);
+    bytes += codec::record_size_estimate(records[taken].first, records[taken].second);
     req.keys.push_back(std::move(records[taken].first));
     req.records.push_back(std::move(records[taken].second));
   }

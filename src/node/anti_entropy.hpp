@@ -107,7 +107,7 @@ class AntiEntropy {
     std::string key;
     uint64_t position = 0;
     uint64_t summary = 0;
-    uint64_t self_counter = 0;  // the clock's entry for this node: the dot floor it needs
+    uint64_t self_counter = 0;  // the clock's largest entry for this node (any mint epoch): the dot floor it needs
     uint64_t since_us = 0;
     std::vector<ring::NodeId> confirmed;
     bool collecting = false;
@@ -126,6 +126,8 @@ class AntiEntropy {
   Tree* find_tree(const std::string& keyspace, uint64_t range_start, uint64_t range_end);
   // The tree a key of `keyspace` at `position` belongs to, or nullptr.
   Tree* tree_of(std::string_view keyspace, uint64_t position);
+  // The largest counter of any of this node's actors (every mint epoch) in `clock`.
+  uint64_t own_counter(const quorum::VersionVector& clock) const;
   void track(const std::string& dkey, std::string_view keyspace, std::string_view key,
              const quorum::DvvSet* record);
 

@@ -73,6 +73,12 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   const std::string& context = put ? put->context : del->context;
   wire::RequestOptions& opt = put ? put->options : del->options;
   if (forward_unless_replica(respond, ks, key, opt, request)) return;
+  if (!ctx_.replica.ready()) {
+    // Until it knows the dots it minted before, a node mints none.
+    const Status& why = ctx_.replica.load_error();
+    return fail(respond, Status::Unavailable("node " + options_.node_name + " coordinates no writes: " +
+                                             (why.ok() ? "still reading its dot floor" : why.message())));
+  }
   auto ctx = net::decode_context(context);
   if (!ctx.ok()) return fail(respond, ctx.status());
   const int n = ctx_.view.replicas_for(ks);

@@ -29,6 +29,9 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                 },
                 [this](uint64_t epoch, ring::NodeId from) { follower_.saw_epoch(epoch, from); },
                 timings.stream),
+      cleanup_(env, log_.child("cleanup"), follower_.view(), store_, replica_, stats_,
+               CleanupOptions{.grace_us = uint64_t{config_.cleanup_grace_s} * 1'000'000,
+                              .check_interval_us = timings.cleanup_check_interval_us}),
       anti_entropy_(env, log_.child("ae"), follower_.view(), store_, peers_, stats_, replica_,
                     AntiEntropyOptions{.interval_us = uint64_t{config_.anti_entropy.interval_ms} * 1000,
                                        .bytes_per_sec = uint64_t{config_.anti_entropy.rate_kb_per_sec} * 1024,
@@ -75,6 +78,7 @@ Status Node::start() {
   }
   replica_.start();
   streamer_.start();
+  cleanup_.start();
   store_.set_observer([this](const std::string& dkey, const quorum::DvvSet* record) {
     anti_entropy_.observe(dkey, record);
   });
@@ -97,6 +101,7 @@ void Node::stop(std::function<void()> done) {
   peers_.stop();
   replica_.stop();
   streamer_.stop();
+  cleanup_.stop();
   anti_entropy_.stop();
   follower_.stop();
   meta_.stop();

@@ -8,6 +8,7 @@
 //   Coordinator     a client's put, delete and get (PutFsm, GetFsm)
 //   ReplicaService  replica reads and writes, hints and their replay
 //   RangeStreamer   ranges following the ring: pulled in, sent out
+//   RangeCleanup    the copies of ranges given away, dropped once the ring is still
 //   LocalGetService an operator's read of one node's own copy of a key
 //   AntiEntropy     Merkle trees per range, exchanges, repair, tombstone collection
 //   NodeStats       the counters `status` and INFO report
@@ -32,6 +33,7 @@
 #include "node/meta_group.hpp"
 #include "node/node_stats.hpp"
 #include "node/peer_link.hpp"
+#include "node/range_cleanup.hpp"
 #include "node/range_streamer.hpp"
 #include "node/rate_limiter.hpp"
 #include "node/replica_service.hpp"
@@ -50,6 +52,7 @@ struct NodeTimings {
   uint64_t hint_replay_interval_us = 200'000;
   size_t hints_per_replay = 256;
   StreamOptions stream;
+  uint64_t cleanup_check_interval_us = 1'000'000;
 };
 
 class Node final : public NetworkHandler, public RespBackend {
@@ -137,6 +140,7 @@ class Node final : public NetworkHandler, public RespBackend {
   RateLimiter limiter_;  // background bytes: range streams and hint replay
   ReplicaService replica_;
   RangeStreamer streamer_;
+  RangeCleanup cleanup_;
   AntiEntropy anti_entropy_;
   Coordinator coordinator_;
   LocalGetService local_get_;

@@ -50,6 +50,8 @@ void Node::status(const Respond& respond) const {
                                                : std::to_string(anti_entropy_.trees()) + " trees, " +
                                                      std::to_string(anti_entropy_.keys_in_trees()) + " keys");
   add("dot_floor", std::to_string(replica_.dot_floor()));
+  add("mint_epoch", std::to_string(replica_.mint_epochs().last));
+  add("cleaned_ring_epoch", std::to_string(cleanup_.cleaned_ring_epoch()));
   add("connections", std::to_string(peers_.accepted_connections()));
   if (resp_) {
     add("resp_listen", self_.resp_listen->to_string());

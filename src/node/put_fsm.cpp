@@ -56,13 +56,14 @@ void PutFsm::start() {
   // The timeout covers the whole request, our own disk write included.
   start_timer(shared_from_this());
 
-  const ring::NodeId me = ctx_.view.self;
+  // Our id with our mint epoch for the key's range (replica_service.hpp).
+  const quorum::ActorId me = ctx_.replica.actor_for(req_.keyspace, ring::key_position(req_.keyspace, req_.key));
   ctx_.store.update(
       req_.keyspace, req_.key,
       [me, write = std::move(req_.write), context = std::move(req_.context), blind = req_.blind,
        lww = req_.lww, &replica = ctx_.replica](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
         // No record: start above the dot floor (replica_service.hpp).
-        const quorum::DvvSet fresh = cur ? quorum::DvvSet{} : replica.fresh_record();
+        const quorum::DvvSet fresh = cur ? quorum::DvvSet{} : replica.fresh_record(me);
         const quorum::DvvSet& state = cur ? *cur : fresh;
         return lww ? quorum::lww_update(state, write, me)
                    : quorum::update(state, blind ? quorum::join(state) : context, write, me);

@@ -3,18 +3,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "codec/record_codec.hpp"
 #include "ring/position.hpp"
 
 namespace tally {
 
 namespace {
-
-// About what a record weighs on the wire: enough to pace a stream by.
-uint64_t record_bytes(const std::string& key, const quorum::DvvSet& record) {
-  uint64_t n = key.size() + 12 * record.clock.entries.size();
-  for (const auto& s : record.siblings) n += s.value.size() + 32;
-  return n;
-}
 
 bool in_any(const std::vector<wire::StreamRange>& ranges, uint64_t position) {
   for (const auto& r : ranges) {
@@ -245,7 +239,7 @@ void RangeStreamer::received(wire::StreamReply reply) {
   };
   const std::string& keyspace = session_->keyspace;
   for (auto& rec : reply.records) {
-    batch->bytes += record_bytes(rec.key, rec.record);
+    batch->bytes += codec::record_size_estimate(rec.key, rec.record);
     ++batch->left;
     replica_.apply_locally(keyspace, rec.key, std::move(rec.record), [batch, finish](Status s) {
       if (!s.ok()) batch->failed = s;
@@ -334,7 +328,7 @@ void RangeStreamer::handle_pull(const wire::StreamRequest& req, Respond respond)
                   const bool wanted = in_any(req.ranges, ring::key_position(req.keyspace, key));
                   out.cursor = key;
                   if (!wanted) continue;
-                  bytes += record_bytes(key, record);
+                  bytes += codec::record_size_estimate(key, record);
                   out.records.push_back(wire::StreamedRecord{std::move(key), std::move(record)});
                   if (bytes >= max_bytes) {
                     cut = true;

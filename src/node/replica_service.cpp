@@ -21,11 +21,13 @@ namespace {
 // Where the dot floor lives on disk: a record whose clock's one entry holds it
 // (the record codec is the store's only format).
 const std::string kDotFloorKey = "fd";
+// Where the mint epochs live (codec::encode_mint_epochs).
+const std::string kMintEpochsKey = "fe";
 }  // namespace
 
-quorum::DvvSet ReplicaService::fresh_record() const {
+quorum::DvvSet ReplicaService::fresh_record(quorum::ActorId actor) const {
   quorum::DvvSet s;
-  if (dot_floor_ > 0 && view_.self != ring::kNoNode) s.clock.entries.emplace_back(view_.self, dot_floor_);
+  if (dot_floor_ > 0 && view_.self != ring::kNoNode) s.clock.entries.emplace_back(actor, dot_floor_);
   return s;
 }
 
@@ -42,13 +44,49 @@ void ReplicaService::raise_dot_floor(uint64_t counter, std::function<void(Status
       [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
 }
 
+quorum::ActorId ReplicaService::actor_for(std::string_view keyspace, uint64_t position) const {
+  auto it = epochs_.keyspaces.find(keyspace);
+  return quorum::actor_id(view_.self, it == epochs_.keyspaces.end() ? 0 : it->second.at(position));
+}
+
+Status ReplicaService::new_mint_epoch(const Ranges& given_away, std::function<void(Status)> durable) {
+  if (!ready()) return Status::Unavailable("the mint epochs are not read yet");
+  if (epochs_.last == UINT32_MAX) return Status::Internal("every mint epoch is used up");
+  const uint32_t epoch = ++epochs_.last;
+  for (const auto& [keyspace, ranges] : given_away) {
+    ring::PositionMap& map = epochs_.keyspaces[keyspace];
+    for (const auto& r : ranges) map.assign(r, epoch);
+  }
+  TALLY_LOG(log_, kInfo) << "mint epoch " << epoch << " for the ranges this node gave away";
+  store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), std::move(durable));
+  return Status::Ok();
+}
+
 void ReplicaService::start() {
   store_.get_at(kDotFloorKey, [this](Result<std::optional<quorum::DvvSet>> r) {
     if (!r.ok()) {
-      TALLY_LOG(log_, kError) << "cannot read the dot floor: " << r.status().to_string();
+      TALLY_LOG(log_, kError) << "cannot read the dot floor, coordinating no writes: " << r.status().to_string();
+      load_error_ = Status(r.status().code(), "cannot read the dot floor: " + r.status().message());
     } else if (r->has_value()) {
       dot_floor_ = std::max(dot_floor_, (*r)->clock.get(1));
     }
+    ++loaded_;
+  });
+  store_.get_raw(kMintEpochsKey, [this](Result<std::optional<std::string>> r) {
+    Result<codec::MintEpochs> epochs = codec::MintEpochs{};
+    if (!r.ok()) {
+      epochs = r.status();
+    } else if (r->has_value()) {
+      epochs = codec::decode_mint_epochs(**r);
+    }
+    if (!epochs.ok()) {
+      TALLY_LOG(log_, kError) << "cannot read the mint epochs, coordinating no writes: "
+                              << epochs.status().to_string();
+      load_error_ = Status(epochs.status().code(), "cannot read the mint epochs: " + epochs.status().message());
+    } else {
+      epochs_ = std::move(*epochs);
+    }
+    ++loaded_;
   });
   hints_.load([this](Status st) {
     if (!st.ok()) {
@@ -202,8 +240,7 @@ void ReplicaService::replay_hints() {
       }
       if (!peers_.is_up(hint.target) || hint.target == view_.self) continue;
       ++round->left;
-      bytes += dkey.size();
-      for (const auto& s : hint.record.siblings) bytes += s.value.size();
+      bytes += codec::record_size_estimate(hint.key, hint.record);
       auto record = std::make_shared<quorum::DvvSet>(std::move(hint.record));
       peers_.call(hint.target, wire::ReplicaWrite{hint.keyspace, hint.key, *record, 0, view_.epoch()}, 2'000'000,
                   [this, dkey = dkey, record, round, one_done](Result<wire::Message> reply) {

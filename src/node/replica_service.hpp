@@ -3,7 +3,9 @@
 // answering replica reads, keeping hints for nodes that missed a write and
 // handing them over when those nodes come back (hinted handoff).
 //
-// Owns: the hint store, the hint replay timer and the dot floor (below). Shares with the
+// Owns: the hint store, the hint replay timer, and what the node must remember
+// of the dots it minted beyond its records: the dot floor and the mint epochs
+// (below). Shares with the
 // coordinator: the record store (the node owns it). Reads the ClusterView
 // (which keyspaces exist, in which mode; the epoch its answers carry). It
 // never coordinates a request and never changes the map.
@@ -12,7 +14,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
+#include "codec/record_codec.hpp"
 #include "common/log.hpp"
 #include "net/messages.hpp"
 #include "node/cluster_view.hpp"
@@ -74,12 +80,31 @@ class ReplicaService {
   // or below it might still be covered by the clock of another replica's copy
   // of the old tombstone, and that replica's merge would drop the new write as
   // superseded (quorum/dvv.hpp: a dot names one write).
-  quorum::DvvSet fresh_record() const;
+  // `actor` is the one the write will be minted as (actor_for).
+  quorum::DvvSet fresh_record(quorum::ActorId actor) const;
   uint64_t dot_floor() const { return dot_floor_; }
   // Raises the floor to `counter` at once for new writes and durably, in the
   // store's order: before any write queued after this call (the tombstone's
   // erase) can be durable.
   void raise_dot_floor(uint64_t counter, std::function<void(Status)> done);
+
+  // The mint epochs (quorum/version.hpp, ActorId): the actor this node mints
+  // a write of the key at `position` as, its id with its epoch there. O(log n).
+  quorum::ActorId actor_for(std::string_view keyspace, uint64_t position) const;
+  // Before this node drops the records of ranges it gave away: every position
+  // of `given_away` takes a new epoch, the highest yet, at once for new writes
+  // and durably before any write queued after this call (the drops) can be.
+  // A node that regains one of the ranges then mints under an actor no record
+  // of the key has seen, whatever it minted there before.
+  using Ranges = std::vector<std::pair<std::string, std::vector<ring::TokenRange>>>;  // per keyspace
+  // Errors (nothing changed): kUnavailable before the epochs are read, kInternal
+  // once 2^32 - 1 epochs are used up. `durable` runs once the epoch is on disk.
+  Status new_mint_epoch(const Ranges& given_away, std::function<void(Status)> durable);
+  const codec::MintEpochs& mint_epochs() const { return epochs_; }
+  // Whether the dot floor and the mint epochs have been read from disk: until
+  // then this node coordinates no writes (it could mint a dot again).
+  bool ready() const { return loaded_ == 2 && load_error_.ok(); }
+  const Status& load_error() const { return load_error_; }
 
  private:
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
@@ -104,6 +129,9 @@ class ReplicaService {
   bool replaying_ = false;
   std::string replay_cursor_;  // the last hint offered: the next round starts after it
   uint64_t dot_floor_ = 0;
+  codec::MintEpochs epochs_;
+  int loaded_ = 0;  // of the two: the dot floor, the mint epochs
+  Status load_error_;
 };
 
 }  // namespace tally

@@ -96,6 +96,15 @@ void RecordStore::erase_if(std::string dkey, ErasePred pred, std::function<void(
       });
 }
 
+void RecordStore::put_raw(std::string dkey, std::string bytes, std::function<void(Status)> done) {
+  if (!failed_.ok()) return defer_([done = std::move(done), s = stopped()] { done(s); });
+  enqueue_write(std::move(dkey), std::move(bytes), std::move(done));
+}
+
+void RecordStore::get_raw(std::string dkey, std::function<void(Result<std::optional<std::string>>)> done) {
+  disk_.read(std::move(dkey), std::move(done));
+}
+
 void RecordStore::scan(std::string start, std::string end, size_t limit, ScanDone done) {
   disk_.scan(std::move(start), std::move(end), limit,
              [done = std::move(done)](Result<std::vector<KeyValue>> r) {

@@ -73,6 +73,11 @@ class RecordStore {
   // `done` gets true when it erased.
   using ErasePred = std::function<bool(const quorum::DvvSet* current)>;
   void erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done);
+  // Node-local state that is not a record (the mint epochs) at `dkey`: written
+  // in the store's batch order like any update, so it is durable before any
+  // write queued after this call. `done` once durable.
+  void put_raw(std::string dkey, std::string bytes, std::function<void(Status)> done);
+  void get_raw(std::string dkey, std::function<void(Result<std::optional<std::string>>)> done);
   // Up to `limit` records with keys in [start, end), in key order.
   using ScanDone = std::function<void(Result<std::vector<std::pair<std::string, quorum::DvvSet>>>)>;
   void scan(std::string start, std::string end, size_t limit, ScanDone done);

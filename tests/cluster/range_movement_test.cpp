@@ -214,7 +214,8 @@ TEST_CASE("cluster: movement errors are clear: a second movement, a leave below 
   CHECK_THAT(settled.out, Catch::Contains("ring settled"));
 }
 
-TEST_CASE("cluster: after a join, the nodes that gave ranges away drop their copies once the ring is still",
+TEST_CASE("cluster: after a join, the nodes that gave ranges away drop their copies once the ring is still, "
+          "and write under a new mint epoch when the ranges come back",
           "[cluster][movement]") {
   LocalCluster c({3, "buffered", "[streaming]\ncleanup_grace_s = 1\n", false});
   REQUIRE(c.start().ok());
@@ -267,7 +268,49 @@ TEST_CASE("cluster: after a join, the nodes that gave ranges away drop their cop
     CHECK(got->values == std::vector<std::string>{"v"});
   }
   CHECK(moved > 20);  // n4 took about a quarter of the keys from the others
-  long dropped = 0;
-  for (auto& n : c.nodes) dropped += std::atol(all->status(n->endpoint())->field("dropped").c_str());
+  long dropped = 0, epochs = 0;
+  for (auto& n : c.nodes) {
+    auto st = all->status(n->endpoint());
+    REQUIRE(st.ok());
+    dropped += std::atol(st->field("dropped").c_str());
+    epochs += std::atol(st->field("mint_epoch").c_str());
+  }
   CHECK(dropped == static_cast<long>(moved));
+  // The keys were written through their replicas: the nodes that dropped
+  // them held their own dots, and took a new mint epoch first.
+  CHECK(epochs >= 1);
+
+  // n4 leaves: its ranges come back to the nodes that dropped them. A write
+  // made now without a context is concurrent with "v": both must stay, for
+  // every key (a dot minted again under an old actor would make one vanish).
+  CommandResult leave = tally_cli(c.endpoints() + "," + p4.endpoint(), "node leave n4");
+  INFO(leave.out);
+  REQUIRE(leave.exit_code == 0);
+  settle(c.endpoints());
+  auto three = connect_client(c.endpoints());
+  for (const auto& ep : {c.nodes[0]->endpoint(), c.nodes[1]->endpoint(), c.nodes[2]->endpoint()}) {
+    REQUIRE(eventually([&] {
+      auto st = three->status(ep);
+      return st.ok() && st->field("ring").rfind("3 nodes", 0) == 0;
+    }));
+  }
+  three = connect_client(c.endpoints());
+  size_t later_epoch = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "drop-" + std::to_string(i);
+    REQUIRE(three->put(key, "w", w3).ok());
+    ReadOptions r3;
+    r3.r = 3;
+    auto got = three->get(key, r3);
+    REQUIRE(got.ok());
+    auto values = got->values;
+    std::sort(values.begin(), values.end());
+    INFO(key);
+    CHECK(values == std::vector<std::string>{"v", "w"});
+    auto copy = three->get_replica(key, "n1");
+    REQUIRE(copy.ok());
+    for (const auto& v : copy->siblings) later_epoch += v.minted_by.find("/e") != std::string::npos;
+  }
+  // Some of those writes were minted by a node in the epoch it took.
+  CHECK(later_epoch > 0);
 }

@@ -54,6 +54,8 @@ struct Outcome {
   uint64_t acked = 0, writes = 0, reads = 0, siblings_seen = 0;
   uint64_t joins = 0, leaves = 0, removes = 0;
   uint64_t dropped_checked = 0;  // (node, key) pairs off the final ring found dropped
+  uint64_t mint_epochs = 0;      // epochs taken by nodes before dropping records with their dots
+  uint64_t later_epoch_dots = 0; // clock entries of a node minting in an epoch > 0 (it regained a range)
   std::vector<std::string> violations;
 };
 
@@ -422,6 +424,21 @@ Outcome run(uint64_t seed) {
       }
     }
   }
+  // How often the mint epochs mattered: epochs taken, and writes minted under
+  // one (by a node that gave a key's range away, dropped it and regained it).
+  for (int i = 0; i < cluster.size(); ++i) {
+    const auto& disk = cluster.host(i).sim_disk().visible();
+    if (auto it = disk.find("fe"); it != disk.end()) {
+      auto epochs = codec::decode_mint_epochs(it->second);
+      if (!epochs.ok()) out.violations.push_back("n" + std::to_string(i + 1) + ": " + epochs.status().to_string());
+      if (epochs.ok()) out.mint_epochs += epochs->last;
+    }
+    for (int k = 0; k < kKeys; ++k) {
+      auto rec = stored(cluster, i, "k" + std::to_string(k));
+      if (!rec) continue;
+      for (const auto& [actor, counter] : rec->clock.entries) out.later_epoch_dots += quorum::epoch_of(actor) > 0;
+    }
+  }
   out.joins = membership.joins;
   out.leaves = membership.leaves;
   out.removes = membership.removes;
@@ -435,6 +452,7 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
           "[sim][quorum]") {
   const std::string name = "quorum: no acknowledged write lost, replicas converge, clocks bounded, under faults";
   uint64_t acked = 0, writes = 0, siblings = 0, seeds_run = 0, joins = 0, leaves = 0, removes = 0, dropped = 0;
+  uint64_t mint_epochs = 0, later_epoch_dots = 0;
   for (uint64_t seed : simtest::seeds(200, 10000)) {
     Outcome o = run(seed);
     ++seeds_run;
@@ -442,6 +460,8 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
     leaves += o.leaves;
     removes += o.removes;
     dropped += o.dropped_checked;
+    mint_epochs += o.mint_epochs;
+    later_epoch_dots += o.later_epoch_dots;
     acked += o.acked;
     writes += o.writes;
     siblings += o.siblings_seen;
@@ -457,7 +477,9 @@ TEST_CASE("quorum: no acknowledged write lost, replicas converge, clocks bounded
   // And the ring must have moved: nodes joined, left and were removed.
   WARN("quorum sim: " << seeds_run << " seeds, " << writes << " writes, " << acked << " acknowledged, "
                       << siblings << " reads with siblings; " << joins << " joins, " << leaves << " leaves, "
-                      << removes << " removes; " << dropped << " copies off the final ring dropped");
+                      << removes << " removes; " << dropped << " copies off the final ring dropped; "
+                      << mint_epochs << " mint epochs taken, " << later_epoch_dots
+                      << " clock entries of a later epoch on disk");
   if (seeds_run >= 100) {
     REQUIRE(joins > seeds_run / 2);
     REQUIRE(leaves > seeds_run / 10);

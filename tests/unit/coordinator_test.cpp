@@ -65,11 +65,12 @@ class ScriptedPeers final : public PeerCalls {
 // A coordinator on node n1 of a cluster of `nodes` nodes (keyspace `default`
 // N=3 R=2 W=2, and `last` in lww mode), its store on a simulated disk.
 struct Harness {
-  explicit Harness(int nodes = 3)
+  explicit Harness(int nodes = 3, bool start_replica = true)
       : world(11),
         host(world.add_host("n1", HostPort{"10.0.0.1", 7401})),
         store(host.disk(), Durability::kBuffered, [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
-        replica(host, Logger("test", LogLevel::kError), view, store, peers, stats, drain, ReplicaOptions{}),
+        replica(host, Logger("test", LogLevel::kError), view, store, peers, stats, drain,
+                ReplicaOptions{.hint_replay_interval_us = 3'600'000'000}),  // hints stay put unless a test replays
         coordinator(CoordinatorContext{host, Logger("test", LogLevel::kError), view, peers, store, replica, stats,
                                        drain,
                                        [this](uint64_t epoch, ring::NodeId from) {
@@ -90,6 +91,11 @@ struct Harness {
     REQUIRE(ring.ok());
     view.ring = std::move(*ring);
     view.self = 1;
+    // Reads the dot floor and the mint epochs: a node coordinates no write before.
+    if (!start_replica) return;
+    replica.start();
+    world.run_for(kMs);
+    REQUIRE(replica.ready());
   }
 
   const meta::Keyspace& ks(const std::string& name = "default") const { return *view.map.keyspace(name); }
@@ -184,6 +190,43 @@ TEST_CASE("coordinator: a W=2 put is acknowledged by the first replica's ack, no
   CHECK(h.replies.size() == 1);
   CHECK(h.hints() == 0);
   CHECK(h.drain.in_flight() == 0);
+}
+
+TEST_CASE("coordinator: before it has read its dot floor and mint epochs a node coordinates no write",
+          "[coordinator][mint-epoch]") {
+  Harness h(3, /*start_replica=*/false);
+  h.put(h.key(true), "v");
+  h.settle();
+  REQUIRE(h.replies.size() == 1);
+  const auto* e = std::get_if<wire::ErrorReply>(&h.replies[0]);
+  REQUIRE(e);
+  CHECK(e->code == Code::kUnavailable);
+  CHECK_THAT(e->message, Catch::Contains("coordinates no writes"));
+  CHECK(h.peers.calls.empty());
+  // Once read, the same write goes through, minted as n1 itself (mint epoch 0).
+  h.replica.start();
+  h.settle();
+  h.replies.clear();
+  h.put(h.key(true), "v");
+  h.settle();
+  REQUIRE(h.peers.calls.size() == 2);
+  CHECK(std::get<wire::ReplicaWrite>(h.peers.calls[0].request).record.siblings[0].dot.replica == 1);
+}
+
+TEST_CASE("coordinator: a write in a range this node gave away and regained is minted under its new epoch",
+          "[coordinator][mint-epoch]") {
+  Harness h;
+  const std::string key = h.key(true);
+  std::optional<Status> durable;
+  REQUIRE(h.replica.new_mint_epoch({{"default", {ring::TokenRange{7, 7}}}}, [&](Status s) { durable = s; }).ok());
+  h.put(key, "v");
+  h.settle();
+  REQUIRE(durable.has_value());
+  CHECK(durable->ok());
+  REQUIRE(h.peers.calls.size() == 2);
+  const auto& record = std::get<wire::ReplicaWrite>(h.peers.calls[0].request).record;
+  CHECK(record.siblings[0].dot == quorum::Dot{quorum::actor_id(1, 1), 1});
+  CHECK(record.clock.entries == std::vector<std::pair<quorum::ActorId, uint64_t>>{{quorum::actor_id(1, 1), 1}});
 }
 
 TEST_CASE("coordinator: a W=3 put waits for every replica", "[coordinator]") {

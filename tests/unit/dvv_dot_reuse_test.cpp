@@ -96,3 +96,35 @@ TEST_CASE("two coordinators minting under one id for the same key lose a write",
 
 }  // namespace
 }  // namespace tally::quorum
+
+namespace tally::quorum {
+namespace {
+
+TEST_CASE("a node that dropped a key and mints again under a new mint epoch loses nothing",
+          "[dvv][dot-reuse][mint-epoch]") {
+  // A minted v1 for the key; B holds it. A gave the range away and dropped its
+  // copy, then regained the range and is asked to write v2 concurrently with
+  // v1 (a client that never read it: empty context).
+  constexpr ReplicaId kNodeA = 1;
+  const DvvSet v1 = *update({}, {}, ClientWrite::Put("v1", {}), actor_id(kNodeA, 0));
+  const DvvSet b = v1;
+  // Under its old actor, with no record of the key, A mints (A, 1) again: B
+  // takes v2 for v1 and one of the two concurrent writes is gone.
+  const DvvSet same_actor = *update({}, {}, ClientWrite::Put("v2", {}), actor_id(kNodeA, 0));
+  CHECK(values(sync(same_actor, b)).size() == 1);
+  // Under the epoch it took before dropping, the dot is new: both are kept.
+  const DvvSet new_epoch = *update({}, {}, ClientWrite::Put("v2", {}), actor_id(kNodeA, 1));
+  CHECK(new_epoch.siblings[0].dot.replica != v1.siblings[0].dot.replica);
+  CHECK(values(sync(new_epoch, b)) == Values{"v1", "v2"});
+  CHECK(values(sync(b, new_epoch)) == Values{"v1", "v2"});
+  // And a later write that read both supersedes both, whichever epochs made them.
+  const DvvSet merged = sync(new_epoch, b);
+  const DvvSet v3 = *update(merged, join(merged), ClientWrite::Put("v3", {}), actor_id(kNodeA, 1));
+  CHECK(values(sync(v3, b)) == Values{"v3"});
+  CHECK(node_of(actor_id(kNodeA, 7)) == kNodeA);
+  CHECK(epoch_of(actor_id(kNodeA, 7)) == 7);
+  CHECK(actor_id(kNodeA, 0) == kNodeA);  // epoch 0 reads as the bare node id
+}
+
+}  // namespace
+}  // namespace tally::quorum
