@@ -285,6 +285,12 @@ std::string joined(const std::vector<std::string>& names, const char* sep) {
   return out;
 }
 
+// A dot's minter as `get --replica` prints it: "n2/e5" (its mint epoch), or
+// "n2" for writes from before mint epochs.
+std::string actor_name(const std::string& node, uint32_t mint_epoch) {
+  return mint_epoch == 0 ? node : node + "/e" + std::to_string(mint_epoch);
+}
+
 // `get KEY --replica NODE`: one node's own copy, as it stores it.
 int print_replica_copy(const std::string& key, const std::string& keyspace, const tally::ReplicaCopy& copy,
                        bool json) {
@@ -295,16 +301,19 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
       siblings += std::string(siblings.empty() ? "" : ",") + "{\"value\":" +
                   (v.tombstone ? std::string("null") : json_string(v.value)) +
                   ",\"tombstone\":" + (v.tombstone ? "true" : "false") + ",\"dot\":{\"node\":" +
-                  json_string(v.minted_by) + ",\"counter\":" + std::to_string(v.counter) +
+                  json_string(v.minted_by) + ",\"mint_epoch\":" + std::to_string(v.mint_epoch) +
+                  ",\"counter\":" + std::to_string(v.counter) +
                   "},\"hlc\":{\"wall_ms\":" + std::to_string(v.wall_ms) + ",\"logical\":" +
                   std::to_string(v.logical) + "}}";
     }
-    for (const auto& [node, counter] : copy.clock) {
-      clock += (clock.empty() ? "" : ",") + json_string(node) + ":" + std::to_string(counter);
+    for (const auto& e : copy.clock) {
+      clock += std::string(clock.empty() ? "" : ",") + "{\"node\":" + json_string(e.node) +
+               ",\"mint_epoch\":" + std::to_string(e.mint_epoch) + ",\"counter\":" + std::to_string(e.counter) +
+               "}";
     }
     std::printf(
         "{\"key\":%s,\"keyspace\":%s,\"node\":%s,\"epoch\":%llu,\"found\":%s,\"is_replica\":%s,"
-        "\"replicas\":[%s],\"siblings\":[%s],\"clock\":{%s}}\n",
+        "\"replicas\":[%s],\"siblings\":[%s],\"clock\":[%s]}\n",
         json_string(key).c_str(), json_string(keyspace).c_str(), json_string(copy.node).c_str(),
         static_cast<unsigned long long>(copy.epoch), copy.found ? "true" : "false",
         copy.is_replica() ? "true" : "false", replicas.c_str(), siblings.c_str(), clock.c_str());
@@ -317,7 +326,7 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
                 keyspace.c_str(), static_cast<unsigned long long>(copy.epoch), copy.siblings.size(),
                 copy.siblings.size() == 1 ? "" : "s");
     for (const auto& v : copy.siblings) {
-      std::string dot = v.minted_by + ":" + std::to_string(v.counter);
+      std::string dot = actor_name(v.minted_by, v.mint_epoch) + ":" + std::to_string(v.counter);
       std::printf("  %-10s ", dot.c_str());
       if (v.tombstone) {
         std::printf("<tombstone>");
@@ -327,7 +336,9 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
       std::printf("\n");
     }
     std::string clock;
-    for (const auto& [node, counter] : copy.clock) clock += (clock.empty() ? "" : " ") + node + ":" + std::to_string(counter);
+    for (const auto& e : copy.clock) {
+      clock += (clock.empty() ? "" : " ") + actor_name(e.node, e.mint_epoch) + ":" + std::to_string(e.counter);
+    }
     std::printf("clock: %s\n", clock.empty() ? "(empty)" : clock.c_str());
   }
   std::fflush(stdout);

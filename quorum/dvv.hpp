@@ -12,9 +12,9 @@
 //     stand for a set of events; a reused dot makes `sync` drop a write.
 //
 // A replica that lost its state must therefore not coordinate writes under its
-// old id until it has been repaired from its peers (or has taken a new id, as
-// Riak's vnode ids carry an epoch): `update` can only step over counters that
-// its inputs show it.
+// old actor: `update` can only step over counters that its inputs show it. The
+// node takes a new one instead (quorum/version.hpp, ActorId: a mint epoch, as
+// Riak's vnode ids carry an epoch).
 #pragma once
 
 #include <cstddef>

@@ -21,10 +21,11 @@ using ReplicaId = uint32_t;
 
 // Who minted a dot: a node id, and in the high 32 bits that node's mint epoch
 // for the key's position. A node takes a new epoch for the ranges it gives
-// away before it drops their records, so a node that later regains a range
-// never mints a dot it may have minted before (docs/architecture.md, "Range
-// movement"). Epoch 0 is the node id itself: clocks written before epochs
-// existed read the same.
+// away before it drops their records, and a random base epoch when it starts
+// with an empty store (a wiped disk), so it never mints a dot it may have
+// minted before (docs/architecture.md, "Why only a replica mints a key's
+// dots"). Epoch 0 is the node id itself: clocks written before epochs existed
+// read the same.
 using ActorId = uint64_t;
 
 constexpr ActorId actor_id(ReplicaId node, uint32_t epoch) { return (ActorId{epoch} << 32) | node; }

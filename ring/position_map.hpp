@@ -17,8 +17,8 @@ namespace tally::ring {
 
 class PositionMap {
  public:
-  // Every position maps to 0.
-  PositionMap() = default;
+  // Every position maps to `everywhere`.
+  explicit PositionMap(uint32_t everywhere = 0) : points_{{0, everywhere}} {}
 
   // The value at position p. O(log breakpoints).
   uint32_t at(uint64_t p) const;
@@ -47,7 +47,7 @@ class PositionMap {
   // Drops a breakpoint equal to its predecessor's value.
   void coalesce(std::map<uint64_t, uint32_t>::iterator it);
 
-  std::map<uint64_t, uint32_t> points_{{0, 0}};  // never empty; points_.begin()->first == 0
+  std::map<uint64_t, uint32_t> points_;  // never empty; points_.begin()->first == 0
 };
 
 }  // namespace tally::ring

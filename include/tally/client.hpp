@@ -108,10 +108,12 @@ struct ReplicaVersion {
   std::string value;       // empty for a tombstone
   bool tombstone = false;  // a delete: it hides what it superseded from reads
   // The write that made it, its dot: the `counter`-th write of the key that
-  // replica `minted_by` coordinated: "n2", or "n2/e3" when n2 minted it in its
-  // third mint epoch for the key's range (after it had given the range away
-  // and regained it).
+  // replica `minted_by` ("n2") coordinated in its mint epoch `mint_epoch` (a
+  // node takes a new one when it gives a range away, and a random first one
+  // on an empty data folder, so it never names two writes alike; 0 for
+  // writes from before mint epochs).
   std::string minted_by;
+  uint32_t mint_epoch = 0;
   uint64_t counter = 0;
   // Its hybrid-logical-clock tag (what an lww keyspace orders by): the
   // coordinator's wall clock in ms since the epoch, then a logical counter.
@@ -129,10 +131,15 @@ struct ReplicaCopy {
   // Live values and tombstones (found with only tombstones: the key was
   // deleted there), in dot order.
   std::vector<ReplicaVersion> siblings;
-  // The causal clock: for each replica that coordinated writes of the key
-  // ("n1", or "n1/e2" as in minted_by), how many of them this copy has seen,
-  // superseded ones included.
-  std::vector<std::pair<std::string, uint64_t>> clock;
+  // The causal clock: for each replica and mint epoch that coordinated writes
+  // of the key, how many of them this copy has seen, superseded ones included.
+  struct ClockEntry {
+    std::string node;  // "n1"
+    uint32_t mint_epoch = 0;
+    uint64_t counter = 0;
+    bool operator==(const ClockEntry&) const = default;
+  };
+  std::vector<ClockEntry> clock;
   // The key's replicas in preference order, as the cluster map the client
   // fetched places them; empty when that map could not be fetched.
   std::vector<std::string> replicas;

@@ -120,19 +120,20 @@ struct RingView {
 ReplicaCopy to_replica_copy(wire::LocalGetReply reply, std::string_view key, const RingView* view) {
   auto name = [view](quorum::ActorId actor) {
     const quorum::ReplicaId id = quorum::node_of(actor);
-    std::string out = view ? view->name_of(id) : std::to_string(id);
-    if (quorum::epoch_of(actor) != 0) out += "/e" + std::to_string(quorum::epoch_of(actor));
-    return out;
+    return view ? view->name_of(id) : std::to_string(id);
   };
   ReplicaCopy out;
   out.node = std::move(reply.answered_by);
   out.epoch = reply.epoch;
   out.found = reply.found;
   for (auto& s : reply.record.siblings) {
-    out.siblings.push_back(ReplicaVersion{std::move(s.value), s.tombstone, name(s.dot.replica), s.dot.counter,
-                                          s.timestamp.wall_ms, s.timestamp.logical});
+    out.siblings.push_back(ReplicaVersion{std::move(s.value), s.tombstone, name(s.dot.replica),
+                                          quorum::epoch_of(s.dot.replica), s.dot.counter, s.timestamp.wall_ms,
+                                          s.timestamp.logical});
   }
-  for (const auto& [id, counter] : reply.record.clock.entries) out.clock.emplace_back(name(id), counter);
+  for (const auto& [actor, counter] : reply.record.clock.entries) {
+    out.clock.push_back(ReplicaCopy::ClockEntry{name(actor), quorum::epoch_of(actor), counter});
+  }
   if (view) out.replicas = view->replicas_of(key);
   return out;
 }

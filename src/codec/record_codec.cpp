@@ -96,8 +96,9 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes) {
 
 std::string encode_mint_epochs(const MintEpochs& epochs) {
   return packed([&](Packer& p) {
-    p.pack_array(3);
+    p.pack_array(4);
     p.pack(kRecordFormat);
+    p.pack(epochs.base);
     p.pack(epochs.last);
     p.pack_array(static_cast<uint32_t>(epochs.keyspaces.size()));
     for (const auto& [name, map] : epochs.keyspaces) {
@@ -116,12 +117,14 @@ std::string encode_mint_epochs(const MintEpochs& epochs) {
 Result<MintEpochs> decode_mint_epochs(std::string_view bytes) {
   return decode_guarded<MintEpochs>(
       bytes, kStoredLimits, Code::kCorruption, "stored mint epochs do not decode", [](const msgpack::object& o) {
-        const auto& a = get_array(o, "mint_epochs", 3);
+        const auto& a = get_array(o, "mint_epochs", 4);
         uint64_t format = get_uint(a.ptr[0], "mint_epochs.format", UINT64_MAX);
         if (format != kRecordFormat) throw DecodeError{"unknown mint epochs format " + std::to_string(format)};
         MintEpochs out;
-        out.last = static_cast<uint32_t>(get_uint(a.ptr[1], "mint_epochs.last", UINT32_MAX));
-        const auto& spaces = get_array(a.ptr[2], "mint_epochs.keyspaces", 0);
+        out.base = static_cast<uint32_t>(get_uint(a.ptr[1], "mint_epochs.base", UINT32_MAX));
+        out.last = static_cast<uint32_t>(get_uint(a.ptr[2], "mint_epochs.last", UINT32_MAX));
+        if (out.last < out.base) fail("mint_epochs.last", "a last epoch no lower than the base");
+        const auto& spaces = get_array(a.ptr[3], "mint_epochs.keyspaces", 0);
         for (uint32_t i = 0; i < spaces.size; ++i) {
           const auto& ks = get_array(spaces.ptr[i], "mint_epochs.keyspaces[]", 2);
           std::string name = get_bytes(ks.ptr[0], "mint_epochs.keyspace");

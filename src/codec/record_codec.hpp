@@ -24,11 +24,15 @@ Result<quorum::DvvSet> decode_record(std::string_view bytes);
 uint64_t record_size_estimate(std::string_view key, const quorum::DvvSet& record);
 
 // What a node keeps of the dots it minted once their records are gone: its
-// mint epochs (quorum/version.hpp, ActorId). `last` is the highest epoch it
-// ever took; `keyspaces` maps each keyspace's positions to the epoch the node
-// mints under there (absent: 0 everywhere). Stored as
-// `[format=1, last, [[keyspace, [position, epoch, ...]], ...]]`.
+// mint epochs (quorum/version.hpp, ActorId). `base` is the epoch of every
+// position the node never gave away: 0 for a node whose records predate
+// mint epochs, a random one for a node that started with an empty store, so
+// that a node whose disk was wiped never mints as its former self. `last` is
+// the highest epoch it took; `keyspaces` maps each keyspace's positions to
+// the epoch the node mints under there (absent: `base` everywhere). Stored as
+// `[format=1, base, last, [[keyspace, [position, epoch, ...]], ...]]`.
 struct MintEpochs {
+  uint32_t base = 0;
   uint32_t last = 0;
   std::map<std::string, ring::PositionMap, std::less<>> keyspaces;
   bool operator==(const MintEpochs&) const = default;

@@ -46,7 +46,7 @@ void ReplicaService::raise_dot_floor(uint64_t counter, std::function<void(Status
 
 quorum::ActorId ReplicaService::actor_for(std::string_view keyspace, uint64_t position) const {
   auto it = epochs_.keyspaces.find(keyspace);
-  return quorum::actor_id(view_.self, it == epochs_.keyspaces.end() ? 0 : it->second.at(position));
+  return quorum::actor_id(view_.self, it == epochs_.keyspaces.end() ? epochs_.base : it->second.at(position));
 }
 
 Status ReplicaService::new_mint_epoch(const Ranges& given_away, std::function<void(Status)> durable) {
@@ -54,7 +54,7 @@ Status ReplicaService::new_mint_epoch(const Ranges& given_away, std::function<vo
   if (epochs_.last == UINT32_MAX) return Status::Internal("every mint epoch is used up");
   const uint32_t epoch = ++epochs_.last;
   for (const auto& [keyspace, ranges] : given_away) {
-    ring::PositionMap& map = epochs_.keyspaces[keyspace];
+    ring::PositionMap& map = epochs_.keyspaces.try_emplace(keyspace, ring::PositionMap(epochs_.base)).first->second;
     for (const auto& r : ranges) map.assign(r, epoch);
   }
   TALLY_LOG(log_, kInfo) << "mint epoch " << epoch << " for the ranges this node gave away";
@@ -73,20 +73,30 @@ void ReplicaService::start() {
     ++loaded_;
   });
   store_.get_raw(kMintEpochsKey, [this](Result<std::optional<std::string>> r) {
-    Result<codec::MintEpochs> epochs = codec::MintEpochs{};
-    if (!r.ok()) {
-      epochs = r.status();
-    } else if (r->has_value()) {
-      epochs = codec::decode_mint_epochs(**r);
-    }
-    if (!epochs.ok()) {
-      TALLY_LOG(log_, kError) << "cannot read the mint epochs, coordinating no writes: "
-                              << epochs.status().to_string();
-      load_error_ = Status(epochs.status().code(), "cannot read the mint epochs: " + epochs.status().message());
-    } else {
+    if (!r.ok()) return loaded_epochs(r.status());
+    if (r->has_value()) {
+      Result<codec::MintEpochs> epochs = codec::decode_mint_epochs(**r);
+      if (!epochs.ok()) return loaded_epochs(epochs.status());
       epochs_ = std::move(*epochs);
+      return loaded_epochs(Status::Ok());
     }
-    ++loaded_;
+    // None on record. A node with records wrote them as epoch 0 (before mint
+    // epochs existed) and keeps it; an empty store takes a random base, so
+    // that a node whose disk was wiped mints under an actor its former self
+    // never used (quorum/version.hpp). Below 2^31: room for the epochs after.
+    store_.scan(store::RecordStore::data_begin(), store::RecordStore::data_end(), 1, [this](auto records) {
+      if (!records.ok()) return loaded_epochs(records.status());
+      if (records->empty()) {
+        epochs_.base = static_cast<uint32_t>(1 + env_.random() % 0x7fffffffu);
+        epochs_.last = epochs_.base;
+        store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), [this](Status s) {
+          if (!s.ok()) {
+            TALLY_LOG(log_, kError) << "cannot store the mint epochs: " << s.to_string();
+          }
+        });
+      }
+      loaded_epochs(Status::Ok());
+    });
   });
   hints_.load([this](Status st) {
     if (!st.ok()) {
@@ -94,6 +104,14 @@ void ReplicaService::start() {
     }
   });
   replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
+}
+
+void ReplicaService::loaded_epochs(const Status& s) {
+  if (!s.ok()) {
+    TALLY_LOG(log_, kError) << "cannot read the mint epochs, coordinating no writes: " << s.to_string();
+    load_error_ = Status(s.code(), "cannot read the mint epochs: " + s.message());
+  }
+  ++loaded_;
 }
 
 void ReplicaService::stop() {

@@ -110,6 +110,8 @@ class ReplicaService {
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
   Status fence(uint64_t epoch);
   void replay_hints();
+  // The mint epochs are read (or could not be: `s`).
+  void loaded_epochs(const Status& s);
   // The next round: at once when the last one moved on (delivered a hint,
   // or skipped a node that is down) and more hints follow, else after
   // hint_replay_interval_us.

@@ -624,15 +624,19 @@ TEST_CASE("records keep actors with a mint epoch (ids above 2^32) exactly", "[co
 
 TEST_CASE("mint epochs round-trip, and bytes that are not mint epochs are corruption", "[codec][mint-epoch]") {
   codec::MintEpochs e;
+  e.base = 1;
   e.last = 4;
-  e.keyspaces["default"].assign(ring::TokenRange{10, 20}, 3);
-  e.keyspaces["default"].assign(ring::TokenRange{UINT64_MAX - 5, 2}, 4);
-  e.keyspaces[kBinary].assign(ring::TokenRange{7, 7}, 1);
+  e.keyspaces.emplace("default", ring::PositionMap(1));
+  e.keyspaces.at("default").assign(ring::TokenRange{10, 20}, 3);
+  e.keyspaces.at("default").assign(ring::TokenRange{UINT64_MAX - 5, 2}, 4);
+  e.keyspaces[kBinary].assign(ring::TokenRange{7, 7}, 2);
   Result<codec::MintEpochs> back = codec::decode_mint_epochs(codec::encode_mint_epochs(e));
   REQUIRE(back.ok());
   CHECK(*back == e);
   CHECK(back->keyspaces.at("default").at(15) == 3);
   CHECK(back->keyspaces.at("default").at(0) == 4);
+  CHECK(back->keyspaces.at("default").at(100) == 1);
+  CHECK(back->base == 1);
 
   CHECK(codec::decode_mint_epochs(codec::encode_mint_epochs({}))->last == 0);
   Result<codec::MintEpochs> bad = codec::decode_mint_epochs(encode_record({}));
@@ -640,10 +644,15 @@ TEST_CASE("mint epochs round-trip, and bytes that are not mint epochs are corrup
   CHECK(bad.status().code() == Code::kCorruption);
   // An epoch above `last`: a map the node could not have written.
   codec::MintEpochs over = e;
-  over.last = 2;
+  over.last = 3;
   Result<codec::MintEpochs> r = codec::decode_mint_epochs(codec::encode_mint_epochs(over));
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("mint_epochs.epoch"));
+  codec::MintEpochs below = e;
+  below.base = 5;
+  r = codec::decode_mint_epochs(codec::encode_mint_epochs(below));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("mint_epochs.last"));
 }
 
 TEST_CASE("decode_record rejects a record that is not a valid DVV set as corruption", "[codec]") {

@@ -203,14 +203,18 @@ TEST_CASE("coordinator: before it has read its dot floor and mint epochs a node 
   CHECK(e->code == Code::kUnavailable);
   CHECK_THAT(e->message, Catch::Contains("coordinates no writes"));
   CHECK(h.peers.calls.empty());
-  // Once read, the same write goes through, minted as n1 itself (mint epoch 0).
+  // Once read, the same write goes through, minted by n1 under the base
+  // epoch it drew for its empty store (not 0: it may be a wiped node).
   h.replica.start();
   h.settle();
   h.replies.clear();
   h.put(h.key(true), "v");
   h.settle();
   REQUIRE(h.peers.calls.size() == 2);
-  CHECK(std::get<wire::ReplicaWrite>(h.peers.calls[0].request).record.siblings[0].dot.replica == 1);
+  const quorum::ActorId actor = std::get<wire::ReplicaWrite>(h.peers.calls[0].request).record.siblings[0].dot.replica;
+  CHECK(quorum::node_of(actor) == 1);
+  CHECK(quorum::epoch_of(actor) == h.replica.mint_epochs().base);
+  CHECK(h.replica.mint_epochs().base > 0);
 }
 
 TEST_CASE("coordinator: a write in a range this node gave away and regained is minted under its new epoch",
@@ -225,8 +229,9 @@ TEST_CASE("coordinator: a write in a range this node gave away and regained is m
   CHECK(durable->ok());
   REQUIRE(h.peers.calls.size() == 2);
   const auto& record = std::get<wire::ReplicaWrite>(h.peers.calls[0].request).record;
-  CHECK(record.siblings[0].dot == quorum::Dot{quorum::actor_id(1, 1), 1});
-  CHECK(record.clock.entries == std::vector<std::pair<quorum::ActorId, uint64_t>>{{quorum::actor_id(1, 1), 1}});
+  const uint32_t epoch = h.replica.mint_epochs().base + 1;
+  CHECK(record.siblings[0].dot == quorum::Dot{quorum::actor_id(1, epoch), 1});
+  CHECK(record.clock.entries == std::vector<std::pair<quorum::ActorId, uint64_t>>{{quorum::actor_id(1, epoch), 1}});
 }
 
 TEST_CASE("coordinator: a W=3 put waits for every replica", "[coordinator]") {

@@ -7,6 +7,7 @@
 #include "node/range_cleanup.hpp"
 
 #include <catch2/catch.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,7 +130,7 @@ TEST_CASE("range cleanup: records of keys moved away are dropped once the ring h
   CHECK(h.stats.get(Counter::kDropped) == away.size() + (kept_owned ? 0 : 1));
   CHECK(h.cleanup.cleaned_ring_epoch() == 2);
   // Only "kept" could hold a dot of ours: no epoch was needed for the rest.
-  CHECK(h.replica.mint_epochs().last == (kept_owned ? 0u : 1u));
+  CHECK(h.replica.mint_epochs().last == h.replica.mint_epochs().base + (kept_owned ? 0u : 1u));
 }
 
 TEST_CASE("range cleanup: a record holding our dot is dropped only after a new mint epoch, durable first",
@@ -138,19 +139,20 @@ TEST_CASE("range cleanup: a record holding our dot is dropped only after a new m
   const auto away = keys_moving_away(5);
   for (const auto& k : away) h.write(k, quorum::actor_id(1, 0));
   const uint64_t position = ring::key_position("default", away[0]);
-  CHECK(h.replica.actor_for("default", position) == quorum::actor_id(1, 0));
+  const uint32_t base = h.replica.mint_epochs().base;
+  CHECK(h.replica.actor_for("default", position) == quorum::actor_id(1, base));
 
   h.set_map(map_of(5, 2));
   h.settle(3 * kGraceMs);
   for (const auto& k : away) CHECK_FALSE(h.held(k));
-  REQUIRE(h.replica.mint_epochs().last == 1);
-  // Every position n1 gave away mints under epoch 1 from now on; those it
-  // kept still under epoch 0.
-  CHECK(h.replica.actor_for("default", position) == quorum::actor_id(1, 1));
+  REQUIRE(h.replica.mint_epochs().last == base + 1);
+  // Every position n1 gave away mints under the new epoch from now on; those
+  // it kept still under the base.
+  CHECK(h.replica.actor_for("default", position) == quorum::actor_id(1, base + 1));
   const auto ring = h.view.ring.replica_ranges(3);
   for (const auto& rr : ring) {
     const uint64_t p = rr.range.end;
-    CHECK(quorum::epoch_of(h.replica.actor_for("default", p)) == (rr.replicas.contains(1) ? 0u : 1u));
+    CHECK(quorum::epoch_of(h.replica.actor_for("default", p)) == (rr.replicas.contains(1) ? base : base + 1));
   }
   // On disk, and read back by a node that restarts.
   const auto& durable = h.host.sim_disk().durable();
@@ -160,14 +162,15 @@ TEST_CASE("range cleanup: a record holding our dot is dropped only after a new m
   CHECK(*stored == h.replica.mint_epochs());
 
   // The ring moves back: n1 owns the keys again, and a write it mints for one
-  // carries epoch 1: never a dot it minted (and forgot) under epoch 0.
+  // carries the new epoch: never a dot it minted (and forgot) before.
   h.set_map(map_of(3, 3));
   REQUIRE(h.owned(away[0]));
   const quorum::ActorId actor = h.replica.actor_for("default", position);
-  CHECK(actor == quorum::actor_id(1, 1));
+  CHECK(actor == quorum::actor_id(1, base + 1));
   auto fresh = quorum::update(h.replica.fresh_record(actor), {}, quorum::ClientWrite::Put("again", {}), actor);
   REQUIRE(fresh.ok());
   CHECK(fresh->siblings[0].dot != quorum::Dot{quorum::actor_id(1, 0), 1});
+  CHECK(fresh->siblings[0].dot != quorum::Dot{quorum::actor_id(1, base), 1});
 }
 
 TEST_CASE("range cleanup: nothing is dropped while a movement runs, while behind, or once the ring moved again",
@@ -193,7 +196,7 @@ TEST_CASE("range cleanup: nothing is dropped while a movement runs, while behind
   h.settle(3 * kGraceMs);
   for (const auto& k : away) CHECK(h.held(k));
   CHECK(h.stats.get(Counter::kDropped) == 0);
-  CHECK(h.replica.mint_epochs().last == 0);
+  CHECK(h.replica.mint_epochs().last == h.replica.mint_epochs().base);
 }
 
 TEST_CASE("range cleanup: a node restarted with its mint epochs on disk mints under them", "[range_cleanup][mint-epoch]") {
@@ -202,7 +205,7 @@ TEST_CASE("range cleanup: a node restarted with its mint epochs on disk mints un
   h.write(away[0], quorum::actor_id(1, 0));
   h.set_map(map_of(5, 2));
   h.settle(3 * kGraceMs);
-  REQUIRE(h.replica.mint_epochs().last == 1);
+  REQUIRE(h.replica.mint_epochs().last == h.replica.mint_epochs().base + 1);
   const codec::MintEpochs before = h.replica.mint_epochs();
   // A second ReplicaService on the same store stands for the node after a restart.
   ReplicaService again(h.host, Logger("test", LogLevel::kError), h.view, h.store, h.peers, h.stats, h.drain,
@@ -213,6 +216,50 @@ TEST_CASE("range cleanup: a node restarted with its mint epochs on disk mints un
   REQUIRE(again.ready());
   CHECK(again.mint_epochs() == before);
   again.stop();
+}
+
+TEST_CASE("mint epochs: an empty store draws a random base and keeps it; a wiped one draws another; "
+          "records from before mint epochs keep epoch 0",
+          "[range_cleanup][mint-epoch]") {
+  Harness h;
+  const codec::MintEpochs first = h.replica.mint_epochs();
+  CHECK(first.base > 0);
+  CHECK(first.last == first.base);
+  auto restart = [&h] {
+    auto r = std::make_unique<ReplicaService>(h.host, Logger("test", LogLevel::kError), h.view, h.store, h.peers,
+                                              h.stats, h.drain,
+                                              ReplicaOptions{.hint_replay_interval_us = 3'600'000'000});
+    r->start();
+    h.settle(1);
+    REQUIRE(r->ready());
+    r->stop();
+    return r->mint_epochs();
+  };
+  CHECK(restart() == first);  // kept across a restart
+
+  // Wiped: the disk loses everything, the node starts empty again.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : h.host.sim_disk().visible()) keys.push_back(k);
+  store::WriteBatch wipe;
+  for (const auto& k : keys) wipe.erase(k);
+  std::optional<Status> wiped;
+  h.host.disk().write(std::move(wipe), true, [&wiped](Status s) { wiped = s; });
+  h.settle(5);
+  REQUIRE(wiped.has_value());
+  const codec::MintEpochs after_wipe = restart();
+  CHECK(after_wipe.base > 0);
+  CHECK(after_wipe.base != first.base);
+
+  // A store with records but no mint epochs on record (written before they
+  // existed): its own dots were minted as epoch 0, and it goes on so.
+  std::vector<std::string> now;
+  for (const auto& [k, v] : h.host.sim_disk().visible()) now.push_back(k);
+  store::WriteBatch clear;
+  for (const auto& k : now) clear.erase(k);
+  h.host.disk().write(std::move(clear), true, [](Status) {});
+  h.settle(5);
+  h.write("legacy", quorum::actor_id(1, 0));
+  CHECK(restart().base == 0);
 }
 
 }  // namespace
