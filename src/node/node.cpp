@@ -22,7 +22,7 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       limiter_(uint64_t{config_.stream_rate_mb} << 20),
       replica_(env, log_, follower_.view(), store_, peers_, stats_, drain_,
                ReplicaOptions{config_.max_hints, timings.hint_replay_interval_us, timings.hints_per_replay,
-                              &limiter_}),
+                              &limiter_, uint64_t{config_.anti_entropy.tombstone_grace_s} * 1000}),
       streamer_(env, log_.child("stream"), follower_.view(), store_, replica_, peers_, stats_, limiter_,
                 [this](wire::MetaChangeRequest req, Respond respond) {
                   follower_.handle_meta_change(std::move(req), std::move(respond));

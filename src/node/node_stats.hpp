@@ -18,6 +18,7 @@ enum class Counter : uint8_t {
   kQuorumFailures,  // requests answered with "quorum not reached"
   kReadRepairs,     // replica copies sent to bring a stale replica up to date
   kHintsDelivered,  // hinted writes their node acknowledged
+  kHintsExpired,    // hints dropped unsent: older than the tombstone grace
   kProtocolErrors,  // frames that did not decode, replies where requests belong
   kStreamedIn,      // records received in range streams (ring movements)
   kStreamedInBytes,
@@ -43,6 +44,7 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kQuorumFailures, "quorum_failures", "requests that failed for want of R or W answers"},
     {Counter::kReadRepairs, "read_repairs", "copies sent to replicas a read found stale"},
     {Counter::kHintsDelivered, "hints_delivered", "hinted writes handed to the node they were kept for"},
+    {Counter::kHintsExpired, "hints_expired", "hints dropped unsent, older than the tombstone grace"},
     {Counter::kProtocolErrors, "protocol_errors", "frames that did not decode or were not requests"},
     {Counter::kStreamedIn, "streamed_in", "records received and merged from range streams (joins, leaves)"},
     {Counter::kStreamedInBytes, "streamed_in_bytes", "bytes of the records received from range streams"},

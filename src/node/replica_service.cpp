@@ -1,5 +1,7 @@
 #include "node/replica_service.hpp"
 
+#include <algorithm>
+
 namespace tally {
 
 ReplicaService::ReplicaService(Env& env, Logger log, const ClusterView& view, store::RecordStore& store,
@@ -245,8 +247,21 @@ void ReplicaService::replay_hints() {
       replaying_ = false;
       next_replay(round->moved_on, round->wait_us);
     };
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, expired = 0;
+    const uint64_t now_ms = env_.wall_ms();
     for (auto& [dkey, hint] : *r) {
+      uint64_t newest_ms = 0;
+      for (const auto& sib : hint.record.siblings) newest_ms = std::max(newest_ms, sib.timestamp.wall_ms);
+      if (options_.hint_max_age_ms > 0 && now_ms > newest_ms + options_.hint_max_age_ms) {
+        // Too old to hand over safely (ReplicaOptions); anti-entropy repairs
+        // the replica instead.
+        ++expired;
+        ++round->left;
+        round->moved_on = true;
+        stats_.add(Counter::kHintsExpired);
+        hints_.remove_if_unchanged(dkey, hint.record, [one_done](Status) { one_done(); });
+        continue;
+      }
       const meta::Keyspace* ks = view_.map.keyspace(hint.keyspace);
       if (ks && !view_.behind() && !view_.replica_of(hint.target, *ks, hint.key)) {
         // The ring moved on: the key's replicas are others now, and they
@@ -270,6 +285,10 @@ void ReplicaService::replay_hints() {
                       one_done();
                     }
                   });
+    }
+    if (expired > 0) {
+      TALLY_LOG(log_, kWarn) << "dropped " << expired << " hints older than "
+                             << options_.hint_max_age_ms / 1000 << " s (the tombstone grace) unsent";
     }
     // The next round waits as long as the node-wide rate limit asks.
     round->wait_us = options_.limiter ? options_.limiter->take(bytes, env_.now_us()) : 0;

@@ -45,6 +45,11 @@ struct ReplicaOptions {
   // The node-wide budget of background bytes that replay shares with range
   // streams (none: no limit). Outlives the service.
   RateLimiter* limiter = nullptr;
+  // A hint whose newest write is older than this (by its coordinator's wall
+  // clock) is dropped, not handed over: by then the tombstone of a delete that
+  // superseded it may have been collected, and handing it over would bring the
+  // deleted value back. The node sets it to the tombstone grace; 0: no limit.
+  uint64_t hint_max_age_ms = 0;
 };
 
 class ReplicaService {

@@ -510,5 +510,34 @@ TEST_CASE("coordinator: check refuses what cannot run, naming the problem", "[co
   CHECK(k.ok());
 }
 
+TEST_CASE("hint replay: a hint older than the tombstone grace is dropped unsent, a younger one handed over",
+          "[coordinator][hints]") {
+  Harness h;
+  ReplicaService replayer(h.host, Logger("test", LogLevel::kError), h.view, h.store, h.peers, h.stats, h.drain,
+                          ReplicaOptions{.hint_replay_interval_us = 10 * kMs, .hint_max_age_ms = 60'000});
+  std::vector<std::string> keys;  // two keys n2 replicates
+  for (int i = 0; keys.size() < 2; ++i) {
+    std::string k = "hinted" + std::to_string(i);
+    if (h.view.replicas_of(h.ks(), k).contains(2)) keys.push_back(k);
+  }
+  const uint64_t now = h.host.wall_ms();
+  int kept = 0;
+  replayer.keep_hint(2, "default", keys[0], Harness::version("old", 1, now - 120'000), [&](Status s) { kept += s.ok(); });
+  replayer.keep_hint(2, "default", keys[1], Harness::version("new", 1, now - 1'000), [&](Status s) { kept += s.ok(); });
+  h.settle();
+  REQUIRE(kept == 2);
+  replayer.start();
+  h.settle(50);
+  // Only the young hint went out.
+  REQUIRE(h.peers.calls.size() == 1);
+  CHECK(std::get<wire::ReplicaWrite>(h.peers.calls[0].request).key == keys[1]);
+  CHECK(h.stats.get(Counter::kHintsExpired) == 1);
+  h.peers.answer(0, wire::ReplicaWriteReply{h.view.epoch()});
+  h.settle(50);
+  CHECK(replayer.hints().count() == 0);
+  CHECK(h.stats.get(Counter::kHintsDelivered) == 1);
+  replayer.stop();
+}
+
 }  // namespace
 }  // namespace tally
