@@ -72,6 +72,7 @@ META_BENCH := $(BUILD)/bench/meta_bench
 HINT_BENCH := $(BUILD)/bench/hint_bench
 STREAM_BENCH := $(BUILD)/bench/stream_bench
 AE_BENCH   := $(BUILD)/bench/ae_bench
+CPU_BENCH  := $(BUILD)/bench/cpu_bench
 TALLY_BENCH:= $(BUILD)/tally-bench
 
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
@@ -148,6 +149,11 @@ $(AE_BENCH): $(call obj,bench/ae_bench.cpp) $(SIMLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# Server CPU per SET and GET under redis-benchmark (real tallyd processes).
+$(CPU_BENCH): $(call obj,bench/cpu_bench.cpp) $(SIMLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # The quorum benchmark: a real cluster through the client library, or the
 # simulator (--sim), which is why it links the simulator's library too. It
 # shares the machine with the nodes it measures, so it allocates with jemalloc too.
@@ -185,12 +191,13 @@ asan: deps
 	@BUILD=build-asan bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH) $(STREAM_BENCH) $(AE_BENCH)
+	@$(MAKE) --no-print-directory -j2 all $(MICRO_BIN) $(META_BENCH) $(HINT_BENCH) $(STREAM_BENCH) $(AE_BENCH) $(CPU_BENCH)
 	$(MICRO_BIN)
 	BUILD=$(BUILD) $(META_BENCH)
 	BUILD=$(BUILD) $(HINT_BENCH)
 	BUILD=$(BUILD) $(STREAM_BENCH) --mib 256
 	BUILD=$(BUILD) $(AE_BENCH)
+	BUILD=$(BUILD) $(CPU_BENCH) --runs 3
 
 # ---- local cluster -----------------------------------------------------------
 cluster: deps

@@ -55,6 +55,7 @@ class TallydProcess {
   bool running();
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
+  pid_t pid() const { return pid_; }  // -1 until started
 
  private:
   std::string config_, node_id_, log_path_, join_;
