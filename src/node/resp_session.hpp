@@ -104,6 +104,10 @@ struct RespSessionOptions {
   size_t max_pipeline = 1024;
   uint64_t client_id = 0;  // CLIENT ID, HELLO: the connection's id
   std::string version;     // HELLO's "version" field: tally's
+  // requirepass: until AUTH (or HELLO ... AUTH) gives it, every command but
+  // AUTH, HELLO and QUIT is answered NOAUTH. Empty: no password.
+  std::string password;
+  std::function<void()> wrong_password;  // counts a refused password
 };
 
 class RespSession {
@@ -117,6 +121,8 @@ class RespSession {
   // Bytes from the client, cut anywhere. Runs every complete command (up to
   // max_pipeline in flight); replies reach RespConnection::send in order.
   void on_data(std::string_view bytes);
+  // Input received and not yet run as a whole command (the parser's buffer).
+  size_t unparsed_bytes() const { return parser_.buffered(); }
 
   // Commands received and not yet answered.
   size_t in_flight() const { return slots_.size(); }
@@ -218,6 +224,9 @@ class RespSession {
   RespConnection& conn_;
   RespSessionOptions options_;
   resp::Parser parser_;
+  bool authenticated_ = false;  // gave the password (or none is needed)
+  // AUTH's check: true when `password` (for user `user`) is right; counts a wrong one.
+  bool check_password(std::string_view user, std::string_view password);
   Settings settings_;
   std::string client_name_;
   std::deque<Slot> slots_;
