@@ -215,15 +215,22 @@ void RespSession::on_data(std::string_view bytes) {
 void RespSession::pump() {
   if (pumping_ || closed_) return;
   pumping_ = true;
-  while (!closing_ && slots_.size() < options_.max_pipeline) {
-    Args args;
-    Result<bool> got = parser_.next(args);
-    if (!got.ok()) {
-      protocol_error(got.status());
-      break;
+  for (;;) {
+    while (!closing_ && slots_.size() < options_.max_pipeline) {
+      Args args;
+      Result<bool> got = parser_.next(args);
+      if (!got.ok()) {
+        protocol_error(got.status());
+        break;
+      }
+      if (!*got) break;
+      run(args);
     }
-    if (!*got) break;
-    run(args);
+    // Commands that finished at once (ECHO, PING, errors) free their slots
+    // here: the commands already read behind them run now, not on the next read.
+    const size_t before = slots_.size();
+    flush();
+    if (closed_ || closing_ || slots_.size() == before) break;
   }
   pumping_ = false;
   // One send for every reply the batch completed at once.
@@ -340,14 +347,15 @@ void RespSession::finish(SlotId slot, std::string reply) {
 }
 
 void RespSession::flush() {
-  std::string out;
   while (!slots_.empty() && slots_.front().ready) {
-    out += slots_.front().reply;
+    batch_ += slots_.front().reply;
     slots_.pop_front();
     ++first_slot_;
   }
-  if (!out.empty()) conn_.send(std::move(out));
-  if (closing_ && slots_.empty() && !closed_) {
+  const bool close_now = closing_ && slots_.empty() && !closed_;
+  // While pumping, replies gather: a batch answered at once leaves in one send.
+  if (!batch_.empty() && (!pumping_ || close_now)) conn_.send(std::exchange(batch_, {}));
+  if (close_now) {
     closed_ = true;
     conn_.close(close_why_);
   }

@@ -101,7 +101,11 @@ struct RespSessionOptions {
   resp::Limits limits;
   // Commands a client may have in flight (pipelining depth) before the
   // session stops reading from it; it reads again once half are answered.
-  size_t max_pipeline = 1024;
+  // Small, because the node holds what a command in flight reads: 8 GETs
+  // of a 4 MiB value hold about 65 MiB at their coordinator, 150 of them
+  // held 1.2 GB (docs/security.md). Replies still pipeline: a client may
+  // send as deep as it likes, TCP holds the rest back.
+  size_t max_pipeline = 8;
   uint64_t client_id = 0;  // CLIENT ID, HELLO: the connection's id
   std::string version;     // HELLO's "version" field: tally's
   // requirepass: until AUTH (or HELLO ... AUTH) gives it, every command but
@@ -236,6 +240,7 @@ class RespSession {
   std::deque<Waiting> waiting_;
   bool starting_ = false;
   bool pumping_ = false;
+  std::string batch_;  // replies gathered while pumping, sent once at its end
   bool paused_ = false;
   bool closing_ = false;
   bool closed_ = false;

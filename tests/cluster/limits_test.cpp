@@ -176,3 +176,39 @@ TEST_CASE(
   }
   ::close(fd);
 }
+
+TEST_CASE("150 pipelined RESP GETs of a 4 MiB value, replies unread: every node's memory stays bounded",
+          "[cluster][limits][redis]") {
+  LocalCluster c({3, "buffered", "", /*resp=*/true});
+  REQUIRE(c.start().ok());
+  auto client = connect_client(c.endpoints());
+  REQUIRE(client->put("big", std::string(4 * kMiB, 'b'), {.w = 3}).ok());
+  std::vector<uint64_t> idle, peak;
+  for (auto& n : c.nodes) {
+    idle.push_back(n->rss_bytes());
+    peak.push_back(0);
+  }
+  std::string gets;
+  for (int i = 0; i < 150; ++i) gets += "GET big\r\n";
+  int fd = open_to(c.specs[0].resp_port);
+  size_t off = 0;
+  auto until = Clock::now() + 3s;  // the attack's length
+  int writes_ok = 0, writes = 0;
+  while (Clock::now() < until) {
+    push(fd, gets, &off);
+    for (size_t i = 0; i < c.nodes.size(); ++i) peak[i] = std::max(peak[i], c.nodes[i]->rss_bytes());
+    ++writes;
+    writes_ok += client->put("other" + std::to_string(writes), "v", {.w = 3}).ok();
+  }
+  for (size_t i = 0; i < c.nodes.size(); ++i) {
+    WARN(c.specs[i].id << ": idle RSS " << idle[i] / kMiB << " MiB, peak " << peak[i] / kMiB << " MiB");
+    CHECK(peak[i] < idle[i] + kRssBound);
+  }
+  CHECK(writes_ok == writes);
+  for (auto& n : c.nodes) {
+    auto st = client->status(n->endpoint());
+    REQUIRE(st.ok());
+    CHECK(st->field("peers").find(":down") == std::string::npos);
+  }
+  ::close(fd);
+}
