@@ -38,7 +38,9 @@ start() {
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       echo "cluster: $id already running (pid $(cat "$pidfile"))"
     else
-      nohup "$tallyd" --config "$config" --node "$id" >>"$RUN_DIR/$id.log" 2>&1 &
+      # Fault injection on: this cluster is for trying tally out and for
+      # tally-bench --fault (faults still need the cluster secret).
+      nohup "$tallyd" --config "$config" --node "$id" --enable-fault-injection >>"$RUN_DIR/$id.log" 2>&1 &
       echo $! >"$pidfile"
     fi
     endpoints="${endpoints:+$endpoints,}$listen"
