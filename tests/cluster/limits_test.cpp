@@ -210,5 +210,33 @@ TEST_CASE("150 pipelined RESP GETs of a 4 MiB value, replies unread: every node'
     REQUIRE(st.ok());
     CHECK(st->field("peers").find(":down") == std::string::npos);
   }
+  // Its replies piled up past output_limit_mb: the connection was cut.
+  CHECK(eventually([&] { return closed_by_node(fd); }, 10000ms));
+  CHECK_THAT(c.nodes[0]->log(), Catch::Contains("(limits.output_limit_mb)") || Catch::Contains("output_limit_mb ("));
   ::close(fd);
+}
+
+TEST_CASE("an idle connection is closed after idle_timeout_s; a busy one is not", "[cluster][limits]") {
+  TempDir dir;
+  int port = free_port();
+  std::string cfg = write_config(dir.path, {{"n1", port}}, "buffered", "[limits]\nidle_timeout_s = 1\n");
+  TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
+  REQUIRE(node.start().ok());
+  int idle = open_to(port);
+  int busy = open_to(port);
+  std::string ping;
+  net::encode_frame(wire::Message{1, wire::PingRequest{}}, ping);
+  bool idle_closed = false;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && !idle_closed) {
+    size_t off = 0;
+    push(busy, ping, &off);  // a ping every 100 ms keeps it in use
+    ::usleep(100000);
+    idle_closed = closed_by_node(idle);
+  }
+  CHECK(idle_closed);
+  CHECK(!closed_by_node(busy));
+  CHECK_THAT(node.log(), Catch::Contains("(limits.idle_timeout_s)"));
+  ::close(idle);
+  ::close(busy);
 }
