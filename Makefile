@@ -16,7 +16,8 @@ CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Wno-maybe-uninitialized -pthread \
             -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN)
 LDFLAGS  += -pthread $(SAN)
-LDLIBS   := -lleveldb -lxxhash -luv -ldl -lrt
+# libcrypto: HMAC-SHA256 and nonces of the peer handshake (src/common/auth.cpp only).
+LDLIBS   := -lleveldb -lxxhash -luv -lcrypto -ldl -lrt
 # tallyd allocates with jemalloc: under a put load the node spends about 20%
 # of its time in glibc's malloc and free, and serves 10-20% more puts with
 # jemalloc (docs/benchmarks.md). Sanitizer builds keep their own allocator.
@@ -25,7 +26,7 @@ MALLOC_LIBS ?= -ljemalloc
 # Debian packages the build and the tests need (`make deps` installs missing ones).
 DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
             libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev redis-tools \
-            libjemalloc-dev
+            libjemalloc-dev libssl-dev
 
 # ---- sources -----------------------------------------------------------------
 # The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh
@@ -104,10 +105,10 @@ $(TALLYD): $(call obj,src/node/tallyd_main.cpp) $(LIB)
 
 # The CLI is a client like any other program: only the public library.
 $(TALLY): $(call obj,$(wildcard cli/*.cpp)) $(CLIENTLIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
+	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash -lcrypto
 
 $(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
-	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash
+	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash -lcrypto
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to
 # compile, so it is built once and shared.

@@ -34,6 +34,10 @@ struct BenchSettings {
   std::string fault_node;  // empty: the last member
 
   std::vector<std::string> endpoints;  // "host:port" of nodes (cluster mode)
+  // The cluster secret's file (cluster mode): creating the keyspace and
+  // setting faults are administrators' requests. The nodes must run with
+  // --enable-fault-injection for --fault.
+  std::string secret_file;
 
   int sim_nodes = 5;
   sim::NetworkFaults sim_network;  // the latency model, parsed from --sim-latency

@@ -288,6 +288,7 @@ Result<std::vector<ConfigResult>> run_on_cluster(const BenchSettings& settings,
   options.endpoints = settings.endpoints;
   options.keyspace = settings.keyspace;
   options.request_timeout_ms = kRequestTimeoutMs;
+  options.secret_file = settings.secret_file;
   auto admin_or = Client::connect(options);
   if (!admin_or.ok()) return admin_or.status();
   Client& admin = **admin_or;

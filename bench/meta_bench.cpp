@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
     ClientOptions o;
     o.endpoints = {survivors};
     o.request_timeout_ms = 10000;
+    o.secret_file = secret_file();
     auto c = Client::connect(o);
     nodes[leader]->kill9();
     auto killed = Clock::now();

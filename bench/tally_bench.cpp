@@ -162,6 +162,10 @@ int main(int argc, char** argv) {
   app.add_option("-e,--endpoints", endpoints, "comma-separated host:port of nodes (cluster mode)")
       ->envname("TALLY_ENDPOINTS")
       ->capture_default_str();
+  app.add_option("--secret-file", s.secret_file,
+                 "cluster mode: the cluster secret's file, to create the keyspace and set faults (the nodes "
+                 "must run with --enable-fault-injection for --fault)")
+      ->envname("TALLY_SECRET_FILE");
   app.add_option("-k,--keyspace", s.keyspace, "keyspace to read and write")->capture_default_str();
   app.add_option(
          "--n", s.n,

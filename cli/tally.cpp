@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -94,6 +95,8 @@ std::string json_string(const std::string& s) {
 struct Globals {
   std::string endpoints = "127.0.0.1:7401";
   std::string keyspace = "default";
+  std::string secret_file;  // administrators: the cluster secret (--secret-file, TALLY_SECRET_FILE)
+  std::string password;     // nodes with requirepass (--password, TALLY_PASSWORD)
   uint32_t timeout_ms = 0;
   bool json = false;
 };
@@ -353,6 +356,8 @@ tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
   tally::ClientOptions o;
   o.endpoints = {g.endpoints};
   o.keyspace = g.keyspace;
+  o.secret_file = g.secret_file;
+  o.password = g.password;
   return tally::Client::connect(o);
 }
 
@@ -368,6 +373,11 @@ int main(int argc, char** argv) {
       ->envname("TALLY_ENDPOINTS")
       ->capture_default_str();
   app.add_option("-k,--keyspace", g.keyspace, "keyspace of the key")->capture_default_str();
+  app.add_option("--secret-file", g.secret_file,
+                 "the cluster secret's file ([cluster] secret_file): administrators' commands (node, keyspace, "
+                 "repair) need it")
+      ->envname("TALLY_SECRET_FILE");
+  app.add_option("--password", g.password, "the nodes' requirepass, when they have one")->envname("TALLY_PASSWORD");
   app.add_option("--timeout", g.timeout_ms, "the node's quorum timeout in ms (0: the node's default)");
   app.add_flag("--json", g.json, "print results as JSON");
   app.footer(
@@ -408,7 +418,7 @@ int main(int argc, char** argv) {
       "  tally get user:42              a quorum read (R of the keyspace)\n"
       "  tally ring user:42             the nodes that hold user:42, in preference order\n"
       "  tally get user:42 --replica n3 what n3 stores for user:42: versions, tombstones, clock\n"
-      "Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
+      "Global options: --endpoints, --keyspace, --timeout, --json, --secret-file, --password (see `tally --help`).");
 
   // del
   auto* del = app.add_subcommand("del", "delete a key (writes a tombstone)");
@@ -483,16 +493,17 @@ int main(int argc, char** argv) {
   std::string repair_node;
   repair->add_option("--node", repair_node, "only this node (by name); default: every member");
   repair->footer("With --keyspace, only that keyspace; without, every keyspace. Prints a progress line until "
-                 "every node is done.\nGlobal options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
+                 "every node is done.\nGlobal options: --endpoints, --keyspace, --timeout, --json, --secret-file, --password (see `tally --help`).");
 
   for (auto* sub : {put, del, status, ring, cluster, node, keyspace}) {
-    sub->footer("Global options: --endpoints, --keyspace, --timeout, --json (see `tally --help`).");
+    sub->footer("Global options: --endpoints, --keyspace, --timeout, --json, --secret-file, --password (see `tally --help`).");
   }
 
   // An unknown command is named, rather than reported as a missing one.
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-e" || a == "--endpoints" || a == "-k" || a == "--keyspace" || a == "--timeout") {
+    if (a == "-e" || a == "--endpoints" || a == "-k" || a == "--keyspace" || a == "--timeout" ||
+        a == "--secret-file" || a == "--password") {
       ++i;
       continue;
     }
@@ -535,12 +546,21 @@ int main(int argc, char** argv) {
       if (put_file.empty() || put_file == "-") {
         buf << std::cin.rdbuf();
       } else {
+        std::error_code ec;
+        if (std::filesystem::is_directory(put_file, ec)) {
+          std::fprintf(stderr, "tally: put: %s is a directory, not a file\n", put_file.c_str());
+          return kUsage;
+        }
         std::ifstream in(put_file, std::ios::binary);
         if (!in) {
           std::fprintf(stderr, "tally: put: cannot read %s\n", put_file.c_str());
           return kUsage;
         }
         buf << in.rdbuf();
+        if (in.bad()) {
+          std::fprintf(stderr, "tally: put: reading %s failed\n", put_file.c_str());
+          return kUsage;
+        }
       }
       value = buf.str();
     }

@@ -17,6 +17,17 @@ tally="$BUILD/tally"
 usage() { echo "usage: $0 start|stop [CONFIG]" >&2; exit 2; }
 [ -n "$cmd" ] || usage
 [ -f "$config" ] || { echo "cluster: no config file $config" >&2; exit 2; }
+# The cluster secret the config names ([cluster] secret_file): made on first
+# start, 32 random bytes in base64, readable by its owner only.
+secret=$(sed -n 's/^secret_file *= *"\(.*\)".*/\1/p' "$config" | head -1)
+if [ -n "$secret" ]; then
+  case "$secret" in /*) ;; *) secret="$(dirname "$config")/$secret" ;; esac
+  if [ "$cmd" = start ] && [ ! -f "$secret" ]; then
+    mkdir -p "$(dirname "$secret")"
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$secret")
+    echo "cluster: made the cluster secret $secret"
+  fi
+fi
 nodes=$("$tallyd" --config "$config" --list-nodes)
 mkdir -p "$RUN_DIR"
 
@@ -27,7 +38,9 @@ start() {
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       echo "cluster: $id already running (pid $(cat "$pidfile"))"
     else
-      nohup "$tallyd" --config "$config" --node "$id" >>"$RUN_DIR/$id.log" 2>&1 &
+      # Fault injection on: this cluster is for trying tally out and for
+      # tally-bench --fault (faults still need the cluster secret).
+      nohup "$tallyd" --config "$config" --node "$id" --enable-fault-injection >>"$RUN_DIR/$id.log" 2>&1 &
       echo $! >"$pidfile"
     fi
     endpoints="${endpoints:+$endpoints,}$listen"
@@ -55,7 +68,8 @@ start() {
   cat <<EOM
 
 The cluster is up. Try:
-  export TALLY_ENDPOINTS=$endpoints
+  export TALLY_ENDPOINTS=$endpoints${secret:+
+  export TALLY_SECRET_FILE=$secret   # for node, keyspace and repair commands}
   $tally put greeting hello
   $tally get greeting
   $tally status

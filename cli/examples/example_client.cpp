@@ -42,10 +42,11 @@ int main(int argc, char** argv) {
   if (!got.ok()) return failed("get", got.status());
   if (got->values != std::vector<std::string>{"hello"}) return failed("get", tally::Status::Internal("wrong value"));
   // A put with the context of what was read supersedes it (no sibling).
-  if (auto r = c.put("example:greeting", "hello again", {.context = got->context}); !r.ok()) {
-    return failed("put with context", r.status());
-  }
-  if (auto s = c.del("example:greeting"); !s.ok()) return failed("del", s);
+  auto again = c.put("example:greeting", "hello again", {.context = got->context});
+  if (!again.ok()) return failed("put with context", again.status());
+  // A delete with the context of the version it removes supersedes it on
+  // every replica, even one the put has not reached yet.
+  if (auto s = c.del("example:greeting", {.context = *again}); !s.ok()) return failed("del", s);
   auto gone = c.get("example:greeting");
   if (!gone.ok()) return failed("get after del", gone.status());
   if (gone->found()) return failed("get after del", tally::Status::Internal("the key is still there"));

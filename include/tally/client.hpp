@@ -64,6 +64,15 @@ struct ClientOptions {
   int connections_per_node = 2;
   // How often the cluster map is fetched again (0: only when needed).
   uint32_t ring_refresh_ms = 2000;
+  // Administrators: the file holding the cluster secret ([cluster]
+  // secret_file). When set, every connection first proves the secret to the
+  // node (and the node to the client); metadata changes, repair and fault
+  // injection are refused on connections that did not. connect() fails with
+  // kInvalidArgument when the file cannot be read or is open to other users.
+  std::string secret_file;
+  // The password of nodes with requirepass, sent first on every connection.
+  // A wrong one fails requests with kUnauthenticated ("wrong password").
+  std::string password;
 };
 
 struct WriteOptions {

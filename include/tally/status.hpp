@@ -33,6 +33,7 @@ enum class Code : uint8_t {
   kInternal = 13,         // a bug: an invariant did not hold
   kAborted = 14,          // the operation was cancelled (shutdown, leadership lost)
   kStaleEpoch = 15,       // routed by an older cluster map than a ring movement's: refresh and retry
+  kUnauthenticated = 16,  // the connection has not proved the cluster secret (or the password) this needs
 };
 
 // The short stable name of a code ("quorum not reached"), for messages and logs.
@@ -59,6 +60,7 @@ class Status {
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
   static Status StaleEpoch(std::string m) { return {Code::kStaleEpoch, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

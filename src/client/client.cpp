@@ -7,6 +7,7 @@
 
 #include "client/engine.hpp"
 #include "common/address.hpp"
+#include "common/auth.hpp"
 
 namespace tally {
 
@@ -271,8 +272,8 @@ struct Calls {
 
 class SyncClient final : public Client {
  public:
-  SyncClient(ClientOptions options, std::vector<HostPort> endpoints)
-      : engine_(std::move(options), std::move(endpoints)), calls_(engine_) {}
+  SyncClient(ClientOptions options, std::vector<HostPort> endpoints, std::string secret)
+      : engine_(std::move(options), std::move(endpoints), std::move(secret)), calls_(engine_) {}
 
   Result<std::string> put(std::string_view key, std::string_view value, const WriteOptions& o) override {
     Status bad = Calls::check_write(key, o);
@@ -501,8 +502,8 @@ class SyncClient final : public Client {
 
 class AsyncClientImpl final : public AsyncClient {
  public:
-  AsyncClientImpl(ClientOptions options, std::vector<HostPort> endpoints)
-      : engine_(std::move(options), std::move(endpoints)), calls_(engine_) {}
+  AsyncClientImpl(ClientOptions options, std::vector<HostPort> endpoints, std::string secret)
+      : engine_(std::move(options), std::move(endpoints), std::move(secret)), calls_(engine_) {}
 
   void put(std::string_view key, std::string_view value, const WriteOptions& o, PutDone done) override {
     Status bad = Calls::check_write(key, o);
@@ -563,30 +564,41 @@ class AsyncClientImpl final : public AsyncClient {
 namespace {
 
 // Checks the options both faces take; the endpoints, parsed.
-Result<std::vector<HostPort>> checked(ClientOptions& options) {
+struct Checked {
+  std::vector<HostPort> endpoints;
+  std::string secret;  // the contents of options.secret_file
+};
+
+Result<Checked> checked(ClientOptions& options) {
   if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
-  std::vector<HostPort> eps;
+  Checked c;
   for (const auto& e : options.endpoints) {
     auto list = parse_endpoint_list(e);
     if (!list.ok()) return list.status();
-    eps.insert(eps.end(), list->begin(), list->end());
+    c.endpoints.insert(c.endpoints.end(), list->begin(), list->end());
   }
   if (options.keyspace.empty()) options.keyspace = "default";
-  return eps;
+  if (!options.secret_file.empty()) {
+    auto secret = auth::read_secret_file(options.secret_file);
+    if (!secret.ok()) return Status::InvalidArgument(secret.status().message());
+    c.secret = std::move(*secret);
+  }
+  return c;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
-  auto eps = checked(options);
-  if (!eps.ok()) return eps.status();
-  return std::unique_ptr<Client>(new SyncClient(std::move(options), std::move(*eps)));
+  auto c = checked(options);
+  if (!c.ok()) return c.status();
+  return std::unique_ptr<Client>(new SyncClient(std::move(options), std::move(c->endpoints), std::move(c->secret)));
 }
 
 Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(ClientOptions options) {
-  auto eps = checked(options);
-  if (!eps.ok()) return eps.status();
-  return std::unique_ptr<AsyncClient>(new AsyncClientImpl(std::move(options), std::move(*eps)));
+  auto c = checked(options);
+  if (!c.ok()) return c.status();
+  return std::unique_ptr<AsyncClient>(
+      new AsyncClientImpl(std::move(options), std::move(c->endpoints), std::move(c->secret)));
 }
 
 std::future<Result<std::string>> AsyncClient::put(std::string_view key, std::string_view value,

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/auth.hpp"
 #include "net/codec.hpp"
 
 namespace tally::client {
@@ -44,7 +45,16 @@ struct Engine::Conn {
   uint64_t queued = 0;   // bytes ever queued on this connection
   uint64_t written = 0;  // bytes ever written to the socket
   net::FrameReader reader{kMaxReplyBytes};
+  // While the node has not proved the secret: our nonce, and the requests'
+  // frames held back until it has (they then follow our proof).
+  bool received = false;  // any byte from the node yet
+  bool handshaking = false;
+  std::string nonce;
+  std::string held;
 };
+
+// A request whose frame is held back has no place in the stream yet.
+constexpr uint64_t kNotInStream = UINT64_MAX;
 
 struct Engine::Pool {
   std::vector<std::unique_ptr<Conn>> conns;
@@ -63,8 +73,8 @@ struct Engine::Pending {
   Status last_answer;  // the last node's "did not run it" answer
 };
 
-Engine::Engine(ClientOptions options, std::vector<HostPort> endpoints)
-    : options_(std::move(options)), endpoints_(std::move(endpoints)) {
+Engine::Engine(ClientOptions options, std::vector<HostPort> endpoints, std::string secret)
+    : options_(std::move(options)), endpoints_(std::move(endpoints)), secret_(std::move(secret)) {
   if (options_.connections_per_node < 1) options_.connections_per_node = 1;
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   thread_ = std::thread([this] { run(); });
@@ -252,10 +262,15 @@ void Engine::dispatch(std::unique_ptr<Pending> p) {
     }
     p->id = next_id_++;
     p->conn = c;
-    p->stream_start = c->queued;
-    size_t before = c->out.size();
-    net::encode_frame(wire::Message{p->id, p->req.body}, c->out);
-    c->queued += c->out.size() - before;
+    if (c->handshaking) {
+      p->stream_start = kNotInStream;
+      net::encode_frame(wire::Message{p->id, p->req.body}, c->held);
+    } else {
+      p->stream_start = c->queued;
+      size_t before = c->out.size();
+      net::encode_frame(wire::Message{p->id, p->req.body}, c->out);
+      c->queued += c->out.size() - before;
+    }
     uint64_t id = p->id;
     pending_[id] = std::move(p);
     return;  // sent by the loop before it next waits
@@ -275,6 +290,19 @@ Engine::Conn* Engine::conn_to(const HostPort& addr, std::string* error) {
       pool->down_until = Clock::now() + kDownFor;
       *error = "cannot connect to " + name + ": " + why;
       return nullptr;
+    }
+    if (secret_.empty() && !options_.password.empty()) {
+      // Pipelined: the node takes it before the requests that follow.
+      size_t before = c->out.size();
+      net::encode_frame(wire::Message{0, wire::AuthPassword{options_.password}}, c->out);
+      c->queued += c->out.size() - before;
+    }
+    if (!secret_.empty()) {
+      c->handshaking = true;
+      c->nonce = auth::fresh_nonce();
+      size_t before = c->out.size();
+      net::encode_frame(wire::Message{0, wire::AuthHello{c->nonce, "client"}}, c->out);
+      c->queued += c->out.size() - before;
     }
     pool->conns.push_back(std::move(c));
   }
@@ -350,6 +378,13 @@ void Engine::on_readable(Conn& c) {
   for (;;) {
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n > 0) {
+      if (!c.received && (buf[0] == '-' || buf[0] == '+')) {
+        // No frame of ours starts so (it would announce 700 MiB): a Redis
+        // protocol reply, "-ERR Protocol error" most likely.
+        return close_conn(c, Status::ProtocolError(c.name + " answers in the Redis protocol (RESP): is it the "
+                                                            "node's resp_listen port instead of its listen port?"));
+      }
+      c.received = true;
       Status s = c.reader.feed(std::string_view(buf, static_cast<size_t>(n)));
       if (!s.ok()) return close_conn(c, Status::ProtocolError("bad frame from " + c.name + ": " + s.message()));
       if (static_cast<size_t>(n) < sizeof buf) break;
@@ -364,6 +399,15 @@ void Engine::on_readable(Conn& c) {
   while (c.fd >= 0 && c.reader.next(payload)) {
     auto msg = net::decode_payload(payload);
     if (!msg.ok()) return close_conn(c, Status::ProtocolError("bad reply from " + c.name + ": " + msg.status().message()));
+    if (msg->request_id == 0) {
+      if (c.handshaking) {
+        on_handshake_reply(c, *msg);
+      } else if (auto* e = std::get_if<wire::ErrorReply>(&msg->body)) {
+        // The node refused our password: the requests behind it are refused too.
+        return close_conn(c, Status(e->code, c.name + ": " + e->message));
+      }
+      continue;  // AuthOk, or a handshake message out of turn
+    }
     auto it = pending_.find(msg->request_id);
     // A reply nobody waits for any more (timed out): drop it.
     if (it == pending_.end() || it->second->conn != &c) continue;
@@ -385,6 +429,32 @@ void Engine::on_readable(Conn& c) {
     }
     finish(std::move(p), std::move(*msg));
   }
+}
+
+void Engine::on_handshake_reply(Conn& c, const wire::Message& msg) {
+  if (auto* e = std::get_if<wire::ErrorReply>(&msg.body)) {
+    return close_conn(c, Status(e->code, c.name + " refused the handshake: " + e->message));
+  }
+  auto* challenge = std::get_if<wire::AuthChallenge>(&msg.body);
+  if (!challenge) {
+    return close_conn(c, Status::ProtocolError(c.name + " answered the handshake with a " +
+                                               std::string(wire::name_of(msg.body))));
+  }
+  if (!auth::proof_matches(auth::acceptor_proof(secret_, c.nonce, challenge->nonce), challenge->proof)) {
+    return close_conn(c, Status::Unauthenticated(c.name + " did not prove the cluster secret (another secret_file?)"));
+  }
+  c.handshaking = false;
+  size_t before = c.out.size();
+  net::encode_frame(wire::Message{0, wire::AuthProof{auth::connector_proof(secret_, c.nonce, challenge->nonce)}},
+                    c.out);
+  c.queued += c.out.size() - before;
+  // The held requests now take their place in the stream, in the order sent.
+  for (auto& [id, p] : pending_) {
+    if (p->conn == &c && p->stream_start == kNotInStream) p->stream_start = c.queued;
+  }
+  c.out += c.held;
+  c.queued += c.held.size();
+  c.held.clear();
 }
 
 void Engine::close_conn(Conn& c, const Status& why) {

@@ -47,7 +47,9 @@ struct Request {
 
 class Engine {
  public:
-  Engine(ClientOptions options, std::vector<HostPort> endpoints);
+  // With a `secret` (the cluster secret's bytes), every connection proves it
+  // before it carries a request (common/auth.hpp).
+  Engine(ClientOptions options, std::vector<HostPort> endpoints, std::string secret = {});
   ~Engine();  // fails what is in flight with kAborted
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -74,6 +76,9 @@ class Engine {
   void on_readable(Conn& c);
   void close_conn(Conn& c, const Status& why);
   void on_reply(wire::Message msg);
+  // The node's answer to our hello: on a proof that holds, our proof and the
+  // requests held back go out; otherwise the connection closes.
+  void on_handshake_reply(Conn& c, const wire::Message& msg);
   void retry_or_fail(std::unique_ptr<Pending> p, const Status& why, bool may_have_run);
   void finish(std::unique_ptr<Pending> p, Result<wire::Message> result);
   void expire(Clock::time_point now);
@@ -82,6 +87,7 @@ class Engine {
 
   ClientOptions options_;
   std::vector<HostPort> endpoints_;
+  std::string secret_;
   std::thread thread_;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "common/auth.hpp"
+
 namespace tally {
 
 std::string_view durability_name(Durability d) {
@@ -99,8 +101,16 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
 
   if (root.contains("cluster")) {
     const auto& t = r.table(root.at("cluster"), "cluster");
-    r.only(t, "cluster.", {"name", "voters"});
+    r.only(t, "cluster.", {"name", "voters", "secret_file", "requirepass"});
+    if (t.contains("requirepass")) cfg.requirepass = r.str(t.at("requirepass"), "cluster.requirepass");
     if (t.contains("name")) cfg.name = r.str(t.at("name"), "cluster.name");
+    if (t.contains("secret_file")) {
+      cfg.secret_file = r.str(t.at("secret_file"), "cluster.secret_file");
+      if (cfg.secret_file.empty()) r.fail(t.at("secret_file"), "cluster.secret_file", "must not be empty");
+      if (std::filesystem::path(cfg.secret_file).is_relative()) {
+        cfg.secret_file = (std::filesystem::path(base_dir) / cfg.secret_file).lexically_normal().string();
+      }
+    }
     if (t.contains("voters")) {
       const auto& v = t.at("voters");
       if (!v.is_array()) r.fail(v, "cluster.voters", "expected an array of node ids");
@@ -127,7 +137,17 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   }
   if (root.contains("limits")) {
     const auto& t = r.table(root.at("limits"), "limits");
-    r.only(t, "limits.", {"max_key_bytes", "max_value_bytes", "max_frame_bytes"});
+    r.only(t, "limits.", {"max_key_bytes", "max_value_bytes", "max_frame_bytes", "max_connections", "idle_timeout_s",
+                          "frame_timeout_s", "input_budget_mb", "output_pause_kb", "output_limit_mb"});
+    auto u32 = [&](const char* key, uint32_t& out, int64_t lo, int64_t hi) {
+      if (t.contains(key)) out = static_cast<uint32_t>(r.integer(t.at(key), std::string("limits.") + key, lo, hi));
+    };
+    u32("max_connections", cfg.limits.max_connections, 0, 1'000'000);
+    u32("idle_timeout_s", cfg.limits.idle_timeout_s, 0, 86'400 * 7);
+    u32("frame_timeout_s", cfg.limits.frame_timeout_s, 0, 3600);
+    u32("input_budget_mb", cfg.limits.input_budget_mb, 1, 1 << 20);
+    u32("output_pause_kb", cfg.limits.output_pause_kb, 64, 1 << 20);
+    u32("output_limit_mb", cfg.limits.output_limit_mb, 1, 1 << 16);
     constexpr int64_t kMaxFrame = 256LL * 1024 * 1024;
     if (t.contains("max_key_bytes"))
       cfg.limits.max_key_bytes = r.integer(t.at("max_key_bytes"), "limits.max_key_bytes", 1, 1 << 20);
@@ -307,7 +327,12 @@ Result<ClusterConfig> load_config(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   auto base = std::filesystem::absolute(path).parent_path().string();
-  return parse_config(text.str(), path, base);
+  auto cfg = parse_config(text.str(), path, base);
+  if (!cfg.ok() || cfg->secret_file.empty()) return cfg;
+  auto secret = auth::read_secret_file(cfg->secret_file);
+  if (!secret.ok()) return Status::ConfigError(path + ": cluster.secret_file: " + secret.status().message());
+  cfg->secret = std::move(*secret);
+  return cfg;
 }
 
 }  // namespace tally

@@ -31,6 +31,16 @@ struct Limits {
   uint32_t max_key_bytes = 64 * 1024;
   uint32_t max_value_bytes = 4 * 1024 * 1024;
   uint32_t max_frame_bytes = 16 * 1024 * 1024;
+  // What one client may hold of a node (docs/security.md, "Limits"); they
+  // apply to the connections a node accepts, wire protocol and RESP alike.
+  // Connections open at once; 0: the process's file limit less the files
+  // kept for the store and the node's own connections.
+  uint32_t max_connections = 0;
+  uint32_t idle_timeout_s = 300;   // no byte either way this long: closed (0: never)
+  uint32_t frame_timeout_s = 30;   // a frame (or RESP command) begun must end within this (0: no limit)
+  uint32_t input_budget_mb = 64;   // unfinished input of all connections together; past it, readers wait
+  uint32_t output_pause_kb = 1024; // unsent replies at which a connection is no longer read
+  uint32_t output_limit_mb = 64;   // unsent replies at which a connection is closed
 };
 
 // [anti_entropy] (docs/architecture.md, "Anti-entropy" and "Tombstones").
@@ -54,6 +64,15 @@ struct ClusterConfig {
   std::string path;  // the file it was loaded from
   std::string name = "tally";
   std::vector<std::string> voters;  // ids of the initial Raft voters
+  // [cluster] secret_file: the file holding the cluster secret that peers
+  // prove to each other (docs/security.md); absolute, or relative to the
+  // config file's folder. Empty: none (a single node, or tallyd --insecure).
+  std::string secret_file;
+  // Its contents, read by load_config (parse_config leaves it empty).
+  std::string secret;
+  // [cluster] requirepass: clients must give this password (RESP AUTH, the
+  // client library's password) before anything but a ping; empty: none.
+  std::string requirepass;
   std::vector<NodeEntry> nodes;
   Durability durability = Durability::kFsync;
   // Budget of the node's cache of recently written records (store/record_cache.hpp).

@@ -20,6 +20,7 @@ std::string_view code_name(Code code) {
     case Code::kInternal: return "internal error";
     case Code::kAborted: return "aborted";
     case Code::kStaleEpoch: return "stale epoch";
+    case Code::kUnauthenticated: return "unauthenticated";
   }
   return "unknown error";
 }

@@ -73,6 +73,11 @@ enum class MsgType : uint8_t {
   kAePushReply = 32,
   kRepair = 33,
   kRepairReply = 34,
+  kAuthHello = 35,
+  kAuthChallenge = 36,
+  kAuthProof = 37,
+  kAuthOk = 38,
+  kAuthPassword = 39,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -734,6 +739,62 @@ struct RepairReply {
   bool operator==(const RepairReply&) const = default;
 };
 
+// Peer authentication (common/auth.hpp, docs/security.md): the first
+// messages on a connection whose opener holds the cluster secret. They carry
+// request_id 0; the opener sends nothing else on the connection until it has
+// checked the acceptor's proof, and until the acceptor has checked the
+// opener's it refuses every message that only peers and administrators may send.
+struct AuthHello {
+  static constexpr MsgType kType = MsgType::kAuthHello;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "auth hello";
+  std::string nonce;  // the connector's, fresh for this connection
+  std::string who;    // the connector's name for logs ("n2", "tally"): not trusted
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bin>("nonce", &AuthHello::nonce), field<as::Str>("who", &AuthHello::who)};
+  }
+  bool operator==(const AuthHello&) const = default;
+};
+struct AuthChallenge {
+  static constexpr MsgType kType = MsgType::kAuthChallenge;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "auth challenge";
+  std::string nonce;  // the acceptor's, fresh for this connection
+  std::string proof;  // auth::acceptor_proof over both nonces
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Bin>("nonce", &AuthChallenge::nonce),
+                      field<as::Bin>("proof", &AuthChallenge::proof)};
+  }
+  bool operator==(const AuthChallenge&) const = default;
+};
+struct AuthProof {
+  static constexpr MsgType kType = MsgType::kAuthProof;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "auth proof";
+  std::string proof;  // auth::connector_proof over both nonces
+  static constexpr auto wire_fields() { return std::tuple{field<as::Bin>("proof", &AuthProof::proof)}; }
+  bool operator==(const AuthProof&) const = default;
+};
+struct AuthOk {
+  static constexpr MsgType kType = MsgType::kAuthOk;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "auth ok";
+  static constexpr auto wire_fields() { return std::tuple{}; }
+  bool operator==(const AuthOk&) const = default;
+};
+
+// A client's password, on a node with requirepass (docs/security.md): the
+// node answers AuthOk, or an error and counts it; until then it refuses the
+// client's other requests (but pings). request_id 0.
+struct AuthPassword {
+  static constexpr MsgType kType = MsgType::kAuthPassword;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "auth password";
+  std::string password;
+  static constexpr auto wire_fields() { return std::tuple{field<as::Bin>("password", &AuthPassword::password)}; }
+  bool operator==(const AuthPassword&) const = default;
+};
+
 // Every message, in MsgType order (numbers without a message skipped).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
@@ -741,7 +802,8 @@ using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutRep
                           RaftMessage, ClusterInfoRequest, ClusterInfoReply, MetaChangeRequest,
                           MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply,
                           LocalGetRequest, LocalGetReply, AeCompare, AeCompareReply, AeFetch, AeFetchReply,
-                          AePush, AePushReply, RepairRequest, RepairReply>;
+                          AePush, AePushReply, RepairRequest, RepairReply, AuthHello, AuthChallenge,
+                          AuthProof, AuthOk, AuthPassword>;
 
 // What every alternative of Body carries.
 template <class M>
@@ -794,6 +856,11 @@ inline int alternative_of(MsgType t) {
 }
 
 inline MsgType type_of(const Body& body) { return detail::kBodyTypes[body.index()]; }
+
+// The message's name for errors and logs ("replica write").
+inline std::string_view name_of(const Body& body) {
+  return std::visit([](const auto& m) { return std::string_view(std::decay_t<decltype(m)>::kName); }, body);
+}
 
 // Replies answer a request_id; everything else is a request.
 inline bool is_reply(MsgType t) {

@@ -53,6 +53,9 @@ class StreamHandler {
   // The connection is gone (closed by either side, reset). No more bytes will
   // arrive on it and sends to it are dropped.
   virtual void on_closed(ConnId conn, const Status& why) = 0;
+  // Bytes the handler holds of `conn`'s input that do not form a whole
+  // request yet: what the env's limits on unfinished input count.
+  virtual size_t unparsed_bytes(ConnId) const { return 0; }
 };
 
 class Env {
@@ -73,6 +76,13 @@ class Env {
   virtual void defer(std::function<void()> fn) = 0;
 
   // ---- network ----
+  // Connections a node accepts are bounded (config Limits, docs/security.md):
+  // past max_connections new ones are closed at once and never reported;
+  // one idle too long, or with a frame (a RESP command) unfinished too long,
+  // is closed; one whose replies pile up unread is no longer read, and is
+  // closed past output_limit_mb; past the node's input budget, connections
+  // holding unfinished frames wait for TCP instead of growing our memory.
+  //
   // Starts accepting on `addr` and routes every event to `handler`. Errors:
   // the address is taken or cannot be bound.
   virtual Status listen(const HostPort& addr, NetworkHandler* handler) = 0;
@@ -97,15 +107,19 @@ class Env {
   // Sends to a closed connection are dropped; on a framed connection they are
   // dropped with a warning (they would break its framing).
   virtual void send_raw(ConnId conn, std::string bytes) = 0;
-  // Flow control for a stream connection: while paused, nothing is read from
-  // the socket, so a client that sends faster than the node answers is held
-  // back by TCP instead of by the node's memory. Pauses do not nest: one
-  // resume_reading undoes any number of pause_reading. Framed, unknown and
-  // closed connections are ignored. The env also stops reading on its own
+  // Flow control for a connection: while paused, nothing is read from the
+  // socket (and no more frames already read are handed over), so a client
+  // that sends faster than the node answers is held back by TCP instead of
+  // by the node's memory. Pauses do not nest: one resume_reading undoes any
+  // number of pause_reading. Unknown and closed connections are ignored (and
+  // the simulator ignores framed ones). The env also stops reading on its own
   // while the peer does not take what was sent to it (a client that pipelines
   // requests but never reads the replies); the two pauses are independent.
   virtual void pause_reading(ConnId conn) = 0;
   virtual void resume_reading(ConnId conn) = 0;
+  // Who is at the other end of `conn` ("127.0.0.1:51234"), for log lines
+  // about refused or misbehaving connections; "unknown" when it is gone.
+  virtual std::string remote_address(ConnId conn) = 0;
 
   // ---- disk, randomness, logging ----
   virtual store::Disk& disk() = 0;

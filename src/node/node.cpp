@@ -4,19 +4,58 @@
 
 namespace tally {
 
-Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, std::string join)
+namespace {
+
+// What only other nodes and administrators may send (docs/security.md): on a
+// cluster with a secret, refused on connections that have not proved it.
+// Clients keep puts, gets, deletes, status, cluster info, pings and their
+// own reads of one node's copy.
+bool only_from_peers(const wire::Body& body) {
+  switch (wire::type_of(body)) {
+    case wire::MsgType::kReplicaWrite:
+    case wire::MsgType::kReplicaRead:
+    case wire::MsgType::kRaft:
+    case wire::MsgType::kStream:
+    case wire::MsgType::kAeCompare:
+    case wire::MsgType::kAeFetch:
+    case wire::MsgType::kAePush:
+    case wire::MsgType::kMetaChange:  // membership and keyspaces: administrators and joining nodes
+    case wire::MsgType::kFault:
+    case wire::MsgType::kRepair:
+      return true;
+    case wire::MsgType::kPing:  // a heartbeat names its sender; a client's ping does not
+      return std::get<wire::PingRequest>(body).from != 0;
+    case wire::MsgType::kLocalGet:
+      return std::get<wire::LocalGetRequest>(body).forwarded;
+    case wire::MsgType::kPut:
+      return std::get<wire::PutRequest>(body).options.forwarded;
+    case wire::MsgType::kGet:
+      return std::get<wire::GetRequest>(body).options.forwarded;
+    case wire::MsgType::kDelete:
+      return std::get<wire::DeleteRequest>(body).options.forwarded;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, std::string join,
+           NodeFeatures features)
     : env_(env),
       config_(std::move(config)),
       self_(std::move(self)),
       log_(env.log().child(self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); },
              config_.record_cache_bytes),
+      features_(features),
+      auth_(env, log_.child("auth"), stats_, config_.secret, self_.id, config_.requirepass),
       meta_(env, log_.child("meta"),
             MetaGroup::Hooks{[this](raft::Message m) { peers_.send_raft(std::move(m)); },
                              [this](const meta::ClusterMap& map) { follower_.adopt(map, "metadata log"); }}),
       // The follower keeps a reference to peers_, built next; it calls it from start() on.
       follower_(env, log_, config_, self_, std::move(join), meta_, peers_),
-      peers_(env, log_, follower_.view(),
+      peers_(env, log_, follower_.view(), auth_,
              PeerLink::Hooks{[this](ring::NodeId id) { return follower_.known_member(id); }},
              timings.heartbeat_interval_us),
       limiter_(uint64_t{config_.stream_rate_mb} << 20),
@@ -71,6 +110,8 @@ Status Node::start() {
     RespSessionOptions o;
     o.limits = RespServer::limits_for(config_.limits);
     o.version = std::string(kVersion);
+    o.password = config_.requirepass;
+    o.wrong_password = [this] { stats_.add(Counter::kPasswordFailures); };
     resp_ = std::make_unique<RespServer>(env_, *this, std::move(o), log_.child("resp"));
     s = resp_->start(*self_.resp_listen);
     if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
@@ -125,8 +166,44 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
     env_.close(conn, msg.status());
     return;
   }
-  if (wire::is_reply(wire::type_of(msg->body))) {
-    peers_.on_reply(conn, std::move(*msg));
+  if (auth_.on_message(conn, *msg)) return;
+  const wire::MsgType type = wire::type_of(msg->body);
+  if (!auth_.trusted(conn) && only_from_peers(msg->body)) {
+    auth_.refuse(conn, wire::name_of(msg->body));
+    if (type != wire::MsgType::kRaft) {
+      env_.send(conn, net::encode_payload(wire::Message{
+                          msg->request_id,
+                          wire::ErrorReply{Code::kUnauthenticated,
+                                           std::string(wire::name_of(msg->body)) +
+                                               " is only taken from other nodes and administrators: the "
+                                               "connection must prove the cluster secret first"}}));
+    }
+    return;
+  }
+  if (!wire::is_reply(type) && !auth_.client_allowed(conn) &&
+      !(type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg->body).from == 0)) {
+    env_.send(conn, net::encode_payload(wire::Message{
+                        msg->request_id, wire::ErrorReply{Code::kUnauthenticated,
+                                                          "NOAUTH node " + self_.id + " requires a password "
+                                                          "(requirepass): give it first (the client's password "
+                                                          "option, tally --password)"}}));
+    return;
+  }
+  if (wire::is_reply(type)) {
+    if (!auth_.trusted(conn) || !peers_.on_reply(conn, std::move(*msg))) {
+      // A reply nobody waits for. From a client, it is a reply sent as a
+      // request, which gets an answer saying so; between nodes it is a late
+      // answer to a call that timed out, dropped (answering it would answer
+      // an answer).
+      if (peers_.client_connection(conn)) {
+        stats_.add(Counter::kProtocolErrors);
+        env_.send(conn, net::encode_payload(wire::Message{
+                            0, wire::ErrorReply{Code::kProtocolError,
+                                                "message type " + std::to_string(static_cast<int>(type)) + " (" +
+                                                    std::string(wire::name_of(msg->body)) +
+                                                    ") is a reply, not a request"}}));
+      }
+    }
     return;
   }
   if (auto* raft = std::get_if<wire::RaftMessage>(&msg->body)) {
@@ -135,8 +212,23 @@ void Node::on_frame(ConnId conn, std::string_view payload) {
   }
   if (auto* ping = std::get_if<wire::PingRequest>(&msg->body)) peers_.on_ping(conn, ping->from);
   uint64_t id = msg->request_id;
+  if (!peers_.client_connection(conn)) {
+    dispatch(std::move(*msg), [this, conn, id](wire::Body body) {
+      env_.send(conn, net::encode_payload(wire::Message{id, std::move(body)}));
+    });
+    return;
+  }
+  // A client's requests in flight are bounded: past kMaxClientRequestsInFlight
+  // its connection is not read until half have been answered, so a client
+  // that sends without waiting holds a bounded share of the node (the replies
+  // it does not read are bounded by the env's output limits). Not peers':
+  // a peer's connection also carries the answers to this node's own calls.
+  if (++client_in_flight_[conn] == kMaxClientRequestsInFlight) env_.pause_reading(conn);
   dispatch(std::move(*msg), [this, conn, id](wire::Body body) {
     env_.send(conn, net::encode_payload(wire::Message{id, std::move(body)}));
+    auto it = client_in_flight_.find(conn);
+    if (it == client_in_flight_.end()) return;
+    if (--it->second == kMaxClientRequestsInFlight / 2) env_.resume_reading(conn);
   });
 }
 
@@ -244,6 +336,10 @@ bool Node::retry_with_leaders_map(const Status& refused, wire::Message& msg, Res
 }
 
 void Node::fault(const wire::FaultRequest& f, const Respond& respond) {
+  if (!features_.fault_injection) {
+    return fail(respond, Status::InvalidArgument("fault injection is off on node " + self_.id +
+                                                 " (tallyd --enable-fault-injection turns it on)"));
+  }
   fault_ = FaultPlan{f.delay_ms, f.silent};
   TALLY_LOG(log_, kWarn) << "fault injection: "
                          << (f.silent     ? std::string("silent to the other nodes")

@@ -20,12 +20,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "meta/cluster_map.hpp"
 #include "net/messages.hpp"
 #include "node/anti_entropy.hpp"
+#include "node/connection_auth.hpp"
 #include "node/coordinator.hpp"
 #include "node/local_get_service.hpp"
 #include "node/env.hpp"
@@ -55,13 +57,24 @@ struct NodeTimings {
   uint64_t cleanup_check_interval_us = 1'000'000;
 };
 
+// What a node is started with beyond its config (tallyd's flags).
+struct NodeFeatures {
+  // Accept FaultRequest (from authenticated connections only): for tests and
+  // tally-bench, never on by default (tallyd --enable-fault-injection).
+  bool fault_injection = false;
+};
+
 class Node final : public NetworkHandler, public RespBackend {
  public:
   // `self` must be one of `config.nodes`. With `join` ("host:port" of any
   // member) the node joins that running cluster instead of founding one from
   // the config: it asks for an id, follows the metadata log as a learner, and
   // once caught up takes its place on the ring.
-  Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings = {}, std::string join = {});
+  //
+  // With `config.secret` set, only connections that prove it (ConnectionAuth)
+  // may send what peers and administrators send (only_from_peers in node.cpp).
+  Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings = {}, std::string join = {},
+       NodeFeatures features = {});
   ~Node() override;
 
   // Binds the listener, starts heartbeats and hint hand-off, and starts the
@@ -104,7 +117,11 @@ class Node final : public NetworkHandler, public RespBackend {
   void on_accept(ConnId conn) override { peers_.on_accept(conn); }
   void on_connected(ConnId) override {}
   void on_frame(ConnId conn, std::string_view payload) override;
-  void on_closed(ConnId conn, const Status& why) override { peers_.on_closed(conn, why); }
+  void on_closed(ConnId conn, const Status& why) override {
+    client_in_flight_.erase(conn);
+    auth_.on_closed(conn);
+    peers_.on_closed(conn, why);
+  }
 
  private:
   // The fault this node plays on purpose (wire::FaultRequest).
@@ -132,6 +149,8 @@ class Node final : public NetworkHandler, public RespBackend {
   Logger log_;
   store::RecordStore store_;
   NodeStats stats_;
+  NodeFeatures features_;
+  ConnectionAuth auth_;
   WriteDrain drain_;
   FaultPlan fault_;
   MetaGroup meta_;
@@ -145,6 +164,9 @@ class Node final : public NetworkHandler, public RespBackend {
   Coordinator coordinator_;
   LocalGetService local_get_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
+  // Requests of each client connection not answered yet (on_frame).
+  static constexpr uint32_t kMaxClientRequestsInFlight = 1024;
+  std::unordered_map<ConnId, uint32_t> client_in_flight_;
   bool stopping_ = false;
 };
 

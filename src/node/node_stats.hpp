@@ -29,6 +29,9 @@ enum class Counter : uint8_t {
   kAeExchanges,          // of which found differing leaves and exchanged their records
   kAeKeysRepaired,       // keys whose copy here anti-entropy changed
   kTombstonesCollected,  // tombstones removed once every replica held them
+  kAuthRefused,          // peer or admin messages refused on connections that did not prove the secret
+  kAuthFailures,         // handshakes that failed: a wrong proof, a peer with another secret
+  kPasswordFailures,     // wrong client passwords (requirepass), by either door
   kCount_,
 };
 
@@ -55,6 +58,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kAeExchanges, "ae_exchanges", "range comparisons that found differences and exchanged records"},
     {Counter::kAeKeysRepaired, "ae_keys_repaired", "keys whose copy here anti-entropy brought up to date"},
     {Counter::kTombstonesCollected, "tombstones_collected", "tombstones removed once every replica held them"},
+    {Counter::kAuthRefused, "auth_refused",
+     "peer or admin messages refused on connections that had not proved the cluster secret"},
+    {Counter::kAuthFailures, "auth_failures", "peer handshakes that failed (a wrong proof: another secret)"},
+    {Counter::kPasswordFailures, "password_failures", "wrong client passwords (requirepass), RESP and wire protocol"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

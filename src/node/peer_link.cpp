@@ -13,8 +13,9 @@
 
 namespace tally {
 
-PeerLink::PeerLink(Env& env, Logger log, const ClusterView& view, Hooks hooks, uint64_t heartbeat_interval_us)
-    : env_(env), log_(std::move(log)), view_(view), hooks_(std::move(hooks)),
+PeerLink::PeerLink(Env& env, Logger log, const ClusterView& view, ConnectionAuth& auth, Hooks hooks,
+                   uint64_t heartbeat_interval_us)
+    : env_(env), log_(std::move(log)), view_(view), auth_(auth), hooks_(std::move(hooks)),
       heartbeat_interval_us_(heartbeat_interval_us) {}
 
 void PeerLink::start() {
@@ -44,7 +45,7 @@ ConnId PeerLink::peer_conn(ring::NodeId peer) {
   if (!m) return 0;
   auto addr = parse_host_port(m->address);
   if (!addr.ok()) return 0;
-  ConnId conn = env_.connect(*addr);
+  ConnId conn = auth_.connect(*addr);
   peer_conns_[peer] = conn;
   conn_peer_[conn] = peer;
   return conn;
@@ -65,8 +66,8 @@ void PeerLink::on_ping(ConnId conn, ring::NodeId peer) {
   peer_conns_[peer] = conn;
   conn_peer_[conn] = peer;
   // Only a connection we opened is ours to close. One the peer opened (it
-  // could only be replaced by a sender claiming the peer's id: there is no
-  // authentication between nodes) is left to its opener.
+  // could only be replaced by another connection claiming the peer's id,
+  // which proved the cluster secret too) is left to its opener.
   if (before != 0 && !accepted_.contains(before)) retire_when_idle(before);
 }
 
@@ -94,7 +95,7 @@ void PeerLink::call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, 
 
 void PeerLink::call_address(const HostPort& addr, std::string who, wire::Body request, uint64_t timeout_us,
                             ReplyFn done) {
-  ConnId conn = env_.connect(addr);
+  ConnId conn = auth_.connect(addr);
   call_on(conn, std::move(who), std::move(request), timeout_us,
           [this, conn, done = std::move(done)](Result<wire::Message> r) {
             env_.close(conn, Status::Ok());
@@ -113,16 +114,17 @@ void PeerLink::call_on(ConnId conn, std::string who, wire::Body request, uint64_
     call.done(Status::Timeout("no answer from " + call.who));
   });
   calls_[id] = Call{conn, timer, std::move(done), std::move(who)};
-  env_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
+  auth_.send(conn, net::encode_payload(wire::Message{id, std::move(request)}));
 }
 
-void PeerLink::on_reply(ConnId conn, wire::Message reply) {
+bool PeerLink::on_reply(ConnId conn, wire::Message reply) {
   auto c = calls_.find(reply.request_id);
-  // A reply we no longer wait for (timed out, duplicated): drop it.
-  if (c == calls_.end() || c->second.conn != conn) return;
+  // A reply we no longer wait for (timed out, duplicated): the caller drops it.
+  if (c == calls_.end() || c->second.conn != conn) return false;
   env_.cancel_timer(c->second.timer);
   Call call = take_call(c);
   call.done(std::move(reply));
+  return true;
 }
 
 PeerLink::Call PeerLink::take_call(Calls::iterator c) {
@@ -167,7 +169,7 @@ void PeerLink::send_raft(raft::Message message) {
     if (it == raft_inbound_.end()) return;  // no way to it yet; Raft sends again
     conn = it->second;
   }
-  env_.send(conn, net::encode_payload(wire::Message{0, wire::RaftMessage{std::move(message)}}));
+  auth_.send(conn, net::encode_payload(wire::Message{0, wire::RaftMessage{std::move(message)}}));
 }
 
 void PeerLink::raft_arrived(ConnId conn, ring::NodeId from) { raft_inbound_[from] = conn; }

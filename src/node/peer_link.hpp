@@ -22,6 +22,7 @@
 #include "common/log.hpp"
 #include "net/messages.hpp"
 #include "node/cluster_view.hpp"
+#include "node/connection_auth.hpp"
 #include "node/env.hpp"
 #include "node/failure_detector.hpp"
 #include "raft/message.hpp"
@@ -54,7 +55,11 @@ class PeerLink final : public PeerCalls {
     std::function<const meta::Member*(ring::NodeId)> member;
   };
 
-  PeerLink(Env& env, Logger log, const ClusterView& view, Hooks hooks, uint64_t heartbeat_interval_us);
+  // Connections are opened, and frames sent, through `auth`: on a cluster
+  // with a secret nothing but the handshake goes out before the other end
+  // has proved it.
+  PeerLink(Env& env, Logger log, const ClusterView& view, ConnectionAuth& auth, Hooks hooks,
+           uint64_t heartbeat_interval_us);
 
   // Starts heartbeating every member of the view; stop() ends that.
   void start();
@@ -82,13 +87,17 @@ class PeerLink final : public PeerCalls {
   // Connection events, passed on by the node.
   void on_accept(ConnId conn) { accepted_.insert(conn); }
   void on_closed(ConnId conn, const Status& why);
-  void on_reply(ConnId conn, wire::Message reply);
+  // A reply to one of our calls; false when no call waits for it.
+  bool on_reply(ConnId conn, wire::Message reply);
   // A heartbeat from `peer` came on `conn`: calls to the peer take that
   // connection over when the peer's id is the smaller (one per pair).
   void on_ping(ConnId conn, ring::NodeId peer);
 
   // Connections accepted from other nodes and clients, still open.
   size_t accepted_connections() const { return accepted_.size(); }
+  // Accepted and not known as a peer's: a client's (or a peer's before its
+  // first heartbeat on it).
+  bool client_connection(ConnId conn) const { return accepted_.contains(conn) && !conn_peer_.contains(conn); }
 
  private:
   struct Call {
@@ -112,6 +121,7 @@ class PeerLink final : public PeerCalls {
   Env& env_;
   Logger log_;
   const ClusterView& view_;
+  ConnectionAuth& auth_;
   Hooks hooks_;
   uint64_t heartbeat_interval_us_;
   FailureDetector fd_;

@@ -157,6 +157,13 @@ Result<bool> Parser::header_line(std::string_view too_big, std::string_view& lin
 
 Result<bool> Parser::next_inline(Command& out) {
   std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
+  // No text command starts with a NUL: this is binary, most likely tally's
+  // wire protocol (a frame's length starts with 0) sent to the RESP port.
+  // Said at once, rather than waiting for a newline that never comes.
+  if (!rest.empty() && rest.front() == '\0') {
+    return fail(Status::ProtocolError("binary data where a command was expected (tally's wire protocol goes to "
+                                      "the node's listen port, not its resp_listen port)"));
+  }
   size_t nl = rest.substr(0, limits_.max_inline_bytes + 1).find('\n');
   if (nl == std::string_view::npos) {
     if (rest.size() > limits_.max_inline_bytes)

@@ -12,6 +12,7 @@ class RespServer::Client final : public RespConnection {
       : server_(server), id_(id), session_(server.backend_, *this, std::move(options)) {}
 
   RespSession& session() { return session_; }
+  const RespSession& session() const { return session_; }
 
   // RespConnection
   void send(std::string bytes) override {
@@ -93,6 +94,11 @@ void RespServer::on_accept(ConnId conn) {
 void RespServer::on_data(ConnId conn, std::string_view bytes) {
   auto it = clients_.find(conn);
   if (it != clients_.end()) it->second->session().on_data(bytes);
+}
+
+size_t RespServer::unparsed_bytes(ConnId conn) const {
+  auto it = clients_.find(conn);
+  return it == clients_.end() ? 0 : it->second->session().unparsed_bytes();
 }
 
 void RespServer::on_closed(ConnId conn, const Status& why) {

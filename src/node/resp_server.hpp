@@ -49,6 +49,7 @@ class RespServer final : public StreamHandler {
   void on_accept(ConnId conn) override;
   void on_data(ConnId conn, std::string_view bytes) override;
   void on_closed(ConnId conn, const Status& why) override;
+  size_t unparsed_bytes(ConnId conn) const override;
 
  private:
   class Client;

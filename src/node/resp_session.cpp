@@ -1,5 +1,7 @@
 #include "node/resp_session.hpp"
 
+#include "common/auth.hpp"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -191,6 +193,7 @@ RespSession::RespSession(RespBackend& backend, RespConnection& conn, RespSession
     : backend_(backend), conn_(conn), options_(std::move(options)), parser_(options_.limits) {
   settings_.keyspace = options_.keyspace;
   if (options_.max_pipeline == 0) options_.max_pipeline = 1;
+  authenticated_ = options_.password.empty();
 }
 
 RespSession::~RespSession() { *alive_ = false; }
@@ -212,15 +215,22 @@ void RespSession::on_data(std::string_view bytes) {
 void RespSession::pump() {
   if (pumping_ || closed_) return;
   pumping_ = true;
-  while (!closing_ && slots_.size() < options_.max_pipeline) {
-    Args args;
-    Result<bool> got = parser_.next(args);
-    if (!got.ok()) {
-      protocol_error(got.status());
-      break;
+  for (;;) {
+    while (!closing_ && slots_.size() < options_.max_pipeline) {
+      Args args;
+      Result<bool> got = parser_.next(args);
+      if (!got.ok()) {
+        protocol_error(got.status());
+        break;
+      }
+      if (!*got) break;
+      run(args);
     }
-    if (!*got) break;
-    run(args);
+    // Commands that finished at once (ECHO, PING, errors) free their slots
+    // here: the commands already read behind them run now, not on the next read.
+    const size_t before = slots_.size();
+    flush();
+    if (closed_ || closing_ || slots_.size() == before) break;
   }
   pumping_ = false;
   // One send for every reply the batch completed at once.
@@ -250,6 +260,9 @@ void RespSession::run(Args& a) {
   const auto n = static_cast<int64_t>(a.size());
   if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
     return finish(slot, wrong_arity(spec->name));
+  }
+  if (!authenticated_ && name != "auth" && name != "hello" && name != "quit") {
+    return finish(slot, error("NOAUTH Authentication required."));
   }
   if (spec->first_key == 0) return (this->*spec->run)(slot, a, settings_);
 
@@ -334,14 +347,15 @@ void RespSession::finish(SlotId slot, std::string reply) {
 }
 
 void RespSession::flush() {
-  std::string out;
   while (!slots_.empty() && slots_.front().ready) {
-    out += slots_.front().reply;
+    batch_ += slots_.front().reply;
     slots_.pop_front();
     ++first_slot_;
   }
-  if (!out.empty()) conn_.send(std::move(out));
-  if (closing_ && slots_.empty() && !closed_) {
+  const bool close_now = closing_ && slots_.empty() && !closed_;
+  // While pumping, replies gather: a batch answered at once leaves in one send.
+  if (!batch_.empty() && (!pumping_ || close_now)) conn_.send(std::exchange(batch_, {}));
+  if (close_now) {
     closed_ = true;
     conn_.close(close_why_);
   }
@@ -414,8 +428,23 @@ void RespSession::cmd_select(SlotId slot, Args& a, const Settings&) {
   finish(slot, db == 0 ? ok() : error("ERR DB index is out of range"));
 }
 
-void RespSession::cmd_auth(SlotId slot, Args&, const Settings&) {
-  finish(slot, error(kAuthRefused));
+bool RespSession::check_password(std::string_view user, std::string_view password) {
+  if (user == "default" && auth::password_matches(options_.password, password)) {
+    authenticated_ = true;
+    return true;
+  }
+  if (options_.wrong_password) options_.wrong_password();
+  return false;
+}
+
+const std::string kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+
+void RespSession::cmd_auth(SlotId slot, Args& a, const Settings&) {
+  if (options_.password.empty()) return finish(slot, error(kAuthRefused));
+  if (a.size() > 3) return finish(slot, error("ERR syntax error"));
+  // AUTH password, or AUTH username password (Redis 6); the only user is "default".
+  bool ok = a.size() == 2 ? check_password("default", a[1]) : check_password(a[1], a[2]);
+  finish(slot, ok ? std::string("+OK\r\n") : error(kWrongPass));
 }
 
 void RespSession::cmd_hello(SlotId slot, Args& a, const Settings&) {
@@ -427,13 +456,23 @@ void RespSession::cmd_hello(SlotId slot, Args& a, const Settings&) {
     if (version != 2) return finish(slot, error("NOPROTO unsupported protocol version"));
     for (size_t i = 2; i < a.size(); ++i) {
       std::string opt = upper(a[i]);
-      if (opt == "AUTH" && i + 2 < a.size()) return finish(slot, error(kAuthRefused));
+      if (opt == "AUTH" && i + 2 < a.size()) {
+        if (options_.password.empty()) return finish(slot, error(kAuthRefused));
+        if (!check_password(a[i + 1], a[i + 2])) return finish(slot, error(kWrongPass));
+        i += 2;
+        continue;
+      }
       if (opt == "SETNAME" && i + 1 < a.size() && valid_client_name(a[i + 1])) {
         client_name_ = a[++i];
         continue;
       }
       return finish(slot, error("ERR Syntax error in HELLO option '" + a[i] + "'"));
     }
+  }
+  if (!authenticated_) {
+    return finish(slot, error("NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                              "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                              "select the RESP protocol version at the same time"));
   }
   std::string out;
   resp::put_array_header(out, 14);

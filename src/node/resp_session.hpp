@@ -101,9 +101,17 @@ struct RespSessionOptions {
   resp::Limits limits;
   // Commands a client may have in flight (pipelining depth) before the
   // session stops reading from it; it reads again once half are answered.
-  size_t max_pipeline = 1024;
+  // Small, because the node holds what a command in flight reads: 8 GETs
+  // of a 4 MiB value hold about 65 MiB at their coordinator, 150 of them
+  // held 1.2 GB (docs/security.md). Replies still pipeline: a client may
+  // send as deep as it likes, TCP holds the rest back.
+  size_t max_pipeline = 8;
   uint64_t client_id = 0;  // CLIENT ID, HELLO: the connection's id
   std::string version;     // HELLO's "version" field: tally's
+  // requirepass: until AUTH (or HELLO ... AUTH) gives it, every command but
+  // AUTH, HELLO and QUIT is answered NOAUTH. Empty: no password.
+  std::string password;
+  std::function<void()> wrong_password;  // counts a refused password
 };
 
 class RespSession {
@@ -117,6 +125,8 @@ class RespSession {
   // Bytes from the client, cut anywhere. Runs every complete command (up to
   // max_pipeline in flight); replies reach RespConnection::send in order.
   void on_data(std::string_view bytes);
+  // Input received and not yet run as a whole command (the parser's buffer).
+  size_t unparsed_bytes() const { return parser_.buffered(); }
 
   // Commands received and not yet answered.
   size_t in_flight() const { return slots_.size(); }
@@ -218,6 +228,9 @@ class RespSession {
   RespConnection& conn_;
   RespSessionOptions options_;
   resp::Parser parser_;
+  bool authenticated_ = false;  // gave the password (or none is needed)
+  // AUTH's check: true when `password` (for user `user`) is right; counts a wrong one.
+  bool check_password(std::string_view user, std::string_view password);
   Settings settings_;
   std::string client_name_;
   std::deque<Slot> slots_;
@@ -227,6 +240,7 @@ class RespSession {
   std::deque<Waiting> waiting_;
   bool starting_ = false;
   bool pumping_ = false;
+  std::string batch_;  // replies gathered while pumping, sent once at its end
   bool paused_ = false;
   bool closing_ = false;
   bool closed_ = false;

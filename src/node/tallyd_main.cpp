@@ -28,6 +28,12 @@ int main(int argc, char** argv) {
                  "join the running cluster that the node at HOST:PORT belongs to, instead of founding one "
                  "from the config (this node's own entry in the config gives its address, zone and data)")
       ->type_name("HOST:PORT");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "run a cluster without a secret: any connection may then speak as a peer (docs/security.md)");
+  bool fault_injection = false;
+  app.add_flag("--enable-fault-injection", fault_injection,
+               "accept fault requests (delays, silence) from authenticated connections: tests and tally-bench");
   bool list_nodes = false;
   app.add_flag("--list-nodes", list_nodes,
                "print the config's nodes as `id listen data_dir` lines and exit (for scripts)");
@@ -76,6 +82,16 @@ int main(int argc, char** argv) {
     level = *l;
   }
 
+  const bool cluster = cfg->nodes.size() > 1 || !join.empty();
+  if (cluster && cfg->secret.empty() && !insecure) {
+    std::fprintf(stderr,
+                 "tallyd: %s has no [cluster] secret_file: without one any connection can speak for a peer. "
+                 "Create one (head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE) and name it in the "
+                 "config, or start with --insecure\n",
+                 config_path.c_str());
+    return 2;
+  }
+
   signal(SIGPIPE, SIG_IGN);  // a peer vanishing mid-write is an error value, not a signal
   Logger log("tallyd", level);
   auto env = UvEnv::create(self->data_dir, cfg->limits, log);
@@ -90,7 +106,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  Node node(**env, *cfg, *self, NodeTimings{}, join);
+  if (cfg->secret.empty() && cluster) {
+    TALLY_LOG(log, kWarn) << "running --insecure, without a cluster secret: any connection can send what only "
+                             "peers should (replica writes, Raft, fault injection)";
+  }
+  Node node(**env, *cfg, *self, NodeTimings{}, join, NodeFeatures{fault_injection});
   Status s = node.start();
   if (!s.ok()) {
     std::fprintf(stderr, "tallyd: node %s: %s\n", node_id.c_str(), s.to_string().c_str());

@@ -1,5 +1,7 @@
 #include "node/uv_env.hpp"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -89,6 +91,13 @@ struct UvEnv::Conn {
   TimerId linger_timer = 0;
   std::string unflushed;  // frames gathered this loop turn (see UvEnv::unflushed_)
   bool accepted = false;  // the peer connected to us: what we send on it are answers
+  bool refused = false;   // accepted only to be closed at once: over max_connections
+  bool counted = false;   // in UvEnv::accepted_open_
+  // Limits (accepted connections only).
+  uint64_t last_active_us = 0;      // last byte read or written
+  uint64_t unfinished_since_us = 0; // first byte of the unfinished frame; 0: none
+  size_t input_held = 0;            // its unfinished input, counted in UvEnv::input_held_
+  bool paused_by_budget = false;    // the node's input budget is spent
   explicit Conn(uint32_t max_frame) : reader(max_frame) {}
 };
 
@@ -99,16 +108,22 @@ struct UvEnv::WriteReq {
 
 namespace {
 
-// A stream connection with this much queued and unwritten stops being read
-// until the queue drains below the low mark: a client that pipelines requests
-// but does not read the replies is held back by TCP, not by our memory.
-constexpr size_t kStreamWriteHighWater = 1 << 20;
-constexpr size_t kStreamWriteLowWater = 256 << 10;
+// An accepted connection with limits.output_pause_kb queued and unwritten
+// stops being read until the queue drains below a quarter of it: a client
+// that pipelines requests but does not read the replies is held back by TCP,
+// not by our memory (check_output).
 // How long a closing stream connection may take to hand its last bytes (an
 // error, QUIT's reply) to the peer and see it close, before it is cut.
 constexpr uint64_t kCloseLingerUs = 5'000'000;
 // Rounds of deferred work one loop turn runs (see run_deferred).
 constexpr int kDeferredRounds = 4;
+// File descriptors kept out of max_connections' automatic value: LevelDB's
+// table cache (max_open_files 1000), its log and manifest, connections to
+// peers, and slack. Without them a flood of connections starves the store
+// (it fails with "Too many open files").
+constexpr uint64_t kReservedFds = 1200;
+constexpr uint64_t kSweepIntervalUs = 1'000'000;
+constexpr uint64_t kRefusalLogIntervalUs = 10'000'000;
 
 std::string peer_name(uv_tcp_t* tcp) {
   sockaddr_storage ss{};
@@ -148,6 +163,21 @@ Result<std::unique_ptr<UvEnv>> UvEnv::create(const std::string& data_dir, const 
 UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log)
     : loop_(std::make_unique<uv_loop_t>()), limits_(limits), log_(std::move(log)),
       rng_(random_seed()), read_buf_(64 * 1024) {
+  max_connections_ = limits_.max_connections;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    uint64_t room = files.rlim_cur > kReservedFds + 64 ? files.rlim_cur - kReservedFds : 64;
+    if (max_connections_ == 0 || max_connections_ > room) {
+      if (max_connections_ > room) {
+        TALLY_LOG(log_, kWarn) << "limits.max_connections " << max_connections_ << " lowered to " << room
+                               << ": the file limit is " << files.rlim_cur << " and " << kReservedFds
+                               << " are kept for the store and the peers";
+      }
+      max_connections_ = static_cast<uint32_t>(room);
+    }
+  } else if (max_connections_ == 0) {
+    max_connections_ = 10000;
+  }
   uv_loop_init(loop_.get());
   disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine), [this](std::function<void()> fn) {
     defer(std::move(fn));
@@ -326,7 +356,10 @@ void UvEnv::flush_frames() {
   for (int answers = 1; answers >= 0; --answers) {
     for (ConnId id : ids) {
       Conn* c = find(id);
-      if (c && c->accepted == static_cast<bool>(answers)) flush(c);
+      if (c && c->accepted == static_cast<bool>(answers)) {
+        flush(c);
+        if (find(id)) check_output(c);
+      }
     }
   }
 }
@@ -357,11 +390,13 @@ UvEnv::Conn* UvEnv::new_conn() {
 
 Status UvEnv::listen(const HostPort& addr, NetworkHandler* handler) {
   handler_ = handler;
+  if (!sweep_timer_) sweep_timer_ = set_timer(kSweepIntervalUs, [this] { sweep(); });
   return start_listener(addr, &listener_);
 }
 
 Status UvEnv::listen_stream(const HostPort& addr, StreamHandler* handler) {
   stream_handler_ = handler;
+  if (!sweep_timer_) sweep_timer_ = set_timer(kSweepIntervalUs, [this] { sweep(); });
   return start_listener(addr, &stream_listener_);
 }
 
@@ -405,7 +440,16 @@ Status UvEnv::start_listener(const HostPort& addr, uv_tcp_t** out) {
   return Status::Ok();
 }
 
+void UvEnv::refuse_connection(uv_stream_t* server) {
+  Conn* c = new_conn();
+  c->refused = true;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) == 0) c->peer = peer_name(&c->tcp);
+  ++refused_;
+  close_conn(c, Status::Unavailable("over limits.max_connections"), false);
+}
+
 void UvEnv::on_connection(uv_stream_t* server, bool stream) {
+  if (accepted_open_ >= max_connections_) return refuse_connection(server);
   Conn* c = new_conn();
   if (stream) c->stream = stream_handler_;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
@@ -415,6 +459,9 @@ void UvEnv::on_connection(uv_stream_t* server, bool stream) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->connected = true;
   c->accepted = true;
+  c->counted = true;
+  ++accepted_open_;
+  c->last_active_us = now_us();
   c->peer = peer_name(&c->tcp);
   update_reading(c);
   if (stream) {
@@ -425,7 +472,8 @@ void UvEnv::on_connection(uv_stream_t* server, bool stream) {
 }
 
 void UvEnv::update_reading(Conn* c) {
-  bool want = c->connected && (c->lingering || (!c->closing && !c->paused_by_handler && !c->paused_by_writes));
+  bool want = c->connected && (c->lingering || (!c->closing && !c->paused_by_handler && !c->paused_by_writes &&
+                                                !c->paused_by_budget));
   if (want == c->reading) return;
   c->reading = want;
   auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
@@ -448,16 +496,27 @@ void UvEnv::update_reading(Conn* c) {
 
 void UvEnv::pause_reading(ConnId id) {
   Conn* c = find(id);
-  if (!c || !c->stream) return;
+  if (!c) return;
   c->paused_by_handler = true;
   update_reading(c);
 }
 
 void UvEnv::resume_reading(ConnId id) {
   Conn* c = find(id);
-  if (!c || !c->stream) return;
+  if (!c || !c->paused_by_handler) return;
   c->paused_by_handler = false;
   update_reading(c);
+  // Frames read before the pause and not yet handed over go first (on the
+  // next turn: callbacks never run inside the call).
+  if (!c->stream && c->reader.buffered() > 0) defer([this, id] { hand_over_frames(id); });
+}
+
+void UvEnv::hand_over_frames(ConnId id) {
+  std::string frame;
+  for (Conn* c = find(id); c && !c->paused_by_handler && c->reader.next(frame); c = find(id)) {
+    handler_->on_frame(id, frame);
+  }
+  if (Conn* c = find(id); c && c->accepted) account_input(c, c->reader.buffered());
 }
 
 void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
@@ -467,6 +526,7 @@ void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   ConnId id = c->id;
+  if (nread > 0) c->last_active_us = now_us();
   if (c->stream) {
     // A byte stream has no unit to truncate: whatever the handler holds
     // unparsed at EOF is its business. The peer is gone: no linger.
@@ -475,7 +535,9 @@ void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
     } else if (nread < 0) {
       close_conn(c, Status::IoError(std::string("read failed: ") + uv_strerror(static_cast<int>(nread))), false);
     } else if (nread > 0) {
-      c->stream->on_data(id, std::string_view(buf->base, static_cast<size_t>(nread)));
+      StreamHandler* handler = c->stream;
+      handler->on_data(id, std::string_view(buf->base, static_cast<size_t>(nread)));
+      if (find(id)) account_input(c, handler->unparsed_bytes(id));
     }
     return;
   }
@@ -500,8 +562,84 @@ void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
     close(id, s);
     return;
   }
-  std::string frame;
-  while (find(id) && c->reader.next(frame)) handler_->on_frame(id, frame);
+  hand_over_frames(id);
+}
+
+void UvEnv::account_input(Conn* c, size_t held) {
+  input_held_ = input_held_ - c->input_held + held;
+  c->input_held = held;
+  if (held == 0) {
+    c->unfinished_since_us = 0;
+  } else if (c->unfinished_since_us == 0) {
+    c->unfinished_since_us = now_us();
+  }
+  const size_t budget = size_t{limits_.input_budget_mb} << 20;
+  if (held > 0 && input_held_ > budget && !c->paused_by_budget) {
+    // Held back by TCP, not by our memory, until others' frames complete or
+    // close; its frame deadline still runs.
+    c->paused_by_budget = true;
+    input_paused_.push_back(c->id);
+    update_reading(c);
+  } else if (input_held_ <= budget / 2 && !input_paused_.empty()) {
+    std::vector<ConnId> paused;
+    paused.swap(input_paused_);
+    for (ConnId id : paused) {
+      if (Conn* p = find(id)) {
+        p->paused_by_budget = false;
+        update_reading(p);
+      }
+    }
+  }
+}
+
+bool UvEnv::check_output(Conn* c) {
+  if (!c->accepted || c->closing) return true;  // our own connections to peers: never paused
+  const size_t queued = uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&c->tcp));
+  if (queued > (size_t{limits_.output_limit_mb} << 20)) {
+    Status why = Status::TooLarge(std::to_string(queued) + " bytes of replies unread, over limits.output_limit_mb (" +
+                                  std::to_string(limits_.output_limit_mb) + " MiB)");
+    TALLY_LOG(log_, kWarn) << "closing connection " << c->id << " from " << c->peer << ": " << why.message();
+    close_conn(c, why, false);
+    return false;
+  }
+  if (!c->paused_by_writes && queued > (size_t{limits_.output_pause_kb} << 10)) {
+    c->paused_by_writes = true;
+    update_reading(c);
+  }
+  return true;
+}
+
+void UvEnv::sweep() {
+  sweep_timer_ = set_timer(kSweepIntervalUs, [this] { sweep(); });
+  const uint64_t now = now_us();
+  const uint64_t idle_us = uint64_t{limits_.idle_timeout_s} * 1'000'000;
+  const uint64_t frame_us = uint64_t{limits_.frame_timeout_s} * 1'000'000;
+  std::vector<std::pair<ConnId, Status>> doomed;
+  for (auto& [id, c] : conns_) {
+    if (!c->accepted || c->closing) continue;
+    if (frame_us && c->unfinished_since_us && now - c->unfinished_since_us > frame_us) {
+      doomed.emplace_back(id, Status::Timeout("an unfinished " + std::string(c->stream ? "command" : "frame") +
+                                              " (" + std::to_string(c->input_held) + " bytes) took over " +
+                                              std::to_string(limits_.frame_timeout_s) +
+                                              " s (limits.frame_timeout_s)"));
+    } else if (idle_us && now - c->last_active_us > idle_us) {
+      doomed.emplace_back(id, Status::Timeout("idle for over " + std::to_string(limits_.idle_timeout_s) +
+                                              " s (limits.idle_timeout_s)"));
+    }
+  }
+  for (auto& [id, why] : doomed) {
+    if (Conn* c = find(id)) {
+      TALLY_LOG(log_, kInfo) << "closing connection " << id << " from " << c->peer << ": " << why.message();
+      close_conn(c, why, c->stream != nullptr);
+    }
+  }
+  if (refused_ > refused_logged_ && now - refusal_logged_us_ >= kRefusalLogIntervalUs) {
+    refusal_logged_us_ = now;
+    TALLY_LOG(log_, kWarn) << "refused " << (refused_ - refused_logged_) << " connections in the last "
+                           << kRefusalLogIntervalUs / 1'000'000 << " s: " << accepted_open_
+                           << " open, at limits.max_connections (" << max_connections_ << ")";
+    refused_logged_ = refused_;
+  }
 }
 
 void UvEnv::write_bytes(Conn* c, std::string bytes) {
@@ -513,11 +651,7 @@ void UvEnv::write_bytes(Conn* c, std::string bytes) {
 
 void UvEnv::write_raw(Conn* c, std::string bytes) {
   write_bytes(c, std::move(bytes));
-  auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
-  if (find(c->id) && !c->paused_by_writes && uv_stream_get_write_queue_size(s) > kStreamWriteHighWater) {
-    c->paused_by_writes = true;
-    update_reading(c);
-  }
+  if (find(c->id)) check_output(c);
 }
 
 void UvEnv::submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs) {
@@ -539,8 +673,9 @@ void UvEnv::submit_write(Conn* c, WriteReq* w, uv_buf_t* bufs, unsigned nbufs) {
 }
 
 void UvEnv::on_written(Conn* c) {
-  if (c->paused_by_writes &&
-      uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&c->tcp)) <= kStreamWriteLowWater) {
+  c->last_active_us = now_us();
+  if (c->paused_by_writes && uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&c->tcp)) <=
+                                 (size_t{limits_.output_pause_kb} << 10) / 4) {
     c->paused_by_writes = false;
     update_reading(c);
   }
@@ -643,6 +778,11 @@ void UvEnv::start_connect(Conn* c, const sockaddr* addr) {
   }
 }
 
+std::string UvEnv::remote_address(ConnId id) {
+  Conn* c = find(id);
+  return c && !c->peer.empty() ? c->peer : std::string("unknown");
+}
+
 void UvEnv::close(ConnId id, const Status& why) {
   Conn* c = find(id);
   if (!c) return;
@@ -691,13 +831,20 @@ void UvEnv::finish_close(Conn* c) {
     cancel_timer(c->linger_timer);
     c->linger_timer = 0;
   }
+  if (c->counted) {
+    c->counted = false;
+    --accepted_open_;
+  }
+  if (c->input_held) account_input(c, 0);
   uv_close(h, [](uv_handle_t* hh) {
     auto* conn = static_cast<Conn*>(hh->data);
     UvEnv* env = conn->env;
     ConnId cid = conn->id;
     Status reason = conn->why;
     StreamHandler* stream = conn->stream;
+    const bool refused = conn->refused;
     env->conns_.erase(cid);  // frees conn
+    if (refused) return;  // its handler never heard of it
     if (stream) {
       stream->on_closed(cid, reason);
     } else if (env->handler_) {

@@ -51,6 +51,7 @@ class UvEnv final : public Env {
   void send_raw(ConnId conn, std::string bytes) override;
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
+  std::string remote_address(ConnId conn) override;
   store::Disk& disk() override;
   uint64_t random() override;
   const Logger& log() override { return log_; }
@@ -70,6 +71,9 @@ class UvEnv final : public Env {
   // Reads from the socket unless the handler or a full write queue paused it.
   void update_reading(Conn* c);
   void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
+  // Hands the complete frames read on a framed connection to the handler,
+  // until it pauses the connection.
+  void hand_over_frames(ConnId id);
   void gather(Conn* c, std::string_view payload);
   void write_bytes(Conn* c, std::string bytes);
   void flush(Conn* c);
@@ -85,6 +89,18 @@ class UvEnv final : public Env {
   void finish_close(Conn* c);
   void start_connect(Conn* c, const sockaddr* addr);
   void run_deferred();
+
+  // ---- limits on accepted connections (docs/security.md, "Limits") ----
+  // Records how much unfinished input `c` holds after a read, against the
+  // node-wide budget; pauses `c` past the budget, resumes the paused below it.
+  void account_input(Conn* c, size_t held);
+  // Pauses reading an accepted connection whose replies pile up unread;
+  // closes it past the hard limit. False when it was closed.
+  bool check_output(Conn* c);
+  // Every second: closes idle connections and unfinished frames past their
+  // deadline; logs the connections refused since the last log line.
+  void sweep();
+  void refuse_connection(uv_stream_t* server);
 
   std::unique_ptr<uv_loop_t> loop_;
   Limits limits_;
@@ -120,6 +136,15 @@ class UvEnv final : public Env {
   std::vector<std::function<void()>> signal_fns_;
   bool stopping_ = false;
   std::vector<char> read_buf_;
+
+  uint32_t max_connections_ = 0;  // limits_.max_connections, or what the fd limit allows
+  size_t accepted_open_ = 0;      // accepted connections not yet closed
+  uint64_t refused_ = 0;          // connections refused at the limit, ever
+  uint64_t refused_logged_ = 0;   // of which reported in a log line
+  uint64_t refusal_logged_us_ = 0;
+  size_t input_held_ = 0;         // unfinished input of every connection
+  std::vector<ConnId> input_paused_;
+  TimerId sweep_timer_ = 0;
 };
 
 }  // namespace tally

@@ -112,6 +112,22 @@ Status RaftNode::step(const Message& m) {
   if (m.type == MessageType::kSnapshot && !m.snapshot) {
     return Status::InvalidArgument(m.to_string() + " carries no snapshot");
   }
+  // Input sanity (docs/security.md). A term no run of elections reaches is
+  // corrupt or forged, and following it would leave the group unable to
+  // elect anyone (the next campaign's term would overflow).
+  if (m.term > kMaxTerm) {
+    return Status::InvalidArgument(m.to_string() + " carries term " + num(m.term) + ", beyond any election (" +
+                                   num(kMaxTerm) + ")");
+  }
+  // A node outside the configuration cannot raise our term by much: a
+  // removed node or a stranger would otherwise depose the leader with any
+  // term it likes. (A node that knows no configuration yet, a joiner before
+  // its first snapshot, takes its leader's term, whatever it is.)
+  const Membership& members = membership();
+  if (m.term > term_ + kMaxTermLeapFromStranger && !members.voters.empty() && !members.contains(m.from)) {
+    return Status::InvalidArgument(m.to_string() + " comes from node " + num(m.from) + ", not in " +
+                                   members.to_string() + ", with a term far beyond ours (" + num(term_) + ")");
+  }
 
   if (m.term > term_) {
     bool vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;

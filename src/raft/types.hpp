@@ -16,6 +16,14 @@ namespace tally::raft {
 // A Raft server's id. 0 is reserved for "nobody" (no vote, no known leader).
 using NodeId = uint64_t;
 inline constexpr NodeId kNoNode = 0;
+// Terms above this are refused as corrupt or forged: a term grows by one an
+// election, so no group reaches it, and the next term is always representable.
+inline constexpr uint64_t kMaxTerm = uint64_t{1} << 62;
+// How far beyond its own term a node follows a message from a node outside
+// its configuration. A stranger's term is dropped past this (a removed node
+// that kept campaigning, a forged message); within it, a member this node has
+// not yet heard of (its log lags a configuration change) is still heard.
+inline constexpr uint64_t kMaxTermLeapFromStranger = 1000;
 
 // What a membership-change entry does. One server at a time (dissertation §4.1):
 // each change adds or removes a single voter, so every majority of the old

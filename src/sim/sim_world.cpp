@@ -250,6 +250,11 @@ void SimHost::drain_held(ConnId conn) {
   }
 }
 
+std::string SimHost::remote_address(ConnId conn) {
+  auto it = links_.find(conn);
+  return it == links_.end() ? std::string("unknown") : it->second.peer->name();
+}
+
 size_t SimHost::links_to(const SimHost& other) const {
   size_t n = 0;
   for (const auto& [conn, link] : links_) n += link.peer == &other && link.stream == nullptr;

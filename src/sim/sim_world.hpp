@@ -105,6 +105,8 @@ class SimHost final : public Env {
   void send_raw(ConnId conn, std::string bytes) override;
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
+  // The simulated host at the other end ("n2").
+  std::string remote_address(ConnId conn) override;
   // Framed connections this host has open with `other` (one end each).
   size_t links_to(const SimHost& other) const;
   store::Disk& disk() override { return disk_; }

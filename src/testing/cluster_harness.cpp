@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,9 +51,27 @@ CommandResult run(const std::string& command_line) {
   return r;
 }
 
+std::string secret_file() {
+  // One secret for every cluster this process writes a config for, in a
+  // folder removed at exit; TALLY_SECRET_FILE points the tally CLI at it.
+  static TempDir dir;
+  static const std::string path = [] {
+    std::string p = dir.path + "/secret";
+    {
+      std::ofstream s(p);
+      s << "a test cluster's secret, 32 bytes or more\n";
+    }
+    ::chmod(p.c_str(), 0600);
+    ::setenv("TALLY_SECRET_FILE", p.c_str(), 1);
+    return p;
+  }();
+  return path;
+}
+
 std::unique_ptr<Client> connect_client(const std::string& endpoints) {
   ClientOptions o;
   o.endpoints = {endpoints};
+  o.secret_file = secret_file();
   auto c = Client::connect(o);
   if (!c.ok()) throw std::runtime_error(c.status().to_string());  // a bug in the test itself
   return std::move(*c);
@@ -61,8 +80,19 @@ std::unique_ptr<Client> connect_client(const std::string& endpoints) {
 std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
                          const std::string& durability, const std::string& extra) {
   std::string path = dir + "/cluster.toml";
+  // TOML allows a table once: the [cluster] line of `extra`, if any, takes
+  // the secret_file key; otherwise a [cluster] table of its own comes first.
+  std::string cluster_line = "[cluster]\nsecret_file = \"" + secret_file() + "\"\n";
+  std::string more = extra;
+  const std::string header = "[cluster]\n";
+  auto at = more.find(header);
   std::ofstream out(path);
-  out << "[storage]\ndurability = \"" << durability << "\"\n\n" << extra << "\n";
+  if (at != std::string::npos) {
+    more.replace(at, header.size(), cluster_line);
+  } else {
+    out << cluster_line << "\n";
+  }
+  out << "[storage]\ndurability = \"" << durability << "\"\n\n" << more << "\n";
   for (const auto& n : nodes) {
     out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
         << "\"\ndata_dir = \"" << n.id << "\"\n";
@@ -93,13 +123,13 @@ Status TallydProcess::start() {
       ::dup2(fileno(log), 1);
       ::dup2(fileno(log), 2);
     }
-    if (join_.empty()) {
-      ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(),
-              static_cast<char*>(nullptr));
-    } else {
-      ::execl(bin.c_str(), bin.c_str(), "--config", config_.c_str(), "--node", node_id_.c_str(), "--join",
-              join_.c_str(), static_cast<char*>(nullptr));
-    }
+    std::vector<std::string> args{bin, "--config", config_, "--node", node_id_};
+    if (!join_.empty()) args.insert(args.end(), {"--join", join_});
+    args.insert(args.end(), flags_.begin(), flags_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
     std::_Exit(127);
   }
   ClientOptions o;
@@ -148,6 +178,16 @@ bool TallydProcess::running() {
     return false;
   }
   return true;
+}
+
+uint64_t TallydProcess::rss_bytes() const {
+  if (pid_ <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:  1234 kB"
+  }
+  return 0;
 }
 
 std::string TallydProcess::log() const {

@@ -27,8 +27,14 @@ struct CommandResult {
 // Runs a shell command line and captures what it prints.
 CommandResult run(const std::string& command_line);
 
-// A client of the library for `endpoints` ("host:port[,host:port...]").
+// A client of the library for `endpoints` ("host:port[,host:port...]"),
+// holding secret_file() (an administrator's client).
 std::unique_ptr<Client> connect_client(const std::string& endpoints);
+
+// The cluster secret every config write_config writes names: one file for
+// the whole process, made on first use. It also sets TALLY_SECRET_FILE to
+// it, so that the tally CLI a test runs is an administrator of the cluster.
+std::string secret_file();
 
 struct NodeSpec {
   std::string id;
@@ -36,17 +42,23 @@ struct NodeSpec {
   int resp_port = 0;  // the node's RESP listener; 0 for none
 };
 
-// Writes a cluster config for `nodes` (data under dir/<id>) and returns its path.
-// `extra` is appended verbatim (more TOML sections).
+// Writes a cluster config for `nodes` (data under dir/<id>) and returns its
+// path. `extra` is added verbatim (more TOML sections; a [cluster] table in it
+// is merged with the one written here). The config names secret_file(), so
+// peers authenticate.
 std::string write_config(const std::string& dir, const std::vector<NodeSpec>& nodes,
                          const std::string& durability = "fsync", const std::string& extra = "");
 
 class TallydProcess {
  public:
-  // With `join` ("host:port"), tallyd is started with --join.
+  // With `join` ("host:port"), tallyd is started with --join. Every tallyd
+  // started here has --enable-fault-injection unless set_flags says otherwise.
   TallydProcess(std::string config, std::string node_id, int port, std::string log_path, std::string join = {});
   ~TallydProcess();  // kills the process if it still runs
 
+  // The flags tallyd gets besides --config, --node and --join (default:
+  // --enable-fault-injection). Takes effect at the next start().
+  void set_flags(std::vector<std::string> flags) { flags_ = std::move(flags); }
   // Starts tallyd and waits until it answers a ping. Errors say why, with its log.
   Status start();
   void kill9();
@@ -54,11 +66,15 @@ class TallydProcess {
   int terminate(int timeout_ms = 10000);
   bool running();
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  // The resident set size of the running process, in bytes (0 when it is not running).
+  uint64_t rss_bytes() const;
   std::string log() const;
   pid_t pid() const { return pid_; }  // -1 until started
 
  private:
   std::string config_, node_id_, log_path_, join_;
+  std::vector<std::string> flags_{"--enable-fault-injection"};
   int port_;
   pid_t pid_ = -1;
 };

@@ -38,6 +38,11 @@ TEST_CASE("tally put/get/del round-trip with documented exit codes", "[cluster][
   CHECK(run(tally + " get s").out.rfind("from stdin\n", 0) == 0);
   CHECK(run("printf 'from file' > " + dir.path + "/v && " + tally + " put f -f " + dir.path + "/v").exit_code == 0);
   CHECK(run(tally + " get f").out.rfind("from file\n", 0) == 0);
+  // A folder is not a file: refused, and nothing is stored.
+  auto folder = run(tally + " put d -f " + dir.path);
+  CHECK(folder.exit_code == 2);
+  CHECK_THAT(folder.out, Catch::Contains("is a directory"));
+  CHECK(run(tally + " get d").exit_code == 3);
 
   CHECK(run(tally + " del k").exit_code == 0);
   auto gone = run(tally + " get k");

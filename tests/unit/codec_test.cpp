@@ -182,6 +182,11 @@ std::vector<Message> sample_messages() {
       {68, wire::AePushReply{12, 9}},
       {69, wire::RepairRequest{"default", true}},
       {70, wire::RepairReply{true, 10, 4, 1, 300, 1234}},
+      {0, wire::AuthHello{std::string(32, '\x01'), "n2"}},
+      {0, wire::AuthChallenge{std::string(32, '\xff'), std::string(32, '\0')}},
+      {0, wire::AuthProof{std::string(32, '\x7f')}},
+      {0, wire::AuthOk{}},
+      {0, wire::AuthPassword{"open sesame"}},
   };
 }
 

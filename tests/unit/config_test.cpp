@@ -362,3 +362,38 @@ TEST_CASE("[anti_entropy] parses, defaults when absent, and names a bad value", 
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST_CASE("trust settings: secret_file resolved against the config's folder, requirepass, connection limits",
+          "[config][trust]") {
+  Result<ClusterConfig> r = parse(minimal(
+      "[cluster]\nsecret_file = \"keys/secret\"\nrequirepass = \"pw\"\n\n"
+      "[limits]\nmax_connections = 500\nidle_timeout_s = 60\nframe_timeout_s = 5\ninput_budget_mb = 32\n"
+      "output_pause_kb = 256\noutput_limit_mb = 8\n\n"));
+  REQUIRE(r.ok());
+  CHECK(r->secret_file == "/etc/tally/keys/secret");
+  CHECK(r->secret.empty());  // read by load_config
+  CHECK(r->requirepass == "pw");
+  CHECK(r->limits.max_connections == 500);
+  CHECK(r->limits.idle_timeout_s == 60);
+  CHECK(r->limits.frame_timeout_s == 5);
+  CHECK(r->limits.input_budget_mb == 32);
+  CHECK(r->limits.output_pause_kb == 256);
+  CHECK(r->limits.output_limit_mb == 8);
+  // The defaults docs/security.md lists.
+  Result<ClusterConfig> d = parse(minimal());
+  REQUIRE(d.ok());
+  CHECK(d->secret_file.empty());
+  CHECK(d->limits.max_connections == 0);
+  CHECK(d->limits.idle_timeout_s == 300);
+  CHECK(d->limits.frame_timeout_s == 30);
+  CHECK(d->limits.input_budget_mb == 64);
+  CHECK(d->limits.output_pause_kb == 1024);
+  CHECK(d->limits.output_limit_mb == 64);
+  check_error(minimal("[limits]\noutput_pause_kb = 1\n\n"), 2, "limits.output_pause_kb", "");
+}
+
+}  // namespace
+}  // namespace tally

@@ -317,3 +317,41 @@ TEST_CASE("raft: a stale leader learns the new term and steps down when it recon
 
 }  // namespace
 }  // namespace tally::raft
+
+namespace tally::raft {
+namespace {
+
+Message heartbeat(NodeId from, NodeId to, uint64_t term) {
+  Message m;
+  m.type = MessageType::kHeartbeat;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  return m;
+}
+
+TEST_CASE("raft: a term beyond any election, or far beyond ours from a stranger, is refused and changes nothing",
+          "[raft][election][sanity]") {
+  Cluster c({1, 2, 3});
+  c.campaign(1);
+  REQUIRE(c.leader() == 1);
+  const uint64_t term = c.node(2).term();
+  // A heartbeat of term 2^64-1 "from" a member: before the check, every node
+  // followed it and no campaign could ever win (term + 1 wrapped to 0).
+  CHECK(c.node(2).step(heartbeat(3, 2, UINT64_MAX)).code() == Code::kInvalidArgument);
+  CHECK(c.node(2).step(heartbeat(3, 2, kMaxTerm + 1)).code() == Code::kInvalidArgument);
+  // Node 9 is not in the configuration.
+  CHECK(c.node(2).step(heartbeat(9, 2, term + kMaxTermLeapFromStranger + 1)).code() == Code::kInvalidArgument);
+  CHECK(c.node(2).term() == term);
+  CHECK(c.node(2).leader() == 1);
+  // A member's higher term within reach is still Raft's business: it is taken.
+  CHECK(c.node(2).step(heartbeat(3, 2, term + 5)).ok());
+  CHECK(c.node(2).term() == term + 5);
+  // And the group elects a leader again after it.
+  c.stabilize();
+  c.advance_time(100);
+  CHECK(c.leader() != kNoNode);
+}
+
+}  // namespace
+}  // namespace tally::raft
