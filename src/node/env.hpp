@@ -120,6 +120,9 @@ class Env {
   // Who is at the other end of `conn` ("127.0.0.1:51234"), for log lines
   // about refused or misbehaving connections; "unknown" when it is gone.
   virtual std::string remote_address(ConnId conn) = 0;
+  // Connections accepted only to be closed at once, over limits.max_connections,
+  // since the start (`connections_refused` in status). The simulator refuses none.
+  virtual uint64_t connections_refused() const { return 0; }
 
   // ---- disk, randomness, logging ----
   virtual store::Disk& disk() = 0;

@@ -53,6 +53,7 @@ void Node::status(const Respond& respond) const {
   add("mint_epoch", std::to_string(replica_.mint_epochs().last));
   add("cleaned_ring_epoch", std::to_string(cleanup_.cleaned_ring_epoch()));
   add("connections", std::to_string(peers_.accepted_connections()));
+  add("connections_refused", std::to_string(env_.connections_refused()));
   if (resp_) {
     add("resp_listen", self_.resp_listen->to_string());
     add("resp_connections", std::to_string(resp_->connections()));

@@ -52,6 +52,7 @@ class UvEnv final : public Env {
   void pause_reading(ConnId conn) override;
   void resume_reading(ConnId conn) override;
   std::string remote_address(ConnId conn) override;
+  uint64_t connections_refused() const override { return refused_; }
   store::Disk& disk() override;
   uint64_t random() override;
   const Logger& log() override { return log_; }

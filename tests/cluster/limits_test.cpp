@@ -64,6 +64,17 @@ constexpr uint64_t kMiB = 1 << 20;
 // within this much of its idle size.
 constexpr uint64_t kRssBound = 256 * kMiB;
 
+// Under AddressSanitizer (`make asan`) freed memory waits in a quarantine and
+// every allocation carries red zones, so RSS says nothing about the node's
+// own bounds, and the node runs a few times slower: there the memory bounds
+// and "every other write succeeds" are reported, not checked. `make test`
+// (the optimized build) checks them.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 }  // namespace
 
 TEST_CASE("20,000 connection attempts: the node refuses those past its limit and keeps serving",
@@ -96,6 +107,10 @@ TEST_CASE("20,000 connection attempts: the node refuses those past its limit and
     CHECK(st->field("peers").find(":down") == std::string::npos);
     CHECK(st->field("store") == "ok");
   }
+  // The node counts what it refused: most of the 20,000 (it held up to 1,000 at once).
+  auto st = client->status(target.endpoint());
+  REQUIRE(st.ok());
+  CHECK(std::atol(st->field("connections_refused").c_str()) >= 10000);
   // Its store still writes (every replica, n1 among them, acknowledges).
   CHECK(client->put("k", "after", {.w = 3}).ok());
   CHECK_THAT(target.log(), !Catch::Contains("Too many open files"));
@@ -166,7 +181,7 @@ TEST_CASE(
   }
   WARN("sent " << off << " of " << pings.size() << " bytes of gets; peak RSS " << peak / kMiB
                << " MiB");
-  CHECK(peak < idle + kRssBound);
+  if (!kSanitized) CHECK(peak < idle + kRssBound);
   CHECK(off < pings.size());  // the node stopped reading: TCP holds the sender back
   CHECK(client->put("k", "after", {.w = 3}).ok());
   for (auto& n : c.nodes) {
@@ -202,9 +217,14 @@ TEST_CASE("150 pipelined RESP GETs of a 4 MiB value, replies unread: every node'
   }
   for (size_t i = 0; i < c.nodes.size(); ++i) {
     WARN(c.specs[i].id << ": idle RSS " << idle[i] / kMiB << " MiB, peak " << peak[i] / kMiB << " MiB");
-    CHECK(peak[i] < idle[i] + kRssBound);
+    if (!kSanitized) CHECK(peak[i] < idle[i] + kRssBound);
   }
-  CHECK(writes_ok == writes);
+  WARN(writes_ok << " of " << writes << " W=3 writes of another client succeeded meanwhile");
+  if (kSanitized) {
+    CHECK(writes_ok * 10 >= writes * 9);
+  } else {
+    CHECK(writes_ok == writes);
+  }
   for (auto& n : c.nodes) {
     auto st = client->status(n->endpoint());
     REQUIRE(st.ok());
