@@ -53,6 +53,15 @@ struct VersionVector {
     return 0;
   }
   bool covers(const Dot& d) const { return get(d.replica) >= d.counter; }
+  // The largest counter of any actor of `node` (every mint epoch); 0: the
+  // node never minted a dot this vector has seen.
+  uint64_t max_of_node(ReplicaId node) const {
+    uint64_t most = 0;
+    for (const auto& [id, c] : entries) {
+      if (node_of(id) == node && c > most) most = c;
+    }
+    return most;
+  }
   bool operator==(const VersionVector&) const = default;
 };
 

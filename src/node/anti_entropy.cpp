@@ -149,14 +149,6 @@ void AntiEntropy::observe(const std::string& dkey, const quorum::DvvSet* record)
 
 // Runs on every write the store takes: no copies of the key unless it is a
 // tombstone's, and the keyspace's seed from its trees.
-uint64_t AntiEntropy::own_counter(const quorum::VersionVector& clock) const {
-  uint64_t most = 0;
-  for (const auto& [actor, counter] : clock.entries) {
-    if (quorum::node_of(actor) == view_.self) most = std::max(most, counter);
-  }
-  return most;
-}
-
 void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::string_view key,
                         const quorum::DvvSet* record) {
   auto kt = trees_.find(ks);
@@ -167,7 +159,7 @@ void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::strin
     auto [it, fresh] = tombs_.try_emplace(dkey);
     if (fresh || it->second.summary != summary) {
       // A new tombstone, or a new one over it: what others were seen holding is stale.
-      it->second = Tomb{std::string(ks),  std::string(key), position, summary, own_counter(record->clock),
+      it->second = Tomb{std::string(ks),  std::string(key), position, summary, record->clock.max_of_node(view_.self),
                         env_.now_us(), {},  false};
     }
   } else if (!tombs_.empty()) {

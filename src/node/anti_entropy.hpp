@@ -126,8 +126,6 @@ class AntiEntropy {
   Tree* find_tree(const std::string& keyspace, uint64_t range_start, uint64_t range_end);
   // The tree a key of `keyspace` at `position` belongs to, or nullptr.
   Tree* tree_of(std::string_view keyspace, uint64_t position);
-  // The largest counter of any of this node's actors (every mint epoch) in `clock`.
-  uint64_t own_counter(const quorum::VersionVector& clock) const;
   void track(const std::string& dkey, std::string_view keyspace, std::string_view key,
              const quorum::DvvSet* record);
 

@@ -18,7 +18,7 @@ RangeCleanup::RangeCleanup(Env& env, Logger log, const ClusterView& view, store:
 
 void RangeCleanup::start() {
   stopped_ = false;
-  timer_ = env_.set_timer(options_.check_interval_us, [this] { tick(); });
+  schedule();
 }
 
 void RangeCleanup::stop() {
@@ -27,11 +27,15 @@ void RangeCleanup::stop() {
   timer_ = 0;
 }
 
+void RangeCleanup::schedule() {
+  if (!stopped_ && !timer_) timer_ = env_.set_timer(options_.check_interval_us, [this] { tick(); });
+}
+
 void RangeCleanup::tick() {
   timer_ = 0;
   if (stopped_) return;
   if (!cleaning_) maybe_clean();
-  if (!cleaning_ && !stopped_ && !timer_) timer_ = env_.set_timer(options_.check_interval_us, [this] { tick(); });
+  if (!cleaning_) schedule();
 }
 
 bool RangeCleanup::owns(const std::string& keyspace, const std::string& key) const {
@@ -43,13 +47,6 @@ bool RangeCleanup::owns(const std::string& keyspace, const std::string& key) con
 bool RangeCleanup::may_clean() const {
   return !stopped_ && view_.self != ring::kNoNode && !view_.moving() && !view_.behind() &&
          view_.map.ring_epoch == cleaning_ && replica_.ready();
-}
-
-bool RangeCleanup::minted_here(const quorum::DvvSet& record) const {
-  for (const auto& [actor, counter] : record.clock.entries) {
-    if (quorum::node_of(actor) == view_.self) return true;
-  }
-  return false;
 }
 
 void RangeCleanup::maybe_clean() {
@@ -96,7 +93,7 @@ void RangeCleanup::take_epoch() {
 void RangeCleanup::step() {
   auto abandon = [this] {
     cleaning_ = 0;  // the ring moved (or we stop): start over once it is still again
-    if (!stopped_ && !timer_) timer_ = env_.set_timer(options_.check_interval_us, [this] { tick(); });
+    schedule();
   };
   if (!may_clean()) return abandon();
   std::string start = cursor_.empty() ? store::RecordStore::data_begin() : cursor_ + std::string(1, '\0');
@@ -116,7 +113,7 @@ void RangeCleanup::step() {
         cleaning_ = 0;
         TALLY_LOG(log_, kInfo) << "dropped the copies of ranges this node no longer owns (ring of epoch "
                                << cleaned_ << ")";
-        if (!stopped_ && !timer_) timer_ = env_.set_timer(options_.check_interval_us, [this] { tick(); });
+        schedule();
         return;
       }
       // The next batch in a later turn: requests go first.
@@ -128,7 +125,7 @@ void RangeCleanup::step() {
       if (!store::RecordStore::parse_data_key(dkey, ks, k)) continue;
       std::string keyspace(ks), key(k);
       if (owns(keyspace, key)) continue;
-      if (minted_here(record)) take_epoch();
+      if (record.clock.max_of_node(view_.self) > 0) take_epoch();
       ++*left;
       // Checked again in turn with the key's updates: a write that lands
       // first, or a ring that moved meanwhile, keeps it; so does a dot of
@@ -136,7 +133,7 @@ void RangeCleanup::step() {
       store_.erase_if(
           dkey,
           [this, keyspace, key](const quorum::DvvSet* cur) {
-            return may_clean() && !owns(keyspace, key) && (epoch_taken_ || !cur || !minted_here(*cur));
+            return may_clean() && !owns(keyspace, key) && (epoch_taken_ || !cur || cur->clock.max_of_node(view_.self) == 0);
           },
           [this, next](Result<bool> erased) {
             if (erased.ok() && *erased) stats_.add(Counter::kDropped);

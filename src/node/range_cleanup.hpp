@@ -49,6 +49,8 @@ class RangeCleanup {
 
  private:
   void tick();
+  // The next tick after check_interval_us, unless one is due or we stopped.
+  void schedule();
   void maybe_clean();
   void step();
   // Whether this node is a replica of (keyspace, key) in the ring now or in
@@ -59,8 +61,6 @@ class RangeCleanup {
   // not behind: a node that has heard of a newer epoch may be receiving
   // writes for ranges its map does not give it yet.
   bool may_clean() const;
-  // Whether `record` holds a dot this node minted (under any mint epoch).
-  bool minted_here(const quorum::DvvSet& record) const;
   // Takes the new mint epoch for every range of every keyspace this node
   // does not own in the ring being cleaned, once per round (epoch_taken_
   // stays false if it cannot).
