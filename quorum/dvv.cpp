@@ -120,6 +120,18 @@ Status validate(const DvvSet& s) {
 
 VersionVector join(const DvvSet& s) { return s.clock; }
 
+VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival) {
+  VersionVector out = s.clock;
+  for (const Sibling& sib : s.siblings) {
+    if (!(arrival < sib.timestamp)) continue;
+    for (auto& [id, c] : out.entries) {
+      if (id == sib.dot.replica) c = std::min(c, sib.dot.counter - 1);
+    }
+  }
+  std::erase_if(out.entries, [](const auto& e) { return e.second == 0; });
+  return out;
+}
+
 Result<DvvSet> update(const DvvSet& current, const VersionVector& context, ClientWrite write,
                       ActorId coordinator, size_t max_siblings) {
   if (Status st = validate(context); !st.ok()) {
@@ -202,6 +214,16 @@ std::vector<std::string> values(const DvvSet& s) {
   for (const Sibling& sib : s.siblings) {
     if (!sib.tombstone) out.push_back(sib.value);
   }
+  return out;
+}
+
+std::vector<const Sibling*> by_time(const DvvSet& s) {
+  std::vector<const Sibling*> out;
+  out.reserve(s.siblings.size());
+  for (const Sibling& sib : s.siblings) out.push_back(&sib);
+  std::sort(out.begin(), out.end(), [](const Sibling* a, const Sibling* b) {
+    return std::tie(a->timestamp, a->dot) < std::tie(b->timestamp, b->dot);
+  });
   return out;
 }
 

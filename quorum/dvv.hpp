@@ -80,6 +80,16 @@ Status validate(const DvvSet& s);
 // sibling's dot. O(k).
 VersionVector join(const DvvSet& s);
 
+// The context of an overwrite that arrived at time `arrival` (a put or delete
+// sent without a context: RESP SET, `tally del`): every event `s` has seen
+// except the siblings tagged after `arrival` (writes that reached their
+// coordinators later than this one did) and, since a vector cannot skip a
+// dot, any later dot of the same actor. Such a write then supersedes what
+// was there when it arrived and stays concurrent with what came after it,
+// however late it is applied (a request held up in a queue or a partition).
+// With no sibling newer than `arrival` it is join(s). O(k + s).
+VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival);
+
 // A write coordinated by replica `coordinator` (which must be a replica of the
 // key and own its counter) on the state it holds, `current`:
 //   1. drops every sibling whose dot `context` covers (the client saw it);
@@ -132,6 +142,12 @@ bool needs_repair(const DvvSet& reply, const DvvSet& merged);
 
 // The live values, tombstones left out, in dot order: what a read shows. O(s).
 std::vector<std::string> values(const DvvSet& s);
+
+// The siblings, tombstones included, oldest first by their writes' HLC tags
+// (the tag's node breaks ties, so the order is total and the same on every
+// replica): the last is the write that arrived at its coordinator last.
+// O(s log s).
+std::vector<const Sibling*> by_time(const DvvSet& s);
 
 // True iff `s` has at least one sibling and every sibling is a tombstone: the key
 // is deleted, and once every replica holds this state it may be collected. O(s).
