@@ -99,7 +99,9 @@ struct ReadOptions {
 struct GetResult {
   // The concurrent values (siblings) of the key; empty when the key does not
   // exist or was deleted. More than one means writers raced: resolve them and
-  // put the result with `context`.
+  // put the result with `context`. Oldest first by the hybrid logical clock
+  // tag of their writes, so `values.back()` is the write that arrived last
+  // (within the nodes' clock skew; docs/consistency.md).
   std::vector<std::string> values;
   // Opaque; pass it to put or del to supersede exactly what this read saw.
   std::string context;

@@ -95,7 +95,18 @@ struct RequestOptions {
   // Puts without a context: supersede every version the coordinating replica
   // holds (as a delete without a context does) instead of adding a sibling.
   bool overwrite = false;
-  // Older clients send the first four; the rest default to false.
+  // Set only on a forwarded write (and honoured only from a peer, which is the
+  // only place a forwarded request is taken from): when the node that took
+  // the client's request got it. `deadline_us` is the time on the receiver's
+  // monotonic clock (PeerCalls::deadline_for) after which the write must not
+  // be applied, 0 for none; `arrival_*` is the HLC tag it gave the request
+  // on arrival, which the write carries and which bounds what an overwrite
+  // supersedes (quorum::join_before). docs/architecture.md, "Late writes".
+  uint64_t deadline_us = 0;
+  uint64_t arrival_ms = 0;
+  uint32_t arrival_logical = 0;
+  uint32_t arrival_node = 0;
+  // Older clients send the first four; the rest default to false (or 0).
   static constexpr auto wire_fields() {
     return std::tuple{field<as::UInt>("options.r", &RequestOptions::r),
                       field<as::UInt>("options.w", &RequestOptions::w),
@@ -103,7 +114,11 @@ struct RequestOptions {
                       field<as::Bool>("options.sloppy", &RequestOptions::sloppy),
                       optional_field<as::Bool>("options.blocking_repair", &RequestOptions::blocking_repair),
                       optional_field<as::Bool>("options.forwarded", &RequestOptions::forwarded),
-                      optional_field<as::Bool>("options.overwrite", &RequestOptions::overwrite)};
+                      optional_field<as::Bool>("options.overwrite", &RequestOptions::overwrite),
+                      optional_field<as::UInt>("options.deadline_us", &RequestOptions::deadline_us),
+                      optional_field<as::UInt>("options.arrival_ms", &RequestOptions::arrival_ms),
+                      optional_field<as::UInt>("options.arrival_logical", &RequestOptions::arrival_logical),
+                      optional_field<as::UInt>("options.arrival_node", &RequestOptions::arrival_node)};
   }
   bool operator==(const RequestOptions&) const = default;
 };
@@ -135,7 +150,14 @@ struct PingReply {
   static constexpr bool kIsReply = true;
   static constexpr std::string_view kName = "ping reply";
   std::string node_id;
-  static constexpr auto wire_fields() { return std::tuple{field<as::Str>("node_id", &PingReply::node_id)}; }
+  // The answering node's monotonic clock (Env::now_us) when it answered: a
+  // heartbeat's sender learns how the two clocks are offset (PeerLink), to
+  // send deadlines in the receiver's time. Older nodes leave it out (0).
+  uint64_t now_us = 0;
+  static constexpr auto wire_fields() {
+    return std::tuple{field<as::Str>("node_id", &PingReply::node_id),
+                      optional_field<as::UInt>("now_us", &PingReply::now_us)};
+  }
   bool operator==(const PingReply&) const = default;
 };
 
@@ -188,12 +210,19 @@ struct GetReply {
   static constexpr MsgType kType = MsgType::kGetReply;
   static constexpr bool kIsReply = true;
   static constexpr std::string_view kName = "get reply";
-  std::vector<std::string> values;  // concurrent siblings; empty = not found (or deleted)
-  std::string context;              // pass to put/delete to supersede what was read
+  // Concurrent siblings, oldest first by their writes' HLC tags (the last
+  // arrived at its coordinator last); empty = not found (or deleted).
+  std::vector<std::string> values;
+  std::string context;  // pass to put/delete to supersede what was read
   uint64_t epoch = 0;
+  // The newest write among the siblings, by tag, is a delete (a delete
+  // concurrent with the values listed): a reader that wants one answer
+  // (RESP GET) answers "absent".
+  bool latest_deleted = false;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::List<as::Bin>>("values", &GetReply::values), field<as::Bin>("context", &GetReply::context),
-                      optional_field<as::UInt>("epoch", &GetReply::epoch)};
+                      optional_field<as::UInt>("epoch", &GetReply::epoch),
+                      optional_field<as::Bool>("latest_deleted", &GetReply::latest_deleted)};
   }
   bool operator==(const GetReply&) const = default;
 };

@@ -72,7 +72,12 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   std::string& key = put ? put->key : del->key;
   const std::string& context = put ? put->context : del->context;
   wire::RequestOptions& opt = put ? put->options : del->options;
-  if (forward_unless_replica(respond, ks, key, opt, request)) return;
+  // When the request arrived, as its tag and its deadline: on the node that
+  // took it from the client, or (a forwarded write) as that node says
+  // (docs/architecture.md, "Late writes").
+  auto arrived = arrival(opt);
+  if (!arrived.ok()) return fail(respond, arrived.status());
+  if (forward_unless_replica(respond, ks, key, opt, request, *arrived)) return;
   if (!ctx_.replica.ready()) {
     // Until it knows the dots it minted before, a node mints none.
     const Status& why = ctx_.replica.load_error();
@@ -83,22 +88,57 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   if (!ctx.ok()) return fail(respond, ctx.status());
   const int n = ctx_.view.replicas_for(ks);
   WriteRequest w{ks.name, std::move(key),
-                 put ? quorum::ClientWrite::Put(std::move(put->value), tag()) : quorum::ClientWrite::Delete(tag()),
+                 put ? quorum::ClientWrite::Put(std::move(put->value), arrived->tag)
+                     : quorum::ClientWrite::Delete(arrived->tag),
                  std::move(*ctx)};
   // Without a context, a delete deletes every version the coordinating
-  // replica holds (as Riak's client reads before it deletes): a user who
-  // types `tally del k` means the key, not one more concurrent version. A
-  // put does so only when it asks to (`overwrite`, as RESP SET does).
+  // replica held when the request arrived (as Riak's client reads before it
+  // deletes): a user who types `tally del k` means the key, not one more
+  // concurrent version. A put does so only when it asks to (`overwrite`, as
+  // RESP SET does).
   w.blind = context.empty() && (del || opt.overwrite);
   w.is_delete = del != nullptr;
   w.lww = ks.mode == meta::ConflictMode::kLww;
   w.n = n;
   w.w = opt.w ? opt.w : std::min(ks.w, n);
   w.sloppy = opt.sloppy;
-  w.timeout_ms = timeout_ms(opt);
+  w.deadline_us = arrived->deadline_us;
+  const uint64_t now = ctx_.env.now_us();
+  w.timeout_ms = static_cast<uint32_t>(std::max<uint64_t>(1, (arrived->deadline_us - now + 999) / 1000));
   std::make_shared<PutFsm>(ctx_, std::move(w), std::move(respond))->start();
 }
 
+Result<Coordinator::Arrival> Coordinator::arrival(const wire::RequestOptions& opt) {
+  const uint64_t now = ctx_.env.now_us();
+  Arrival a{{}, now + uint64_t{timeout_ms(opt)} * 1000};
+  if (!opt.forwarded) {
+    a.tag = tag();
+    return a;
+  }
+  // Only a peer hands a forwarded write over (node.cpp refuses it from
+  // anyone else), so its word on arrival is taken.
+  if (opt.deadline_us != 0) {
+    if (now >= opt.deadline_us) {
+      ctx_.stats.add(Counter::kLateWrites);
+      return Status::Timeout("the write reached replica " + options_.node_name + " " +
+                             std::to_string((now - opt.deadline_us) / 1000) +
+                             " ms after its deadline (held up between nodes): not applied");
+    }
+    a.deadline_us = std::min(a.deadline_us, opt.deadline_us);
+  }
+  if (opt.arrival_ms != 0) {
+    const quorum::HlcTimestamp given{opt.arrival_ms, opt.arrival_logical, opt.arrival_node};
+    tag();  // a joiner's clock carries its id first
+    if (clock_.update(given, ctx_.env.wall_ms()).ok()) {
+      a.tag = given;  // the write is tagged when the client's request arrived
+      return a;
+    }
+    // A forwarder whose clock runs ahead of ours by more than the HLC allows:
+    // our own tag, not its future.
+  }
+  a.tag = tag();
+  return a;
+}
 void Coordinator::get(wire::GetRequest request, const meta::Keyspace& ks, Respond respond) {
   const int n = ctx_.view.replicas_for(ks);
   ReadRequest r{ks, std::move(request.key)};
@@ -109,7 +149,7 @@ void Coordinator::get(wire::GetRequest request, const meta::Keyspace& ks, Respon
 }
 
 bool Coordinator::forward_unless_replica(const Respond& respond, const meta::Keyspace& ks, const std::string& key,
-                                         wire::RequestOptions& opt, wire::Body& request) {
+                                         wire::RequestOptions& opt, wire::Body& request, const Arrival& arrived) {
   ring::PreferenceList primaries = ctx_.view.replicas_of(ks, key);
   if (primaries.contains(ctx_.view.self)) return false;
   if (opt.forwarded) {
@@ -118,18 +158,34 @@ bool Coordinator::forward_unless_replica(const Respond& respond, const meta::Key
                                       " is not a replica of the key; the nodes disagree about the ring"));
     return true;
   }
-  // Hand the request, as the client sent it, to the first replica that is up
-  // (the first one if none is): it decodes the context and mints the tag.
-  ring::NodeId to = primaries[0];
+  // Hand the request, as the client sent it, to the first replica that is up:
+  // it decodes the context and mints the dot. None up: fail now rather than
+  // wait out the timeout on a node we already believe down.
+  ring::NodeId to = ring::kNoNode;
+  std::string down;
   for (ring::NodeId p : primaries) {
     if (ctx_.peers.is_up(p)) {
       to = p;
       break;
     }
+    down += (down.empty() ? "" : ", ") + ctx_.peers.name_of(p);
+  }
+  if (to == ring::kNoNode) {
+    ctx_.stats.add(Counter::kQuorumFailures);
+    fail(respond, Status::Unavailable("every replica of the key is down as node " + options_.node_name +
+                                      " sees it (" + down + "): the write was not sent anywhere"));
+    return true;
   }
   opt.forwarded = true;
-  const uint32_t timeout = timeout_ms(opt);  // before `request`, which holds `opt`, moves
-  forward_write(respond, to, std::move(request), timeout);
+  // The receiver applies it only before our deadline, in its clock (0: no
+  // estimate of its clock yet, as with a node older than deadlines).
+  opt.deadline_us = ctx_.peers.deadline_for(to, arrived.deadline_us).value_or(0);
+  opt.arrival_ms = arrived.tag.wall_ms;
+  opt.arrival_logical = arrived.tag.logical;
+  opt.arrival_node = arrived.tag.node;
+  const uint64_t now = ctx_.env.now_us();
+  const auto left_ms = static_cast<uint32_t>(arrived.deadline_us > now ? (arrived.deadline_us - now) / 1000 : 0);
+  forward_write(respond, to, std::move(request), left_ms);
   return true;
 }
 

@@ -53,10 +53,19 @@ class Coordinator {
   // A put or a delete.
   void write(wire::Body request, const meta::Keyspace& ks, Respond respond);
   void get(wire::GetRequest request, const meta::Keyspace& ks, Respond respond);
+  // When a write arrived: the tag it carries and the time on our monotonic
+  // clock after which it must not be applied (a forwarded write: as the
+  // forwarding node says; kTimeout when that time has passed already).
+  struct Arrival {
+    quorum::HlcTimestamp tag;
+    uint64_t deadline_us = 0;
+  };
+  Result<Arrival> arrival(const wire::RequestOptions& opt);
   // Forwards a write to a replica when this node is not one of the key's;
-  // true when it did (or refused a second hop). `opt` lives in `request`.
+  // true when it did (or refused a second hop, or found every replica down).
+  // `opt` lives in `request`; the forward carries `arrived`.
   bool forward_unless_replica(const Respond& respond, const meta::Keyspace& ks, const std::string& key,
-                              wire::RequestOptions& opt, wire::Body& request);
+                              wire::RequestOptions& opt, wire::Body& request, const Arrival& arrived);
   void forward_write(Respond respond, ring::NodeId to, wire::Body request, uint32_t timeout_ms);
   quorum::HlcTimestamp tag();
   uint32_t timeout_ms(const wire::RequestOptions& opt) const {

@@ -65,12 +65,19 @@ void GetFsm::ask(ring::NodeId node) {
       });
 }
 
-// What the client gets: the merged siblings (the winner alone in lww mode) and the context.
+// What the client gets: the merged siblings, oldest first by their tags (the
+// winner alone in lww mode), whether the newest is a delete, and the context.
 wire::GetReply GetFsm::reply() const {
   const quorum::DvvSet& m = tally_->merged();
   wire::GetReply out;
-  out.values = req_.keyspace.mode == meta::ConflictMode::kLww ? quorum::values(quorum::lww_resolve(m))
-                                                              : quorum::values(m);
+  const quorum::DvvSet resolved =
+      req_.keyspace.mode == meta::ConflictMode::kLww ? quorum::lww_resolve(m) : quorum::DvvSet{};
+  const quorum::DvvSet& shown = req_.keyspace.mode == meta::ConflictMode::kLww ? resolved : m;
+  const std::vector<const quorum::Sibling*> in_order = quorum::by_time(shown);
+  for (const quorum::Sibling* sib : in_order) {
+    if (!sib->tombstone) out.values.push_back(sib->value);
+  }
+  out.latest_deleted = !out.values.empty() && in_order.back()->tombstone;
   if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
   out.epoch = ctx_.view.epoch();
   return out;

@@ -8,6 +8,10 @@ namespace {
 
 constexpr uint64_t kMetaRequestTimeoutUs = 6'000'000;  // above MetaGroupOptions::proposal_timeout_us
 constexpr uint64_t kJoinRetryUs = 1'000'000;
+// A metadata request waits this long for a leader it can reach (an election
+// takes a few hundred ms), looking every kLeaderPollUs.
+constexpr uint64_t kLeaderWaitUs = 2'000'000;
+constexpr uint64_t kLeaderPollUs = 20'000;
 
 // Until Raft assigns ids, a founder's id is its 1-based position in the
 // config's node list: the same on every node, for as long as the file is.
@@ -125,15 +129,69 @@ void MapFollower::on_raft(ConnId conn, const wire::RaftMessage& message) {
   meta_.step(message.msg);
 }
 
-bool MapFollower::forward_to_leader(wire::Body request, const Respond& respond) {
-  ring::NodeId leader = static_cast<ring::NodeId>(meta_.leader());
-  if (leader == ring::kNoNode || leader == view_.self || !known_member(leader)) return false;
-  peers_.call(leader, std::move(request), kMetaRequestTimeoutUs, [this, respond, leader](Result<wire::Message> r) {
-    if (r.ok()) return respond(std::move(r->body));
-    fail(respond,
+void MapFollower::to_leader(std::shared_ptr<LeaderCall> c) {
+  if (stopped_) return fail(c->respond, Status::Unavailable("node " + self_.id + " is stopping"));
+  const auto leader = static_cast<ring::NodeId>(meta_.leader());
+  if (leader == view_.self && meta_.is_leader()) return c->here();
+  const bool reachable =
+      leader != ring::kNoNode && leader != view_.self && known_member(leader) && peers_.is_up(leader);
+  if (!reachable) {
+    // An election, or a leader this node cannot reach: wait a little for
+    // one it can (an election takes a few hundred ms), then say so.
+    if (env_.now_us() - c->since_us >= kLeaderWaitUs) {
+      return fail(c->respond,
+                  Status::Unavailable("no metadata leader reachable from " + self_.id + " within " +
+                                      std::to_string(kLeaderWaitUs / 1000) + " ms (" +
+                                      (leader == ring::kNoNode || leader == view_.self
+                                           ? std::string("none known")
+                                           : "leader " + peers_.name_of(leader) + " is down as " + self_.id +
+                                                 " sees it") +
+                                      "); nothing was sent: retry"));
+    }
+    env_.set_timer(kLeaderPollUs, [this, c] { to_leader(c); });
+    return;
+  }
+  // In flight to `leader`: answered by its reply or, should it lose the lead
+  // or go down first, at once rather than after the call's timeout.
+  const uint64_t attempt = ++c->attempt;
+  c->sent_to = leader;
+  peers_.call(leader, c->request, kMetaRequestTimeoutUs, [this, c, attempt, leader](Result<wire::Message> r) {
+    if (c->attempt != attempt || c->over) return;  // given up on, or sent again
+    c->over = true;
+    env_.cancel_timer(c->watch);
+    const auto* e = r.ok() ? std::get_if<wire::ErrorReply>(&r->body) : nullptr;
+    if (e && (e->code == Code::kNotLeader || e->code == Code::kUnavailable)) {
+      // It did not run it (it lost the lead, or knows no leader itself):
+      // follow the lead, within the wait.
+      if (env_.now_us() - c->since_us < kLeaderWaitUs) {
+        c->over = false;
+        env_.set_timer(kLeaderPollUs, [this, c] { to_leader(c); });
+        return;
+      }
+    }
+    if (r.ok()) return c->respond(std::move(r->body));
+    fail(c->respond,
          Status(r.status().code(), "metadata leader " + peers_.name_of(leader) + ": " + r.status().message()));
   });
-  return true;
+  c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt] { watch_leader(c, attempt); });
+}
+
+void MapFollower::watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt) {
+  if (c->over || c->attempt != attempt) return;
+  const ring::NodeId to = c->sent_to;
+  if (static_cast<ring::NodeId>(meta_.leader()) == to && peers_.is_up(to)) {
+    c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt] { watch_leader(c, attempt); });
+    return;
+  }
+  // The node we handed it to lost the lead or went down: its reply, if one
+  // ever comes, is not waited for.
+  ++c->attempt;
+  if (c->may_repeat) return to_leader(c);  // a read: ask the new leader
+  c->over = true;
+  fail(c->respond, Status::Timeout("metadata leader " + peers_.name_of(to) + " " +
+                                   (peers_.is_up(to) ? "lost the lead" : "went down as " + self_.id + " sees it") +
+                                   " while the change was with it: it may or may not have been applied (the "
+                                   "cluster map shows whether it was); retry if not"));
 }
 
 void MapFollower::handle_cluster_info(const wire::ClusterInfoRequest& req, Respond respond) {
@@ -145,11 +203,13 @@ void MapFollower::handle_cluster_info(const wire::ClusterInfoRequest& req, Respo
     });
     return;
   }
+  if (req.forwarded) {
+    return fail(respond, Status::Unavailable("node " + self_.id + " is not the metadata leader (an election?); retry"));
+  }
   wire::ClusterInfoRequest fwd = req;
   fwd.forwarded = true;
-  if (req.forwarded || !forward_to_leader(fwd, respond)) {
-    fail(respond, Status::Unavailable("no metadata leader is known to " + self_.id + " (an election?); retry"));
-  }
+  to_leader(std::make_shared<LeaderCall>(LeaderCall{
+      std::move(fwd), respond, true, [this, req, respond] { handle_cluster_info(req, respond); }, env_.now_us()}));
 }
 
 wire::ClusterInfoReply MapFollower::cluster_info() const {
@@ -178,11 +238,17 @@ void MapFollower::handle_meta_change(wire::MetaChangeRequest req, Respond respon
     });
     return;
   }
-  bool forwarded = req.forwarded;
-  req.forwarded = true;
-  if (forwarded || !forward_to_leader(std::move(req), respond)) {
-    fail(respond, Status::Unavailable("no metadata leader is known to " + self_.id + " (an election?); retry"));
+  if (req.forwarded) {
+    // Handed on once already: the other node thought we lead. Not run here,
+    // so it may follow the lead elsewhere.
+    return fail(respond, Status::Unavailable("node " + self_.id + " is not the metadata leader (an election?); retry"));
   }
+  wire::MetaChangeRequest fwd = req;
+  fwd.forwarded = true;
+  to_leader(std::make_shared<LeaderCall>(LeaderCall{
+      std::move(fwd), respond, false,
+      [this, req = std::move(req), respond]() mutable { handle_meta_change(std::move(req), respond); },
+      env_.now_us()}));
 }
 
 void MapFollower::adopt(const meta::ClusterMap& map, std::string_view source) {

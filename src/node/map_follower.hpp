@@ -74,8 +74,25 @@ class MapFollower {
   void start_metadata();
   void join_cluster();
   wire::ClusterInfoReply cluster_info() const;
-  // Passes a metadata request to the leader; false when none is known.
-  bool forward_to_leader(wire::Body request, const Respond& respond);
+  // A metadata request handed to the leader, following the lead as it moves:
+  // sent to the leader this node sees up (waiting up to a couple of seconds
+  // for one while an election runs); answered early when that node loses the
+  // lead or goes down (sent again to the new leader when `may_repeat`, a
+  // read; a change gets an error saying its outcome is unknown); run by
+  // `here` when this node becomes the leader meanwhile.
+  struct LeaderCall {
+    wire::Body request;
+    Respond respond;
+    bool may_repeat = false;
+    std::function<void()> here;
+    uint64_t since_us = 0;
+    ring::NodeId sent_to = ring::kNoNode;
+    uint64_t attempt = 0;  // a reply to an earlier attempt is ignored
+    bool over = false;
+    TimerId watch = 0;
+  };
+  void to_leader(std::shared_ptr<LeaderCall> c);
+  void watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt);
 
   Env& env_;
   Logger log_;

@@ -263,7 +263,7 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
   }
   switch (type) {
     case wire::MsgType::kPing:
-      return respond(wire::PingReply{self_.id});
+      return respond(wire::PingReply{self_.id, env_.now_us()});
     case wire::MsgType::kFault:
       return fault(std::get<wire::FaultRequest>(msg.body), respond);
     case wire::MsgType::kStatus:

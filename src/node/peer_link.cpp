@@ -179,10 +179,40 @@ void PeerLink::send_heartbeats() {
   for (const auto& m : view_.map.members) {
     if (m.id == view_.self || m.state == meta::NodeState::kRemoved) continue;
     ring::NodeId peer = m.id;
-    call(peer, wire::PingRequest{view_.self}, 1'000'000, [this, peer](Result<wire::Message> r) {
-      if (r.ok() && std::holds_alternative<wire::PingReply>(r->body)) fd_.heartbeat(peer, env_.now_us());
+    const uint64_t sent = env_.now_us();
+    call(peer, wire::PingRequest{view_.self}, 1'000'000, [this, peer, sent](Result<wire::Message> r) {
+      const auto* pong = r.ok() ? std::get_if<wire::PingReply>(&r->body) : nullptr;
+      if (!pong) return;
+      const uint64_t now = env_.now_us();
+      fd_.heartbeat(peer, now);
+      if (pong->now_us != 0) clocks_[peer].add(sent, now, pong->now_us);
     });
   }
+}
+
+void PeerLink::PeerClock::add(uint64_t sent_us, uint64_t received_us, uint64_t peer_now_us) {
+  // The peer read its clock somewhere between our send and our receipt: at
+  // the midpoint, give or take half the round trip.
+  const uint64_t half_rtt = (received_us - sent_us) / 2;
+  const auto offset = static_cast<int64_t>(peer_now_us - (sent_us + half_rtt));
+  samples[next] = {offset, half_rtt + 1};
+  next = (next + 1) % samples.size();
+  count = std::min(count + 1, samples.size());
+}
+
+std::optional<uint64_t> PeerLink::deadline_for(ring::NodeId peer, uint64_t local_deadline_us) const {
+  if (peer == view_.self) return local_deadline_us;
+  auto it = clocks_.find(peer);
+  if (it == clocks_.end() || it->second.count == 0) return std::nullopt;
+  // The sample with the shortest round trip is the tightest; a deadline
+  // errs early by its error bound, never late.
+  const PeerClock& c = it->second;
+  const PeerClock::Sample* best = &c.samples[0];
+  for (size_t i = 1; i < c.count; ++i) {
+    if (c.samples[i].error_us < best->error_us) best = &c.samples[i];
+  }
+  const int64_t at = static_cast<int64_t>(local_deadline_us) + best->offset_us - static_cast<int64_t>(best->error_us);
+  return static_cast<uint64_t>(std::max<int64_t>(at, 1));
 }
 
 }  // namespace tally

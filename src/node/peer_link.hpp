@@ -12,8 +12,10 @@
 // changes it; it knows nothing of keys, quorums or the store.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,6 +46,11 @@ class PeerCalls {
   virtual bool is_up(ring::NodeId peer) const = 0;
   // The peer's name for messages ("n2"), "node 7" when it is not known.
   virtual std::string name_of(ring::NodeId peer) const = 0;
+  // `local_deadline_us`, a time on this node's monotonic clock (Env::now_us),
+  // as a time on `peer`'s, erring early: what a request handed to the peer
+  // carries as its deadline. nullopt when the offset is not known (no
+  // heartbeat answered yet, or a node older than the estimate).
+  virtual std::optional<uint64_t> deadline_for(ring::NodeId peer, uint64_t local_deadline_us) const = 0;
 };
 
 class PeerLink final : public PeerCalls {
@@ -69,6 +76,7 @@ class PeerLink final : public PeerCalls {
   void call(ring::NodeId peer, wire::Body request, uint64_t timeout_us, ReplyFn done) override;
   bool is_up(ring::NodeId peer) const override;
   std::string name_of(ring::NodeId peer) const override;
+  std::optional<uint64_t> deadline_for(ring::NodeId peer, uint64_t local_deadline_us) const override;
 
   // A call on a connection of its own to `addr` (a node not known by id yet,
   // as when joining through it), closed once the call is over. `who` names it
@@ -137,6 +145,20 @@ class PeerLink final : public PeerCalls {
   std::unordered_map<ring::NodeId, ConnId> raft_inbound_;
   Calls calls_;
   uint64_t next_call_id_ = 1;
+
+  // Each peer's monotonic clock against ours, from the last heartbeats (the
+  // answer carries the peer's clock): NTP's estimate, kept per sample with
+  // its error bound, half the round trip.
+  struct PeerClock {
+    struct Sample {
+      int64_t offset_us = 0;  // peer's clock minus ours
+      uint64_t error_us = 0;
+    };
+    std::array<Sample, 8> samples{};
+    size_t next = 0, count = 0;
+    void add(uint64_t sent_us, uint64_t received_us, uint64_t peer_now_us);
+  };
+  std::unordered_map<ring::NodeId, PeerClock> clocks_;
 };
 
 }  // namespace tally

@@ -25,13 +25,17 @@ struct WriteRequest {
   std::string key;
   quorum::ClientWrite write;
   quorum::VersionVector context;
-  bool blind = false;      // supersede everything our copy holds (no context given)
+  bool blind = false;      // supersede what our copy held when the request arrived (no context given)
   bool is_delete = false;
   bool lww = false;        // the keyspace's mode
   int n = 0;               // replicas of the key (the keyspace's N, capped by the ring)
   int w = 0;
   bool sloppy = false;
   uint32_t timeout_ms = 0;
+  // Our monotonic clock's time after which the write is not applied: a
+  // request that waited this long for its turn at the key is dropped, not
+  // minted (docs/architecture.md, "Late writes").
+  uint64_t deadline_us = 0;
 };
 
 class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> {

@@ -82,11 +82,13 @@ Result<T> expect(wire::Body reply) {
                           std::to_string(static_cast<int>(wire::type_of(reply))));
 }
 
-// GET's answer among siblings: the byte-wise greatest (std::string compares
-// as unsigned bytes). It depends on the sibling set alone, not on which
-// replicas answered or in what order.
-const std::string& pick(const std::vector<std::string>& values) {
-  return *std::max_element(values.begin(), values.end());
+// GET's one answer among siblings: the newest write by its HLC tag (the
+// reply lists them oldest first), or none when the newest is a delete. It
+// depends on the sibling set alone, not on which replicas answered or in
+// what order; TALLY.SIBLINGS shows them all (docs/resp.md).
+std::optional<std::string_view> pick(const wire::GetReply& got) {
+  if (got.values.empty() || got.latest_deleted) return std::nullopt;
+  return got.values.back();
 }
 
 // The first word of an error reply, which Redis clients branch on: the
@@ -595,7 +597,8 @@ void RespSession::cmd_info(SlotId slot, Args& a, const Settings& s) {
 void RespSession::cmd_get(SlotId slot, Args& a, const Settings& s) {
   get(s, std::move(a[1]), [this, slot](Result<wire::GetReply> got) {
     if (!got.ok()) return finish(slot, error_reply(got.status()));
-    finish(slot, got->values.empty() ? null_bulk() : bulk(pick(got->values)));
+    const auto value = pick(*got);
+    finish(slot, value ? bulk(*value) : null_bulk());
   });
 }
 
@@ -645,7 +648,7 @@ void RespSession::cmd_exists(SlotId slot, Args& a, const Settings& s) {
     get(s, std::move(a[i]), [this, slot, g](Result<wire::GetReply> got) {
       if (!got.ok()) {
         g->failed(got.status());
-      } else if (!got->values.empty()) {
+      } else if (pick(*got)) {  // as GET would answer
         ++g->count;
       }
       if (--g->left == 0) finish(slot, g->error.ok() ? integer(g->count) : error_reply(g->error));
@@ -661,8 +664,8 @@ void RespSession::cmd_mget(SlotId slot, Args& a, const Settings& s) {
     get(s, std::move(a[i]), [this, slot, g, i](Result<wire::GetReply> got) {
       if (!got.ok()) {
         g->failed(got.status());
-      } else if (!got->values.empty()) {
-        g->values[i - 1] = pick(got->values);
+      } else if (const auto value = pick(*got)) {
+        g->values[i - 1] = std::string(*value);
       }
       if (--g->left > 0) return;
       if (!g->error.ok()) return finish(slot, error_reply(g->error));

@@ -10,8 +10,8 @@
 //   COMMAND [...] (an empty array, COUNT the number of commands)
 //   CONFIG GET p (only `save` = "" and `appendonly` = "no": redis-benchmark asks)
 //   INFO [section]  the node's status fields under "# Server", the session's under "# Session"
-//   GET k           one value; of several siblings, the greatest byte-wise (below)
-//   SET k v [KEEPTTL]  an overwrite: supersedes what the coordinating replica holds
+//   GET k           one value; of several siblings, the newest by HLC tag (below)
+//   SET k v [KEEPTTL]  an overwrite: supersedes what its coordinator held when it arrived
 //   DEL k [k ...]   reads each key and deletes what the read saw; counts keys found
 //   EXISTS k [k ...]  MGET k [k ...]  MSET k v [k v ...]
 //   TALLY.QUORUM [R W]  this connection's R and W (0 or DEFAULT: the keyspace's)
@@ -19,11 +19,12 @@
 //   TALLY.SIBLINGS k  every sibling of k, as an array
 //
 // Siblings. A key written concurrently holds several values (docs/consistency.md);
-// Redis' GET has room for one. GET answers the byte-wise greatest sibling, so
-// every node and every retry gives the same answer for the same sibling set;
-// TALLY.SIBLINGS shows them all. A SET supersedes every sibling the replica
-// coordinating it holds, so the next GET sees one value again (unless another
-// write raced it).
+// Redis' GET has room for one. GET answers the sibling whose write arrived
+// last by its HLC tag (none when that write is a delete), so every node and
+// every retry gives the same answer for the same sibling set, and a client's
+// sequential SETs read back in order; TALLY.SIBLINGS shows them all. A SET
+// supersedes every sibling its coordinator held when the SET arrived, so the
+// next GET sees one value again (unless another write raced it).
 //
 // Order. Commands of one connection run concurrently (pipelining), except
 // that a command waits for the earlier commands of the same connection on

@@ -17,6 +17,7 @@ SimHost::SimHost(SimWorld& world, int index, std::string name, HostPort addr)
       index_(index),
       name_(std::move(name)),
       addr_(std::move(addr)),
+      mono_start_us_(uint64_t(index + 1) * 7'919'000'003ULL),
       log_("sim",
            LogLevel::kInfo,
            [&world, n = name_](LogLevel level, std::string_view component, std::string_view line) {
@@ -35,7 +36,10 @@ void SimHost::at(uint64_t delay_us, std::function<void()> fn) {
   });
 }
 
-uint64_t SimHost::now_us() { return world_.now_us(); }
+// Each host's monotonic clock starts somewhere else, as on separate machines:
+// nothing may compare one node's now_us with another's (a deadline handed to
+// a peer goes through PeerLink's offset estimate).
+uint64_t SimHost::now_us() { return world_.now_us() + mono_start_us_; }
 
 uint64_t SimHost::wall_ms() {
   // The simulated epoch starts at 2026-01-01 so wall times look like real ones.

@@ -141,6 +141,7 @@ class SimHost final : public Env {
   int index_;
   std::string name_;
   HostPort addr_;
+  uint64_t mono_start_us_;  // where this host's monotonic clock stood at the world's start
   Logger log_;
   SimDisk disk_;
   bool alive_ = true;

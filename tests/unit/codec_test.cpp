@@ -548,18 +548,18 @@ TEST_CASE("decode rejects an array header claiming 2^31 elements before allocati
 
 TEST_CASE("decode enforces the element limit exactly", "[codec]") {
   DecodeLimits limits;
-  limits.max_elements = 6;  // the get reply's outer array has 5
+  limits.max_elements = 7;  // the get reply's outer array has 7
   auto reply = [](size_t n) {
     return encode_payload({1, wire::GetReply{std::vector<std::string>(n, "v"), ""}});
   };
-  CHECK(decode_payload(reply(6), limits).ok());
-  Status s = decode_error(reply(7), limits);
+  CHECK(decode_payload(reply(7), limits).ok());
+  Status s = decode_error(reply(8), limits);
   CHECK(s.code() == Code::kProtocolError);
   CHECK_THAT(s.message(), Catch::Contains("array size overflow"));
 
   std::string status_map = packed([](auto& p) {
-    p.pack_map(7);
-    for (int i = 0; i < 7; ++i) {
+    p.pack_map(8);
+    for (int i = 0; i < 8; ++i) {
       p.pack(i);
       p.pack(i);
     }

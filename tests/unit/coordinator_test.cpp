@@ -37,6 +37,10 @@ class ScriptedPeers final : public PeerCalls {
   }
   bool is_up(ring::NodeId peer) const override { return !down.contains(peer); }
   std::string name_of(ring::NodeId peer) const override { return "n" + std::to_string(peer); }
+  // One clock for every node: a deadline is the same time everywhere.
+  std::optional<uint64_t> deadline_for(ring::NodeId, uint64_t local_deadline_us) const override {
+    return local_deadline_us;
+  }
 
   // Answers call `i` (once) with a reply body, or with a failure.
   void answer(size_t i, wire::Body reply) { take(i)(wire::Message{0, std::move(reply)}); }
@@ -124,8 +128,9 @@ struct Harness {
   void settle(uint64_t ms = 5) { world.run_for(ms * kMs); }
 
   // Stores `value`, minted by node `by`, as n1's own copy of `key`.
-  quorum::DvvSet write_local(const std::string& key, const std::string& value, ring::NodeId by = 1) {
-    quorum::DvvSet record = version(value, by);
+  quorum::DvvSet write_local(const std::string& key, const std::string& value, ring::NodeId by = 1,
+                             uint64_t ms = 1) {
+    quorum::DvvSet record = version(value, by, ms);
     std::optional<Status> done;
     replica.apply_locally("default", key, record, [&done](Status s) { done = s; });
     settle();
@@ -508,6 +513,147 @@ TEST_CASE("coordinator: check refuses what cannot run, naming the problem", "[co
   CHECK(k.status().message().find("W=4 is out of range 1..N=3") != std::string::npos);
   k = h.coordinator.check(wire::GetRequest{"default", "k", with_r(3)});
   CHECK(k.ok());
+}
+
+// ---- late writes (docs/architecture.md, "Late writes") ----
+
+// n1's own copy of `key`, read from its store.
+std::optional<quorum::DvvSet> local_copy(Harness& h, const std::string& key) {
+  std::optional<quorum::DvvSet> got;
+  bool done = false;
+  h.store.get("default", key, [&](Result<std::optional<quorum::DvvSet>> r) {
+    REQUIRE(r.ok());
+    got = *r;
+    done = true;
+  });
+  h.settle();
+  REQUIRE(done);
+  return got;
+}
+
+TEST_CASE("coordinator: a forwarded write that arrives past its deadline is refused, not applied",
+          "[coordinator][late]") {
+  Harness h;
+  const std::string key = h.key(true);
+  wire::RequestOptions opt;
+  opt.forwarded = true;
+  opt.overwrite = true;
+  opt.deadline_us = h.host.now_us();  // it is over as it arrives
+  h.settle(3);
+  h.put(key, "late", opt);
+  h.settle();
+  const auto& e = h.error();
+  CHECK(e.code == Code::kTimeout);
+  CHECK_THAT(e.message, Catch::Contains("after its deadline") && Catch::Contains("not applied"));
+  CHECK(h.peers.calls.empty());
+  CHECK(h.stats.get(Counter::kLateWrites) == 1);
+  CHECK_FALSE(local_copy(h, key).has_value());
+}
+
+TEST_CASE("coordinator: a write whose turn at the key comes after its deadline is dropped, not minted",
+          "[coordinator][late]") {
+  Harness h;
+  const std::string key = h.key(true);
+  h.put(key, "first", with_w(1));  // holds the key while its disk write runs
+  wire::RequestOptions opt = with_w(1);
+  opt.forwarded = true;
+  opt.deadline_us = h.host.now_us() + 1;  // alive on arrival, over by its turn
+  h.put(key, "second", opt);
+  h.settle();
+  REQUIRE(h.replies.size() == 2);
+  // The second's refusal may come first: it is decided when its turn comes.
+  const size_t err = std::holds_alternative<wire::ErrorReply>(h.replies[0]) ? 0 : 1;
+  CHECK(std::holds_alternative<wire::PutReply>(h.replies[1 - err]));
+  const auto& e = h.error(err);
+  CHECK(e.code == Code::kTimeout);
+  CHECK_THAT(e.message, Catch::Contains("turn at the key came after its deadline"));
+  CHECK(h.stats.get(Counter::kLateWrites) == 1);
+  auto copy = local_copy(h, key);
+  REQUIRE(copy.has_value());
+  CHECK(quorum::values(*copy) == std::vector<std::string>{"first"});
+}
+
+TEST_CASE("coordinator: a forwarded overwrite supersedes only what arrived before it", "[coordinator][late]") {
+  Harness h;
+  const std::string key = h.key(true);
+  // n1 already holds b-new, a write that arrived (on n2) at 20 ms.
+  h.write_local(key, "b-new", 2, 20);
+  wire::RequestOptions opt = with_w(1);
+  opt.forwarded = true;
+  opt.overwrite = true;
+  opt.arrival_ms = 10;  // a-old arrived first, and was held up on its way
+  opt.arrival_node = 3;
+  h.put(key, "a-old", opt);
+  h.settle();
+  REQUIRE(h.replies.size() == 1);
+  CHECK(std::holds_alternative<wire::PutReply>(h.replies[0]));
+  auto copy = local_copy(h, key);
+  REQUIRE(copy.has_value());
+  std::vector<std::string> by_time;
+  for (const auto* sib : quorum::by_time(*copy)) by_time.push_back(sib->value);
+  CHECK(by_time == std::vector<std::string>{"a-old", "b-new"});  // b-new kept, and still the newest
+  // An overwrite that arrived after b-new supersedes it.
+  opt.arrival_ms = 30;
+  h.put(key, "c-newest", opt);
+  h.settle();
+  copy = local_copy(h, key);
+  REQUIRE(copy.has_value());
+  CHECK(quorum::values(*copy) == std::vector<std::string>{"c-newest"});
+}
+
+TEST_CASE("coordinator: a forward carries the arrival tag and the deadline", "[coordinator][late]") {
+  Harness h(5);
+  const uint64_t arrived = h.host.now_us();
+  h.put(h.key(false), "v");
+  REQUIRE(h.peers.calls.size() == 1);
+  const auto& fwd = std::get<wire::PutRequest>(h.peers.calls[0].request);
+  CHECK(fwd.options.deadline_us == arrived + uint64_t{kTimeoutMs} * 1000);  // the scripted peers share our clock
+  CHECK(fwd.options.arrival_ms == h.host.wall_ms());
+  CHECK(fwd.options.arrival_node == 1);
+}
+
+TEST_CASE("coordinator: a forward with every replica held down fails at once, sending nothing",
+          "[coordinator][late]") {
+  Harness h(5);
+  const std::string key = h.key(false);
+  for (ring::NodeId p : h.view.replicas_of(h.ks(), key)) h.peers.down.insert(p);
+  h.put(key, "v");
+  CHECK(h.peers.calls.empty());
+  const auto& e = h.error();
+  CHECK(e.code == Code::kUnavailable);
+  CHECK_THAT(e.message, Catch::Contains("every replica of the key is down") && Catch::Contains("not sent"));
+}
+
+TEST_CASE("coordinator: a get lists siblings oldest first by tag and says when the newest is a delete",
+          "[coordinator][late]") {
+  Harness h;
+  const std::string key = h.key(true);
+  // Dot order (n2 before n3) is the opposite of arrival order here.
+  quorum::DvvSet two = *quorum::update(Harness::version("zzz-old", 3, 5), {},
+                                       quorum::ClientWrite::Put("aaa-new", {50, 0, 2}), 2);
+  std::optional<Status> done;
+  h.replica.apply_locally("default", key, two, [&](Status s) { done = s; });
+  h.settle();
+  REQUIRE(done.has_value());
+  h.get(key, with_r(1));
+  h.settle();
+  REQUIRE(h.replies.size() == 1);
+  const auto& got = std::get<wire::GetReply>(h.replies[0]);
+  CHECK(got.values == std::vector<std::string>{"zzz-old", "aaa-new"});
+  CHECK_FALSE(got.latest_deleted);
+  // A delete that arrived last, concurrent with both.
+  quorum::DvvSet deleted = *quorum::update(two, {}, quorum::ClientWrite::Delete({60, 0, 3}), 3);
+  done.reset();
+  h.replica.apply_locally("default", key, deleted, [&](Status s) { done = s; });
+  h.settle();
+  REQUIRE(done.has_value());
+  h.replies.clear();
+  h.get(key, with_r(1));
+  h.settle();
+  REQUIRE(h.replies.size() == 1);
+  const auto& after = std::get<wire::GetReply>(h.replies[0]);
+  CHECK(after.values == std::vector<std::string>{"zzz-old", "aaa-new"});
+  CHECK(after.latest_deleted);
 }
 
 TEST_CASE("hint replay: a hint older than the tombstone grace is dropped unsent, a younger one handed over",

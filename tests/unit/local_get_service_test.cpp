@@ -33,6 +33,10 @@ class ScriptedPeers final : public PeerCalls {
   }
   bool is_up(ring::NodeId peer) const override { return !down.contains(peer); }
   std::string name_of(ring::NodeId peer) const override { return "n" + std::to_string(peer); }
+  // One clock for every node: a deadline is the same time everywhere.
+  std::optional<uint64_t> deadline_for(ring::NodeId, uint64_t local_deadline_us) const override {
+    return local_deadline_us;
+  }
 
   std::vector<Call> calls;
   std::set<ring::NodeId> down;

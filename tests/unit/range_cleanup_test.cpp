@@ -28,6 +28,10 @@ class NoPeers final : public PeerCalls {
   void call(ring::NodeId, wire::Body, uint64_t, ReplyFn done) override { done(Status::Unavailable("no peers")); }
   bool is_up(ring::NodeId) const override { return false; }
   std::string name_of(ring::NodeId peer) const override { return "n" + std::to_string(peer); }
+  // One clock for every node: a deadline is the same time everywhere.
+  std::optional<uint64_t> deadline_for(ring::NodeId, uint64_t local_deadline_us) const override {
+    return local_deadline_us;
+  }
 };
 
 meta::ClusterMap map_of(int nodes, uint64_t epoch) {

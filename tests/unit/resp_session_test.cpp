@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ namespace {
 class FakeBackend final : public RespBackend {
  public:
   bool deferred = false;
-  std::map<std::string, std::vector<std::string>> data;  // key -> siblings
+  std::map<std::string, std::vector<std::string>> data;  // key -> siblings, oldest first
+  std::set<std::string> deleted_last;  // keys whose newest write is a delete
   std::map<std::string, uint64_t> versions;
   std::map<std::string, Status> failing;  // key ("" for status) -> the error its requests get
   std::vector<wire::Body> requests;       // every request, in the order made
@@ -81,8 +83,9 @@ class FakeBackend final : public RespBackend {
     if (f != failing.end()) return wire::ErrorReply{f->second.code(), f->second.message()};
     if (auto* g = std::get_if<wire::GetRequest>(&req)) {
       auto it = data.find(g->key);
-      return wire::GetReply{it == data.end() ? std::vector<std::string>{} : it->second,
-                            context(g->key)};
+      wire::GetReply reply{it == data.end() ? std::vector<std::string>{} : it->second, context(g->key)};
+      reply.latest_deleted = deleted_last.contains(g->key);
+      return reply;
     }
     if (auto* p = std::get_if<wire::PutRequest>(&req)) {
       if (p->context == context(p->key) || (p->options.overwrite && p->context.empty())) {
@@ -259,16 +262,24 @@ TEST_CASE("a pipelined batch answered at once leaves in one send", "[resp_sessio
   CHECK(f.conn.sends == 1);
 }
 
-TEST_CASE("GET answers one value: nil when missing, the greatest sibling when several",
+TEST_CASE("GET answers one value: nil when missing, the newest sibling when several",
           "[resp_session]") {
   Fixture f;
   CHECK(f.cmd({"GET", "nope"}) == "$-1\r\n");
-  f.backend.data["k"] = {"apple", "pear", "banana"};
-  CHECK(f.cmd({"GET", "k"}) == "$4\r\npear\r\n");
-  // Byte-wise: 0xff sorts above every ASCII letter.
-  f.backend.data["k"] = {"zzz", std::string("\xff")};
-  CHECK(f.cmd({"GET", "k"}) == "$1\r\n\xff\r\n");
-  CHECK(f.cmd({"TALLY.SIBLINGS", "k"}) == "*2\r\n$3\r\nzzz\r\n$1\r\n\xff\r\n");
+  // The node lists siblings oldest first by their writes' tags.
+  f.backend.data["k"] = {"pear", "apple", "banana"};
+  CHECK(f.cmd({"GET", "k"}) == "$6\r\nbanana\r\n");
+  CHECK(f.cmd({"EXISTS", "k"}) == ":1\r\n");
+  // Not byte-wise: 0xff sorts above every ASCII letter, but it is older.
+  f.backend.data["k"] = {std::string("\xff"), "zzz"};
+  CHECK(f.cmd({"GET", "k"}) == "$3\r\nzzz\r\n");
+  CHECK(f.cmd({"TALLY.SIBLINGS", "k"}) == "*2\r\n$1\r\n\xff\r\n$3\r\nzzz\r\n");
+  // A delete newer than every value: GET and EXISTS see no key, TALLY.SIBLINGS the values.
+  f.backend.deleted_last.insert("k");
+  CHECK(f.cmd({"GET", "k"}) == "$-1\r\n");
+  CHECK(f.cmd({"MGET", "k"}) == "*1\r\n$-1\r\n");
+  CHECK(f.cmd({"EXISTS", "k"}) == ":0\r\n");
+  CHECK(f.cmd({"TALLY.SIBLINGS", "k"}) == "*2\r\n$1\r\n\xff\r\n$3\r\nzzz\r\n");
   CHECK(f.cmd({"TALLY.SIBLINGS", "nope"}) == "*0\r\n");
   CHECK(f.cmd({"GET"}) == "-ERR wrong number of arguments for 'get' command\r\n");
   CHECK(f.cmd({"GET", "a", "b"}) == "-ERR wrong number of arguments for 'get' command\r\n");
