@@ -3,7 +3,7 @@
 #   make            build tallyd, tally, the libraries and the example
 #   make test       install missing packages, build, run every CI test
 #   make bench      micro-benchmarks, metadata commit/failover, hint drain and anti-entropy repair on real nodes
-#   make cluster    start the local 5-node cluster (conf/local-cluster.toml)
+#   make cluster    start the local 6-node cluster (conf/local-cluster.toml)
 #   make stop       stop it
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make check-long long soaks (more seeds, longer fault runs)

@@ -7,11 +7,14 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -105,6 +108,58 @@ std::string mib(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
   return buf;
+}
+
+// What `tally ring` says when the nodes' shares of a keyspace differ from
+// their mean by more than 10%, and why: with N replicas spread over zones, a
+// zone with fewer nodes than the others gives each of them a larger share.
+// Empty when the shares are even.
+std::string balance_warning(const std::vector<tally::Client::Share>& shares, const tally::ClusterInfo& info,
+                            const std::string& keyspace) {
+  double sum = 0;
+  size_t owners = 0;
+  for (const auto& sh : shares) {
+    if (sh.tokens == 0) continue;
+    sum += sh.owns;
+    ++owners;
+  }
+  if (owners < 2) return {};
+  const double mean = sum / static_cast<double>(owners);
+  const tally::Client::Share* worst = nullptr;
+  for (const auto& sh : shares) {
+    if (sh.tokens == 0 || std::abs(sh.owns - mean) <= 0.10 * mean) continue;
+    if (!worst || std::abs(sh.owns - mean) > std::abs(worst->owns - mean)) worst = &sh;
+  }
+  if (!worst) return {};
+  std::map<std::string, int> per_zone;
+  for (const auto& sh : shares) {
+    const tally::MemberInfo* m = info.member(sh.node);
+    if (sh.tokens > 0 && m) ++per_zone[m->zone];
+  }
+  int n = 0;
+  for (const auto& ks : info.keyspaces) {
+    if (ks.name == keyspace) n = ks.n;
+  }
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "warning: keyspace %s is not spread evenly: %s holds a replica of %.1f%% of its keys, the mean "
+                "is %.1f%%.",
+                keyspace.c_str(), worst->node.c_str(), worst->owns * 100, mean * 100);
+  std::string zones;
+  int least = INT32_MAX, most = 0;
+  for (const auto& [zone, count] : per_zone) {
+    zones += (zones.empty() ? "" : ", ") + zone + ": " + std::to_string(count);
+    least = std::min(least, count);
+    most = std::max(most, count);
+  }
+  if (per_zone.size() > 1 && least != most) {
+    return std::string(head) + " Its N=" + std::to_string(n) + " replicas of a key go to distinct zones first, and " +
+           "the zones hold unequal numbers of nodes (" + zones + "): the nodes of a smaller zone share that " +
+           "zone's replicas among fewer. Give every zone the same number of nodes (set `zone` in the nodes' " +
+           "config, or join nodes with --zone), or put all nodes in one zone.";
+  }
+  return std::string(head) + " The zones hold equal numbers of nodes (" + zones + "): the difference comes from " +
+         "the nodes' tokens (TOKENS above); a node that joins takes tokens from the most loaded.";
 }
 
 // "ring movement: n6 joining, 40 of 96 ranges streamed (12,000 keys, 3.1 MiB,
@@ -667,13 +722,21 @@ int main(int argc, char** argv) {
         out += std::string(out.empty() ? "" : ",") + "{\"node\":" + json_string(sh.node) +
                ",\"tokens\":" + std::to_string(sh.tokens) + ",\"owns\":" + std::to_string(sh.owns) + "}";
       }
-      std::printf("{\"keyspace\":%s,\"nodes\":[%s]}\n", json_string(g.keyspace).c_str(), out.c_str());
+      auto info = c.cluster_info(false);
+      const std::string warning = info.ok() ? balance_warning(*shares, *info, g.keyspace) : std::string();
+      std::printf("{\"keyspace\":%s,\"nodes\":[%s]%s}\n", json_string(g.keyspace).c_str(), out.c_str(),
+                  warning.empty() ? "" : (",\"warning\":" + json_string(warning)).c_str());
       return kOk;
     }
     std::printf("keyspace %s: the share of its keys each node holds a replica of\n", g.keyspace.c_str());
     std::printf("%-12s %-7s %s\n", "NODE", "TOKENS", "OWNS");
     for (const auto& sh : *shares) {
       std::printf("%-12s %-7zu %6.2f%%\n", sh.node.c_str(), sh.tokens, sh.owns * 100);
+    }
+    auto info = c.cluster_info(false);
+    if (info.ok()) {
+      const std::string warning = balance_warning(*shares, *info, g.keyspace);
+      if (!warning.empty()) std::printf("\n%s\n", warning.c_str());
     }
     return kOk;
   }

@@ -97,6 +97,7 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
     out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
         << "\"\ndata_dir = \"" << n.id << "\"\n";
     if (n.resp_port) out << "resp_listen = \"127.0.0.1:" << n.resp_port << "\"\n";
+    if (!n.zone.empty()) out << "zone = \"" << n.zone << "\"\n";
     out << "\n";
   }
   return path;

@@ -40,6 +40,7 @@ struct NodeSpec {
   std::string id;
   int port = 0;
   int resp_port = 0;  // the node's RESP listener; 0 for none
+  std::string zone;   // empty: the default zone
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its

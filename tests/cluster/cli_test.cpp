@@ -122,3 +122,43 @@ TEST_CASE("a client whose node was killed between requests carries on with the n
   REQUIRE(got.ok());
   CHECK(got->values == std::vector<std::string>{"v"});
 }
+
+TEST_CASE("tally ring shows each node's share and warns when zones of unequal size skew it", "[cluster][cli]") {
+  // n1, n2, n4 in z1 and n3 alone in z2: with N=3 every key has a replica in
+  // each zone first, so n3 holds a replica of every key and the three nodes
+  // of z1 share the other two (66.7% each; the mean is 75%).
+  TempDir dir;
+  std::vector<NodeSpec> specs{{"n1", free_port(), 0, "z1"}, {"n2", free_port(), 0, "z1"},
+                              {"n3", free_port(), 0, "z2"}, {"n4", free_port(), 0, "z1"}};
+  std::string cfg = write_config(dir.path, specs);
+  std::vector<std::unique_ptr<TallydProcess>> nodes;
+  for (const auto& sp : specs) {
+    nodes.push_back(std::make_unique<TallydProcess>(cfg, sp.id, sp.port, dir.path + "/" + sp.id + ".log"));
+    REQUIRE(nodes.back()->start().ok());
+  }
+  const std::string tally = build_dir() + "/tally -e " + nodes[0]->endpoint();
+  CommandResult ring = run(tally + " ring");
+  REQUIRE(ring.exit_code == 0);
+  INFO(ring.out);
+  CHECK_THAT(ring.out, Catch::Contains("n3           32      100.00%"));
+  CHECK_THAT(ring.out, Catch::Contains("warning: keyspace default is not spread evenly: n3 holds a replica of "
+                                       "100.0% of its keys"));
+  CHECK_THAT(ring.out, Catch::Contains("the zones hold unequal numbers of nodes (z1: 3, z2: 1)"));
+  CommandResult json = run(tally + " --json ring");
+  CHECK_THAT(json.out, Catch::Contains("\"warning\":\"warning: keyspace default is not spread evenly"));
+
+  // One zone of four: every node holds 75%, and nothing is said.
+  TempDir even_dir;
+  std::vector<NodeSpec> even{{"n1", free_port()}, {"n2", free_port()}, {"n3", free_port()}, {"n4", free_port()}};
+  std::string even_cfg = write_config(even_dir.path, even);
+  std::vector<std::unique_ptr<TallydProcess>> even_nodes;
+  for (const auto& sp : even) {
+    even_nodes.push_back(
+        std::make_unique<TallydProcess>(even_cfg, sp.id, sp.port, even_dir.path + "/" + sp.id + ".log"));
+    REQUIRE(even_nodes.back()->start().ok());
+  }
+  CommandResult flat = run(build_dir() + "/tally -e " + even_nodes[0]->endpoint() + " ring");
+  REQUIRE(flat.exit_code == 0);
+  INFO(flat.out);
+  CHECK_THAT(flat.out, !Catch::Contains("warning"));
+}
