@@ -146,7 +146,12 @@ void PeerLink::on_closed(ConnId conn, const Status& why) {
     ring::NodeId peer = p->second;
     conn_peer_.erase(p);
     auto pc = peer_conns_.find(peer);
-    if (pc != peer_conns_.end() && pc->second == conn) peer_conns_.erase(pc);
+    if (pc != peer_conns_.end() && pc->second == conn) {
+      peer_conns_.erase(pc);
+      // The peer may come back as another process on another machine, with
+      // another monotonic clock: estimate its offset afresh.
+      clocks_.erase(peer);
+    }
     who = name_of(peer);
   }
   std::vector<ReplyFn> failed;
