@@ -47,6 +47,11 @@ class WatchedDisk final : public Disk {
   void scan(std::string start, std::string end, size_t limit, ScanDone done) override {
     inner_.scan(std::move(start), std::move(end), limit, std::move(done));
   }
+  Status write_failure() const override { return inner_.write_failure(); }
+  void set_failure_listener(std::function<void(const Status&)> listener) override {
+    inner_.set_failure_listener(std::move(listener));
+  }
+  void reopen(WriteDone done) override { inner_.reopen(std::move(done)); }
 
   std::vector<size_t> batch_sizes;
   std::vector<bool> syncs;
