@@ -48,6 +48,14 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       log_(env.log().child(self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); },
              config_.record_cache_bytes),
+      recovery_(env, log_.child("store"), stats_,
+                DiskRecovery::Hooks{[this](const Status& why) { store_.disk_failed(why); },
+                                    [this] {
+                                      // The store first: the others read back through it.
+                                      store_.disk_reopened();
+                                      replica_.disk_reopened();
+                                      anti_entropy_.disk_reopened();
+                                    }}),
       features_(features),
       auth_(env, log_.child("auth"), stats_, config_.secret, self_.id, config_.requirepass),
       meta_(env, log_.child("meta"),
@@ -117,6 +125,7 @@ Status Node::start() {
     if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
     TALLY_LOG(log_, kInfo) << "speaking the Redis protocol on " << self_.resp_listen->to_string();
   }
+  recovery_.start();
   replica_.start();
   streamer_.start();
   cleanup_.start();
@@ -139,6 +148,7 @@ Status Node::start() {
 
 void Node::stop(std::function<void()> done) {
   stopping_ = true;
+  recovery_.stop();
   peers_.stop();
   replica_.stop();
   streamer_.stop();

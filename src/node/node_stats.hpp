@@ -32,6 +32,7 @@ enum class Counter : uint8_t {
   kAuthRefused,          // peer or admin messages refused on connections that did not prove the secret
   kAuthFailures,         // handshakes that failed: a wrong proof, a peer with another secret
   kPasswordFailures,     // wrong client passwords (requirepass), by either door
+  kStoreRecoveries,      // times the store reopened its database after a disk error
   kCount_,
 };
 
@@ -62,6 +63,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
      "peer or admin messages refused on connections that had not proved the cluster secret"},
     {Counter::kAuthFailures, "auth_failures", "peer handshakes that failed (a wrong proof: another secret)"},
     {Counter::kPasswordFailures, "password_failures", "wrong client passwords (requirepass), RESP and wire protocol"},
+    {Counter::kStoreRecoveries, "store_recoveries",
+     "times the store reopened its database after a disk error (a full disk, too many open files) and took writes again"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the
