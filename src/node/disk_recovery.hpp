@@ -30,7 +30,7 @@ struct DiskRecoveryOptions {
   // closed only once a probe finds file descriptors and room for its logs
   // (store::LevelDbEngine::can_reopen).
   uint64_t first_retry_us = 100'000;
-  uint64_t max_retry_us = 1'000'000;
+  uint64_t max_retry_us = 500'000;
 };
 
 class DiskRecovery {

@@ -159,7 +159,7 @@ TEST_CASE(
   CHECK_THAT(refused.status().message(), Catch::Contains("Too many open files"));
   auto read = client->get("fill-0");
   CHECK(read.ok());
-  // The retries keep failing while the limit holds (they back off up to 1 s).
+  // The retries keep failing while the limit holds (they back off up to 0.5 s).
   CHECK_FALSE(eventually([&] { return store_state(*client, node.endpoint()) == "ok"; }, 2500ms));
   CHECK_THAT(store_state(*client, node.endpoint()), Catch::Contains("reopen attempt"));
 

@@ -216,7 +216,7 @@ Outcome run(uint64_t seed) {
   }
   world.run_until(kRunUs + 500'000);
   world.faults().drop = 0;
-  // Each node reopens its database within its retry pause (1 s at most) of
+  // Each node reopens its database within its retry pause (0.5 s at most) of
   // the fault's end.
   const uint64_t deadline = world.now_us() + 5'000'000;
   auto all_well = [&] {
