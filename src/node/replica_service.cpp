@@ -85,7 +85,6 @@ void ReplicaService::start() {
 // failed with it (RecordStore writes batches in order and fails every one
 // after a failed one until the reopen).
 void ReplicaService::disk_reopened() {
-  epochs_ = codec::MintEpochs{};
   load_state();
   hints_.load([this](Status st) {
     if (!st.ok()) {
@@ -98,11 +97,13 @@ void ReplicaService::load_state() {
   const uint64_t generation = ++load_generation_;
   loaded_ = 0;
   load_error_ = Status::Ok();
+  epochs_ = codec::MintEpochs{};
   store_.get_at(kDotFloorKey, [this, generation](Result<std::optional<quorum::DvvSet>> r) {
     if (generation != load_generation_) return;
     if (!r.ok()) {
       TALLY_LOG(log_, kError) << "cannot read the dot floor, coordinating no writes: " << r.status().to_string();
       load_error_ = Status(r.status().code(), "cannot read the dot floor: " + r.status().message());
+      load_later();
     } else if (r->has_value()) {
       dot_floor_ = std::max(dot_floor_, (*r)->clock.get(1));
     }
@@ -143,14 +144,26 @@ void ReplicaService::loaded_epochs(const Status& s) {
   if (!s.ok()) {
     TALLY_LOG(log_, kError) << "cannot read the mint epochs, coordinating no writes: " << s.to_string();
     load_error_ = Status(s.code(), "cannot read the mint epochs: " + s.message());
+    load_later();
   }
   ++loaded_;
+}
+
+// A read that failed (too many open files, say) may work a moment later.
+void ReplicaService::load_later() {
+  if (stopped_ || load_timer_) return;
+  load_timer_ = env_.set_timer(1'000'000, [this] {
+    load_timer_ = 0;
+    load_state();
+  });
 }
 
 void ReplicaService::stop() {
   stopped_ = true;
   if (replay_timer_) env_.cancel_timer(replay_timer_);
   replay_timer_ = 0;
+  if (load_timer_) env_.cancel_timer(load_timer_);
+  load_timer_ = 0;
 }
 
 quorum::DvvSet ReplicaService::merge(const std::string& keyspace, const quorum::DvvSet& a,

@@ -118,8 +118,10 @@ class ReplicaService {
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
   Status fence(uint64_t epoch);
   void replay_hints();
-  // Reads the dot floor and the mint epochs from the store.
+  // Reads the dot floor and the mint epochs from the store; after a failed
+  // read, again a second later (load_later).
   void load_state();
+  void load_later();
   // The mint epochs are read (or could not be: `s`).
   void loaded_epochs(const Status& s);
   // The next round: at once when the last one moved on (delivered a hint,
@@ -144,6 +146,7 @@ class ReplicaService {
   codec::MintEpochs epochs_;
   int loaded_ = 0;  // of the two: the dot floor, the mint epochs
   uint64_t load_generation_ = 0;  // a load started before the last one is stale
+  TimerId load_timer_ = 0;
   Status load_error_;
 };
 
