@@ -104,6 +104,23 @@ void check_acked(Client& client, const std::vector<int>& acked) {
   CHECK(wrong == 0);
 }
 
+// While the cause lasts: status says the store is failing with `cause`,
+// writes fail with it, reads go on; the reopen attempts (backing off up to
+// 0.5 s) are turned down by the probe before the database is closed, so it
+// stays open for reads.
+void check_failing(Client& client, const std::string& endpoint, const std::string& cause) {
+  CHECK(eventually([&] { return store_state(client, endpoint).rfind("failing", 0) == 0; }, 5000ms));
+  CHECK_THAT(store_state(client, endpoint), Catch::Contains(cause));
+  auto refused = client.put("during", "x");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains(cause));
+  CHECK(client.get("fill-0").ok());
+  CHECK_FALSE(eventually([&] { return store_state(client, endpoint) == "ok"; }, 2500ms));
+  CHECK_THAT(store_state(client, endpoint),
+             Catch::Contains("reopen attempt") && Catch::Contains(" yet: "));
+  CHECK(client.get("fill-1").ok());
+}
+
 // A tmpfs of `mib` MiB mounted on `path` for the life of the object.
 struct Tmpfs {
   Tmpfs(const std::string& path, int mib) : path(path) {
@@ -150,22 +167,7 @@ TEST_CASE(
   INFO(failed.to_string());
   CHECK_THAT(failed.message(), Catch::Contains("Too many open files"));
 
-  // While it lasts: status says so, writes keep failing with the cause, reads go on.
-  CHECK(eventually([&] { return store_state(*client, node.endpoint()).rfind("failing", 0) == 0; },
-                   5000ms));
-  CHECK_THAT(store_state(*client, node.endpoint()), Catch::Contains("Too many open files"));
-  auto refused = client->put("during", "x");
-  REQUIRE_FALSE(refused.ok());
-  CHECK_THAT(refused.status().message(), Catch::Contains("Too many open files"));
-  auto read = client->get("fill-0");
-  CHECK(read.ok());
-  // The retries keep failing while the limit holds (they back off up to 0.5 s).
-  CHECK_FALSE(eventually([&] { return store_state(*client, node.endpoint()) == "ok"; }, 2500ms));
-  // The attempts were turned down by the probe, before the database was
-  // closed: it stays open for reads.
-  CHECK_THAT(store_state(*client, node.endpoint()),
-             Catch::Contains("reopen attempt") && Catch::Contains(" yet: "));
-  CHECK(client->get("fill-1").ok());
+  check_failing(*client, node.endpoint(), "Too many open files");
 
   REQUIRE(run("prlimit --pid " + pid + " --nofile=" + original + ":").exit_code == 0);
   const auto raised = Clock::now();
@@ -215,20 +217,7 @@ TEST_CASE(
   CHECK_THAT(failed.message(), Catch::Contains("No space left on device"));
   CHECK(acked.size() >= 10);
 
-  CHECK(eventually([&] { return store_state(*client, node.endpoint()).rfind("failing", 0) == 0; },
-                   5000ms));
-  CHECK_THAT(store_state(*client, node.endpoint()), Catch::Contains("No space left on device"));
-  auto refused = client->put("during", "x");
-  REQUIRE_FALSE(refused.ok());
-  CHECK_THAT(refused.status().message(), Catch::Contains("No space left on device"));
-  auto read = client->get("fill-0");
-  CHECK(read.ok());
-  CHECK_FALSE(eventually([&] { return store_state(*client, node.endpoint()) == "ok"; }, 2500ms));
-  // The attempts were turned down by the probe, before the database was
-  // closed: it stays open for reads.
-  CHECK_THAT(store_state(*client, node.endpoint()),
-             Catch::Contains("reopen attempt") && Catch::Contains(" yet: "));
-  CHECK(client->get("fill-1").ok());
+  check_failing(*client, node.endpoint(), "No space left on device");
 
   REQUIRE(::unlink(filler.c_str()) == 0);
   const auto freed = Clock::now();
