@@ -55,6 +55,13 @@ void AntiEntropy::stop() {
   timer_ = 0;
 }
 
+void AntiEntropy::disk_reopened() {
+  layout_.clear();
+  layout_epoch_ = 0;
+  tombs_.clear();
+  schedule(0);
+}
+
 size_t AntiEntropy::keys_in_trees() const {
   size_t n = 0;
   for (const auto& [name, ks] : trees_) {

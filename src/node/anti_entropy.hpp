@@ -69,6 +69,10 @@ class AntiEntropy {
 
   // The store's observer (store::RecordStore::Observer): every record taken.
   void observe(const std::string& dkey, const quorum::DvvSet* record);
+  // The store reopened its database after a disk error: the trees and the
+  // tombstones followed records of failed batches the disk may not hold, so
+  // they are built again from a scan on the next tick.
+  void disk_reopened();
 
   void handle_compare(const wire::AeCompare& req, Respond respond);
   void handle_fetch(const wire::AeFetch& req, Respond respond);

@@ -40,6 +40,8 @@ void MetaGroup::start(raft::NodeId self, std::vector<raft::NodeId> voters, std::
                       std::optional<meta::ClusterMap> genesis, std::function<void(Status)> done) {
   self_ = self;
   genesis_ = std::move(genesis);
+  voters_ = voters;
+  learners_ = learners;
   std::weak_ptr<bool> alive = alive_;
   store_.load([this, alive, voters = std::move(voters), learners = std::move(learners),
                done = std::move(done)](Result<raft::PersistentState> state) mutable {
@@ -53,6 +55,7 @@ void MetaGroup::start(raft::NodeId self, std::vector<raft::NodeId> voters, std::
     cfg.election_ticks = options_.election_ticks;
     cfg.heartbeat_ticks = options_.heartbeat_ticks;
     cfg.seed = env_.random() | 1;
+    cfg.applied = applied_;  // 0 at start; on a restart, what map_ already holds
     if (state->empty()) {
       cfg.bootstrap_voters = std::move(voters);
       cfg.bootstrap_learners = std::move(learners);
@@ -64,7 +67,7 @@ void MetaGroup::start(raft::NodeId self, std::vector<raft::NodeId> voters, std::
       return done(Status(node.status().code(), "cannot start the metadata group: " + node.status().message()));
     }
     raft_ = std::move(*node);
-    if (snapshot) restore(*snapshot);
+    if (snapshot && snapshot->metadata.index > applied_) restore(*snapshot);
     tick_timer_ = env_.set_timer(options_.tick_us, [this] { tick(); });
     TALLY_LOG(log_, kInfo) << "metadata group: node " << self_ << " as " << role_name() << ", "
                            << raft_->membership().to_string() << ", term " << raft_->term() << ", log to "
@@ -132,11 +135,8 @@ void MetaGroup::pump() {
     if (alive.expired()) return;
     if (!s.ok()) {
       // The disk failed under Raft: going on could break what we promised to
-      // peers. Stop taking part (fail-stop); the data path carries on.
-      failed_ = s;
-      TALLY_LOG(log_, kError) << "metadata group stopped: cannot persist its log: " << s.to_string();
-      fail_pending(Status::IoError("the metadata log cannot be written: " + s.message()));
-      return;
+      // peers (nothing of this Ready was sent).
+      return write_failed(s, "persist its log");
     }
     for (auto& m : rd->messages) hooks_.send(std::move(m));
     uint64_t epoch_before = map_.epoch;
@@ -230,9 +230,57 @@ void MetaGroup::maybe_snapshot() {
     return;
   }
   snapshot_index_ = applied_;
-  store_.compact(*snap, [this, index = applied_](Status s) {
+  std::weak_ptr<bool> alive = alive_;
+  store_.compact(*snap, [this, alive, index = applied_](Status s) {
+    if (alive.expired() || s.ok()) return;
+    // The log store's bounds in memory moved past what the disk holds.
+    write_failed(s, "store its snapshot at " + std::to_string(index));
+  });
+}
+
+void MetaGroup::write_failed(const Status& why, std::string_view what) {
+  const bool was_running = failed_.ok();
+  failed_ = why;
+  fail_pending(Status::IoError("the metadata log cannot be written: " + why.message()));
+  if (!hooks_.when_writable) {
+    TALLY_LOG(log_, kError) << "metadata group stopped: cannot " << what << ": " << why.to_string();
+    return;
+  }
+  if (was_running) {
+    TALLY_LOG(log_, kError) << "metadata group paused until the disk takes writes: cannot " << what << ": "
+                            << why.to_string();
+  }
+  if (restart_pending_) return;
+  restart_pending_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  hooks_.when_writable([this, alive] {
+    if (!alive.expired()) restart_from_disk();
+  });
+}
+
+void MetaGroup::restart_from_disk() {
+  restart_pending_ = false;
+  if (stopped_) return;
+  ++restarts_;
+  // Callbacks of the run before (a Ready being handled) are dropped with it.
+  alive_ = std::make_shared<bool>(true);
+  if (tick_timer_) env_.cancel_timer(tick_timer_);
+  tick_timer_ = 0;
+  raft_.reset();
+  failed_ = Status::Ok();
+  persisting_ = false;
+  scheduled_ = false;
+  std::weak_ptr<bool> alive = alive_;
+  start(self_, voters_, learners_, genesis_, [this, alive](Status s) {
     if (!s.ok()) {
-      TALLY_LOG(log_, kWarn) << "metadata snapshot at " << index << " not stored: " << s.to_string();
+      // The disk takes writes but could not be read (too many open files, say): try again.
+      TALLY_LOG(log_, kError) << "metadata group cannot start again from its log yet: " << s.to_string();
+      restart_pending_ = true;
+      env_.set_timer(1'000'000, [this, alive] {
+        if (!alive.expired()) restart_from_disk();
+      });
+    } else {
+      TALLY_LOG(log_, kInfo) << "metadata group started again from its log on disk";
     }
   });
 }

@@ -43,6 +43,9 @@ class MetaGroup {
     std::function<void(raft::Message)> send;
     // The applied map changed: a command applied, or a snapshot restored.
     std::function<void(const meta::ClusterMap&)> applied;
+    // Runs `fn` once the disk takes writes again (DiskRecovery::when_writable);
+    // none: a failed write of the log stops the group for good.
+    std::function<void(std::function<void()> fn)> when_writable = nullptr;
   };
   using ChangeDone = std::function<void(Result<wire::MetaChangeReply>)>;
 
@@ -63,7 +66,6 @@ class MetaGroup {
              std::optional<meta::ClusterMap> genesis, std::function<void(Status)> done);
   // Stops ticking and taking input; pending changes and reads fail.
   void stop();
-
   // A message from a peer.
   void step(const raft::Message& message);
 
@@ -86,6 +88,8 @@ class MetaGroup {
   uint64_t commit_index() const { return raft_ ? raft_->commit_index() : 0; }
   uint64_t applied_index() const { return applied_; }
   std::string role_name() const;
+  // Times this node started over from its log after a failed write.
+  uint64_t restarts() const { return restarts_; }
   raft::Membership membership() const { return raft_ ? raft_->membership() : raft::Membership{}; }
 
  private:
@@ -103,6 +107,13 @@ class MetaGroup {
   void restore(const raft::Snapshot& snapshot);
   void maybe_snapshot();
   void fail_pending(const Status& why);
+  // A write of the log failed (a full disk, too many open files): Raft's
+  // state in memory may be ahead of its log on disk, so until the disk takes
+  // writes again this node takes no part (no vote, no append acknowledged);
+  // then it starts again from what the disk holds, as a restarted process
+  // would, keeping the map it applied (Raft hands out only entries after it).
+  void write_failed(const Status& why, std::string_view what);
+  void restart_from_disk();
   // The log entry that makes `request` happen: a command, and for changes of
   // the Raft group a conf change carrying it.
   struct Plan {
@@ -121,6 +132,9 @@ class MetaGroup {
   std::unique_ptr<raft::RaftNode> raft_;
   raft::NodeId self_ = raft::kNoNode;
   std::optional<meta::ClusterMap> genesis_;
+  std::vector<raft::NodeId> voters_, learners_;  // start()'s, for a restart
+  bool restart_pending_ = false;
+  uint64_t restarts_ = 0;
   meta::ClusterMap map_;
   uint64_t applied_ = 0;
   uint64_t snapshot_index_ = 0;

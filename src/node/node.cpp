@@ -48,11 +48,20 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       log_(env.log().child(self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); },
              config_.record_cache_bytes),
+      recovery_(env, log_.child("store"), stats_,
+                DiskRecovery::Hooks{[this](const Status& why) { store_.disk_failed(why); },
+                                    [this] {
+                                      // The store first: the others read back through it.
+                                      store_.disk_reopened();
+                                      replica_.disk_reopened();
+                                      anti_entropy_.disk_reopened();
+                                    }}),
       features_(features),
       auth_(env, log_.child("auth"), stats_, config_.secret, self_.id, config_.requirepass),
       meta_(env, log_.child("meta"),
             MetaGroup::Hooks{[this](raft::Message m) { peers_.send_raft(std::move(m)); },
-                             [this](const meta::ClusterMap& map) { follower_.adopt(map, "metadata log"); }}),
+                             [this](const meta::ClusterMap& map) { follower_.adopt(map, "metadata log"); },
+                             [this](std::function<void()> fn) { recovery_.when_writable(std::move(fn)); }}),
       // The follower keeps a reference to peers_, built next; it calls it from start() on.
       follower_(env, log_, config_, self_, std::move(join), meta_, peers_),
       peers_(env, log_, follower_.view(), auth_,
@@ -117,6 +126,7 @@ Status Node::start() {
     if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
     TALLY_LOG(log_, kInfo) << "speaking the Redis protocol on " << self_.resp_listen->to_string();
   }
+  recovery_.start();
   replica_.start();
   streamer_.start();
   cleanup_.start();
@@ -139,6 +149,7 @@ Status Node::start() {
 
 void Node::stop(std::function<void()> done) {
   stopping_ = true;
+  recovery_.stop();
   peers_.stop();
   replica_.stop();
   streamer_.stop();

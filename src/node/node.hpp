@@ -12,6 +12,7 @@
 //   LocalGetService an operator's read of one node's own copy of a key
 //   AntiEntropy     Merkle trees per range, exchanges, repair, tombstone collection
 //   NodeStats       the counters `status` and INFO report
+//   DiskRecovery    reopening the store's database after a disk error
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
 #pragma once
@@ -29,6 +30,7 @@
 #include "node/anti_entropy.hpp"
 #include "node/connection_auth.hpp"
 #include "node/coordinator.hpp"
+#include "node/disk_recovery.hpp"
 #include "node/local_get_service.hpp"
 #include "node/env.hpp"
 #include "node/map_follower.hpp"
@@ -149,6 +151,7 @@ class Node final : public NetworkHandler, public RespBackend {
   Logger log_;
   store::RecordStore store_;
   NodeStats stats_;
+  DiskRecovery recovery_;
   NodeFeatures features_;
   ConnectionAuth auth_;
   WriteDrain drain_;

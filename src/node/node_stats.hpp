@@ -33,6 +33,7 @@ enum class Counter : uint8_t {
   kAuthFailures,         // handshakes that failed: a wrong proof, a peer with another secret
   kPasswordFailures,     // wrong client passwords (requirepass), by either door
   kLateWrites,           // writes not applied: they reached their turn after their deadline
+  kStoreRecoveries,      // times the store reopened its database after a disk error
   kCount_,
 };
 
@@ -65,6 +66,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kPasswordFailures, "password_failures", "wrong client passwords (requirepass), RESP and wire protocol"},
     {Counter::kLateWrites, "late_writes",
      "writes dropped unapplied: handed over or queued past their deadline (the client had its timeout)"},
+    {Counter::kStoreRecoveries, "store_recoveries",
+     "times the store reopened its database after a disk error (a full disk, too many open files) and took writes again"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

@@ -15,7 +15,18 @@ void Node::status(const Respond& respond) const {
   add("zone", self_.zone);
   add("uptime_ms", std::to_string((env_.now_us() - stats_.started_us()) / 1000));
   add("durability", std::string(durability_name(config_.durability)));
-  add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  if (recovery_.failing()) {
+    // What an operator needs: since when, why, and whether reopening works yet.
+    std::string failing = "failing for " + std::to_string((env_.now_us() - recovery_.failing_since_us()) / 1000) +
+                          " ms, writes refused: " + recovery_.failure().message();
+    if (!recovery_.last_attempt().ok()) {
+      failing += "; reopen attempt " + std::to_string(recovery_.attempts()) + ": " +
+                 recovery_.last_attempt().message();
+    }
+    add("store", failing);
+  } else {
+    add("store", store_.health().ok() ? "ok" : store_.health().to_string());
+  }
   const auto& cache = store_.cache();
   add("record_cache", std::to_string(cache.entries()) + " records, " + std::to_string(cache.bytes() >> 20) + " of " +
                           std::to_string(config_.record_cache_bytes >> 20) + " MiB, " + std::to_string(cache.hits()) +

@@ -65,16 +65,52 @@ Status ReplicaService::new_mint_epoch(const Ranges& given_away, std::function<vo
 }
 
 void ReplicaService::start() {
-  store_.get_at(kDotFloorKey, [this](Result<std::optional<quorum::DvvSet>> r) {
+  load_state();
+  hints_.load([this](Status st) {
+    if (!st.ok()) {
+      TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
+    }
+  });
+  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
+}
+
+// After a disk error the store reopened its database. A write of the dot
+// floor or the mint epochs that failed may be there or not, so both are read
+// back before this node coordinates a write again (ready() is false until
+// then). The floor keeps the higher of memory and disk: a higher floor only
+// makes new counters higher. The epochs are the disk's: an epoch taken in
+// memory whose write failed was never minted under where anyone can see it,
+// because a coordinator sends a write on only once its own copy is durable,
+// and that copy sits in the same batch as the epoch or a later one, which
+// failed with it (RecordStore writes batches in order and fails every one
+// after a failed one until the reopen).
+void ReplicaService::disk_reopened() {
+  load_state();
+  hints_.load([this](Status st) {
+    if (!st.ok()) {
+      TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
+    }
+  });
+}
+
+void ReplicaService::load_state() {
+  const uint64_t generation = ++load_generation_;
+  loaded_ = 0;
+  load_error_ = Status::Ok();
+  epochs_ = codec::MintEpochs{};
+  store_.get_at(kDotFloorKey, [this, generation](Result<std::optional<quorum::DvvSet>> r) {
+    if (generation != load_generation_) return;
     if (!r.ok()) {
       TALLY_LOG(log_, kError) << "cannot read the dot floor, coordinating no writes: " << r.status().to_string();
       load_error_ = Status(r.status().code(), "cannot read the dot floor: " + r.status().message());
+      load_later();
     } else if (r->has_value()) {
       dot_floor_ = std::max(dot_floor_, (*r)->clock.get(1));
     }
     ++loaded_;
   });
-  store_.get_raw(kMintEpochsKey, [this](Result<std::optional<std::string>> r) {
+  store_.get_raw(kMintEpochsKey, [this, generation](Result<std::optional<std::string>> r) {
+    if (generation != load_generation_) return;
     if (!r.ok()) return loaded_epochs(r.status());
     if (r->has_value()) {
       Result<codec::MintEpochs> epochs = codec::decode_mint_epochs(**r);
@@ -86,40 +122,48 @@ void ReplicaService::start() {
     // epochs existed) and keeps it; an empty store takes a random base, so
     // that a node whose disk was wiped mints under an actor its former self
     // never used (quorum/version.hpp). Below 2^31: room for the epochs after.
-    store_.scan(store::RecordStore::data_begin(), store::RecordStore::data_end(), 1, [this](auto records) {
-      if (!records.ok()) return loaded_epochs(records.status());
-      if (records->empty()) {
-        epochs_.base = static_cast<uint32_t>(1 + env_.random() % 0x7fffffffu);
-        epochs_.last = epochs_.base;
-        store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), [this](Status s) {
-          if (!s.ok()) {
-            TALLY_LOG(log_, kError) << "cannot store the mint epochs: " << s.to_string();
-          }
-        });
-      }
-      loaded_epochs(Status::Ok());
-    });
+    store_.scan(store::RecordStore::data_begin(), store::RecordStore::data_end(), 1,
+                [this, generation](auto records) {
+                  if (generation != load_generation_) return;
+                  if (!records.ok()) return loaded_epochs(records.status());
+                  if (records->empty()) {
+                    epochs_.base = static_cast<uint32_t>(1 + env_.random() % 0x7fffffffu);
+                    epochs_.last = epochs_.base;
+                    store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), [this](Status s) {
+                      if (!s.ok()) {
+                        TALLY_LOG(log_, kError) << "cannot store the mint epochs: " << s.to_string();
+                      }
+                    });
+                  }
+                  loaded_epochs(Status::Ok());
+                });
   });
-  hints_.load([this](Status st) {
-    if (!st.ok()) {
-      TALLY_LOG(log_, kError) << "cannot count hints: " << st.to_string();
-    }
-  });
-  replay_timer_ = env_.set_timer(options_.hint_replay_interval_us, [this] { replay_hints(); });
 }
 
 void ReplicaService::loaded_epochs(const Status& s) {
   if (!s.ok()) {
     TALLY_LOG(log_, kError) << "cannot read the mint epochs, coordinating no writes: " << s.to_string();
     load_error_ = Status(s.code(), "cannot read the mint epochs: " + s.message());
+    load_later();
   }
   ++loaded_;
+}
+
+// A read that failed (too many open files, say) may work a moment later.
+void ReplicaService::load_later() {
+  if (stopped_ || load_timer_) return;
+  load_timer_ = env_.set_timer(1'000'000, [this] {
+    load_timer_ = 0;
+    load_state();
+  });
 }
 
 void ReplicaService::stop() {
   stopped_ = true;
   if (replay_timer_) env_.cancel_timer(replay_timer_);
   replay_timer_ = 0;
+  if (load_timer_) env_.cancel_timer(load_timer_);
+  load_timer_ = 0;
 }
 
 quorum::DvvSet ReplicaService::merge(const std::string& keyspace, const quorum::DvvSet& a,

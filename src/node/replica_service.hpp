@@ -60,6 +60,9 @@ class ReplicaService {
   // Counts the hints on disk and starts replaying them; stop() ends that.
   void start();
   void stop();
+  // The store reopened its database after a disk error: reads the dot floor,
+  // the mint epochs and the hint count back (coordinating no write until then).
+  void disk_reopened();
 
   // A coordinator's write or repair: merged into our copy (or kept as a hint
   // when it names another node as the primary we stand in for), answered
@@ -115,6 +118,10 @@ class ReplicaService {
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.
   Status fence(uint64_t epoch);
   void replay_hints();
+  // Reads the dot floor and the mint epochs from the store; after a failed
+  // read, again a second later (load_later).
+  void load_state();
+  void load_later();
   // The mint epochs are read (or could not be: `s`).
   void loaded_epochs(const Status& s);
   // The next round: at once when the last one moved on (delivered a hint,
@@ -138,6 +145,8 @@ class ReplicaService {
   uint64_t dot_floor_ = 0;
   codec::MintEpochs epochs_;
   int loaded_ = 0;  // of the two: the dot floor, the mint epochs
+  uint64_t load_generation_ = 0;  // a load started before the last one is stale
+  TimerId load_timer_ = 0;
   Status load_error_;
 };
 

@@ -15,34 +15,62 @@ namespace tally {
 // read takes microseconds (the memtable, the OS page cache) and runs on the
 // loop itself, where handing it to a worker thread and back would cost more
 // than the work. Completions run later on the loop either way.
+//
+// After a failed write the engine takes no more writes (store/disk.hpp);
+// reopen() waits for the worker jobs in flight, then closes the engine and
+// opens a new one on a worker thread. Only the loop starts engine calls, so
+// counting the jobs in flight is enough to know none runs during the reopen.
 class UvEnv::UvDisk final : public store::Disk {
  public:
-  UvDisk(uv_loop_t* loop, std::unique_ptr<store::LevelDbEngine> engine,
+  UvDisk(uv_loop_t* loop, std::unique_ptr<store::LevelDbEngine> engine, std::string dir,
          std::function<void(std::function<void()>)> defer)
-      : loop_(loop), engine_(std::move(engine)), defer_(std::move(defer)) {}
+      : loop_(loop), engine_(std::move(engine)), dir_(std::move(dir)), defer_(std::move(defer)) {}
 
   void write(store::WriteBatch batch, bool sync, WriteDone done) override {
+    Status refused = closed();
+    if (refused.ok()) refused = failure_;
+    if (!refused.ok()) return defer_([refused, done = std::move(done)] { done(refused); });
     if (!sync) {
       Status result = engine_->write(batch, false);
+      if (!result.ok()) failed(result);
       defer_([result = std::move(result), done = std::move(done)] { done(result); });
       return;
     }
     auto result = std::make_shared<Status>();
     submit([e = engine_.get(), batch = std::move(batch), sync, result] { *result = e->write(batch, sync); },
-           [result, done = std::move(done)] { done(*result); });
+           [this, result, done = std::move(done)] {
+             if (!result->ok()) failed(*result);
+             done(*result);
+           });
   }
 
   void read(std::string key, ReadDone done) override {
-    auto result = std::make_shared<Result<std::optional<std::string>>>(engine_->read(key));
+    Status refused = closed();
+    auto result = std::make_shared<Result<std::optional<std::string>>>(
+        refused.ok() ? engine_->read(key) : Result<std::optional<std::string>>(refused));
     defer_([result, done = std::move(done)] { done(std::move(*result)); });
   }
 
   void scan(std::string start, std::string end, size_t limit, ScanDone done) override {
+    if (Status refused = closed(); !refused.ok()) {
+      return defer_([refused, done = std::move(done)] { done(refused); });
+    }
     auto result = std::make_shared<Result<std::vector<store::KeyValue>>>(std::vector<store::KeyValue>());
     submit([e = engine_.get(), start = std::move(start), end = std::move(end), limit, result] {
              *result = e->scan(start, end, limit);
            },
            [result, done = std::move(done)] { done(std::move(*result)); });
+  }
+
+  Status write_failure() const override { return failure_; }
+  void set_failure_listener(std::function<void(const Status&)> listener) override {
+    listener_ = std::move(listener);
+  }
+
+  void reopen(WriteDone done) override {
+    reopen_waiting_.push_back(std::move(done));
+    reopening_ = true;
+    maybe_start_reopen();
   }
 
  private:
@@ -52,7 +80,73 @@ class UvEnv::UvDisk final : public store::Disk {
     std::function<void()> on_loop;
   };
 
+  // Why an operation cannot start now: a reopen under way, or a database
+  // that could not be opened again.
+  Status closed() const {
+    if (reopening_) {
+      return Status::IoError("the store is being reopened after a disk error: " + failure_.message());
+    }
+    if (!engine_) return open_failure_;
+    return Status::Ok();
+  }
+
+  // Writes stop with `why`; the listener hears it later, on the loop.
+  void failed(const Status& why) {
+    if (!failure_.ok()) return;
+    failure_ = why;
+    defer_([this, why] {
+      if (listener_) listener_(why);
+    });
+  }
+
+  void maybe_start_reopen() {
+    if (!reopening_ || reopen_running_ || in_flight_ > 0) return;
+    reopen_running_ = true;
+    // The engine goes to the worker, which closes it (closing waits for
+    // LevelDB's background work) unless the cause looks like it lasts: then
+    // it comes back, and keeps serving reads.
+    auto engine = std::make_shared<std::unique_ptr<store::LevelDbEngine>>(std::move(engine_));
+    auto opened = std::make_shared<Status>();
+    queue(
+        [engine, opened, dir = dir_] {
+          *opened = store::LevelDbEngine::can_reopen(dir);
+          if (!opened->ok()) return;
+          engine->reset();  // LevelDB's lock must be free before the database opens again
+          auto fresh = store::LevelDbEngine::open(dir);
+          if (fresh.ok()) {
+            *engine = std::move(*fresh);
+          } else {
+            *opened = fresh.status();
+          }
+        },
+        [this, engine, opened] {
+          reopen_running_ = false;
+          reopening_ = false;
+          engine_ = std::move(*engine);
+          if (opened->ok()) {
+            failure_ = Status::Ok();
+            open_failure_ = Status::Ok();
+          } else if (!engine_) {
+            open_failure_ = Status::IoError("the store is closed after a disk error (" + failure_.message() +
+                                            ") and cannot be opened again yet: " + opened->message());
+          }
+          auto waiting = std::move(reopen_waiting_);
+          reopen_waiting_.clear();
+          for (auto& d : waiting) d(*opened);
+        });
+  }
+
+  // A worker job the reopen waits for.
   void submit(std::function<void()> on_thread, std::function<void()> on_loop) {
+    ++in_flight_;
+    queue(std::move(on_thread), [this, on_loop = std::move(on_loop)] {
+      --in_flight_;
+      on_loop();
+      maybe_start_reopen();
+    });
+  }
+
+  void queue(std::function<void()> on_thread, std::function<void()> on_loop) {
     auto* job = new Job{{}, std::move(on_thread), std::move(on_loop)};
     job->req.data = job;
     uv_queue_work(
@@ -64,8 +158,16 @@ class UvEnv::UvDisk final : public store::Disk {
   }
 
   uv_loop_t* loop_;
-  std::unique_ptr<store::LevelDbEngine> engine_;
+  std::unique_ptr<store::LevelDbEngine> engine_;  // null while reopening, or when it could not be
+  std::string dir_;
   std::function<void(std::function<void()>)> defer_;
+  std::function<void(const Status&)> listener_;
+  Status failure_;       // the write error that stopped writes
+  Status open_failure_;  // why there is no engine after a reopen failed
+  int in_flight_ = 0;    // worker jobs using engine_
+  bool reopening_ = false;
+  bool reopen_running_ = false;
+  std::vector<WriteDone> reopen_waiting_;
 };
 
 // ---- connections and timers ----------------------------------------------------
@@ -157,10 +259,11 @@ Result<std::unique_ptr<UvEnv>> UvEnv::create(const std::string& data_dir, const 
                                              Logger log) {
   auto engine = store::LevelDbEngine::open(data_dir);
   if (!engine.ok()) return engine.status();
-  return std::unique_ptr<UvEnv>(new UvEnv(std::move(*engine), limits, std::move(log)));
+  return std::unique_ptr<UvEnv>(new UvEnv(std::move(*engine), data_dir, limits, std::move(log)));
 }
 
-UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log)
+UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const std::string& data_dir, const Limits& limits,
+             Logger log)
     : loop_(std::make_unique<uv_loop_t>()), limits_(limits), log_(std::move(log)),
       rng_(random_seed()), read_buf_(64 * 1024) {
   max_connections_ = limits_.max_connections;
@@ -179,7 +282,7 @@ UvEnv::UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits,
     max_connections_ = 10000;
   }
   uv_loop_init(loop_.get());
-  disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine), [this](std::function<void()> fn) {
+  disk_ = std::make_unique<UvDisk>(loop_.get(), std::move(engine), data_dir, [this](std::function<void()> fn) {
     defer(std::move(fn));
   });
   uv_check_init(loop_.get(), &check_);

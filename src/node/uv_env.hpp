@@ -62,7 +62,8 @@ class UvEnv final : public Env {
   struct WriteReq;
   class UvDisk;
 
-  UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const Limits& limits, Logger log);
+  UvEnv(std::unique_ptr<store::LevelDbEngine> engine, const std::string& data_dir, const Limits& limits,
+        Logger log);
   Conn* find(ConnId id);
   Conn* new_conn();
   // Binds and listens on `addr` into *out (listener_ or stream_listener_,

@@ -19,9 +19,14 @@ uint64_t SimDisk::completion_delay(uint64_t extra) {
 void SimDisk::write(store::WriteBatch batch, bool sync, WriteDone done) {
   bool fail = rng_.chance(faults_.write_error);
   uint64_t delay = completion_delay(sync ? faults_.fsync_latency_us : 0);
-  schedule_(delay, [this, batch = std::move(batch), sync, fail, done = std::move(done)] {
-    if (fail) {
-      done(Status::IoError("simulated disk write error"));
+  schedule_(delay, [this, batch = std::move(batch), sync, fail, done = std::move(done)]() mutable {
+    if (!failure_.ok()) return done(failure_);  // stopped by an earlier write: not applied
+    if (fail || faults_.full) {
+      failure_ = Status::IoError(faults_.full ? "simulated disk write error: No space left on device"
+                                              : "simulated disk write error");
+      if (faults_.failed_write_applied > 0 && rng_.chance(faults_.failed_write_applied)) torn_ = std::move(batch);
+      if (listener_) listener_(failure_);
+      done(failure_);
       return;
     }
     for (const auto& op : batch.ops) {
@@ -33,6 +38,28 @@ void SimDisk::write(store::WriteBatch batch, bool sync, WriteDone done) {
     }
     // An fsync of the log makes everything written before it durable too.
     if (sync) durable_ = visible_;
+    done(Status::Ok());
+  });
+}
+
+void SimDisk::read_back_torn() {
+  failure_ = Status::Ok();
+  if (!torn_) return;
+  for (const auto& op : torn_->ops) {
+    if (op.value) {
+      visible_[op.key] = *op.value;
+    } else {
+      visible_.erase(op.key);
+    }
+  }
+  torn_.reset();
+}
+
+void SimDisk::reopen(WriteDone done) {
+  schedule_(completion_delay(0), [this, done = std::move(done)] {
+    if (faults_.full) return done(Status::IoError("cannot open the database: No space left on device (simulated)"));
+    ++reopens_;
+    read_back_torn();
     done(Status::Ok());
   });
 }

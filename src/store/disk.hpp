@@ -4,6 +4,14 @@
 //
 // Every completion runs later on the node's event loop, never inside the call
 // that started it: callers may hold state across the call without re-entrancy.
+//
+// A write error stops writes until the database is reopened (docs/operations.md,
+// "A failing disk"). The failed batch may be half in the database's log, and a
+// batch written behind it could be lost with it when the log is read back; so
+// from the first failed write on, every write fails at once with that error,
+// while reads go on. reopen() closes the database and opens it again from
+// what is on disk: the failed batch is then there whole or not at all, and
+// what was acknowledged before it is there.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +59,18 @@ class Disk {
 
   // Up to `limit` pairs with start <= key < end (end empty: no bound), in key order.
   virtual void scan(std::string start, std::string end, size_t limit, ScanDone done) = 0;
+
+  // Ok, or the write error that stopped writes (see above) until reopen().
+  virtual Status write_failure() const = 0;
+  // Told of the write error that stops writes, once per stop, later on the
+  // loop (never inside a disk call). One listener; nullptr removes it.
+  virtual void set_failure_listener(std::function<void(const Status&)> listener) = 0;
+  // Once every operation in flight has completed, closes the database and
+  // opens it again. done(ok): writes are taken again. done(error): the cause
+  // lasts, call again later; the database stays open for reads when the cause
+  // showed before it was closed, else reads fail too until an open works.
+  // Operations started meanwhile fail at once.
+  virtual void reopen(WriteDone done) = 0;
 };
 
 }  // namespace tally::store

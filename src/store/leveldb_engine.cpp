@@ -5,13 +5,17 @@
 #include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace tally::store {
 
@@ -120,6 +124,41 @@ Result<std::unique_ptr<LevelDbEngine>> LevelDbEngine::open(const std::string& di
   return engine;
 }
 
+Status LevelDbEngine::can_reopen(const std::string& dir) {
+  // An open holds its lock, the manifest, CURRENT, a new log, the info log
+  // and the table files it reads at once; 32 is a margin over that.
+  constexpr int kProbeFds = 32;
+  std::vector<int> fds;
+  int err = 0;
+  for (int i = 0; i < kProbeFds; ++i) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      err = errno;
+      break;
+    }
+    fds.push_back(fd);
+  }
+  for (int fd : fds) ::close(fd);
+  if (err != 0) return Status::IoError("cannot reopen LevelDB in " + dir + " yet: " + std::strerror(err));
+  // An open replays the logs into a table: about their size, plus a margin
+  // for the manifest.
+  uint64_t need = 1 << 20;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".log") need += entry.file_size(ec);
+  }
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) == 0) {
+    const uint64_t avail = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (avail < need) {
+      return Status::IoError("cannot reopen LevelDB in " + dir + " yet: " + std::strerror(ENOSPC) + " (" +
+                             std::to_string(avail >> 10) + " KiB free, about " + std::to_string(need >> 10) +
+                             " KiB needed to write its log out)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status LevelDbEngine::write(const WriteBatch& batch, bool sync) {
   leveldb::WriteBatch wb;
   for (const auto& op : batch.ops) {
@@ -131,8 +170,13 @@ Status LevelDbEngine::write(const WriteBatch& batch, bool sync) {
   }
   leveldb::WriteOptions wo;
   wo.sync = sync;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (!write_failure_.ok()) return write_failure_;
   leveldb::Status s = db_->Write(wo, &wb);
-  if (!s.ok()) return Status::IoError("LevelDB write in " + dir_ + " failed: " + s.ToString());
+  if (!s.ok()) {
+    write_failure_ = Status::IoError("LevelDB write in " + dir_ + " failed: " + s.ToString());
+    return write_failure_;
+  }
   return Status::Ok();
 }
 

@@ -4,6 +4,11 @@
 // the two to the same results), as one atomic write batch, fsynced when the
 // Ready says it must be (a new term, vote, entries or snapshot).
 //
+// A failed write (persist, compact) leaves the log's bounds here ahead of the
+// disk, and the disk takes no writes until it is reopened (store/disk.hpp):
+// the owner stops taking part in Raft, and once the disk takes writes again
+// starts over from load(), as a restarted process would (node/meta_group.hpp).
+//
 // Layout: "rh" hard state; "rs" snapshot; "re" + big-endian index for each
 // entry, so a scan returns the log in order; "rn" the node's id in the group
 // when it was given one by joining (founders take theirs from the config).

@@ -83,6 +83,15 @@ void RecordCache::erase(std::string_view dkey) {
   if (slots_[slot].entry != kNone) drop(slot);
 }
 
+void RecordCache::clear() {
+  entries_.clear();
+  slots_.clear();
+  free_ = kNone;
+  hand_ = 0;
+  bytes_ = 0;
+  live_ = 0;
+}
+
 void RecordCache::make_room(size_t need) {
   // Each full turn of the hand clears every referenced bit, so this ends.
   while (bytes_ + need > capacity_ && live_ > 0) {

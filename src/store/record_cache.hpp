@@ -45,6 +45,8 @@ class RecordCache {
   // the sweep last passed them until the total fits.
   void put(std::string_view dkey, Record rec, size_t encoded_bytes);
   void erase(std::string_view dkey);
+  // Forgets every record (the database was reopened: the disk is the truth).
+  void clear();
 
   size_t bytes() const { return bytes_; }
   size_t entries() const { return live_; }

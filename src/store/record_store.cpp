@@ -45,7 +45,34 @@ RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t 
     : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)), cache_(cache_bytes) {}
 
 Status RecordStore::stopped() const {
-  return Status::IoError("store stopped accepting writes after a disk error: " + failed_.message());
+  return Status::IoError("the store refuses writes until the disk recovers (it retries by itself): " +
+                         failed_.message());
+}
+
+void RecordStore::disk_failed(const Status& why) {
+  if (failed_.ok()) failed_ = why;
+  // A batch in flight fails what gathered behind it when it completes.
+  if (!flushing_) fail_gathered();
+}
+
+void RecordStore::disk_reopened() {
+  failed_ = Status::Ok();
+  ++generation_;
+  cache_.clear();
+  // Only keys waiting on a disk read can be here (every write failed or
+  // completed before the reopen); their read is stale (run_next).
+  for (auto& [dkey, ks] : keys_) {
+    ks.have_latest = false;
+    ks.latest.reset();
+  }
+}
+
+void RecordStore::fail_gathered() {
+  auto dones = std::move(gathering_done_);
+  gathering_done_.clear();
+  gathering_ = WriteBatch{};
+  const Status why = stopped();
+  for (auto& d : dones) d(why);
 }
 
 void RecordStore::get(std::string_view keyspace, std::string_view key, GetDone done) {
@@ -168,10 +195,14 @@ void RecordStore::run_next(KeyEntry* k) {
         ks.latest = std::move(hit);
         ks.have_latest = true;
       } else {
-        disk_.read(dkey, [this, k](Result<std::optional<std::string>> r) {
+        disk_.read(dkey, [this, k, generation = generation_](Result<std::optional<std::string>> r) {
           Result<std::optional<quorum::DvvSet>> cur = decode_read(r);
           KeyState& st = k->second;
-          if (cur.ok()) {
+          if (generation != generation_) {
+            // Read before the database was reopened: it may miss a failed
+            // batch the reopened one holds. This step fails; the next reads again.
+            st.pop().done(Status::IoError("the store was reopened after a disk error while this write waited"));
+          } else if (cur.ok()) {
             st.latest = cur->has_value() ? std::make_shared<const quorum::DvvSet>(std::move(**cur)) : nullptr;
             st.have_latest = true;
             apply(k);
@@ -255,6 +286,7 @@ void RecordStore::enqueue_write(std::string dkey, std::optional<std::string> byt
 void RecordStore::flush() {
   flush_scheduled_ = false;
   if (gathering_.empty() || flushing_) return;
+  if (!failed_.ok()) return fail_gathered();
   flushing_ = true;
   ++stats_.batches;
   WriteBatch batch = std::move(gathering_);
@@ -269,7 +301,8 @@ void RecordStore::flush() {
     }
     if (!failed_.ok()) {
       // Everything gathered meanwhile fails too: after a failed batch we cannot
-      // know what is on disk, so nothing more is acknowledged.
+      // know what is on disk, so nothing more is acknowledged until the
+      // database is reopened.
       for (auto& d : gathering_done_) dones.push_back(std::move(d));
       gathering_done_.clear();
       gathering_ = WriteBatch{};

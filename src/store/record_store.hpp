@@ -14,9 +14,13 @@
 //    read of a read-modify-write, and a get, seldom reach LevelDB.
 //
 // A write is acknowledged (its callback runs with ok) only when its batch is
-// durable by the policy. After a disk error the store stops acknowledging
-// writes for good (Cassandra's commit_failure_policy = stop): it never claims
-// what may not be on disk.
+// durable by the policy. After a disk error the store is *failing*: the batch
+// and everything gathered behind it fail (whether the batch reached the disk
+// is unknown), and every write after it fails at once, while reads go on. It
+// takes writes again only after disk_reopened(), and then forgets everything
+// it held in memory (the cache, each key's newest record): the failed batch
+// may be in the reopened database or not, and only a read tells which.
+// Nothing computed from a read made before the reopen is written after it.
 #pragma once
 
 #include <cstdint>
@@ -97,8 +101,15 @@ class RecordStore {
 
   const RecordStoreStats& stats() const { return stats_; }
   const RecordCache& cache() const { return cache_; }
-  // Ok, or the disk error that stopped the store.
+  // Ok, or the disk error the store is failing with (see above).
   const Status& health() const { return failed_; }
+
+  // The disk stopped writes with `why` (store/disk.hpp): fail every write
+  // from now on, as after a batch of this store's own failed.
+  void disk_failed(const Status& why);
+  // The disk was reopened: forget what memory holds of records and take
+  // writes again.
+  void disk_reopened();
 
   // The disk key of (keyspace, key): a tag byte, the keyspace's length, the
   // keyspace, the key. Keyspace names are at most 255 bytes.
@@ -109,8 +120,10 @@ class RecordStore {
   using Step = std::function<Result<std::optional<quorum::DvvSet>>(const quorum::DvvSet* current)>;
   // The record written (nullptr: erased), once durable.
   using StepDone = std::function<void(Result<Record>)>;
-  // Why nothing more is written after a disk error.
+  // Why a write is refused while the store is failing.
   Status stopped() const;
+  // Fails the writes gathered for the next batch.
+  void fail_gathered();
   struct Pending {
     Step fn;
     StepDone done;
@@ -152,6 +165,8 @@ class RecordStore {
   bool flush_scheduled_ = false;
   bool flushing_ = false;
   Status failed_;
+  // Bumped by disk_reopened: a disk read started before it is stale.
+  uint64_t generation_ = 0;
   RecordStoreStats stats_;
   Observer observer_;
 };
