@@ -1,0 +1,737 @@
+// The fault suite (issue 16): five real tallyd processes, each in its own
+// network namespace, W=2 R=2 N=3, clients over RESP; partitions made with
+// iptables inside the nodes' namespaces, a clock run five minutes ahead
+// through the Env, histories judged by src/testing/history.hpp's checkers.
+//
+// Each scenario runs once (its first test case runs it) and several test
+// cases judge it: those tagged [pending16] check the four anomalies issue 16
+// names and fail against code without its fixes, so they also carry
+// [!mayfail] until those land (then drop [!mayfail]). The others hold today.
+//
+// `make test` runs the short form (about a minute); TALLY_LONG (make
+// check-long, make check-faults) the long one: ten staged heals, two 120 s
+// flapping runs, a 20 s metadata leader isolation. TALLY_SEED=n replays a
+// seed's choices (which node flaps, which key). Not root: every case passes
+// with a warning that says it skipped.
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tally/client.hpp"
+#include "testing/cluster_harness.hpp"
+#include "testing/fault_cluster.hpp"
+#include "testing/fault_workload.hpp"
+#include "testing/history.hpp"
+#include "testing/resp_client.hpp"
+#include "testing/wait.hpp"
+
+using namespace tally;
+using namespace tally::clustertest;
+using namespace tally::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool long_form() { return std::getenv("TALLY_LONG") != nullptr; }
+
+uint64_t run_seed() {
+  static const uint64_t seed = []() -> uint64_t {
+    if (const char* s = std::getenv("TALLY_SEED")) return std::stoull(s);
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) | rd();
+  }();
+  return seed;
+}
+
+int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// The fault schedule's own timing ("isolated 2 s"): a wait for a moment, not
+// for a condition.
+void until(Clock::time_point t) { std::this_thread::sleep_until(t); }
+
+// What every scenario reports.
+struct Run {
+  std::string skipped;  // why this machine cannot run it
+  std::string error;    // why it did not run as scripted
+  uint64_t seed = 0;
+  std::vector<Op> ops;
+  CheckResult lost, stale;
+  bool converged = false;
+  int64_t convergence_ms = -1;  // from the heal (or the load's end) to every replica agreeing
+  std::string not_converged;
+};
+
+// Catch2 v2 has no SKIP: a scenario this machine cannot run passes with a
+// warning that says why.
+#define SKIP_IF_UNAVAILABLE(run)                                                                  \
+  if (!(run).skipped.empty()) {                                                                   \
+    WARN("SKIPPED: the fault suite needs network namespaces and iptables: " << (run).skipped);    \
+    return;                                                                                       \
+  }                                                                                               \
+  INFO("seed " << (run).seed << " (TALLY_SEED=" << (run).seed << " replays its choices)");      \
+  INFO((run).error);                                                                              \
+  REQUIRE((run).error.empty())
+
+std::unique_ptr<FaultCluster> start_cluster(Run& run, const FaultCluster::Options& options = {}) {
+  run.seed = run_seed();
+  auto c = FaultCluster::create(options);
+  if (!c.ok()) {
+    (c.status().code() == Code::kUnavailable ? run.skipped : run.error) = c.status().to_string();
+    return nullptr;
+  }
+  Status s = (*c)->start();
+  if (!s.ok()) {
+    run.error = s.to_string();
+    return nullptr;
+  }
+  return std::move(*c);
+}
+
+std::vector<std::string> keys_of(const std::vector<Op>& ops) {
+  std::set<std::string> keys;
+  for (const auto& op : ops) {
+    if (op.kind == OpKind::kWrite) keys.insert(op.key);
+  }
+  return {keys.begin(), keys.end()};
+}
+
+// Waits (30 s at most) until every replica of every key written holds the
+// same values, then judges the history against them.
+void converge_and_check(Run& run, FaultCluster& c, Clock::time_point since, const std::string& keyspace = "") {
+  auto admin = connect_client(c.endpoints());
+  const auto keys = keys_of(run.ops);
+  ReplicaState state;
+  run.converged = eventually(
+      [&] {
+        state = read_replicas(*admin, keys, keyspace);
+        return state.converged;
+      },
+      30000ms, 100ms);
+  run.convergence_ms = ms_since(since);
+  run.not_converged = state.why_not;
+  run.lost = check_lost_writes(run.ops, state.values);
+  run.stale = check_stale_reads(run.ops);
+}
+
+void print_figures(const std::string& scenario, const Run& run, const std::string& more = "") {
+  Counts w = count(run.ops, OpKind::kWrite), r = count(run.ops, OpKind::kRead);
+  std::printf(
+      "faults: %s (seed %llu): writes %zu (acked %zu, failed %zu, unknown %zu), reads %zu (ok %zu, failed %zu, "
+      "unknown %zu); lost %zu (of which to an earlier write %zu), stale reads %zu; converged %s%s%s\n",
+      scenario.c_str(), static_cast<unsigned long long>(run.seed), w.ops, w.ok, w.failed, w.unknown, r.ops, r.ok,
+      r.failed, r.unknown, run.lost.violations.size(), run.lost.count("lost to an earlier write"),
+      run.stale.count("stale"), run.converged ? "yes" : "NO",
+      run.convergence_ms < 0 ? "" : (" in " + std::to_string(run.convergence_ms) + " ms").c_str(), more.c_str());
+  if (!run.lost.ok()) std::printf("%s", run.lost.describe(run.seed, 3).c_str());
+  if (!run.stale.ok()) std::printf("%s", run.stale.describe(run.seed, 3).c_str());
+  std::fflush(stdout);
+}
+
+bool holds(const ReplicaCopy& copy, const std::string& value) {
+  return std::any_of(copy.siblings.begin(), copy.siblings.end(),
+                     [&](const ReplicaVersion& v) { return !v.tombstone && v.value == value; });
+}
+
+// What every run must show whatever issue 16's fixes change: replicas agree
+// after the heal, and nothing acknowledged vanished without a later write
+// that may have replaced it, or without an older one coming back (that is
+// [pending16]'s), and no value nobody wrote.
+void check_holds_today(const Run& run) {
+  INFO(run.not_converged);
+  CHECK(run.converged);
+  INFO(run.lost.describe(run.seed, 3));
+  CHECK(run.lost.count("lost") == 0);
+  CHECK(run.lost.count("phantom") == 0);
+  INFO(run.stale.describe(run.seed, 3));
+  CHECK(run.stale.count("phantom") == 0);
+  CHECK(run.stale.count("from the future") == 0);
+}
+
+// ---- (i) the staged heal ------------------------------------------------------------
+
+struct StagedHeal : Run {
+  int trials = 0, a_old_acked = 0, b_new_acked = 0, p_held_b_new = 0, survived = 0;
+  int reads_after_heal = 0, reads_of_a_old = 0;
+};
+
+// Key K on replicas [P, X, Y], a client on C, not a replica. Isolate P; SET K
+// a-old through C (C forwards it to P, which is not yet held down: it times
+// out); once C, X and Y hold P down, SET K b-new through C (acknowledged by
+// X and Y). Heal P with X and Y (which hand it b-new), then with C. From the
+// heal on, every read through C must return b-new, and b-new must stay.
+const StagedHeal& staged_heal() {
+  static const StagedHeal run = [] {
+    StagedHeal run;
+    auto c = start_cluster(run);
+    if (!c) return run;
+    auto admin = connect_client(c->endpoints());
+    HistoryRecorder history;
+    std::mt19937_64 rng(run.seed);
+    std::map<std::string, std::vector<std::string>> final_values;
+    run.trials = long_form() ? 10 : 2;
+    for (int t = 0; t < run.trials; ++t) {
+      const std::string key = "staged-" + std::to_string(run.seed % 100000) + "-" + std::to_string(t);
+      auto replicas = admin->replicas(key);
+      if (!replicas.ok() || replicas->size() != 3) {
+        run.error = "replicas of " + key + ": " + replicas.status().to_string();
+        return run;
+      }
+      const int p = c->index_of((*replicas)[0]), x = c->index_of((*replicas)[1]), y = c->index_of((*replicas)[2]);
+      std::vector<int> others;
+      for (int i = 0; i < c->size(); ++i) {
+        if (i != p && i != x && i != y) others.push_back(i);
+      }
+      const int via = others[rng() % others.size()];
+      RespClient client(c->host(via), FaultCluster::kRespPort, kClientTimeout);
+      const std::string suffix = "-" + std::to_string(t);
+
+      Status s = c->net->isolate(p);
+      Op a_old = recorded_set(client, history, 0, key, "a-old" + suffix);
+      if (s.ok()) s = c->wait_peer({via, x, y}, p, false);
+      Op b_new = recorded_set(client, history, 0, key, "b-new" + suffix);
+      if (s.ok()) s = c->net->heal({p}, {x, y});
+      if (!s.ok()) {
+        run.error = s.to_string();
+        return run;
+      }
+      run.a_old_acked += a_old.outcome == Outcome::kOk;
+      run.b_new_acked += b_new.outcome == Outcome::kOk;
+      // X and Y see P again and hand it b-new (their hints for it).
+      run.p_held_b_new += eventually(
+          [&] {
+            auto copy = admin->get_replica(key, c->name(p));
+            return copy.ok() && holds(*copy, b_new.value);
+          },
+          10000ms, 50ms);
+      const auto healed = Clock::now();
+      s = c->net->heal_all();
+      if (!s.ok()) {
+        run.error = s.to_string();
+        return run;
+      }
+      // Watch the key through C for 5 s: a forward C sent P before the
+      // partition is still in C's socket, and TCP retransmits it with
+      // back-off, a few seconds after the heal.
+      while (ms_since(healed) < 5000) {
+        Op r = recorded_get(client, history, 1, key);
+        run.reads_after_heal += r.outcome == Outcome::kOk;
+        run.reads_of_a_old += r.outcome == Outcome::kOk && r.read == std::vector<std::string>{a_old.value};
+        std::this_thread::sleep_for(50ms);
+      }
+      ReplicaState state;
+      bool agreed = eventually(
+          [&] {
+            state = read_replicas(*admin, {key});
+            return state.converged;
+          },
+          30000ms, 100ms);
+      if (!agreed && run.not_converged.empty()) run.not_converged = state.why_not;
+      const auto& values = state.values[key];
+      run.survived += std::find(values.begin(), values.end(), b_new.value) != values.end();
+      final_values[key] = values;
+    }
+    run.converged = run.not_converged.empty();
+    run.ops = history.ops();
+    run.lost = check_lost_writes(run.ops, final_values);
+    run.stale = check_stale_reads(run.ops);
+    print_figures("staged heal", run,
+                  "; trials " + std::to_string(run.trials) + ", a-old acked " + std::to_string(run.a_old_acked) +
+                      ", b-new acked " + std::to_string(run.b_new_acked) + ", P held b-new before the heal with C " +
+                      std::to_string(run.p_held_b_new) + ", b-new survived " + std::to_string(run.survived) +
+                      ", reads after the heal " + std::to_string(run.reads_after_heal) + " of which a-old " +
+                      std::to_string(run.reads_of_a_old));
+    return run;
+  }();
+  return run;
+}
+
+// ---- (ii) flapping ------------------------------------------------------------------
+
+// A random node isolated 2 s in every 3, eight clients (client i on node
+// i mod 5, three keys of its own, reading its own and the others').
+Run flapping(int seconds, uint64_t seed) {
+  Run run;
+  auto c = start_cluster(run);
+  if (!c) return run;
+  run.seed = seed;
+  HistoryRecorder history;
+  std::vector<std::string> all_keys;
+  const std::string tag = std::to_string(seed % 100000);
+  for (int i = 0; i < 8; ++i) {
+    for (int k = 0; k < 3; ++k) all_keys.push_back("flap-" + tag + "-" + std::to_string(i) + "-" + std::to_string(k));
+  }
+  Workload load(history);
+  for (int i = 0; i < 8; ++i) {
+    std::vector<std::string> own(all_keys.begin() + i * 3, all_keys.begin() + i * 3 + 3);
+    load.add_client(i, c->host(i % c->size()), FaultCluster::kRespPort, own, all_keys, seed + i);
+  }
+  std::mt19937_64 rng(seed);
+  const auto begin = Clock::now();
+  for (auto cycle = begin; cycle + 3s <= begin + std::chrono::seconds(seconds); cycle += 3s) {
+    Status s = c->net->isolate(static_cast<int>(rng() % c->size()));
+    until(cycle + 2s);
+    if (s.ok()) s = c->net->heal_all();
+    if (!s.ok()) {
+      run.error = s.to_string();
+      break;
+    }
+    until(cycle + 3s);
+  }
+  load.stop();
+  const auto stopped = Clock::now();
+  run.ops = history.ops();
+  converge_and_check(run, *c, stopped);
+  print_figures("flapping " + std::to_string(seconds) + " s", run);
+  return run;
+}
+
+const std::vector<Run>& flapping_runs() {
+  static const std::vector<Run> runs = [] {
+    std::vector<Run> out;
+    const int count = long_form() ? 2 : 1;
+    for (int i = 0; i < count; ++i) {
+      out.push_back(flapping(long_form() ? 120 : 12, run_seed() + 1000 * i));
+      if (!out.back().skipped.empty() || !out.back().error.empty()) break;
+    }
+    return out;
+  }();
+  return runs;
+}
+
+// ---- (iii) majority/minority split ----------------------------------------------------
+
+struct Split : Run {
+  int64_t detected_ms = -1;             // from the split to the minority holding the majority down
+  std::vector<int64_t> fail_fast_ms;    // probe writes' latencies
+  int probes_acked = 0;
+};
+
+// {n1, n2, n3} | {n4, n5}: clients on both sides; once the minority holds
+// the majority down, writes through n4 of keys whose replicas are all in the
+// majority (the probes) must fail at once; then heal and time convergence.
+const Split& split() {
+  static const Split run = [] {
+    Split run;
+    auto c = start_cluster(run);
+    if (!c) return run;
+    auto admin = connect_client(c->endpoints());
+    const std::vector<int> majority{0, 1, 2}, minority{3, 4};
+    const std::string tag = std::to_string(run.seed % 100000);
+    std::vector<std::string> probes;
+    const size_t probe_count = long_form() ? 10 : 4;
+    for (int i = 0; probes.size() < probe_count && i < 2000; ++i) {
+      std::string key = "probe-" + tag + "-" + std::to_string(i);
+      auto r = admin->replicas(key);
+      if (r.ok() && std::all_of(r->begin(), r->end(), [&](const std::string& n) { return c->index_of(n) < 3; })) {
+        probes.push_back(key);
+      }
+    }
+    HistoryRecorder history;
+    Workload load(history);
+    std::vector<std::string> all_keys;
+    const int on[] = {0, 1, 3, 4};
+    for (int i = 0; i < 4; ++i) {
+      for (int k = 0; k < 3; ++k) all_keys.push_back("split-" + tag + "-" + std::to_string(i) + "-" + std::to_string(k));
+    }
+    for (int i = 0; i < 4; ++i) {
+      std::vector<std::string> own(all_keys.begin() + i * 3, all_keys.begin() + i * 3 + 3);
+      load.add_client(i, c->host(on[i]), FaultCluster::kRespPort, own, all_keys, run.seed + i);
+    }
+    const auto begin = Clock::now();
+    until(begin + 1s);
+    const auto split_at = Clock::now();
+    Status s = c->net->partition(majority, minority);
+    for (int m : majority) {
+      if (s.ok()) s = c->wait_peer(minority, m, false);
+    }
+    if (!s.ok()) {
+      run.error = s.to_string();
+      return run;
+    }
+    run.detected_ms = ms_since(split_at);
+    RespClient via_n4(c->host(3), FaultCluster::kRespPort, kClientTimeout);
+    for (const auto& key : probes) {
+      Op op = recorded_set(via_n4, history, 10, key, "probe-value-" + key);
+      run.fail_fast_ms.push_back((op.end_us - op.start_us) / 1000);
+      run.probes_acked += op.outcome == Outcome::kOk;
+    }
+    until(split_at + 4s);
+    load.stop();
+    const auto healed = Clock::now();
+    s = c->net->heal_all();
+    if (!s.ok()) {
+      run.error = s.to_string();
+      return run;
+    }
+    run.ops = history.ops();
+    converge_and_check(run, *c, healed);
+    std::vector<int64_t> sorted = run.fail_fast_ms;
+    std::sort(sorted.begin(), sorted.end());
+    std::string more = "; minority held the majority down after " + std::to_string(run.detected_ms) + " ms; " +
+                       std::to_string(sorted.size()) + " probe writes (replicas all across the split): acked " +
+                       std::to_string(run.probes_acked);
+    if (!sorted.empty()) {
+      more += ", latency median " + std::to_string(sorted[sorted.size() / 2]) + " ms, max " +
+              std::to_string(sorted.back()) + " ms";
+    }
+    print_figures("majority/minority split", run, more);
+    return run;
+  }();
+  return run;
+}
+
+// ---- (iv) the metadata leader isolated -------------------------------------------------
+
+struct MetadataRun : Run {
+  std::string old_leader, new_leader;
+  int64_t election_ms = -1;  // from the isolation to another node naming a new leader
+  int64_t isolated_ms = 0;
+  int64_t worst_excess_ms = 0;  // how far the slowest create went past the election + 1 s
+  int late = 0, during = 0;
+  CheckResult meta;
+};
+
+// The keyspace names of a status' `keyspaces` field ("default(N=3,...) ks(...)").
+std::set<std::string> keyspace_names(const std::string& field) {
+  std::set<std::string> out;
+  std::istringstream in(field);
+  std::string word;
+  while (in >> word) out.insert(word.substr(0, word.find('(')));
+  return out;
+}
+
+// Isolates the metadata leader while two clients create keyspaces through a
+// follower voter and a learner, one create after another. Each create must
+// be answered (done or refused) by 1 s after the election; afterwards every
+// node shows the same map, with every acknowledged keyspace.
+const MetadataRun& metadata() {
+  static const MetadataRun run = [] {
+    MetadataRun run;
+    auto c = start_cluster(run);
+    if (!c) return run;
+    auto admin = connect_client(c->endpoints());
+    auto st = admin->status(c->endpoint(0));
+    const int leader = st.ok() ? c->index_of(st->field("meta_leader")) : -1;
+    if (leader < 0) {
+      run.error = "no metadata leader: " + (st.ok() ? st->field("meta_leader") : st.status().to_string());
+      return run;
+    }
+    run.old_leader = c->name(leader);
+    // A voter that is not the leader (n1..n3 vote), and a learner (n4).
+    const int follower = leader == 0 ? 1 : 0;
+    const int learner = 3;
+    HistoryRecorder history;
+    std::atomic<bool> stop{false};
+    const std::string tag = std::to_string(run.seed % 100000);
+    auto creator = [&](int id, int node) {
+      ClientOptions o;
+      o.endpoints = {c->endpoint(node)};
+      o.token_aware = false;
+      o.secret_file = secret_file();
+      auto client = Client::connect(o);
+      for (int i = 0; !stop.load() && client.ok(); ++i) {
+        Op op;
+        op.client = id;
+        op.kind = OpKind::kCreateKeyspace;
+        op.key = "ks" + tag + "c" + std::to_string(id) + "n" + std::to_string(i);
+        op.start_us = history.now_us();
+        auto r = (*client)->create_keyspace(KeyspaceSpec{op.key});
+        op.end_us = history.now_us();
+        if (!r.ok()) {
+          op.outcome = r.status().code() == Code::kTimeout ? Outcome::kUnknown : Outcome::kFailed;
+          op.note = r.status().to_string();
+        }
+        history.add(op);
+        std::this_thread::sleep_for(200ms);  // the schedule: about five creates a second per client
+      }
+    };
+    std::thread a(creator, 0, follower), b(creator, 1, learner);
+    until(Clock::now() + 1s);
+    const int64_t isolated_us = history.now_us();
+    const auto isolated_at = Clock::now();
+    Status s = c->net->isolate(leader);
+    const auto isolation = long_form() ? 20s : 6s;
+    auto watcher = connect_client(c->endpoint(follower));
+    eventually(
+        [&] {
+          auto w = watcher->status();
+          if (!w.ok()) return false;
+          std::string l = w->field("meta_leader");
+          if (l == "unknown" || l == run.old_leader) return false;
+          run.new_leader = l;
+          return true;
+        },
+        isolation, 10ms);
+    if (!run.new_leader.empty()) run.election_ms = ms_since(isolated_at);
+    until(isolated_at + isolation);
+    run.isolated_ms = ms_since(isolated_at);
+    if (s.ok()) s = c->net->heal_all();
+    stop.store(true);
+    a.join();
+    b.join();
+    if (!s.ok()) {
+      run.error = s.to_string();
+      return run;
+    }
+    run.ops = history.ops();
+    // Every create that began during the isolation: done or refused by the
+    // election + 1 s (or by its own start + 1 s, if it began later).
+    const int64_t election_us = run.election_ms < 0 ? INT64_MAX / 2 : isolated_us + run.election_ms * 1000;
+    for (const auto& op : run.ops) {
+      if (op.end_us < isolated_us || op.start_us > isolated_us + run.isolated_ms * 1000) continue;
+      ++run.during;
+      const int64_t excess = (op.end_us - (std::max(op.start_us, election_us) + 1'000'000)) / 1000;
+      run.worst_excess_ms = std::max(run.worst_excess_ms, excess);
+      run.late += excess > 0;
+    }
+    // Afterwards: one map everywhere.
+    std::vector<NodeMap> maps;
+    eventually(
+        [&] {
+          maps.clear();
+          for (int i = 0; i < c->size(); ++i) {
+            auto ns = admin->status(c->endpoint(i));
+            if (!ns.ok()) return false;
+            maps.push_back({c->name(i), std::stoull("0" + ns->field("ring_epoch")), keyspace_names(ns->field("keyspaces"))});
+          }
+          return check_metadata(run.ops, maps, {"default"}).ok();
+        },
+        15000ms, 100ms);
+    run.meta = check_metadata(run.ops, maps, {"default"});
+    Counts k = count(run.ops, OpKind::kCreateKeyspace);
+    std::printf(
+        "faults: metadata leader isolated (seed %llu): leader %s isolated %lld ms; new leader %s after %lld ms; "
+        "creates %zu (acked %zu, refused %zu, unknown %zu), %d during the isolation of which %d answered later "
+        "than the election + 1 s (worst by %lld ms); maps agree: %s\n",
+        static_cast<unsigned long long>(run.seed), run.old_leader.c_str(), static_cast<long long>(run.isolated_ms),
+        run.new_leader.empty() ? "none" : run.new_leader.c_str(), static_cast<long long>(run.election_ms), k.ops, k.ok,
+        k.failed, k.unknown, run.during, run.late, static_cast<long long>(run.worst_excess_ms),
+        run.meta.ok() ? "yes" : run.meta.describe(run.seed).c_str());
+    std::fflush(stdout);
+    return run;
+  }();
+  return run;
+}
+
+// ---- (v) a clock five minutes ahead ----------------------------------------------------
+
+struct ClockRun {
+  std::string skipped, error;
+  uint64_t seed = 0;
+  int64_t tag_ahead_ms = 0;  // how far ahead of real time the fast node's HLC tag was
+  Run siblings, lww;
+};
+
+// n1's wall clock runs 5 minutes ahead. One sequential writer per key writes
+// keys of a siblings keyspace (default) and of an lww one through every node
+// in turn; midway n1 is isolated, so that keys n1 coordinated are written by
+// another replica with a true clock, then healed and written again.
+const ClockRun& clock_ahead() {
+  static const ClockRun out = [] {
+    ClockRun out;
+    Run setup;
+    auto c = start_cluster(setup);
+    out.seed = setup.seed;
+    out.skipped = setup.skipped;
+    out.error = setup.error;
+    if (!c) return out;
+    auto admin = connect_client(c->endpoints());
+    auto made = admin->create_keyspace(KeyspaceSpec{"lww", 3, 2, 2, "lww"});
+    Status s = made.ok() ? c->set_clock_offset(0, 5 * 60 * 1000) : made.status();
+    bool known = s.ok() && eventually(
+                               [&] {
+                                 for (int i = 0; i < c->size(); ++i) {
+                                   auto st = admin->status(c->endpoint(i));
+                                   if (!st.ok() || !keyspace_names(st->field("keyspaces")).count("lww")) return false;
+                                 }
+                                 return true;
+                               },
+                               10000ms);
+    if (!known) {
+      out.error = "the lww keyspace or the clock offset: " + s.to_string();
+      return out;
+    }
+    const std::string tag = std::to_string(out.seed % 100000);
+    // Keys n1 coordinates (its first replica) and keys it does not.
+    std::vector<std::string> keys;
+    int n1_first = 0;
+    for (int i = 0; keys.size() < 8 && i < 1000; ++i) {
+      std::string key = "clock-" + tag + "-" + std::to_string(i);
+      auto r = admin->replicas(key);
+      if (!r.ok()) continue;
+      bool first = r->front() == "n1";
+      if (first && n1_first < 4) {
+        keys.push_back(key);
+        ++n1_first;
+      } else if (!first && keys.size() - n1_first < 4) {
+        keys.push_back(key);
+      }
+    }
+    for (const std::string keyspace : {"default", "lww"}) {
+      Run& run = keyspace == "lww" ? out.lww : out.siblings;
+      run.seed = out.seed;
+      HistoryRecorder history;
+      std::vector<std::unique_ptr<RespClient>> via;
+      for (int i = 0; i < c->size(); ++i) {
+        via.push_back(std::make_unique<RespClient>(c->host(i), FaultCluster::kRespPort, kClientTimeout));
+        via.back()->on_connect({"TALLY.KEYSPACE", keyspace});
+      }
+      int n = 0;
+      // Each write through the next node in turn (n1 left out while it is
+      // isolated), each read through the one after it.
+      auto round = [&](int rounds, bool without_n1) {
+        const int first = without_n1 ? 1 : 0, span = c->size() - first;
+        for (int r = 0; r < rounds; ++r) {
+          for (const auto& key : keys) {
+            const int node = first + n % span;
+            recorded_set(*via[node], history, 0, key, keyspace + "-" + key + "-" + std::to_string(n++));
+            recorded_get(*via[first + (node - first + 1) % span], history, 1, key);
+          }
+        }
+      };
+      round(3, false);
+      s = c->net->isolate(0);
+      if (s.ok()) s = c->wait_peer({1, 2, 3, 4}, 0, false);
+      round(3, true);
+      if (s.ok()) s = c->net->heal_all();
+      if (s.ok()) s = c->wait_peer({1, 2, 3, 4}, 0, true);
+      const auto healed = Clock::now();
+      round(2, false);
+      if (!s.ok()) {
+        out.error = s.to_string();
+        return out;
+      }
+      run.ops = history.ops();
+      converge_and_check(run, *c, healed, keyspace);
+      print_figures("clock 5 min ahead on n1, keyspace " + keyspace, run);
+    }
+    // The offset reached the HLC: a write n1 coordinated is tagged ~5 min ahead.
+    ReplicaReadOptions o;
+    o.keyspace = "lww";
+    for (const auto& key : keys) {
+      auto copy = admin->get_replica(key, "n1", o);
+      auto r = admin->replicas(key, "lww");
+      if (!copy.ok() || !r.ok() || r->front() != "n1" || copy->siblings.empty()) continue;
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      out.tag_ahead_ms = static_cast<int64_t>(copy->siblings.front().wall_ms) - now_ms;
+      break;
+    }
+    std::printf("faults: clock 5 min ahead on n1: its HLC tags run %lld ms ahead of real time\n",
+                static_cast<long long>(out.tag_ahead_ms));
+    std::fflush(stdout);
+    return out;
+  }();
+  return out;
+}
+
+}  // namespace
+
+// ---- the test cases ---------------------------------------------------------------------
+
+TEST_CASE("faults: staged heal runs as scripted and replicas agree afterwards", "[cluster][faults]") {
+  const auto& run = staged_heal();
+  SKIP_IF_UNAVAILABLE(run);
+  CHECK(run.b_new_acked == run.trials);  // X and Y acknowledge b-new while P is away
+  check_holds_today(run);
+}
+
+TEST_CASE("faults: staged heal keeps the acknowledged b-new and every read after the heal returns it",
+          "[cluster][faults][pending16][!mayfail]") {
+  const auto& run = staged_heal();
+  SKIP_IF_UNAVAILABLE(run);
+  CHECK(run.survived == run.trials);
+  CHECK(run.reads_of_a_old == 0);
+  INFO(run.lost.describe(run.seed, 3));
+  CHECK(run.lost.ok());
+  INFO(run.stale.describe(run.seed, 3));
+  CHECK(run.stale.ok());
+}
+
+TEST_CASE("faults: flapping (a node isolated 2 s in every 3) loses no acknowledged write outright",
+          "[cluster][faults]") {
+  for (const auto& run : flapping_runs()) {
+    SKIP_IF_UNAVAILABLE(run);
+    CHECK(count(run.ops, OpKind::kWrite).ok > 100);  // the run did something
+    check_holds_today(run);
+  }
+}
+
+TEST_CASE("faults: flapping returns no read older than a write acknowledged before it began",
+          "[cluster][faults][pending16][!mayfail]") {
+  for (const auto& run : flapping_runs()) {
+    SKIP_IF_UNAVAILABLE(run);
+    INFO(run.stale.describe(run.seed, 3));
+    CHECK(run.stale.ok());
+    INFO(run.lost.describe(run.seed, 3));
+    CHECK(run.lost.ok());
+  }
+}
+
+TEST_CASE("faults: a majority/minority split and heal lose nothing, and the replicas converge",
+          "[cluster][faults]") {
+  const auto& run = split();
+  SKIP_IF_UNAVAILABLE(run);
+  CHECK(count(run.ops, OpKind::kWrite).ok > 50);
+  CHECK(run.probes_acked == 0);  // no replica reachable: never acknowledged
+  CHECK(!run.fail_fast_ms.empty());
+  check_holds_today(run);
+}
+
+TEST_CASE("faults: in a split, writes whose replicas are all across it fail in under 100 ms",
+          "[cluster][faults][pending16][!mayfail]") {
+  const auto& run = split();
+  SKIP_IF_UNAVAILABLE(run);
+  REQUIRE(!run.fail_fast_ms.empty());
+  CHECK(*std::max_element(run.fail_fast_ms.begin(), run.fail_fast_ms.end()) < 100);
+  INFO(run.stale.describe(run.seed, 3));
+  CHECK(run.stale.ok());
+  CHECK(run.lost.ok());
+}
+
+TEST_CASE("faults: with the metadata leader isolated a new one is elected, and every node ends with one map",
+          "[cluster][faults]") {
+  const auto& run = metadata();
+  SKIP_IF_UNAVAILABLE(run);
+  CHECK(run.election_ms > 0);
+  CHECK(run.new_leader != run.old_leader);
+  CHECK(count(run.ops, OpKind::kCreateKeyspace).ok > 0);
+  INFO(run.meta.describe(run.seed, 3));
+  CHECK(run.meta.ok());
+}
+
+TEST_CASE("faults: with the metadata leader isolated, keyspace creates are answered by the election + 1 s",
+          "[cluster][faults][pending16][!mayfail]") {
+  const auto& run = metadata();
+  SKIP_IF_UNAVAILABLE(run);
+  CHECK(run.during > 0);
+  CHECK(run.late == 0);
+}
+
+TEST_CASE("faults: a clock 5 minutes ahead loses nothing in a siblings keyspace (lww measured)",
+          "[cluster][faults]") {
+  const auto& out = clock_ahead();
+  SKIP_IF_UNAVAILABLE(out);
+  CHECK(out.tag_ahead_ms > 290'000);  // the offset reached n1's HLC tags
+  CHECK(out.tag_ahead_ms < 310'000);
+  check_holds_today(out.siblings);
+  INFO(out.siblings.lost.describe(out.seed, 3));
+  CHECK(out.siblings.lost.ok());
+  INFO(out.siblings.stale.describe(out.seed, 3));
+  CHECK(out.siblings.stale.ok());
+  CHECK(out.lww.converged);
+}
