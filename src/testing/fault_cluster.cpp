@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "common/auth.hpp"
 #include "net/codec.hpp"
@@ -90,15 +89,6 @@ class AdminWire {
   net::FrameReader reader_{16u << 20};
 };
 
-bool lists(const std::string& words, const std::string& word) {
-  std::istringstream in(words);
-  std::string w;
-  while (in >> w) {
-    if (w == word) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<FaultCluster>> FaultCluster::create(const Options& options) {
@@ -141,7 +131,7 @@ Status FaultCluster::start() {
             return false;
           }
           for (int j = 0; j < size(); ++j) {
-            if (j != i && !lists(st->field("peers"), name(j) + ":up")) {
+            if (j != i && !peers_field_lists(st->field("peers"), name(j) + ":up")) {
               shown = name(i) + " shows peers '" + st->field("peers") + "'";
               return false;
             }

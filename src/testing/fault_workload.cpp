@@ -1,5 +1,6 @@
 #include "testing/fault_workload.hpp"
 
+#include <optional>
 #include <random>
 
 namespace tally::clustertest {
@@ -8,6 +9,31 @@ using testing::Op;
 using testing::OpKind;
 using testing::Outcome;
 
+namespace {
+
+// Runs `args` for `op`, stamping its start and end: unknown when no reply
+// came, failed for an error reply (its text in `note`). The reply, when
+// there was one that was not an error.
+std::optional<RespReply> timed(RespClient& c, testing::HistoryRecorder& history, Op& op,
+                               const std::vector<std::string>& args) {
+  op.start_us = history.now_us();
+  auto r = c.command(args);
+  op.end_us = history.now_us();
+  if (!r.ok()) {
+    op.outcome = Outcome::kUnknown;
+    op.note = r.status().to_string();
+    return std::nullopt;
+  }
+  if (r->is_error()) {
+    op.outcome = Outcome::kFailed;
+    op.note = r->text;
+    return std::nullopt;
+  }
+  return std::move(*r);
+}
+
+}  // namespace
+
 Op recorded_set(RespClient& c, testing::HistoryRecorder& history, int client, const std::string& key,
                 const std::string& value) {
   Op op;
@@ -15,17 +41,11 @@ Op recorded_set(RespClient& c, testing::HistoryRecorder& history, int client, co
   op.kind = OpKind::kWrite;
   op.key = key;
   op.value = value;
-  op.start_us = history.now_us();
-  auto r = c.command({"SET", key, value});
-  op.end_us = history.now_us();
-  if (!r.ok()) {
-    op.outcome = Outcome::kUnknown;
-    op.note = r.status().to_string();
-  } else if (r->is_error()) {
-    op.outcome = Outcome::kFailed;
-    op.note = r->text;
-  } else {
-    op.outcome = r->kind == RespReply::Kind::kSimple && r->text == "OK" ? Outcome::kOk : Outcome::kFailed;
+  if (auto r = timed(c, history, op, {"SET", key, value})) {
+    if (r->kind != RespReply::Kind::kSimple || r->text != "OK") {
+      op.outcome = Outcome::kFailed;
+      op.note = "not +OK";
+    }
   }
   history.add(op);
   return op;
@@ -36,20 +56,13 @@ Op recorded_get(RespClient& c, testing::HistoryRecorder& history, int client, co
   op.client = client;
   op.kind = OpKind::kRead;
   op.key = key;
-  op.start_us = history.now_us();
-  auto r = c.command({"GET", key});
-  op.end_us = history.now_us();
-  if (!r.ok()) {
-    op.outcome = Outcome::kUnknown;
-    op.note = r.status().to_string();
-  } else if (r->is_error()) {
-    op.outcome = Outcome::kFailed;
-    op.note = r->text;
-  } else if (r->kind == RespReply::Kind::kBulk) {
-    op.read = {r->text};
-  } else if (r->kind != RespReply::Kind::kNil) {
-    op.outcome = Outcome::kFailed;
-    op.note = "not a bulk string";
+  if (auto r = timed(c, history, op, {"GET", key})) {
+    if (r->kind == RespReply::Kind::kBulk) {
+      op.read = {r->text};
+    } else if (r->kind != RespReply::Kind::kNil) {
+      op.outcome = Outcome::kFailed;
+      op.note = "not a bulk string";
+    }
   }
   history.add(op);
   return op;
