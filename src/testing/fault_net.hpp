@@ -33,7 +33,8 @@ class FaultNet {
  public:
   // Namespaces for `nodes` nodes (0-based indexes below), wired to a fresh
   // bridge. Errors: kUnavailable when this machine or user cannot (not root,
-  // no `ip netns`, no iptables inside a namespace), naming what failed.
+  // no `ip` or iptables), kInternal when setting up failed all the same
+  // (naming the command and its output).
   static Result<std::unique_ptr<FaultNet>> create(int nodes);
   ~FaultNet();  // removes every rule, namespace and link it made
   FaultNet(const FaultNet&) = delete;
