@@ -7,6 +7,7 @@
 #   make stop       stop it
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make check-long long soaks (more seeds, longer fault runs)
+#   make check-faults the fault suite's long form alone (tests/cluster/faults_test.cpp; root)
 
 BUILD    ?= build
 CXX      ?= g++
@@ -26,7 +27,7 @@ MALLOC_LIBS ?= -ljemalloc
 # Debian packages the build and the tests need (`make deps` installs missing ones).
 DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
             libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev redis-tools \
-            libjemalloc-dev libssl-dev
+            libjemalloc-dev libssl-dev iptables
 
 # ---- sources -----------------------------------------------------------------
 # The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh
@@ -79,7 +80,7 @@ TALLY_BENCH:= $(BUILD)/tally-bench
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
-.PHONY: all deps test test-run bench cluster stop asan check-long clean install
+.PHONY: all deps test test-run bench cluster stop asan check-long check-faults clean install
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -184,6 +185,13 @@ test-run:
 check-long: deps
 	@$(MAKE) --no-print-directory -j2 all $(TEST_BINS)
 	@BUILD=$(BUILD) LONG=1 bash tests/run.sh
+
+# Partitions, pauses, crashes and a skewed clock on real tallyd processes in
+# network namespaces, with the long schedules (two 120 s flapping runs, ten
+# staged heals). Needs root; skips otherwise.
+check-faults: deps
+	@$(MAKE) --no-print-directory -j2 all $(CLUSTER_BIN)
+	BUILD=$(BUILD) TALLY_LONG=1 $(CLUSTER_BIN) '[faults]' --durations yes
 
 asan: deps
 	@$(MAKE) --no-print-directory -j2 BUILD=build-asan OPT=-O1 MALLOC_LIBS= \

@@ -7,6 +7,7 @@ BUILD="${BUILD:-build}"
 passed=0
 failed=0
 failures=()
+expected_failures=()
 
 note() { printf '%s\n' "$*"; }
 
@@ -31,12 +32,25 @@ suite() {
   local rc=$?
   local summary p=0 f=0
   summary=$(grep -E '^(All tests passed|test cases:)' "$log" | tail -1)
+  # Test cases tagged [!mayfail] that failed ("N failed as expected": checks
+  # of fixes still to come) ran and are reported, but are not failures.
+  local expected=0
+  if [[ "$summary" =~ \|\ +([0-9]+)\ failed\ as\ expected ]]; then
+    expected=${BASH_REMATCH[1]}
+    summary=${summary% | * failed as expected}
+  fi
   if [[ "$summary" =~ All\ tests\ passed.*\ ([0-9]+)\ test\ case ]]; then
     p=${BASH_REMATCH[1]}
   elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ passed\ \|\ +([0-9]+)\ failed ]]; then
     p=${BASH_REMATCH[2]}; f=${BASH_REMATCH[3]}
+  elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ passed ]]; then
+    p=${BASH_REMATCH[2]}
   elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ failed ]]; then
     f=${BASH_REMATCH[2]}
+  fi
+  if [ "$expected" -ne 0 ]; then
+    p=$((p + expected))
+    expected_failures+=("$name: $expected test case(s) tagged [!mayfail] failed as expected (see $log)")
   fi
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed or aborted
   passed=$((passed + p)); failed=$((failed + f))
@@ -73,6 +87,7 @@ suite sim "$BUILD/tests/sim_tests"
 note "== cluster (real tallyd processes on loopback)"
 suite cluster "$BUILD/tests/cluster_tests"
 
+for x in "${expected_failures[@]}"; do note "expected: $x"; done
 if [ "$failed" -ne 0 ]; then
   note "failed: ${failures[*]}"
 fi

@@ -69,6 +69,19 @@ struct Wire<wire::as::UInt> {
     v = static_cast<T>(get_uint(o, name, std::numeric_limits<T>::max()));
   }
 };
+template <>
+struct Wire<wire::as::Int> {
+  static void pack(Packer& p, int64_t v) { p.pack(v); }
+  static void get(const msgpack::object& o, FieldName name, int64_t& v) {
+    if (o.type == msgpack::type::NEGATIVE_INTEGER) {
+      v = o.via.i64;
+    } else if (o.type == msgpack::type::POSITIVE_INTEGER) {
+      v = static_cast<int64_t>(get_uint(o, name, std::numeric_limits<int64_t>::max()));
+    } else {
+      fail(name, "an integer");
+    }
+  }
+};
 template <uint64_t Max, uint64_t Min>
 struct Wire<wire::as::Enum<Max, Min>> {
   static_assert(Min <= Max && Max <= 255, "an enum on the wire is one byte");

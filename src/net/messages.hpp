@@ -549,16 +549,20 @@ struct StreamReply {
 
 // Makes the receiving node play a fault, for tests and benchmarks (see
 // tally::Fault): answer other nodes' replica requests `delay_ms` later, or
-// ignore them and their heartbeats (`silent`). Replaces the fault it played.
+// ignore them and their heartbeats (`silent`), and read its wall clock
+// `clock_offset_ms` off (a clock running ahead or behind: HLC tags, Raft's
+// timestamps). Replaces the fault it played.
 struct FaultRequest {
   static constexpr MsgType kType = MsgType::kFault;
   static constexpr bool kIsReply = false;
   static constexpr std::string_view kName = "fault";
   uint32_t delay_ms = 0;
   bool silent = false;
+  int64_t clock_offset_ms = 0;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::UIntMax<3'600'000>>("delay_ms", &FaultRequest::delay_ms),
-                      field<as::Bool>("silent", &FaultRequest::silent)};
+                      field<as::Bool>("silent", &FaultRequest::silent),
+                      optional_field<as::Int>("clock_offset_ms", &FaultRequest::clock_offset_ms)};
   }
   bool operator==(const FaultRequest&) const = default;
 };

@@ -28,6 +28,7 @@ struct Str {};   // std::string as a str (names, messages)
 struct Bin {};   // std::string as a bin (keys, values, contexts)
 struct Bool {};  // bool
 struct UInt {};  // an unsigned integer; decoding refuses values over its C++ type's maximum
+struct Int {};   // an int64_t, negative or not
 template <uint64_t Max>
 struct UIntMax {};  // an unsigned integer of at most Max
 template <uint64_t Max, uint64_t Min = 0>

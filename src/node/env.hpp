@@ -67,6 +67,10 @@ class Env {
   virtual uint64_t now_us() = 0;
   // Wall-clock milliseconds since the Unix epoch (may jump; used for HLC tags).
   virtual uint64_t wall_ms() = 0;
+  // Fault injection only (a node started with it, wire::FaultRequest): from
+  // now on wall_ms() reads `ms` off the real clock, as a machine whose clock
+  // runs ahead (positive) or behind would. now_us() is not affected.
+  virtual void set_clock_offset_ms(int64_t ms) = 0;
 
   // ---- timers and deferred work ----
   virtual TimerId set_timer(uint64_t delay_us, std::function<void()> fn) = 0;

@@ -352,10 +352,13 @@ void Node::fault(const wire::FaultRequest& f, const Respond& respond) {
                                                  " (tallyd --enable-fault-injection turns it on)"));
   }
   fault_ = FaultPlan{f.delay_ms, f.silent};
+  env_.set_clock_offset_ms(f.clock_offset_ms);
   TALLY_LOG(log_, kWarn) << "fault injection: "
                          << (f.silent     ? std::string("silent to the other nodes")
                              : f.delay_ms ? "replica answers delayed by " + std::to_string(f.delay_ms) + " ms"
-                                          : std::string("none"));
+                                          : std::string("none"))
+                         << (f.clock_offset_ms ? "; wall clock off by " + std::to_string(f.clock_offset_ms) + " ms"
+                                               : std::string());
   respond(wire::FaultReply{});
 }
 

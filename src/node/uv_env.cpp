@@ -372,7 +372,8 @@ uint64_t UvEnv::now_us() {
 uint64_t UvEnv::wall_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+                                   .count() +
+                               clock_offset_ms_);
 }
 
 TimerId UvEnv::set_timer(uint64_t delay_us, std::function<void()> fn) {

@@ -40,6 +40,7 @@ class UvEnv final : public Env {
   // Env
   uint64_t now_us() override;
   uint64_t wall_ms() override;
+  void set_clock_offset_ms(int64_t ms) override { clock_offset_ms_ = ms; }
   TimerId set_timer(uint64_t delay_us, std::function<void()> fn) override;
   void cancel_timer(TimerId id) override;
   void defer(std::function<void()> fn) override;
@@ -143,6 +144,7 @@ class UvEnv final : public Env {
   size_t accepted_open_ = 0;      // accepted connections not yet closed
   uint64_t refused_ = 0;          // connections refused at the limit, ever
   uint64_t refused_logged_ = 0;   // of which reported in a log line
+  int64_t clock_offset_ms_ = 0;   // set_clock_offset_ms (fault injection)
   uint64_t refusal_logged_us_ = 0;
   size_t input_held_ = 0;         // unfinished input of every connection
   std::vector<ConnId> input_paused_;

@@ -70,7 +70,7 @@ class SimHost final : public Env {
   uint64_t incarnation() const { return incarnation_; }
   SimDisk& sim_disk() { return disk_; }
   // Shifts this host's wall clock (clock skew), in milliseconds.
-  void set_clock_offset_ms(int64_t ms) { clock_offset_ms_ = ms; }
+  void set_clock_offset_ms(int64_t ms) override { clock_offset_ms_ = ms; }
 
   // The process (or machine) dies: timers, connections and pending work are
   // gone, and the disk forgets what `kind` loses. The node object must be

@@ -94,9 +94,9 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
   }
   out << "[storage]\ndurability = \"" << durability << "\"\n\n" << more << "\n";
   for (const auto& n : nodes) {
-    out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"127.0.0.1:" << n.port
+    out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"" << n.host << ":" << n.port
         << "\"\ndata_dir = \"" << n.id << "\"\n";
-    if (n.resp_port) out << "resp_listen = \"127.0.0.1:" << n.resp_port << "\"\n";
+    if (n.resp_port) out << "resp_listen = \"" << n.host << ":" << n.resp_port << "\"\n";
     if (!n.zone.empty()) out << "zone = \"" << n.zone << "\"\n";
     out << "\n";
   }
@@ -127,10 +127,13 @@ Status TallydProcess::start() {
     std::vector<std::string> args{bin, "--config", config_, "--node", node_id_};
     if (!join_.empty()) args.insert(args.end(), {"--join", join_});
     args.insert(args.end(), flags_.begin(), flags_.end());
+    // `ip netns exec` enters the namespace and execs tallyd in its own place
+    // (no fork), so pid_ stays tallyd's: start() checks that below.
+    if (!netns_.empty()) args.insert(args.begin(), {"ip", "netns", "exec", netns_});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
+    ::execvp(argv[0], argv.data());
     std::_Exit(127);
   }
   ClientOptions o;
@@ -141,7 +144,15 @@ Status TallydProcess::start() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!running()) return Status::Unavailable("tallyd exited during start-up:\n" + log());
-    if ((*client)->ping().ok()) return Status::Ok();
+    if ((*client)->ping().ok()) {
+      std::error_code ec;
+      auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid_) + "/exe", ec);
+      if (ec || exe.filename() != "tallyd") {
+        return Status::Internal("process " + std::to_string(pid_) + " answering on " + endpoint() +
+                                " is not tallyd but " + exe.string());
+      }
+      return Status::Ok();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::Timeout("tallyd did not answer within 15 s:\n" + log());
@@ -153,6 +164,14 @@ void TallydProcess::kill9() {
   int status;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+void TallydProcess::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void TallydProcess::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
 int TallydProcess::terminate(int timeout_ms) {

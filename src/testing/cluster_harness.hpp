@@ -41,6 +41,7 @@ struct NodeSpec {
   int port = 0;
   int resp_port = 0;  // the node's RESP listener; 0 for none
   std::string zone;   // empty: the default zone
+  std::string host = "127.0.0.1";  // the address it listens on (its own, in a network namespace)
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its
@@ -60,13 +61,24 @@ class TallydProcess {
   // The flags tallyd gets besides --config, --node and --join (default:
   // --enable-fault-injection). Takes effect at the next start().
   void set_flags(std::vector<std::string> flags) { flags_ = std::move(flags); }
+  // Runs tallyd inside network namespace `netns` (`ip netns exec`), listening
+  // on `host` (an address of that namespace); endpoint() then names it.
+  // Takes effect at the next start().
+  void place_in(std::string netns, std::string host) {
+    netns_ = std::move(netns);
+    host_ = std::move(host);
+  }
   // Starts tallyd and waits until it answers a ping. Errors say why, with its log.
   Status start();
   void kill9();
+  // SIGSTOP and SIGCONT: the process freezes (its sockets stay open, nothing
+  // answers) and thaws.
+  void pause();
+  void resume();
   // Sends SIGTERM and waits; returns the exit code (-1 on timeout).
   int terminate(int timeout_ms = 10000);
   bool running();
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return host_ + ":" + std::to_string(port_); }
   int port() const { return port_; }
   // The resident set size of the running process, in bytes (0 when it is not running).
   uint64_t rss_bytes() const;
@@ -75,6 +87,8 @@ class TallydProcess {
 
  private:
   std::string config_, node_id_, log_path_, join_;
+  std::string netns_;  // empty: this process's own network namespace
+  std::string host_ = "127.0.0.1";
   std::vector<std::string> flags_{"--enable-fault-injection"};
   int port_;
   pid_t pid_ = -1;

@@ -8,10 +8,7 @@
 
 namespace tally::clustertest {
 
-namespace {
-
-// Whether the `peers` field ("n2:up n3:down") lists `entry` ("n3:down").
-bool lists(const std::string& peers, const std::string& entry) {
+bool peers_field_lists(const std::string& peers, const std::string& entry) {
   std::istringstream words(peers);
   std::string word;
   while (words >> word) {
@@ -19,8 +16,6 @@ bool lists(const std::string& peers, const std::string& entry) {
   }
   return false;
 }
-
-}  // namespace
 
 Status wait_for_peer_state(const std::vector<std::string>& observers, const std::string& peer, bool up,
                            std::chrono::milliseconds within) {
@@ -34,7 +29,7 @@ Status wait_for_peer_state(const std::vector<std::string>& observers, const std:
     for (size_t i = 0; i < clients.size(); ++i) {
       auto st = clients[i]->status();
       shown[i] = st.ok() ? "peers '" + st->field("peers") + "'" : st.status().to_string();
-      agrees[i] = st.ok() && lists(st->field("peers"), want);
+      agrees[i] = st.ok() && peers_field_lists(st->field("peers"), want);
       all = all && agrees[i];
     }
     return all;

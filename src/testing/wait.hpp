@@ -28,6 +28,9 @@ bool eventually(Pred pred, std::chrono::milliseconds within = std::chrono::milli
   return pred();
 }
 
+// Whether a status' `peers` field ("n2:up n3:down") lists `entry` ("n3:down").
+bool peers_field_lists(const std::string& peers, const std::string& entry);
+
 // Waits until the node at each of `observers` ("host:port") shows `peer`
 // ("n1") as down (`up` false) or up in the `peers` field of its status: what
 // its failure detector believes, and so what its coordinator acts on. Errors:

@@ -159,6 +159,8 @@ std::vector<Message> sample_messages() {
       {40, wire::PingRequest{5}},
       {41, wire::FaultRequest{2, false}},
       {42, wire::FaultRequest{0, true}},
+      {42, wire::FaultRequest{0, false, -300'000}},  // a clock five minutes behind
+      {42, wire::FaultRequest{0, false, 300'000}},
       {43, wire::FaultReply{}},
       {44, wire::StreamRequest{6, "users", {{1, 1}, {kMaxId, 5}}, std::string("k\0\xff", 3), false, 1 << 20, 7}},
       {45, wire::StreamRequest{6, "default", {{0, 0}}, "", true, 0, 0}},

@@ -33,6 +33,7 @@ template <class T>
 void fill(as::UInt, T& v, const char*) {
   v = std::numeric_limits<T>::max();
 }
+void fill(as::Int, int64_t& v, const char*) { v = std::numeric_limits<int64_t>::min(); }
 template <uint64_t Max, class T>
 void fill(as::UIntMax<Max>, T& v, const char*) {
   v = static_cast<T>(Max);
