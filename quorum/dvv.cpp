@@ -120,10 +120,10 @@ Status validate(const DvvSet& s) {
 
 VersionVector join(const DvvSet& s) { return s.clock; }
 
-VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival) {
+VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival, uint64_t horizon_ms) {
   VersionVector out = s.clock;
   for (const Sibling& sib : s.siblings) {
-    if (!(arrival < sib.timestamp)) continue;
+    if (!(arrival < sib.timestamp) || sib.timestamp.wall_ms > horizon_ms) continue;
     for (auto& [id, c] : out.entries) {
       if (id == sib.dot.replica) c = std::min(c, sib.dot.counter - 1);
     }

@@ -87,8 +87,16 @@ VersionVector join(const DvvSet& s);
 // dot, any later dot of the same actor. Such a write then supersedes what
 // was there when it arrived and stays concurrent with what came after it,
 // however late it is applied (a request held up in a queue or a partition).
-// With no sibling newer than `arrival` it is join(s). O(k + s).
-VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival);
+// With no sibling newer than `arrival` it is join(s).
+//
+// `horizon_ms` bounds what counts as "after": a sibling tagged later than
+// that wall time is superseded like an older one. The caller passes the
+// arrival's wall time plus the request's timeout (past which it is never
+// applied) plus the clocks' allowed skew: anything really written after the
+// arrival is on the coordinator by then, so a tag beyond the horizon comes
+// from a clock running ahead, and shielding it would let a node whose clock
+// is minutes fast keep its values through every later overwrite. O(k + s).
+VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival, uint64_t horizon_ms);
 
 // A write coordinated by replica `coordinator` (which must be a replica of the
 // key and own its counter) on the state it holds, `current`:

@@ -104,6 +104,9 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   w.sloppy = opt.sloppy;
   w.deadline_us = arrived->deadline_us;
   const uint64_t now = ctx_.env.now_us();
+  // Anything really written after this request arrived is here before its
+  // deadline, tagged by a clock within the HLC's allowed skew of the arrival's.
+  w.horizon_ms = arrived->tag.wall_ms + uint64_t{timeout_ms(opt)} + quorum::HybridClock::kDefaultMaxOffsetMs;
   w.timeout_ms = static_cast<uint32_t>(std::max<uint64_t>(1, (arrived->deadline_us - now + 999) / 1000));
   std::make_shared<PutFsm>(ctx_, std::move(w), std::move(respond))->start();
 }

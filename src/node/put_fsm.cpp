@@ -61,7 +61,8 @@ void PutFsm::start() {
   ctx_.store.update(
       req_.keyspace, req_.key,
       [me, write = std::move(req_.write), context = std::move(req_.context), blind = req_.blind,
-       lww = req_.lww, deadline = req_.deadline_us, &replica = ctx_.replica, &env = ctx_.env,
+       lww = req_.lww, deadline = req_.deadline_us, horizon = req_.horizon_ms, &replica = ctx_.replica,
+       &env = ctx_.env,
        &stats = ctx_.stats](const quorum::DvvSet* cur) -> Result<quorum::DvvSet> {
         if (deadline != 0 && env.now_us() > deadline) {
           // Our turn at the key came after the request's deadline: the client
@@ -76,7 +77,8 @@ void PutFsm::start() {
         // An overwrite supersedes what was here when it arrived, not what
         // came after it (quorum::join_before).
         return lww ? quorum::lww_update(state, write, me)
-                   : quorum::update(state, blind ? quorum::join_before(state, write.timestamp) : context, write, me);
+                   : quorum::update(state, blind ? quorum::join_before(state, write.timestamp, horizon) : context,
+                                    write, me);
       },
       [self = shared_from_this()](Result<store::RecordStore::Record> r) { self->minted(std::move(r)); });
 }

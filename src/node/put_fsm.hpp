@@ -36,6 +36,9 @@ struct WriteRequest {
   // request that waited this long for its turn at the key is dropped, not
   // minted (docs/architecture.md, "Late writes").
   uint64_t deadline_us = 0;
+  // An overwrite's horizon (quorum::join_before): siblings tagged after this
+  // wall time come from a clock running ahead, and are superseded.
+  uint64_t horizon_ms = 0;
 };
 
 class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> {

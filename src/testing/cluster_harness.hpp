@@ -40,8 +40,8 @@ struct NodeSpec {
   std::string id;
   int port = 0;
   int resp_port = 0;  // the node's RESP listener; 0 for none
-  std::string zone;   // empty: the default zone
   std::string host = "127.0.0.1";  // the address it listens on (its own, in a network namespace)
+  std::string zone;                // empty: the default zone
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its

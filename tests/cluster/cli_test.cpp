@@ -128,8 +128,9 @@ TEST_CASE("tally ring shows each node's share and warns when zones of unequal si
   // each zone first, so n3 holds a replica of every key and the three nodes
   // of z1 share the other two (66.7% each; the mean is 75%).
   TempDir dir;
-  std::vector<NodeSpec> specs{{"n1", free_port(), 0, "z1"}, {"n2", free_port(), 0, "z1"},
-                              {"n3", free_port(), 0, "z2"}, {"n4", free_port(), 0, "z1"}};
+  const std::string lo = "127.0.0.1";
+  std::vector<NodeSpec> specs{{"n1", free_port(), 0, lo, "z1"}, {"n2", free_port(), 0, lo, "z1"},
+                              {"n3", free_port(), 0, lo, "z2"}, {"n4", free_port(), 0, lo, "z1"}};
   std::string cfg = write_config(dir.path, specs);
   std::vector<std::unique_ptr<TallydProcess>> nodes;
   for (const auto& sp : specs) {

@@ -5,8 +5,8 @@
 //
 // Each scenario runs once (its first test case runs it) and several test
 // cases judge it: those tagged [pending16] check the four anomalies issue 16
-// names and fail against code without its fixes, so they also carry
-// [!mayfail] until those land (then drop [!mayfail]). The others hold today.
+// names (they fail against code without its fixes, docs/benchmarks.md
+// "Fault suite"); the others check what held before too.
 //
 // `make test` runs the short form (about a minute); TALLY_LONG (make
 // check-long, make check-faults) the long one: ten staged heals, two 120 s
@@ -596,7 +596,7 @@ TEST_CASE("faults: staged heal runs as scripted and replicas agree afterwards", 
 }
 
 TEST_CASE("faults: staged heal keeps the acknowledged b-new and every read after the heal returns it",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   const auto& run = staged_heal();
   SKIP_IF_UNAVAILABLE(run);
   CHECK(run.survived == run.trials);
@@ -617,7 +617,7 @@ TEST_CASE("faults: flapping (a node isolated 2 s in every 3) loses no acknowledg
 }
 
 TEST_CASE("faults: flapping returns no read older than a write acknowledged before it began",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   for (const auto& run : flapping_runs()) {
     SKIP_IF_UNAVAILABLE(run);
     INFO(run.stale.describe(run.seed, 3));
@@ -638,7 +638,7 @@ TEST_CASE("faults: a majority/minority split and heal lose nothing, and the repl
 }
 
 TEST_CASE("faults: in a split, writes whose replicas are all across it fail in under 100 ms",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   const auto& run = split();
   SKIP_IF_UNAVAILABLE(run);
   REQUIRE(!run.fail_fast_ms.empty());
@@ -660,7 +660,7 @@ TEST_CASE("faults: with the metadata leader isolated a new one is elected, and e
 }
 
 TEST_CASE("faults: with the metadata leader isolated, keyspace creates are answered by the election + 1 s",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   const auto& run = metadata();
   SKIP_IF_UNAVAILABLE(run);
   CHECK(run.during > 0);
@@ -680,7 +680,7 @@ TEST_CASE("faults: a clock 5 minutes ahead loses nothing in a siblings keyspace 
 }
 
 TEST_CASE("faults: with a clock 5 minutes ahead, no siblings read is older than a write acknowledged before it",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   // A write coordinated by a replica that has not yet received the write
   // before it leaves both as siblings; RESP GET must then answer the later.
   const auto& out = clock_ahead();
@@ -702,7 +702,7 @@ TEST_CASE("faults: a paused node, a killed and restarted one and a one-way cut l
 }
 
 TEST_CASE("faults: after pauses, crashes and a one-way cut no read is older than a write acknowledged before it",
-          "[cluster][faults][pending16][!mayfail]") {
+          "[cluster][faults][pending16]") {
   const auto& run = pauses_and_crashes();
   SKIP_IF_UNAVAILABLE(run);
   INFO(run.stale.describe(run.seed, 3));
