@@ -12,6 +12,8 @@
 #include <cstring>
 #include <optional>
 
+#include "node/resp.hpp"
+
 namespace tally::clustertest {
 
 namespace {
@@ -151,8 +153,9 @@ Result<RespReply> RespClient::command(const std::vector<std::string>& args) {
 
 Result<RespReply> RespClient::exchange(const std::vector<std::string>& args, Clock::time_point deadline) {
   const std::string who = host_ + ":" + std::to_string(port_);
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (const auto& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  std::string out;
+  resp::put_array_header(out, args.size());
+  for (const auto& a : args) resp::put_bulk(out, a);
   size_t sent = 0;
   while (sent < out.size()) {
     ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
