@@ -154,17 +154,15 @@ void MapFollower::to_leader(std::shared_ptr<LeaderCall> c) {
   // In flight to `leader`: answered by its reply or, should it lose the lead
   // or go down first, at once rather than after the call's timeout.
   const uint64_t attempt = ++c->attempt;
-  c->sent_to = leader;
   peers_.call(leader, c->request, kMetaRequestTimeoutUs, [this, c, attempt, leader](Result<wire::Message> r) {
-    if (c->attempt != attempt || c->over) return;  // given up on, or sent again
-    c->over = true;
+    if (c->attempt != attempt) return;  // given up on, or sent again
+    ++c->attempt;  // answered: the watch ends
     env_.cancel_timer(c->watch);
     const auto* e = r.ok() ? std::get_if<wire::ErrorReply>(&r->body) : nullptr;
     if (e && (e->code == Code::kNotLeader || e->code == Code::kUnavailable)) {
       // It did not run it (it lost the lead, or knows no leader itself):
       // follow the lead, within the wait.
       if (env_.now_us() - c->since_us < kLeaderWaitUs) {
-        c->over = false;
         env_.set_timer(kLeaderPollUs, [this, c] { to_leader(c); });
         return;
       }
@@ -173,21 +171,19 @@ void MapFollower::to_leader(std::shared_ptr<LeaderCall> c) {
     fail(c->respond,
          Status(r.status().code(), "metadata leader " + peers_.name_of(leader) + ": " + r.status().message()));
   });
-  c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt] { watch_leader(c, attempt); });
+  c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt, leader] { watch_leader(c, attempt, leader); });
 }
 
-void MapFollower::watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt) {
-  if (c->over || c->attempt != attempt) return;
-  const ring::NodeId to = c->sent_to;
+void MapFollower::watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt, ring::NodeId to) {
+  if (c->attempt != attempt) return;
   if (static_cast<ring::NodeId>(meta_.leader()) == to && peers_.is_up(to)) {
-    c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt] { watch_leader(c, attempt); });
+    c->watch = env_.set_timer(kLeaderPollUs, [this, c, attempt, to] { watch_leader(c, attempt, to); });
     return;
   }
   // The node we handed it to lost the lead or went down: its reply, if one
   // ever comes, is not waited for.
   ++c->attempt;
   if (c->may_repeat) return to_leader(c);  // a read: ask the new leader
-  c->over = true;
   fail(c->respond, Status::Timeout("metadata leader " + peers_.name_of(to) + " " +
                                    (peers_.is_up(to) ? "lost the lead" : "went down as " + self_.id + " sees it") +
                                    " while the change was with it: it may or may not have been applied (the "

@@ -86,13 +86,12 @@ class MapFollower {
     bool may_repeat = false;
     std::function<void()> here;
     uint64_t since_us = 0;
-    ring::NodeId sent_to = ring::kNoNode;
-    uint64_t attempt = 0;  // a reply to an earlier attempt is ignored
-    bool over = false;
+    uint64_t attempt = 0;  // bumped when an attempt is answered or given up: its late events are ignored
     TimerId watch = 0;
   };
   void to_leader(std::shared_ptr<LeaderCall> c);
-  void watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt);
+  // Every kLeaderPollUs while attempt `attempt` is with `to`.
+  void watch_leader(std::shared_ptr<LeaderCall> c, uint64_t attempt, ring::NodeId to);
 
   Env& env_;
   Logger log_;
