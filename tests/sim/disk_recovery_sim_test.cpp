@@ -15,22 +15,13 @@
 
 using namespace tally;
 using namespace tally::sim;
+using simtest::KeyState;
+using simtest::seq_of;
 
 namespace {
 
 constexpr uint64_t kFaultsUntilUs = 3'000'000;
 constexpr uint64_t kRunUs = 4'000'000;
-
-uint64_t seq_of(const std::string& v) { return std::stoull(v.substr(v.find('#') + 1)); }
-
-struct KeyState {
-  std::string key;
-  int node = 0;
-  uint64_t next_seq = 1;
-  uint64_t last_acked = 0;
-  std::string context;
-  std::set<std::string> issued;
-};
 
 struct Outcome {
   uint64_t acked = 0;

@@ -12,6 +12,8 @@
 
 using namespace tally;
 using namespace tally::sim;
+using simtest::KeyState;
+using simtest::seq_of;
 
 namespace {
 
@@ -20,19 +22,6 @@ struct Outcome {
   uint64_t acked = 0;
   uint64_t crashes = 0;
   std::vector<std::string> violations;
-};
-
-// The sequence number a writer put into a value ("k3#17" -> 17).
-uint64_t seq_of(const std::string& v) { return std::stoull(v.substr(v.find('#') + 1)); }
-
-struct KeyState {
-  std::string key;
-  int node = 0;
-  uint64_t next_seq = 1;
-  uint64_t last_acked = 0;
-  std::string context;  // of the last acknowledged put
-  std::set<std::string> issued;
-  bool busy = false;
 };
 
 class Workload {
