@@ -28,6 +28,7 @@ enum Exit : int {
   kNotFound = 3,     // get: the key does not exist
   kNoQuorum = 4,     // quorum not reached, or timed out
   kUnreachable = 5,  // no node could be reached
+  kNotApplied = 6,   // put --if-*: the condition did not hold, nothing was written
 };
 
 int exit_code(const tally::Status& s) {
@@ -437,7 +438,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "print results as JSON");
   app.footer(
       "Exit codes: 0 ok; 1 error; 2 bad command line; 3 key not found (get);\n"
-      "            4 quorum not reached or timed out; 5 no node reachable.\n"
+      "            4 quorum not reached or timed out; 5 no node reachable;\n"
+      "            6 a conditional put's condition did not hold (nothing written).\n"
       "Run `tally COMMAND --help` for a command's options.");
 
   // put
@@ -452,6 +454,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 255));
   put->add_option("--context", put_context, "context from `tally get`: supersede what it saw");
   put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
+  // Conditional writes (linearizable keyspaces).
+  bool put_if_absent = false, put_if_present = false;
+  std::string put_if_value, put_if_version;
+  auto* if_absent = put->add_flag("--if-absent", put_if_absent,
+                                  "linearizable keyspaces: write only if the key does not exist (exit 6 if it does)");
+  auto* if_present = put->add_flag("--if-present", put_if_present, "linearizable keyspaces: write only if the key exists");
+  auto* if_value = put->add_option("--if-value", put_if_value,
+                                   "linearizable keyspaces: write only if the key holds this value (compare-and-set)");
+  auto* if_version = put->add_option("--if-version", put_if_version,
+                                     "linearizable keyspaces: write only if the key is still at this version (the "
+                                     "context `tally get` printed)");
+  if_absent->excludes(if_present)->excludes(if_value)->excludes(if_version);
+  if_present->excludes(if_value)->excludes(if_version);
+  if_value->excludes(if_version);
 
   // get
   auto* get = app.add_subcommand("get", "read a key: every sibling, and the context (--replica: one node's copy)");
@@ -537,8 +553,10 @@ int main(int argc, char** argv) {
   for (auto* sub : {ks_create, ks_alter}) {
     sub->add_option("-r", spec.r, "default read quorum (1..N)")->check(CLI::Range(1, 255));
     sub->add_option("-w", spec.w, "default write quorum (1..N)")->check(CLI::Range(1, 255));
-    sub->add_option("--mode", spec.mode, "conflict mode: siblings (keep concurrent writes) or lww")
-        ->check(CLI::IsMember({"siblings", "lww"}));
+    sub->add_option("--mode", spec.mode,
+                    "siblings (keep concurrent writes), lww (last writer wins) or linearizable (Paxos per key: "
+                    "compare-and-set, linearizable reads and writes; R and W do not apply)")
+        ->check(CLI::IsMember({"siblings", "lww", "linearizable"}));
   }
   ks_create->add_option("-n", spec.n, "replicas of each key (default 3)")->check(CLI::Range(1, 255));
 
@@ -626,6 +644,29 @@ int main(int argc, char** argv) {
     if (!put_context.empty() && !from_hex(put_context, o.context)) {
       std::fprintf(stderr, "tally: put: --context must be the hex string `tally get` printed\n");
       return kUsage;
+    }
+    o.if_absent = put_if_absent;
+    o.if_present = put_if_present;
+    if (put->count("--if-value")) o.if_value = put_if_value;
+    if (put->count("--if-version") && !from_hex(put_if_version, o.if_version)) {
+      std::fprintf(stderr, "tally: put: --if-version must be the hex context `tally get` printed\n");
+      return kUsage;
+    }
+    if (o.conditional()) {
+      auto r = c.put_if(put_key, value, o);
+      if (!r.ok()) return fail(r.status());
+      if (g.json) {
+        std::printf("{\"ok\":true,\"applied\":%s,\"found\":%s,\"current\":%s,\"context\":%s}\n",
+                    r->applied ? "true" : "false", r->current ? "true" : "false",
+                    r->current ? json_string(*r->current).c_str() : "null", json_string(to_hex(r->context)).c_str());
+      } else if (r->applied) {
+        std::printf("ok\n");
+      } else if (r->current) {
+        std::printf("not applied: the key holds %s\n", json_string(*r->current).c_str());
+      } else {
+        std::printf("not applied: the key does not exist\n");
+      }
+      return r->applied ? kOk : kNotApplied;
     }
     auto r = c.put(put_key, value, o);
     if (!r.ok()) return fail(r.status());

@@ -85,6 +85,27 @@ struct WriteOptions {
   // holds instead of adding a sibling (a concurrent write it has not seen yet
   // still survives as a sibling). Ignored when a context is given.
   bool overwrite = false;
+  // Conditions, for put_if on a linearizable keyspace (at most one): write
+  // only if the key is absent, only if it holds a value, only if it holds
+  // `if_value`, or only if its version is still `if_version` (the context of
+  // a get or put_if there). A conditional write on a keyspace of another mode
+  // fails with kInvalidArgument naming the mode.
+  bool if_absent = false;
+  bool if_present = false;
+  std::optional<std::string> if_value;
+  std::string if_version;
+  bool conditional() const { return if_absent || if_present || if_value || !if_version.empty(); }
+};
+
+// What a conditional write (put_if) did.
+struct CasResult {
+  bool applied = false;
+  // When not applied: the key's value that made the condition fail (nullopt:
+  // the key is absent).
+  std::optional<std::string> current;
+  // The key's version after the write (applied) or the current one (not
+  // applied): pass it as if_version to write only if nothing changed since.
+  std::string context;
 };
 
 struct ReadOptions {
@@ -181,7 +202,7 @@ struct MemberInfo {
 struct KeyspaceInfo {
   std::string name;
   int n = 0, r = 0, w = 0;  // replicas, default read and write quorums
-  std::string mode;         // "siblings" or "lww"
+  std::string mode;         // "siblings", "lww" or "linearizable"
 };
 
 // A join or leave whose ranges are moving (docs/operations.md, Joining and
@@ -223,7 +244,7 @@ struct ClusterInfo {
 struct KeyspaceSpec {
   std::string name;
   int n = 0, r = 0, w = 0;
-  std::string mode;  // "siblings", "lww" or empty
+  std::string mode;  // "siblings", "lww", "linearizable" or empty
 };
 
 // A fault a node plays on purpose, for tests and benchmarks (tally-bench's
@@ -267,6 +288,14 @@ class Client {
   // may or may not have been made).
   virtual Result<std::string> put(std::string_view key, std::string_view value,
                                   const WriteOptions& options = {}) = 0;
+
+  // A write on a linearizable keyspace that applies only if the condition in
+  // `options` holds (none: always), decided by Paxos on the key's replicas.
+  // The answer says whether it applied, and if not, the current value; it is
+  // never a guess. Errors: put's, and kContention (other writers kept
+  // winning: nothing was written); kTimeout means the outcome is unknown (it
+  // may still take effect), never that it failed.
+  virtual Result<CasResult> put_if(std::string_view key, std::string_view value, const WriteOptions& options) = 0;
 
   // Reads `key`: all siblings and the context. A missing key is not an error:
   // it returns a GetResult with no values.
@@ -362,6 +391,7 @@ class Client {
 class AsyncClient {
  public:
   using PutDone = std::function<void(Result<std::string>)>;
+  using CasDone = std::function<void(Result<CasResult>)>;
   using GetDone = std::function<void(Result<GetResult>)>;
   using DelDone = std::function<void(Status)>;
   using GetReplicaDone = std::function<void(Result<ReplicaCopy>)>;
@@ -372,6 +402,7 @@ class AsyncClient {
 
   // As Client::put, get and del; the results and errors are the same.
   virtual void put(std::string_view key, std::string_view value, const WriteOptions& options, PutDone done) = 0;
+  virtual void put_if(std::string_view key, std::string_view value, const WriteOptions& options, CasDone done) = 0;
   virtual void get(std::string_view key, const ReadOptions& options, GetDone done) = 0;
   virtual void del(std::string_view key, const WriteOptions& options, DelDone done) = 0;
   // As Client::get_replica.
@@ -381,6 +412,7 @@ class AsyncClient {
   // The same, as futures.
   std::future<Result<std::string>> put(std::string_view key, std::string_view value,
                                        const WriteOptions& options = {});
+  std::future<Result<CasResult>> put_if(std::string_view key, std::string_view value, const WriteOptions& options);
   std::future<Result<GetResult>> get(std::string_view key, const ReadOptions& options = {});
   std::future<Status> del(std::string_view key, const WriteOptions& options = {});
   std::future<Result<ReplicaCopy>> get_replica(std::string_view key, std::string_view node,

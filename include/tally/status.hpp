@@ -34,6 +34,7 @@ enum class Code : uint8_t {
   kAborted = 14,          // the operation was cancelled (shutdown, leadership lost)
   kStaleEpoch = 15,       // routed by an older cluster map than a ring movement's: refresh and retry
   kUnauthenticated = 16,  // the connection has not proved the cluster secret (or the password) this needs
+  kContention = 17,       // a linearizable write gave up: other writers of the key kept winning (nothing was written)
 };
 
 // The short stable name of a code ("quorum not reached"), for messages and logs.

@@ -60,7 +60,7 @@ ClusterInfo to_cluster_info(const wire::ClusterInfoReply& r) {
   }
   for (const auto& k : r.map.keyspaces) {
     out.keyspaces.push_back(
-        KeyspaceInfo{k.name, k.n, k.r, k.w, k.mode == meta::ConflictMode::kLww ? "lww" : "siblings"});
+        KeyspaceInfo{k.name, k.n, k.r, k.w, std::string(meta::mode_name(k.mode))});
   }
   if (const auto& mv = r.map.movement) {
     MovementInfo mi;
@@ -151,7 +151,17 @@ struct Calls {
     if (o.w && (*o.w < 1 || *o.w > 255)) {
       return Status::InvalidArgument("W=" + std::to_string(*o.w) + " is out of range: W must be at least 1");
     }
+    const int conditions = int{o.if_absent} + int{o.if_present} + int{o.if_value.has_value()} + int{!o.if_version.empty()};
+    if (conditions > 1) {
+      return Status::InvalidArgument("at most one condition (if_absent, if_present, if_value, if_version), not " +
+                                     std::to_string(conditions));
+    }
     return Status::Ok();
+  }
+  static Status check_unconditional(const WriteOptions& o, const char* call) {
+    if (!o.conditional()) return Status::Ok();
+    return Status::InvalidArgument(std::string(call) + " takes no condition: a conditional write answers whether "
+                                   "it applied, call put_if");
   }
   static Status check_read(std::string_view key, const ReadOptions& o) {
     if (key.empty()) return Status::InvalidArgument("key must not be empty");
@@ -185,7 +195,19 @@ struct Calls {
 
   Request put(std::string_view key, std::string_view value, const WriteOptions& o) const {
     Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/false);  // sent twice: maybe a sibling
-    r.body = wire::PutRequest{r.keyspace, r.key, std::string(value), o.context, write_options(o)};
+    wire::PutRequest put{r.keyspace, r.key, std::string(value), o.context, write_options(o)};
+    if (o.if_absent) {
+      put.condition = static_cast<uint8_t>(quorum::Condition::kIfAbsent);
+    } else if (o.if_present) {
+      put.condition = static_cast<uint8_t>(quorum::Condition::kIfPresent);
+    } else if (o.if_value) {
+      put.condition = static_cast<uint8_t>(quorum::Condition::kIfValue);
+      put.expected = *o.if_value;
+    } else if (!o.if_version.empty()) {
+      put.condition = static_cast<uint8_t>(quorum::Condition::kIfVersion);
+      put.context = o.if_version;
+    }
+    r.body = std::move(put);
     return r;
   }
   Request get(std::string_view key, const ReadOptions& o) const {
@@ -258,6 +280,18 @@ struct Calls {
     }
     return unexpected(m);
   }
+  static Result<CasResult> cas_result(Result<wire::Message> m) {
+    if (m.ok()) {
+      if (auto* r = std::get_if<wire::PutReply>(&m->body)) {
+        CasResult out;
+        out.applied = !r->not_applied;
+        if (r->not_applied && r->current_found) out.current = std::move(r->current);
+        out.context = std::move(r->context);
+        return out;
+      }
+    }
+    return unexpected(m);
+  }
   static Result<GetResult> get_result(Result<wire::Message> m) {
     if (m.ok()) {
       if (auto* r = std::get_if<wire::GetReply>(&m->body)) return GetResult{std::move(r->values), std::move(r->context)};
@@ -277,8 +311,14 @@ class SyncClient final : public Client {
 
   Result<std::string> put(std::string_view key, std::string_view value, const WriteOptions& o) override {
     Status bad = Calls::check_write(key, o);
+    if (bad.ok()) bad = Calls::check_unconditional(o, "put");
     if (!bad.ok()) return bad;
     return Calls::put_result(wait(calls_.put(key, value, o)));
+  }
+  Result<CasResult> put_if(std::string_view key, std::string_view value, const WriteOptions& o) override {
+    Status bad = Calls::check_write(key, o);
+    if (!bad.ok()) return bad;
+    return Calls::cas_result(wait(calls_.put(key, value, o)));
   }
 
   Result<GetResult> get(std::string_view key, const ReadOptions& o) override {
@@ -289,6 +329,7 @@ class SyncClient final : public Client {
 
   Status del(std::string_view key, const WriteOptions& o) override {
     Status bad = Calls::check_write(key, o);
+    if (bad.ok()) bad = Calls::check_unconditional(o, "del");
     if (!bad.ok()) return bad;
     return Calls::del_result(wait(calls_.del(key, o)));
   }
@@ -457,12 +498,10 @@ class SyncClient final : public Client {
     req.n = static_cast<uint8_t>(spec.n);
     req.r = static_cast<uint8_t>(spec.r);
     req.w = static_cast<uint8_t>(spec.w);
-    if (spec.mode == "siblings") {
-      req.mode = 1;
-    } else if (spec.mode == "lww") {
-      req.mode = 2;
-    } else if (!spec.mode.empty()) {
-      return Status::InvalidArgument("mode must be 'siblings' or 'lww', not '" + spec.mode + "'");
+    if (!spec.mode.empty()) {
+      auto mode = meta::mode_from_name(spec.mode);
+      if (!mode) return Status::InvalidArgument("mode must be " + std::string(meta::kModeNames) + ", not '" + spec.mode + "'");
+      req.mode = meta::mode_code(*mode);
     }
     return change(std::move(req));
   }
@@ -507,9 +546,17 @@ class AsyncClientImpl final : public AsyncClient {
 
   void put(std::string_view key, std::string_view value, const WriteOptions& o, PutDone done) override {
     Status bad = Calls::check_write(key, o);
+    if (bad.ok()) bad = Calls::check_unconditional(o, "put");
     if (!bad.ok()) return refuse(bad, [done = std::move(done)](Status s) { done(s); });
     Request r = calls_.put(key, value, o);
     r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::put_result(std::move(m))); };
+    engine_.submit(std::move(r));
+  }
+  void put_if(std::string_view key, std::string_view value, const WriteOptions& o, CasDone done) override {
+    Status bad = Calls::check_write(key, o);
+    if (!bad.ok()) return refuse(bad, [done = std::move(done)](Status s) { done(s); });
+    Request r = calls_.put(key, value, o);
+    r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::cas_result(std::move(m))); };
     engine_.submit(std::move(r));
   }
   void get(std::string_view key, const ReadOptions& o, GetDone done) override {
@@ -521,6 +568,7 @@ class AsyncClientImpl final : public AsyncClient {
   }
   void del(std::string_view key, const WriteOptions& o, DelDone done) override {
     Status bad = Calls::check_write(key, o);
+    if (bad.ok()) bad = Calls::check_unconditional(o, "del");
     if (!bad.ok()) return refuse(bad, std::move(done));
     Request r = calls_.del(key, o);
     r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::del_result(std::move(m))); };
@@ -605,6 +653,13 @@ std::future<Result<std::string>> AsyncClient::put(std::string_view key, std::str
                                                   const WriteOptions& options) {
   auto promise = std::make_shared<std::promise<Result<std::string>>>();
   put(key, value, options, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
+  return promise->get_future();
+}
+
+std::future<Result<CasResult>> AsyncClient::put_if(std::string_view key, std::string_view value,
+                                                  const WriteOptions& options) {
+  auto promise = std::make_shared<std::promise<Result<CasResult>>>();
+  put_if(key, value, options, [promise](Result<CasResult> r) { promise->set_value(std::move(r)); });
   return promise->get_future();
 }
 

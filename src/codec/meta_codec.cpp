@@ -32,7 +32,7 @@ meta::Keyspace get_keyspace(const msgpack::object& o) {
   k.n = static_cast<int>(get_uint(a.ptr[1], "keyspace.n", 255));
   k.r = static_cast<int>(get_uint(a.ptr[2], "keyspace.r", 255));
   k.w = static_cast<int>(get_uint(a.ptr[3], "keyspace.w", 255));
-  k.mode = static_cast<meta::ConflictMode>(get_uint(a.ptr[4], "keyspace.mode", 1));
+  k.mode = static_cast<meta::ConflictMode>(get_uint(a.ptr[4], "keyspace.mode", 2));
   return k;
 }
 

@@ -148,4 +148,54 @@ Result<MintEpochs> decode_mint_epochs(std::string_view bytes) {
       });
 }
 
+namespace {
+void pack_ballot(Packer& p, const quorum::Ballot& b) {
+  p.pack_array(3);
+  p.pack(b.wall_ms);
+  p.pack(b.logical);
+  p.pack(b.node);
+}
+quorum::Ballot get_ballot(const msgpack::object& o, const char* field) {
+  const auto& a = get_array(o, field, 3);
+  return quorum::Ballot{get_uint(a.ptr[0], field, UINT64_MAX), static_cast<uint32_t>(get_uint(a.ptr[1], field, UINT32_MAX)),
+                        static_cast<quorum::ReplicaId>(get_uint(a.ptr[2], field, UINT32_MAX))};
+}
+}  // namespace
+
+std::string encode_acceptor_state(const quorum::AcceptorState& state) {
+  return packed([&](Packer& p) {
+    p.pack_array(4);
+    p.pack(kRecordFormat);
+    pack_ballot(p, state.promised);
+    pack_ballot(p, state.accepted);
+    p.pack_array(4);
+    p.pack(state.reg.seq);
+    p.pack(state.reg.present);
+    pack_bin(p, state.reg.value);
+    pack_ids(p, state.reg.ops);
+  });
+}
+
+Result<quorum::AcceptorState> decode_acceptor_state(std::string_view bytes) {
+  return decode_stored<quorum::AcceptorState>(bytes, "paxos state", [](const msgpack::object& o) {
+    const auto& a = get_array(o, "paxos", 4);
+    uint64_t format = get_uint(a.ptr[0], "paxos.format", UINT64_MAX);
+    if (format != kRecordFormat) throw DecodeError{"unknown paxos state format " + std::to_string(format)};
+    quorum::AcceptorState s;
+    s.promised = get_ballot(a.ptr[1], "paxos.promised");
+    s.accepted = get_ballot(a.ptr[2], "paxos.accepted");
+    if (s.promised < s.accepted) fail("paxos.promised", "a promise no lower than the accepted ballot");
+    const auto& r = get_array(a.ptr[3], "paxos.register", 4);
+    s.reg.seq = get_uint(r.ptr[0], "paxos.seq", UINT64_MAX);
+    s.reg.present = get_bool(r.ptr[1], "paxos.present");
+    s.reg.value = get_bytes(r.ptr[2], "paxos.value");
+    s.reg.ops = get_ids(r.ptr[3], "paxos.ops");
+    if (s.reg.ops.size() > s.reg.seq || s.reg.ops.size() > quorum::kOpWindow) {
+      fail("paxos.ops", "at most one id per change, and at most the window's size");
+    }
+    if (!s.reg.present && !s.reg.value.empty()) fail("paxos.value", "no value for an absent key");
+    return s;
+  });
+}
+
 }  // namespace tally::codec

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "quorum/paxos.hpp"
 #include "quorum/version.hpp"
 #include "ring/position_map.hpp"
 #include "tally/status.hpp"
@@ -41,5 +42,13 @@ struct MintEpochs {
 // Errors: kCorruption.
 std::string encode_mint_epochs(const MintEpochs& epochs);
 Result<MintEpochs> decode_mint_epochs(std::string_view bytes);
+
+// A replica's Paxos state for one key of a linearizable keyspace
+// (quorum/paxos.hpp): `[format=1, promised, accepted, [seq, present, value,
+// [op, ...]]]`, each ballot `[wall_ms, logical, node]`. The decoder checks
+// that a register's window holds no more ids than it made changes, and no
+// more than the window's size.
+std::string encode_acceptor_state(const quorum::AcceptorState& state);
+Result<quorum::AcceptorState> decode_acceptor_state(std::string_view bytes);
 
 }  // namespace tally::codec

@@ -274,12 +274,10 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
       if (k.contains("w")) ks.w = r.integer(k.at("w"), "keyspaces.w", 1, ks.n);
       if (k.contains("mode")) {
         std::string m = r.str(k.at("mode"), "keyspaces.mode");
-        if (m == "siblings") {
-          ks.mode = meta::ConflictMode::kSiblings;
-        } else if (m == "lww") {
-          ks.mode = meta::ConflictMode::kLww;
+        if (auto mode = meta::mode_from_name(m)) {
+          ks.mode = *mode;
         } else {
-          r.fail(k.at("mode"), "keyspaces.mode", "expected \"siblings\" or \"lww\", got \"" + m + "\"");
+          r.fail(k.at("mode"), "keyspaces.mode", "expected " + std::string(meta::kModeNames) + ", got \"" + m + "\"");
         }
       }
       Status valid = meta::validate(ks);

@@ -21,6 +21,7 @@ std::string_view code_name(Code code) {
     case Code::kAborted: return "aborted";
     case Code::kStaleEpoch: return "stale epoch";
     case Code::kUnauthenticated: return "unauthenticated";
+    case Code::kContention: return "contention";
   }
   return "unknown error";
 }

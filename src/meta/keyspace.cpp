@@ -4,6 +4,22 @@
 
 namespace tally::meta {
 
+std::string_view mode_name(ConflictMode mode) {
+  switch (mode) {
+    case ConflictMode::kSiblings: return "siblings";
+    case ConflictMode::kLww: return "lww";
+    case ConflictMode::kLinearizable: return "linearizable";
+  }
+  return "unknown";
+}
+
+std::optional<ConflictMode> mode_from_name(std::string_view name) {
+  for (auto m : {ConflictMode::kSiblings, ConflictMode::kLww, ConflictMode::kLinearizable}) {
+    if (mode_name(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
 Status validate(const Keyspace& ks) {
   if (ks.name.empty() || ks.name.size() > 255) {
     return Status::InvalidArgument("keyspace name must be 1 to 255 characters");

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "tally/status.hpp"
 
@@ -14,7 +16,22 @@ namespace tally::meta {
 enum class ConflictMode : uint8_t {
   kSiblings,  // dotted version vectors: concurrent writes are all kept
   kLww,       // highest hybrid-logical-clock tag wins: concurrent writes are lost
+  // Every write is Paxos on the key's replicas (quorum/paxos.hpp): reads and
+  // writes are linearizable, and writes may be conditional (compare-and-set).
+  kLinearizable,
 };
+
+// "siblings", "lww", "linearizable".
+std::string_view mode_name(ConflictMode mode);
+// The mode named `name`, or nullopt.
+std::optional<ConflictMode> mode_from_name(std::string_view name);
+// For errors: the names a mode may have.
+inline constexpr std::string_view kModeNames = "'siblings', 'lww' or 'linearizable'";
+// On the wire (MetaChangeRequest::mode) a mode is 1 + its number; 0 means
+// "the default" or "unchanged".
+inline uint8_t mode_code(ConflictMode mode) { return static_cast<uint8_t>(mode) + 1; }
+inline ConflictMode mode_of_code(uint8_t code) { return static_cast<ConflictMode>(code - 1); }
+inline constexpr uint8_t kMaxModeCode = 3;
 
 struct Keyspace {
   std::string name;

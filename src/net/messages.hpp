@@ -30,6 +30,7 @@
 
 #include "meta/cluster_map.hpp"
 #include "net/wire_fields.hpp"
+#include "quorum/paxos.hpp"
 #include "quorum/version.hpp"
 #include "raft/message.hpp"
 #include "tally/status.hpp"
@@ -78,6 +79,8 @@ enum class MsgType : uint8_t {
   kAuthProof = 37,
   kAuthOk = 38,
   kAuthPassword = 39,
+  kPaxos = 40,
+  kPaxosReply = 41,
 };
 
 // Per-request knobs. Zero means "the keyspace's default".
@@ -170,10 +173,17 @@ struct PutRequest {
   std::string value;
   std::string context;  // opaque causal context from an earlier get; empty = none
   RequestOptions options;
+  // Linearizable keyspaces only: write only if the condition holds
+  // (quorum::Condition: 1 if absent, 2 if present, 3 if the value is
+  // `expected`, 4 if the version is `context`'s). 0: unconditional.
+  uint8_t condition = 0;
+  std::string expected;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::Str>("keyspace", &PutRequest::keyspace), field<as::Bin>("key", &PutRequest::key),
                       field<as::Bin>("value", &PutRequest::value), field<as::Bin>("context", &PutRequest::context),
-                      field<as::Fields>("options", &PutRequest::options)};
+                      field<as::Fields>("options", &PutRequest::options),
+                      optional_field<as::UIntMax<4>>("condition", &PutRequest::condition),
+                      optional_field<as::Bin>("expected", &PutRequest::expected)};
   }
   bool operator==(const PutRequest&) const = default;
 };
@@ -186,9 +196,18 @@ struct PutReply {
   static constexpr std::string_view kName = "put reply";
   std::string context;  // the context of the new version
   uint64_t epoch = 0;
+  // A conditional put whose condition did not hold: nothing was written, and
+  // `current` is the key's value (`current_found` false: absent); `context`
+  // is then the current version's.
+  bool not_applied = false;
+  bool current_found = false;
+  std::string current;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::Bin>("context", &PutReply::context),
-                      optional_field<as::UInt>("epoch", &PutReply::epoch)};
+                      optional_field<as::UInt>("epoch", &PutReply::epoch),
+                      optional_field<as::Bool>("not_applied", &PutReply::not_applied),
+                      optional_field<as::Bool>("current_found", &PutReply::current_found),
+                      optional_field<as::Bin>("current", &PutReply::current)};
   }
   bool operator==(const PutReply&) const = default;
 };
@@ -439,7 +458,7 @@ struct MetaChangeRequest {
   std::string zone;      // kJoin
   std::string keyspace;  // keyspace ops
   uint8_t n = 0, r = 0, w = 0;
-  uint8_t mode = 0;  // 0 default/unchanged, 1 siblings, 2 lww
+  uint8_t mode = 0;  // 0 default/unchanged, else meta::mode_code: 1 siblings, 2 lww, 3 linearizable
   bool forwarded = false;
   // kStreamUpdate (meta::StreamUpdate): the movement (its epoch), the
   // receiver's transfers, the key they now hold up to, whether they are done,
@@ -460,7 +479,7 @@ struct MetaChangeRequest {
                       field<as::UInt>("n", &M::n),
                       field<as::UInt>("r", &M::r),
                       field<as::UInt>("w", &M::w),
-                      field<as::UIntMax<2>>("mode", &M::mode),
+                      field<as::UIntMax<meta::kMaxModeCode>>("mode", &M::mode),
                       field<as::Bool>("forwarded", &M::forwarded),
                       optional_field<as::UInt>("stream_movement", &M::stream_movement),
                       optional_field<as::Ids>("stream_transfers", &M::stream_transfers),
@@ -828,6 +847,68 @@ struct AuthPassword {
   bool operator==(const AuthPassword&) const = default;
 };
 
+// Node to node: one phase of a Paxos attempt on a key of a linearizable
+// keyspace (quorum/paxos.hpp). The replica answers once its new state is
+// durable.
+enum class PaxosPhase : uint8_t { kPrepare = 1, kAccept = 2 };
+struct PaxosRequest {
+  static constexpr MsgType kType = MsgType::kPaxos;
+  static constexpr bool kIsReply = false;
+  static constexpr std::string_view kName = "paxos";
+  std::string keyspace;
+  std::string key;
+  PaxosPhase phase = PaxosPhase::kPrepare;
+  quorum::Ballot ballot;
+  quorum::Register reg;  // kAccept: the register proposed
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = PaxosRequest;
+    using B = quorum::Ballot;
+    using R = quorum::Register;
+    return std::tuple{field<as::Str>("keyspace", &M::keyspace), field<as::Bin>("key", &M::key),
+                      field<as::Enum<2, 1>>("phase", &M::phase),
+                      field<as::UInt>("ballot.wall_ms", member_of(&M::ballot, &B::wall_ms)),
+                      field<as::UInt>("ballot.logical", member_of(&M::ballot, &B::logical)),
+                      field<as::UInt>("ballot.node", member_of(&M::ballot, &B::node)),
+                      field<as::UInt>("reg.seq", member_of(&M::reg, &R::seq)),
+                      field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
+                      field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
+                      field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
+                      field<as::UInt>("epoch", &M::epoch)};
+  }
+  bool operator==(const PaxosRequest&) const = default;
+};
+struct PaxosReply {
+  static constexpr MsgType kType = MsgType::kPaxosReply;
+  static constexpr bool kIsReply = true;
+  static constexpr std::string_view kName = "paxos reply";
+  // quorum::AcceptorReply's fields.
+  bool ok = false;
+  quorum::Ballot promised;
+  quorum::Ballot accepted;  // kPrepare: the ballot `reg` was accepted at
+  quorum::Register reg;
+  uint64_t epoch = 0;
+  static constexpr auto wire_fields() {
+    using M = PaxosReply;
+    using B = quorum::Ballot;
+    using R = quorum::Register;
+    return std::tuple{field<as::Bool>("ok", &M::ok),
+                      field<as::UInt>("promised.wall_ms", member_of(&M::promised, &B::wall_ms)),
+                      field<as::UInt>("promised.logical", member_of(&M::promised, &B::logical)),
+                      field<as::UInt>("promised.node", member_of(&M::promised, &B::node)),
+                      field<as::UInt>("accepted.wall_ms", member_of(&M::accepted, &B::wall_ms)),
+                      field<as::UInt>("accepted.logical", member_of(&M::accepted, &B::logical)),
+                      field<as::UInt>("accepted.node", member_of(&M::accepted, &B::node)),
+                      field<as::UInt>("reg.seq", member_of(&M::reg, &R::seq)),
+                      field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
+                      field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
+                      field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
+                      field<as::UInt>("epoch", &M::epoch)};
+  }
+  quorum::AcceptorReply acceptor_reply() const { return quorum::AcceptorReply{ok, promised, accepted, reg}; }
+  bool operator==(const PaxosReply&) const = default;
+};
+
 // Every message, in MsgType order (numbers without a message skipped).
 using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutReply, GetRequest,
                           GetReply, DeleteRequest, DeleteReply, StatusRequest, StatusReply,
@@ -836,7 +917,7 @@ using Body = std::variant<ErrorReply, PingRequest, PingReply, PutRequest, PutRep
                           MetaChangeReply, FaultRequest, FaultReply, StreamRequest, StreamReply,
                           LocalGetRequest, LocalGetReply, AeCompare, AeCompareReply, AeFetch, AeFetchReply,
                           AePush, AePushReply, RepairRequest, RepairReply, AuthHello, AuthChallenge,
-                          AuthProof, AuthOk, AuthPassword>;
+                          AuthProof, AuthOk, AuthPassword, PaxosRequest, PaxosReply>;
 
 // What every alternative of Body carries.
 template <class M>

@@ -2,6 +2,7 @@
 
 #include "net/codec.hpp"
 #include "node/get_fsm.hpp"
+#include "node/paxos_fsm.hpp"
 #include "node/put_fsm.hpp"
 
 namespace tally {
@@ -35,13 +36,28 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
                             std::to_string(options_.max_key_bytes));
   }
   int n = ctx_.view.replicas_for(*ks);
+  auto* put = std::get_if<wire::PutRequest>(&request);
+  if (ks->mode == meta::ConflictMode::kLinearizable) {
+    if (opt->r || opt->w) {
+      return Status::InvalidArgument("R and W do not apply to keyspace '" + *keyspace +
+                                     "': it is linearizable (every operation is decided by a majority of its N=" +
+                                     std::to_string(n) + " replicas); leave them unset");
+    }
+    if (put && put->condition > static_cast<uint8_t>(quorum::Condition::kIfVersion)) {
+      return Status::InvalidArgument("unknown condition " + std::to_string(put->condition));
+    }
+  } else if (put && put->condition != 0) {
+    return Status::InvalidArgument("conditional writes (if absent, if value, if version, SET NX/XX, CAS) need a "
+                                   "linearizable keyspace; keyspace '" + *keyspace + "' is " +
+                                   std::string(meta::mode_name(ks->mode)));
+  }
   int asked = write ? opt->w : opt->r;
   if (asked > n) {
     return Status::InvalidArgument(std::string(write ? "W=" : "R=") + std::to_string(asked) +
                                    " is out of range 1..N=" + std::to_string(n) + " of keyspace '" + *keyspace +
                                    "'");
   }
-  if (auto* put = std::get_if<wire::PutRequest>(&request); put && put->value.size() > options_.max_value_bytes) {
+  if (put && put->value.size() > options_.max_value_bytes) {
     return Status::TooLarge("value is " + std::to_string(put->value.size()) + " bytes, the limit is " +
                             std::to_string(options_.max_value_bytes));
   }
@@ -49,6 +65,7 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
 }
 
 void Coordinator::run(wire::Body request, const meta::Keyspace& ks, Respond respond) {
+  if (ks.mode == meta::ConflictMode::kLinearizable) return linearizable(std::move(request), ks, std::move(respond));
   switch (wire::type_of(request)) {
     case wire::MsgType::kPut:
     case wire::MsgType::kDelete:
@@ -64,6 +81,55 @@ quorum::HlcTimestamp Coordinator::tag() {
   // A joiner learns its id after it was built: its tags carry that id.
   if (clock_.node() != ctx_.view.self) clock_ = quorum::HybridClock(ctx_.view.self);
   return clock_.now(ctx_.env.wall_ms());
+}
+
+quorum::Ballot Coordinator::ballot_above(const quorum::Ballot& above) {
+  auto next = [](const quorum::Ballot& b) { return quorum::Ballot{b.wall_ms, b.logical + 1, b.node}; };
+  quorum::Ballot b = std::max({tag(), next(above), next(last_ballot_)});
+  b.node = ctx_.view.self;
+  last_ballot_ = b;
+  return b;
+}
+
+void Coordinator::linearizable(wire::Body request, const meta::Keyspace& ks, Respond respond) {
+  CasRequest req;
+  req.keyspace = ks.name;
+  const wire::RequestOptions* opt = nullptr;
+  if (auto* get = std::get_if<wire::GetRequest>(&request)) {
+    req.key = std::move(get->key);
+    req.answer = CasRequest::Answer::kGet;
+    opt = &get->options;
+  } else if (auto* del = std::get_if<wire::DeleteRequest>(&request)) {
+    req.key = std::move(del->key);
+    req.answer = CasRequest::Answer::kDelete;
+    req.op.kind = quorum::CasKind::kDelete;
+    opt = &del->options;
+  } else if (auto* put = std::get_if<wire::PutRequest>(&request)) {
+    req.key = std::move(put->key);
+    req.answer = CasRequest::Answer::kPut;
+    req.op.kind = quorum::CasKind::kPut;
+    req.op.value = std::move(put->value);
+    req.op.condition = static_cast<quorum::Condition>(put->condition);
+    req.op.expected = std::move(put->expected);
+    if (req.op.condition == quorum::Condition::kIfVersion) {
+      auto seq = parse_version_context(put->context);
+      if (!seq.ok()) return fail(respond, Status::InvalidArgument("if-version: " + seq.status().message()));
+      req.op.expected_seq = *seq;
+    }
+    opt = &put->options;
+  } else {
+    return fail(respond, Status::InvalidArgument("not a data request"));
+  }
+  if (req.op.kind != quorum::CasKind::kRead) {
+    // Nonzero and unique to this operation: the proposer knows its own change by it.
+    do req.op.id = ctx_.env.random(); while (req.op.id == 0);
+  }
+  for (auto node : ctx_.view.replicas_of(ks, req.key)) req.replicas.push_back(node);
+  req.deadline_us = ctx_.env.now_us() + uint64_t{timeout_ms(*opt)} * 1000;
+  std::make_shared<PaxosFsm>(
+      ctx_, ctx_.paxos, [this](const quorum::Ballot& above) { return ballot_above(above); }, std::move(req),
+      std::move(respond))
+      ->start();
 }
 
 void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond respond) {

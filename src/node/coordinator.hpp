@@ -53,6 +53,10 @@ class Coordinator {
   // A put or a delete.
   void write(wire::Body request, const meta::Keyspace& ks, Respond respond);
   void get(wire::GetRequest request, const meta::Keyspace& ks, Respond respond);
+  // Any request on a linearizable keyspace: a Paxos operation (PaxosFsm).
+  void linearizable(wire::Body request, const meta::Keyspace& ks, Respond respond);
+  // A Paxos ballot above `above` and above every ballot this node made.
+  quorum::Ballot ballot_above(const quorum::Ballot& above);
   // When a write arrived: the tag it carries and the time on our monotonic
   // clock after which it must not be applied (a forwarded write: as the
   // forwarding node says; kTimeout when that time has passed already).
@@ -75,6 +79,7 @@ class Coordinator {
   CoordinatorContext ctx_;
   CoordinatorOptions options_;
   quorum::HybridClock clock_{ring::kNoNode};
+  quorum::Ballot last_ballot_;
 };
 
 }  // namespace tally

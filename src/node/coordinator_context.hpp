@@ -10,6 +10,7 @@
 #include "node/cluster_view.hpp"
 #include "node/env.hpp"
 #include "node/node_stats.hpp"
+#include "node/paxos_acceptor.hpp"
 #include "node/peer_link.hpp"
 #include "node/replica_service.hpp"
 #include "node/write_drain.hpp"
@@ -30,6 +31,8 @@ struct CoordinatorContext {
   std::function<void(uint64_t epoch, ring::NodeId from)> saw_epoch;
   // Fetch the map from `from` (a replica that fenced us off), then `then`.
   std::function<void(ring::NodeId from, std::function<void()> then)> refresh;
+  // This node's Paxos acceptor (linearizable keyspaces).
+  PaxosAcceptor& paxos;
 };
 
 }  // namespace tally

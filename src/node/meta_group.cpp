@@ -408,7 +408,7 @@ Result<MetaGroup::Plan> MetaGroup::plan(const wire::MetaChangeRequest& req) cons
       ks.n = req.n ? req.n : 3;
       ks.r = req.r ? req.r : ks.n / 2 + 1;
       ks.w = req.w ? req.w : ks.n / 2 + 1;
-      ks.mode = req.mode == 2 ? meta::ConflictMode::kLww : meta::ConflictMode::kSiblings;
+      if (req.mode) ks.mode = meta::mode_of_code(req.mode);
       plan.command = meta::CreateKeyspace{ks};
       break;
     }
@@ -419,7 +419,14 @@ Result<MetaGroup::Plan> MetaGroup::plan(const wire::MetaChangeRequest& req) cons
       if (req.n) ks.n = req.n;
       if (req.r) ks.r = req.r;
       if (req.w) ks.w = req.w;
-      if (req.mode) ks.mode = req.mode == 2 ? meta::ConflictMode::kLww : meta::ConflictMode::kSiblings;
+      if (req.mode) ks.mode = meta::mode_of_code(req.mode);
+      // A linearizable keyspace keeps each key's Paxos state, the others keep
+      // versions: neither can be read as the other.
+      if (ks.mode != cur->mode &&
+          (ks.mode == meta::ConflictMode::kLinearizable || cur->mode == meta::ConflictMode::kLinearizable)) {
+        return Status::InvalidArgument("keyspace '" + req.keyspace + "' is " + std::string(meta::mode_name(cur->mode)) +
+                                       ": a keyspace cannot change to or from mode linearizable (create a new one)");
+      }
       plan.command = meta::AlterKeyspace{ks};
       break;
     }

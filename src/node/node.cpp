@@ -22,6 +22,7 @@ bool only_from_peers(const wire::Body& body) {
     case wire::MsgType::kMetaChange:  // membership and keyspaces: administrators and joining nodes
     case wire::MsgType::kFault:
     case wire::MsgType::kRepair:
+    case wire::MsgType::kPaxos:
       return true;
     case wire::MsgType::kPing:  // a heartbeat names its sender; a client's ping does not
       return std::get<wire::PingRequest>(body).from != 0;
@@ -88,13 +89,15 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
                     AntiEntropy::Hooks{[this](uint64_t epoch, ring::NodeId from) {
                       follower_.saw_epoch(epoch, from);
                     }}),
+      paxos_(follower_.view(), store_, stats_, drain_),
       coordinator_(CoordinatorContext{env, log_, follower_.view(), peers_, store_, replica_, stats_, drain_,
                                       [this](uint64_t epoch, ring::NodeId from) {
                                         follower_.saw_epoch(epoch, from);
                                       },
                                       [this](ring::NodeId from, std::function<void()> then) {
                                         follower_.refresh(from, std::move(then));
-                                      }},
+                                      },
+                                      paxos_},
                    CoordinatorOptions{self_.id, config_.request_timeout_ms, config_.limits.max_key_bytes,
                                       config_.limits.max_value_bytes}),
       local_get_(follower_.view(), store_, peers_,
@@ -255,14 +258,15 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
                             type == wire::MsgType::kAePush;
   const bool data = type == wire::MsgType::kPut || type == wire::MsgType::kGet || type == wire::MsgType::kDelete ||
                     type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
-                    type == wire::MsgType::kLocalGet || anti_entropy || type == wire::MsgType::kRepair;
+                    type == wire::MsgType::kLocalGet || anti_entropy || type == wire::MsgType::kRepair ||
+                    type == wire::MsgType::kPaxos;
   if (data && follower_.view().epoch() == 0) {
     return fail(respond, Status::Unavailable("node " + self_.id + " has no cluster map yet (" +
                                              (follower_.joining() ? "joining" : "reading its metadata log") +
                                              ")"));
   }
   const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
-                         type == wire::MsgType::kStream || anti_entropy ||
+                         type == wire::MsgType::kStream || anti_entropy || type == wire::MsgType::kPaxos ||
                          (type == wire::MsgType::kPing && std::get<wire::PingRequest>(msg.body).from != 0) ||
                          (type == wire::MsgType::kLocalGet && std::get<wire::LocalGetRequest>(msg.body).forwarded);
   if (from_peer && fault_.silent) return;  // playing dead to the other nodes
@@ -285,6 +289,11 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
     case wire::MsgType::kReplicaWrite:
     case wire::MsgType::kReplicaRead:
       return data_request(std::move(msg), std::move(respond), refreshed);
+    case wire::MsgType::kPaxos: {
+      auto& req = std::get<wire::PaxosRequest>(msg.body);
+      follower_.saw_epoch(req.epoch, ring::kNoNode);
+      return paxos_.handle(std::move(req), std::move(respond));
+    }
     case wire::MsgType::kStream:
       return streamer_.handle_pull(std::get<wire::StreamRequest>(msg.body), std::move(respond));
     case wire::MsgType::kLocalGet:

@@ -5,7 +5,8 @@
 // The rooms (each header says what it owns and what it may not touch):
 //   PeerLink        connections to peers, calls with timeouts, heartbeats
 //   MapFollower     the metadata group's side: joining, following the map
-//   Coordinator     a client's put, delete and get (PutFsm, GetFsm)
+//   Coordinator     a client's put, delete and get (PutFsm, GetFsm; PaxosFsm on linearizable keyspaces)
+//   PaxosAcceptor   each key's Paxos state on linearizable keyspaces
 //   ReplicaService  replica reads and writes, hints and their replay
 //   RangeStreamer   ranges following the ring: pulled in, sent out
 //   RangeCleanup    the copies of ranges given away, dropped once the ring is still
@@ -28,6 +29,7 @@
 #include "meta/cluster_map.hpp"
 #include "net/messages.hpp"
 #include "node/anti_entropy.hpp"
+#include "node/paxos_acceptor.hpp"
 #include "node/connection_auth.hpp"
 #include "node/coordinator.hpp"
 #include "node/disk_recovery.hpp"
@@ -164,6 +166,7 @@ class Node final : public NetworkHandler, public RespBackend {
   RangeStreamer streamer_;
   RangeCleanup cleanup_;
   AntiEntropy anti_entropy_;
+  PaxosAcceptor paxos_;
   Coordinator coordinator_;
   LocalGetService local_get_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen

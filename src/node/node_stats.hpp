@@ -34,6 +34,7 @@ enum class Counter : uint8_t {
   kPasswordFailures,     // wrong client passwords (requirepass), by either door
   kLateWrites,           // writes not applied: they reached their turn after their deadline
   kStoreRecoveries,      // times the store reopened its database after a disk error
+  kPaxosRetries,         // linearizable attempts that lost (to a higher ballot, or for want of answers) and were retried
   kCount_,
 };
 
@@ -68,6 +69,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
      "writes dropped unapplied: handed over or queued past their deadline (the client had its timeout)"},
     {Counter::kStoreRecoveries, "store_recoveries",
      "times the store reopened its database after a disk error (a full disk, too many open files) and took writes again"},
+    {Counter::kPaxosRetries, "paxos_retries",
+     "linearizable-keyspace attempts this node coordinated that lost to another proposer or lacked a majority, and backed off"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

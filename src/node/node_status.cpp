@@ -50,7 +50,7 @@ void Node::status(const Respond& respond) const {
   for (const auto& k : view.map.keyspaces) {
     keyspaces += (keyspaces.empty() ? "" : " ") + k.name + "(N=" + std::to_string(view.replicas_for(k)) +
                  ",R=" + std::to_string(k.r) + ",W=" + std::to_string(k.w) +
-                 (k.mode == meta::ConflictMode::kLww ? ",lww)" : ",siblings)");
+                 "," + std::string(meta::mode_name(k.mode)) + ")";
   }
   add("keyspaces", keyspaces);
   const auto& hints = replica_.hints();

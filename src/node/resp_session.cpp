@@ -185,6 +185,7 @@ std::span<const RespSession::CommandSpec> RespSession::commands() {
       {"tally.quorum", -1, 0, 0, 0, false, &S::cmd_quorum},
       {"tally.keyspace", -1, 0, 0, 0, false, &S::cmd_keyspace},
       {"tally.siblings", 2, 1, 1, 1, false, &S::cmd_siblings},
+      {"tally.cas", 4, 1, 1, 1, true, &S::cmd_cas},
   };
   return kCommands;
 }
@@ -364,6 +365,20 @@ void RespSession::flush() {
 }
 
 // ---- requests to the backend ---------------------------------------------------------
+
+void RespSession::put_if(const Settings& s, std::string key, std::string value, quorum::Condition condition,
+                         std::string expected, std::function<void(Result<wire::PutReply>)> done) {
+  wire::PutRequest req;
+  req.keyspace = s.keyspace;
+  req.key = std::move(key);
+  req.value = std::move(value);
+  req.options.w = s.w;
+  req.condition = static_cast<uint8_t>(condition);
+  req.expected = std::move(expected);
+  call(std::move(req), [done = std::move(done)](wire::Body reply) {
+    done(expect<wire::PutReply>(std::move(reply)));
+  });
+}
 
 void RespSession::call(wire::Body request, std::function<void(wire::Body)> done) {
   backend_.request(std::move(request), [alive = alive_, done = std::move(done)](wire::Body reply) {
@@ -603,6 +618,7 @@ void RespSession::cmd_get(SlotId slot, Args& a, const Settings& s) {
 }
 
 void RespSession::cmd_set(SlotId slot, Args& a, const Settings& s) {
+  auto condition = quorum::Condition::kNone;
   for (size_t i = 3; i < a.size(); ++i) {
     const std::string opt = upper(a[i]);
     if (opt == "KEEPTTL") continue;  // nothing expires, so there is no TTL to lose
@@ -610,14 +626,50 @@ void RespSession::cmd_set(SlotId slot, Args& a, const Settings& s) {
       return finish(slot, error("ERR SET option '" + opt +
                                 "' is not supported: keys do not expire in tally"));
     }
-    if (opt == "NX" || opt == "XX" || opt == "GET") {
-      return finish(slot, error("ERR SET option '" + opt +
-                                "' is not supported: tally has no conditional writes"));
+    if (opt == "NX" || opt == "XX") {
+      // As in Redis, NX and XX together are a syntax error.
+      if (condition != quorum::Condition::kNone) return finish(slot, error("ERR syntax error"));
+      condition = opt == "NX" ? quorum::Condition::kIfAbsent : quorum::Condition::kIfPresent;
+      continue;
+    }
+    if (opt == "GET") {
+      return finish(slot, error("ERR SET option 'GET' is not supported"));
     }
     return finish(slot, error("ERR syntax error"));
   }
+  if (condition != quorum::Condition::kNone) {
+    // Needs a linearizable keyspace (the node says so otherwise). As Redis:
+    // OK when set, nil when the condition did not hold.
+    return put_if(s, std::move(a[1]), std::move(a[2]), condition, {},
+                  [this, slot](Result<wire::PutReply> r) {
+                    if (!r.ok()) return finish(slot, error_reply(r.status()));
+                    finish(slot, r->not_applied ? null_bulk() : ok());
+                  });
+  }
   overwrite(s, std::move(a[1]), std::move(a[2]),
             [this, slot](Status s) { finish(slot, s.ok() ? ok() : error_reply(s)); });
+}
+
+// TALLY.CAS key expected new: set `new` only if the key holds `expected`
+// (linearizable keyspaces). Answers [1, new] when it did, [0, current] when
+// not (current nil: the key does not exist).
+void RespSession::cmd_cas(SlotId slot, Args& a, const Settings& s) {
+  std::string value = a[3];
+  put_if(s, std::move(a[1]), std::move(a[3]), quorum::Condition::kIfValue, std::move(a[2]),
+         [this, slot, value = std::move(value)](Result<wire::PutReply> r) {
+           if (!r.ok()) return finish(slot, error_reply(r.status()));
+           std::string out;
+           resp::put_array_header(out, 2);
+           out += r->not_applied ? ":0\r\n" : ":1\r\n";
+           if (!r->not_applied) {
+             resp::put_bulk(out, value);
+           } else if (r->current_found) {
+             resp::put_bulk(out, r->current);
+           } else {
+             resp::put_null_bulk(out);
+           }
+           finish(slot, std::move(out));
+         });
 }
 
 void RespSession::cmd_del(SlotId slot, Args& a, const Settings& s) {

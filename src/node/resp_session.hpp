@@ -195,6 +195,9 @@ class RespSession {
   // SET's overwrite (see the top of this file).
   void overwrite(const Settings& s, std::string key, std::string value,
                  std::function<void(Status)> done);
+  // A conditional put (linearizable keyspaces): SET NX/XX, TALLY.CAS.
+  void put_if(const Settings& s, std::string key, std::string value, quorum::Condition condition,
+              std::string expected, std::function<void(Result<wire::PutReply>)> done);
   void call(wire::Body request, std::function<void(wire::Body)> done);
 
   // ---- commands (resp_session.cpp's table) ----
@@ -217,6 +220,7 @@ class RespSession {
   void cmd_quorum(SlotId slot, Args& a, const Settings& s);
   void cmd_keyspace(SlotId slot, Args& a, const Settings& s);
   void cmd_siblings(SlotId slot, Args& a, const Settings& s);
+  void cmd_cas(SlotId slot, Args& a, const Settings& s);
 
   struct Slot {
     bool ready = false;

@@ -20,9 +20,13 @@ Result<std::optional<quorum::DvvSet>> decode_read(const Result<std::optional<std
 }  // namespace
 
 std::string RecordStore::data_key(std::string_view keyspace, std::string_view key) {
+  return key_under(kDataTag, keyspace, key);
+}
+
+std::string RecordStore::key_under(char tag, std::string_view keyspace, std::string_view key) {
   std::string k;
   k.reserve(2 + keyspace.size() + key.size());
-  k.push_back(kDataTag);
+  k.push_back(tag);
   k.push_back(static_cast<char>(static_cast<uint8_t>(keyspace.size())));
   k.append(keyspace);
   k.append(key);

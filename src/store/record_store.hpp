@@ -114,6 +114,9 @@ class RecordStore {
   // The disk key of (keyspace, key): a tag byte, the keyspace's length, the
   // keyspace, the key. Keyspace names are at most 255 bytes.
   static std::string data_key(std::string_view keyspace, std::string_view key);
+  // The same layout under another tag byte: other per-key state (the Paxos
+  // state of linearizable keyspaces, 'p').
+  static std::string key_under(char tag, std::string_view keyspace, std::string_view key);
 
  private:
   // The next record (nullopt: erase the key), or an error that writes nothing.

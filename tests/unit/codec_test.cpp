@@ -189,6 +189,14 @@ std::vector<Message> sample_messages() {
       {0, wire::AuthProof{std::string(32, '\x7f')}},
       {0, wire::AuthOk{}},
       {0, wire::AuthPassword{"open sesame"}},
+      {44, wire::PaxosRequest{"locks", "k", wire::PaxosPhase::kPrepare, quorum::Ballot{1700000000000, 3, 2}, {}, 9}},
+      {45, wire::PaxosRequest{"locks", std::string("k\0", 2), wire::PaxosPhase::kAccept,
+                              quorum::Ballot{kMaxId, 0xffffffffu, 7}, quorum::Register{12, true, "v", {1, kMaxId}}, 9}},
+      {44, wire::PaxosReply{true, quorum::Ballot{5, 1, 2}, quorum::Ballot{4, 0, 1},
+                            quorum::Register{3, false, "", {7, 8, 9}}, 10}},
+      {45, wire::PaxosReply{false, quorum::Ballot{6, 0, 3}, {}, {}, 10}},
+      {46, wire::PutRequest{"locks", "k", "v", "v3", {}, 4, ""}},
+      {47, wire::PutReply{"v4", 2, true, true, "current"}},
   };
 }
 

@@ -75,12 +75,13 @@ struct Harness {
         store(host.disk(), Durability::kBuffered, [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
         replica(host, Logger("test", LogLevel::kError), view, store, peers, stats, drain,
                 ReplicaOptions{.hint_replay_interval_us = 3'600'000'000}),  // hints stay put unless a test replays
+        paxos(view, store, stats, drain),
         coordinator(CoordinatorContext{host, Logger("test", LogLevel::kError), view, peers, store, replica, stats,
                                        drain,
                                        [this](uint64_t epoch, ring::NodeId from) {
                                          epochs_seen.emplace_back(epoch, from);
                                        },
-                                       [](ring::NodeId, std::function<void()> then) { then(); }},
+                                       [](ring::NodeId, std::function<void()> then) { then(); }, paxos},
                     CoordinatorOptions{"n1", kTimeoutMs, 64, 1024}) {
     std::vector<meta::Member> members;
     for (int i = 1; i <= nodes; ++i) {
@@ -159,6 +160,7 @@ struct Harness {
   WriteDrain drain;
   store::RecordStore store;
   ReplicaService replica;
+  PaxosAcceptor paxos;
   Coordinator coordinator;
   std::vector<wire::Body> replies;
   std::vector<std::pair<uint64_t, ring::NodeId>> epochs_seen;

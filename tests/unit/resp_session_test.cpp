@@ -87,6 +87,27 @@ class FakeBackend final : public RespBackend {
       reply.latest_deleted = deleted_last.contains(g->key);
       return reply;
     }
+    if (auto* p = std::get_if<wire::PutRequest>(&req); p && p->condition != 0) {
+      // A linearizable keyspace's conditional put, on one value per key.
+      auto it = data.find(p->key);
+      const bool present = it != data.end() && !it->second.empty();
+      bool holds = false;
+      switch (static_cast<quorum::Condition>(p->condition)) {
+        case quorum::Condition::kIfAbsent: holds = !present; break;
+        case quorum::Condition::kIfPresent: holds = present; break;
+        case quorum::Condition::kIfValue: holds = present && it->second.back() == p->expected; break;
+        default: break;
+      }
+      wire::PutReply reply{context(p->key)};
+      if (holds) {
+        data[p->key] = {p->value};
+      } else {
+        reply.not_applied = true;
+        reply.current_found = present;
+        if (present) reply.current = it->second.back();
+      }
+      return reply;
+    }
     if (auto* p = std::get_if<wire::PutRequest>(&req)) {
       if (p->context == context(p->key) || (p->options.overwrite && p->context.empty())) {
         data[p->key] = {p->value};
@@ -309,13 +330,29 @@ TEST_CASE("SET refuses the options tally cannot honour, and says why", "[resp_se
         "-ERR SET option 'EX' is not supported: keys do not expire in tally\r\n");
   CHECK(f.cmd({"SET", "k", "v", "px", "10"}) ==
         "-ERR SET option 'PX' is not supported: keys do not expire in tally\r\n");
-  CHECK(f.cmd({"SET", "k", "v", "NX"}) ==
-        "-ERR SET option 'NX' is not supported: tally has no conditional writes\r\n");
-  CHECK(f.cmd({"SET", "k", "v", "GET"}) ==
-        "-ERR SET option 'GET' is not supported: tally has no conditional writes\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "GET"}) == "-ERR SET option 'GET' is not supported\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "NX", "XX"}) == "-ERR syntax error\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "nx", "NX"}) == "-ERR syntax error\r\n");
   CHECK(f.cmd({"SET", "k", "v", "bogus"}) == "-ERR syntax error\r\n");
   CHECK(f.cmd({"SET", "k"}) == "-ERR wrong number of arguments for 'set' command\r\n");
   CHECK(f.backend.requests.empty());  // nothing was written
+}
+
+TEST_CASE("SET NX and XX and TALLY.CAS are conditional puts, answered as Redis does", "[resp_session]") {
+  Fixture f;
+  CHECK(f.cmd({"SET", "k", "1", "NX"}) == "+OK\r\n");
+  CHECK(f.cmd({"SET", "k", "2", "NX"}) == "$-1\r\n");  // nil: it exists
+  CHECK(f.cmd({"SET", "other", "2", "XX"}) == "$-1\r\n");  // nil: it does not
+  CHECK(f.cmd({"SET", "k", "3", "XX"}) == "+OK\r\n");
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 4);
+  CHECK(puts[0].condition == static_cast<uint8_t>(quorum::Condition::kIfAbsent));
+  CHECK(puts[2].condition == static_cast<uint8_t>(quorum::Condition::kIfPresent));
+  CHECK(f.cmd({"TALLY.CAS", "k", "3", "4"}) == "*2\r\n:1\r\n$1\r\n4\r\n");
+  CHECK(f.cmd({"TALLY.CAS", "k", "3", "5"}) == "*2\r\n:0\r\n$1\r\n4\r\n");
+  CHECK(f.cmd({"TALLY.CAS", "nope", "3", "5"}) == "*2\r\n:0\r\n$-1\r\n");
+  CHECK(f.cmd({"TALLY.CAS", "k", "3"}) == "-ERR wrong number of arguments for 'tally.cas' command\r\n");
+  CHECK(f.backend.data["k"] == std::vector<std::string>{"4"});
 }
 
 TEST_CASE("SET answers the write's error with tally's code word", "[resp_session]") {
@@ -398,7 +435,7 @@ TEST_CASE("the start-up commands of redis-cli, redis-benchmark and client librar
   Fixture f(options(16));
   CHECK(f.cmd({"COMMAND", "DOCS"}) == "*0\r\n");
   CHECK(f.cmd({"COMMAND"}) == "*0\r\n");
-  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":19\r\n");
+  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":20\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "maxmemory"}) == "*0\r\n");
