@@ -10,9 +10,14 @@ AcceptorReply on_prepare(AcceptorState& s, const Ballot& b) {
   return AcceptorReply{true, s.promised, s.accepted, s.reg};
 }
 
+PaxosMutations& paxos_mutations() {
+  static PaxosMutations mutations;
+  return mutations;
+}
+
 AcceptorReply on_accept(AcceptorState& s, const Ballot& b, const Register& reg) {
-  if (b < s.promised) return AcceptorReply{false, s.promised, {}, {}};
-  s.promised = b;
+  if (b < s.promised && !paxos_mutations().accept_ignores_promise) return AcceptorReply{false, s.promised, {}, {}};
+  s.promised = std::max(s.promised, b);
   s.accepted = b;
   s.reg = reg;
   return AcceptorReply{true, s.promised, {}, {}};
@@ -115,7 +120,8 @@ Proposer::Step Proposer::prepared(const PaxosRound& round) {
   // An in-doubt operation fences its earlier attempts off with an accept at
   // this ballot even when the state is chosen: once a majority has accepted
   // above them, none of them can be chosen later.
-  if (round.chosen() && !in_doubt_) return Step::kAnswer;
+  const bool skip_finish = !write && paxos_mutations().read_skips_finish;
+  if ((round.chosen() || skip_finish) && !in_doubt_) return Step::kAnswer;
   proposal_ = cur;
   return Step::kPropose;
 }

@@ -42,6 +42,11 @@ void PaxosAcceptor::run_next(SlotEntry* slot) {
     slots_.erase(slot->first);  // nothing refers to it: forget the key
     return;
   }
+  if (s.head >= 64 && s.head * 2 >= s.queue.size()) {
+    // A key that stays busy: drop the answered messages from the front.
+    s.queue.erase(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(s.head));
+    s.head = 0;
+  }
   s.busy = true;
   if (s.loaded) return run(slot);
   store_.get_raw(slot->first, [this, slot](Result<std::optional<std::string>> r) {

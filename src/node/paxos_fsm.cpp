@@ -97,6 +97,9 @@ void PaxosFsm::answered(uint64_t attempt, wire::PaxosPhase phase, ring::NodeId n
     highest_seen_ = std::max(highest_seen_, a.promised);
   } else {
     last_error_ = ctx_.peers.name_of(node) + ": " + error.to_string();
+    // Fenced: the ring moved after our map. Fetch the map for later requests
+    // (this one keeps its replicas; the replica counts as silent).
+    if (error.code() == Code::kStaleEpoch) ctx_.refresh(node, [] {});
   }
   if (phase == wire::PaxosPhase::kPrepare) {
     const auto before = round_->prepared();

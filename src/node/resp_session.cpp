@@ -108,6 +108,8 @@ std::string_view error_word(Code code) {
       return "NOTLEADER";
     case Code::kAborted:
       return "ABORTED";
+    case Code::kContention:
+      return "CONTENTION";
     default:
       return "ERR";
   }

@@ -46,7 +46,9 @@ TEST_CASE("cluster: keyspaces created with the CLI are used by the data path on 
     auto client = connect_client(c.nodes[i]->endpoint());
     WriteOptions w;
     w.keyspace = "users";
-    REQUIRE(client->put("u" + std::to_string(i), "v", w).ok());
+    auto put = client->put("u" + std::to_string(i), "v", w);
+    INFO(put.status().to_string());
+    REQUIRE(put.ok());
     w.w = 3;
     auto too_many = client->put("u" + std::to_string(i), "v", w);
     CHECK(too_many.status().message() == "W=3 is out of range 1..N=2 of keyspace 'users'");
