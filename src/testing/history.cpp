@@ -47,6 +47,19 @@ std::string describe(const Op& op) {
     case OpKind::kWrite: out += "write " + op.key + " '" + op.value + "'"; break;
     case OpKind::kRead: out += "read " + op.key + " -> " + quoted(op.read); break;
     case OpKind::kCreateKeyspace: out += "create keyspace " + op.key; break;
+    case OpKind::kCas:
+      out += "cas " + op.key;
+      switch (op.cas_if) {
+        case CasIf::kAbsent: out += " if absent"; break;
+        case CasIf::kValue: out += " if '" + op.expected + "'"; break;
+        case CasIf::kPresent: out += " if present"; break;
+      }
+      out += " -> '" + op.value + "'";
+      if (op.outcome == Outcome::kOk && op.applied) out += " (applied)";
+      if (op.outcome == Outcome::kOk && !op.applied) {
+        out += op.current_reported ? " (not applied, current " + quoted(op.read) + ")" : " (not applied)";
+      }
+      break;
   }
   out += std::string(" ") + name(op.outcome) + " [" + ms(op.start_us) + " .. " + ms(op.end_us) + " ms]";
   if (!op.note.empty()) out += " (" + op.note + ")";

@@ -67,8 +67,11 @@
 
 namespace tally::testing {
 
-enum class OpKind { kWrite, kRead, kCreateKeyspace };
+enum class OpKind { kWrite, kRead, kCreateKeyspace, kCas };
 enum class Outcome { kOk, kFailed, kUnknown };
+// The condition of a compare-and-set: the key has no value (SET NX), has the
+// value `Op::expected` (TALLY.CAS), or has some value (SET XX).
+enum class CasIf { kAbsent, kValue, kPresent };
 
 struct Op {
   int client = 0;
@@ -76,6 +79,15 @@ struct Op {
   std::string key;                  // the key; for kCreateKeyspace, the keyspace's name
   std::string value;                // kWrite: the value written (unique per write)
   std::vector<std::string> read;    // kRead: the values returned (empty: not found)
+  // kCas: write `value` if the key meets `cas_if` (kValue: holds `expected`).
+  // When it answered, `applied` says whether it did; when it did not and the
+  // node said what the key held, `current_reported` is set and `read` holds
+  // that (empty: absent). Judged by check_linearizable (linearizability.hpp);
+  // the rules below know only blind writes.
+  CasIf cas_if = CasIf::kValue;
+  std::string expected;
+  bool applied = false;
+  bool current_reported = false;
   int64_t start_us = 0, end_us = 0;  // HistoryRecorder::now_us() at invocation and completion
   Outcome outcome = Outcome::kOk;
   std::string note;  // the error, for failed and unknown operations
