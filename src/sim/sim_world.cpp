@@ -410,7 +410,10 @@ void SimWorld::deliver(SimHost& from, SimHost& to, uint64_t to_incarnation, Conn
     trace("drop " + from.name_ + ">" + to.name_ + " " + std::to_string(payload.size()) + "B");
     return;
   }
-  int copies = rng_.chance(faults_.duplicate) ? 2 : 1;
+  // The draw is made either way, so that a host exempt from duplicates does
+  // not change the rest of a seed's choices.
+  const bool duplicate = rng_.chance(faults_.duplicate);
+  int copies = duplicate && !from.no_duplicates_ && !to.no_duplicates_ ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     uint64_t latency = draw_latency_us();
     SimHost* target = &to;

@@ -71,6 +71,10 @@ class SimHost final : public Env {
   SimDisk& sim_disk() { return disk_; }
   // Shifts this host's wall clock (clock skew), in milliseconds.
   void set_clock_offset_ms(int64_t ms) override { clock_offset_ms_ = ms; }
+  // Messages to and from this host are never duplicated (they may still be
+  // lost or delayed): a client whose TCP connection delivers each request at
+  // most once, where a duplicate would be a second operation it never made.
+  void set_no_duplicates(bool on) { no_duplicates_ = on; }
 
   // The process (or machine) dies: timers, connections and pending work are
   // gone, and the disk forgets what `kind` loses. The node object must be
@@ -145,6 +149,7 @@ class SimHost final : public Env {
   Logger log_;
   SimDisk disk_;
   bool alive_ = true;
+  bool no_duplicates_ = false;
   uint64_t incarnation_ = 0;
   int64_t clock_offset_ms_ = 0;
   NetworkHandler* handler_ = nullptr;

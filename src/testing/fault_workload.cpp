@@ -68,6 +68,64 @@ Op recorded_get(RespClient& c, testing::HistoryRecorder& history, int client, co
   return op;
 }
 
+Op recorded_cas(RespClient& c, testing::HistoryRecorder& history, int client, const std::string& key,
+                const std::optional<std::string>& expected, const std::string& value) {
+  Op op;
+  op.client = client;
+  op.kind = OpKind::kCas;
+  op.key = key;
+  op.value = value;
+  op.cas_if = expected ? testing::CasIf::kValue : testing::CasIf::kAbsent;
+  if (expected) op.expected = *expected;
+  auto r = expected ? timed(c, history, op, {"TALLY.CAS", key, *expected, value})
+                    : timed(c, history, op, {"SET", key, value, "NX"});
+  if (!r) {
+    if (op.outcome == Outcome::kFailed && op.note.rfind("TIMEOUT", 0) == 0) op.outcome = Outcome::kUnknown;
+  } else if (!expected) {
+    // SET NX: OK, or nil when the key exists (the reply does not say what it holds).
+    if (r->kind == RespReply::Kind::kSimple && r->text == "OK") {
+      op.applied = true;
+    } else if (r->kind != RespReply::Kind::kNil) {
+      op.outcome = Outcome::kFailed;
+      op.note = "not +OK or nil";
+    }
+  } else if (r->kind == RespReply::Kind::kArray && r->elements.size() == 2 &&
+             r->elements[0].kind == RespReply::Kind::kInteger) {
+    op.applied = r->elements[0].integer == 1;
+    if (!op.applied) {
+      op.current_reported = true;
+      if (r->elements[1].kind == RespReply::Kind::kBulk) op.read = {r->elements[1].text};
+    }
+  } else {
+    op.outcome = Outcome::kFailed;
+    op.note = "not a [applied, value] array";
+  }
+  history.add(op);
+  return op;
+}
+
+void Workload::add_counter_client(int id, const std::string& host, int port, std::vector<std::string> counters,
+                                  uint64_t seed, const std::string& keyspace) {
+  threads_.emplace_back([this, id, host, port, counters = std::move(counters), seed, keyspace] {
+    RespClient c(host, port, kClientTimeout);
+    c.on_connect({"TALLY.KEYSPACE", keyspace});
+    std::mt19937_64 rng(seed);
+    while (!stopping_.load()) {
+      const std::string& key = counters[rng() % counters.size()];
+      Op got = recorded_get(c, history_, id, key);
+      if (stopping_.load()) break;
+      if (got.outcome == Outcome::kOk) {
+        if (got.read.empty()) {
+          recorded_cas(c, history_, id, key, std::nullopt, "1");
+        } else {
+          recorded_cas(c, history_, id, key, got.read.front(), std::to_string(std::stoll(got.read.front()) + 1));
+        }
+      }
+      std::this_thread::sleep_for(kThink);
+    }
+  });
+}
+
 void Workload::add_client(int id, const std::string& host, int port, std::vector<std::string> own_keys,
                           std::vector<std::string> also_read, uint64_t seed, const std::string& keyspace) {
   threads_.emplace_back([this, id, host, port, own = std::move(own_keys), others = std::move(also_read), seed,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,13 @@ testing::Op recorded_set(RespClient& c, testing::HistoryRecorder& history, int c
 // One GET, recorded: ok with the value (or nothing), failed, or unknown.
 testing::Op recorded_get(RespClient& c, testing::HistoryRecorder& history, int client, const std::string& key);
 
+// One compare-and-set on a linearizable keyspace, recorded as OpKind::kCas:
+// `SET key value NX` when `expected` is nullopt, else `TALLY.CAS key expected
+// value`. A `-TIMEOUT` reply is "outcome unknown" (it may still take effect);
+// any other error reply says nothing was written (failed).
+testing::Op recorded_cas(RespClient& c, testing::HistoryRecorder& history, int client, const std::string& key,
+                         const std::optional<std::string>& expected, const std::string& value);
+
 class Workload {
  public:
   explicit Workload(testing::HistoryRecorder& history) : history_(history) {}
@@ -41,6 +49,11 @@ class Workload {
   // so that the nodes on two shared cores keep up and histories stay small.
   void add_client(int id, const std::string& host, int port, std::vector<std::string> own_keys,
                   std::vector<std::string> also_read, uint64_t seed, const std::string& keyspace = "");
+  // A client incrementing counters of a linearizable keyspace: GET a counter
+  // (absent: 0), then compare-and-set it one higher (SET NX for the first),
+  // every operation recorded.
+  void add_counter_client(int id, const std::string& host, int port, std::vector<std::string> counters,
+                          uint64_t seed, const std::string& keyspace);
   // Asks every client to stop and waits for them (each finishes the operation
   // it is in, at most kClientTimeout).
   void stop();
