@@ -45,8 +45,8 @@ namespace tally::testing {
 
 struct LinearizabilityOptions {
   // Search steps allowed per key before the key is reported undecided. A
-  // step is one look at a pending operation (about 30 ns); a key of a few
-  // thousand operations at a concurrency of about ten takes 100 to 600 per
+  // step is one look at a pending operation (about 25 ns); a key of a few
+  // thousand operations at a concurrency of about ten takes 130 to 720 per
   // operation (docs/benchmarks.md), so the default is some 0.3 s of search.
   uint64_t max_steps_per_key = 10'000'000;
   // false: a kFailed operation may have taken effect (it is judged as
