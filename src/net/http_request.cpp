@@ -13,7 +13,9 @@ bool is_tchar(char c) {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           auto lower = [](char c) {
+             return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+           };
            return lower(x) == lower(y);
          });
 }
@@ -102,10 +104,13 @@ RequestParser::Next RequestParser::next(Request* out) {
     if (eol == std::string_view::npos) {
       size_t len = rest.size() - scan_at_;
       if (len > 0 && rest.back() == '\r') --len;  // its LF may be in the next read
-      if (bare_lf(rest.substr(scan_at_, len))) return fail(400, "a line of the request head ends in a bare LF: use CRLF");
+      if (bare_lf(rest.substr(scan_at_, len)))
+        return fail(400, "a line of the request head ends in a bare LF: use CRLF");
       if (len > limits_.max_line_bytes) {
-        return request_line ? fail(414, "request line longer than " + std::to_string(limits_.max_line_bytes) + " bytes")
-                            : fail(431, "header line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
+        return request_line ? fail(414, "request line longer than " +
+                                            std::to_string(limits_.max_line_bytes) + " bytes")
+                            : fail(431, "header line longer than " +
+                                            std::to_string(limits_.max_line_bytes) + " bytes");
       }
       if (pos_ > limits_.max_head_bytes) {  // keep the buffer from growing with pipelined requests
         buf_.erase(0, pos_);
@@ -114,13 +119,17 @@ RequestParser::Next RequestParser::next(Request* out) {
       return Next::kNeedMore;
     }
     const size_t len = eol - scan_at_;
-    if (bare_lf(rest.substr(scan_at_, len))) return fail(400, "a line of the request head ends in a bare LF: use CRLF");
+    if (bare_lf(rest.substr(scan_at_, len)))
+      return fail(400, "a line of the request head ends in a bare LF: use CRLF");
     if (len > limits_.max_line_bytes) {
-      return request_line ? fail(414, "request line longer than " + std::to_string(limits_.max_line_bytes) + " bytes")
-                          : fail(431, "header line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
+      return request_line ? fail(414, "request line longer than " +
+                                          std::to_string(limits_.max_line_bytes) + " bytes")
+                          : fail(431, "header line longer than " +
+                                          std::to_string(limits_.max_line_bytes) + " bytes");
     }
     if (eol + 2 > limits_.max_head_bytes) {
-      return fail(431, "request head longer than " + std::to_string(limits_.max_head_bytes) + " bytes");
+      return fail(431,
+                  "request head longer than " + std::to_string(limits_.max_head_bytes) + " bytes");
     }
     if (len == 0) {
       if (request_line) return fail(400, "empty request line");
@@ -149,7 +158,8 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return fail(400, "malformed request line '" + shown(line) + "': expected METHOD /path HTTP/1.1");
+    return fail(400,
+                "malformed request line '" + shown(line) + "': expected METHOD /path HTTP/1.1");
   }
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -160,14 +170,16 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
   }
   if (target.empty() || target[0] != '/' ||
       !std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
-    return fail(400, "bad request target '" + shown(target) + "': expected a path starting with '/'");
+    return fail(400,
+                "bad request target '" + shown(target) + "': expected a path starting with '/'");
   }
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
-      version[5] > '9' || version[7] < '0' || version[7] > '9') {
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return fail(400, "bad protocol version '" + shown(version) + "': expected HTTP/1.1");
   }
   if (version[5] != '1' || version[7] > '1') {
-    return fail(505, "HTTP version " + std::string(version.substr(5)) + " is not supported: use HTTP/1.1");
+    return fail(
+        505, "HTTP version " + std::string(version.substr(5)) + " is not supported: use HTTP/1.1");
   }
   r.method = method;
   r.target = target;
@@ -180,10 +192,12 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
     eol = head.find("\r\n");
     const std::string_view field = head.substr(0, eol);
     head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-    if (field[0] == ' ' || field[0] == '\t') return fail(400, "obsolete line folding in the headers");
+    if (field[0] == ' ' || field[0] == '\t')
+      return fail(400, "obsolete line folding in the headers");
     const size_t colon = field.find(':');
     const std::string_view name = field.substr(0, colon);
-    if (colon == std::string_view::npos || name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+    if (colon == std::string_view::npos || name.empty() ||
+        !std::all_of(name.begin(), name.end(), is_tchar)) {
       return fail(400, "malformed header line '" + shown(field) + "': expected Name: value");
     }
     const std::string_view value = trim(field.substr(colon + 1));
@@ -195,15 +209,18 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
     }
     if (iequals(name, "Host")) ++hosts;
     if (iequals(name, "Content-Length")) {
-      if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (value.empty() ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return fail(400, "bad Content-Length '" + shown(value) + "'");
       }
       if (value.find_first_not_of('0') != std::string_view::npos) {
-        return fail(413, "request bodies are not accepted here (Content-Length " + shown(value) + ")");
+        return fail(413,
+                    "request bodies are not accepted here (Content-Length " + shown(value) + ")");
       }
     }
     if (iequals(name, "Transfer-Encoding")) {
-      return fail(413, "request bodies are not accepted here (Transfer-Encoding " + shown(value) + ")");
+      return fail(413,
+                  "request bodies are not accepted here (Transfer-Encoding " + shown(value) + ")");
     }
     if (iequals(name, "Connection")) {
       close = close || has_option(value, "close");
@@ -212,7 +229,8 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
     r.headers.emplace_back(std::string(name), std::string(value));
   }
   if (r.minor_version == 1 && hosts != 1) {
-    return fail(400, hosts == 0 ? "HTTP/1.1 request without a Host header" : "more than one Host header");
+    return fail(
+        400, hosts == 0 ? "HTTP/1.1 request without a Host header" : "more than one Host header");
   }
   r.keep_alive = r.minor_version == 1 ? !close : keep_alive && !close;
   *out = std::move(r);
@@ -221,17 +239,28 @@ RequestParser::Next RequestParser::parse_head(std::string_view head, Request* ou
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
   }
 }
 

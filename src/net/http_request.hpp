@@ -31,15 +31,15 @@
 namespace tally::http {
 
 struct Limits {
-  size_t max_line_bytes = 4096;  // one line, without its CRLF
-  size_t max_headers = 32;       // header fields in one request
-  size_t max_head_bytes = 16384; // request line and headers, with their CRLFs
+  size_t max_line_bytes = 4096;   // one line, without its CRLF
+  size_t max_headers = 32;        // header fields in one request
+  size_t max_head_bytes = 16384;  // request line and headers, with their CRLFs
 };
 
 struct Request {
-  std::string method;  // "GET"
-  std::string target;  // "/metrics?x=1", as sent
-  int minor_version = 1;  // HTTP/1.<minor_version>: 0 or 1
+  std::string method;                                        // "GET"
+  std::string target;                                        // "/metrics?x=1", as sent
+  int minor_version = 1;                                     // HTTP/1.<minor_version>: 0 or 1
   std::vector<std::pair<std::string, std::string>> headers;  // names as sent, values trimmed
   // Whether the connection stays open after the answer: HTTP/1.1 unless
   // "Connection: close", HTTP/1.0 only with "Connection: keep-alive".

@@ -4,9 +4,10 @@
 
 namespace tally {
 
-std::string http_response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
-                          bool head, std::string_view extra_headers) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, bool head, std::string_view extra_headers) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                    std::string(http::reason_phrase(status)) +
                     "\r\nContent-Type: " + std::string(content_type) +
                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   out += extra_headers;
@@ -16,8 +17,8 @@ std::string http_response(int status, std::string_view content_type, std::string
   return out;
 }
 
-MetricsServer::MetricsServer(Env& env, std::function<std::string()> render, NodeStats& stats, Logger log,
-                             http::Limits limits)
+MetricsServer::MetricsServer(Env& env, std::function<std::string()> render, NodeStats& stats,
+                             Logger log, http::Limits limits)
     : env_(env), render_(std::move(render)), stats_(stats), log_(std::move(log)), limits_(limits) {}
 
 Status MetricsServer::start(const HostPort& addr) {
@@ -40,13 +41,14 @@ std::string MetricsServer::answer(const http::Request& r) {
   const bool head = r.method == "HEAD";
   if (r.path() != "/metrics") {
     stats_.add(Counter::kHttpRefused);
-    return http_response(404, "text/plain; charset=utf-8", "no such page: this door serves /metrics only\n",
-                         r.keep_alive, head);
+    return http_response(404, "text/plain; charset=utf-8",
+                         "no such page: this door serves /metrics only\n", r.keep_alive, head);
   }
   if (r.method != "GET" && !head) {
     stats_.add(Counter::kHttpRefused);
-    return http_response(405, "text/plain; charset=utf-8", "method " + r.method + " not allowed: use GET\n",
-                         r.keep_alive, false, "Allow: GET, HEAD\r\n");
+    return http_response(405, "text/plain; charset=utf-8",
+                         "method " + r.method + " not allowed: use GET\n", r.keep_alive, false,
+                         "Allow: GET, HEAD\r\n");
   }
   stats_.add(Counter::kMetricsScrapes);
   return http_response(200, kContentType, render_(), r.keep_alive, head);
@@ -67,8 +69,8 @@ void MetricsServer::on_data(ConnId conn, std::string_view bytes) {
     if (n == http::RequestParser::Next::kError) {
       const http::Error& e = parser.error();
       stats_.add(Counter::kHttpRefused);
-      TALLY_LOG(log_, kInfo) << "metrics connection " << conn << " from " << env_.remote_address(conn) << ": "
-                             << e.status << " " << e.reason;
+      TALLY_LOG(log_, kInfo) << "metrics connection " << conn << " from "
+                             << env_.remote_address(conn) << ": " << e.status << " " << e.reason;
       out += http_response(e.status, "text/plain; charset=utf-8", e.reason + "\n", false);
       why = Status::ProtocolError("HTTP " + std::to_string(e.status) + ": " + e.reason);
       close = true;

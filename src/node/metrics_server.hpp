@@ -60,7 +60,7 @@ class MetricsServer final : public StreamHandler {
 };
 
 // An HTTP/1.1 response with a text body (HEAD: the same head, no body).
-std::string http_response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
-                          bool head = false, std::string_view extra_headers = {});
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive, bool head = false, std::string_view extra_headers = {});
 
 }  // namespace tally

@@ -334,11 +334,11 @@ void Node::data_request(wire::Message msg, Respond respond, bool refreshed) {
     // Latency and outcome by operation and R or W, for the requests this
     // node coordinates for a client (a forwarded one is the sender's).
     if (auto* put = std::get_if<wire::PutRequest>(&msg.body); put && !put->options.forwarded) {
-      respond = timed(Op::kPut, put->options.w ? put->options.w : ks->w, std::move(respond));
+      respond = timed(RequestOp::kPut, put->options.w ? put->options.w : ks->w, std::move(respond));
     } else if (auto* del = std::get_if<wire::DeleteRequest>(&msg.body); del && !del->options.forwarded) {
-      respond = timed(Op::kDelete, del->options.w ? del->options.w : ks->w, std::move(respond));
+      respond = timed(RequestOp::kDelete, del->options.w ? del->options.w : ks->w, std::move(respond));
     } else if (auto* get = std::get_if<wire::GetRequest>(&msg.body); get && !get->options.forwarded) {
-      respond = timed(Op::kGet, get->options.r ? get->options.r : ks->r, std::move(respond));
+      respond = timed(RequestOp::kGet, get->options.r ? get->options.r : ks->r, std::move(respond));
     }
     return coordinator_.run(std::move(msg.body), *ks, std::move(respond));
   }
@@ -346,14 +346,14 @@ void Node::data_request(wire::Message msg, Respond respond, bool refreshed) {
   fail(respond, ks.status());
 }
 
-Respond Node::timed(Op op, int quorum, Respond respond) {
+Respond Node::timed(RequestOp op, int quorum, Respond respond) {
   return [this, op, quorum, start = env_.now_us(), respond = std::move(respond)](wire::Body reply) {
-    Outcome outcome = Outcome::kOk;
+    RequestOutcome outcome = RequestOutcome::kOk;
     if (const auto* e = std::get_if<wire::ErrorReply>(&reply)) {
-      outcome = e->code == Code::kQuorumNotReached ? Outcome::kQuorumNotReached
-                : e->code == Code::kUnavailable    ? Outcome::kUnavailable
-                : e->code == Code::kTimeout        ? Outcome::kTimeout
-                                                   : Outcome::kError;
+      outcome = e->code == Code::kQuorumNotReached ? RequestOutcome::kQuorumNotReached
+                : e->code == Code::kUnavailable    ? RequestOutcome::kUnavailable
+                : e->code == Code::kTimeout        ? RequestOutcome::kTimeout
+                                                   : RequestOutcome::kError;
     }
     stats_.requests().record(op, static_cast<uint8_t>(std::clamp(quorum, 0, 255)), outcome, env_.now_us() - start);
     respond(std::move(reply));

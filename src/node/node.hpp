@@ -153,7 +153,7 @@ class Node final : public NetworkHandler, public RespBackend {
   void fault(const wire::FaultRequest& f, const Respond& respond);
   void status(const Respond& respond) const;  // node_status.cpp
   // `respond`, recording the request's latency and outcome in stats_ when it runs.
-  Respond timed(Op op, int quorum, Respond respond);
+  Respond timed(RequestOp op, int quorum, Respond respond);
 
   Env& env_;
   const ClusterConfig config_;

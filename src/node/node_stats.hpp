@@ -93,14 +93,22 @@ static_assert(counters_described(), "every Counter needs its line in kCounters, 
 
 // ---- client requests by operation, R or W, and outcome ----
 
-enum class Op : uint8_t { kGet, kPut, kDelete, kCount_ };
-inline constexpr std::array<std::string_view, static_cast<size_t>(Op::kCount_)> kOpNames{"get", "put", "delete"};
+enum class RequestOp : uint8_t { kGet, kPut, kDelete, kCount_ };
+inline constexpr std::array<std::string_view, static_cast<size_t>(RequestOp::kCount_)>
+    kRequestOpNames{"get", "put", "delete"};
 
 // How a client's request ended. Quorum failures by cause are the two
 // middle ones: too few replicas answered in time, or too few were up to ask.
-enum class Outcome : uint8_t { kOk, kQuorumNotReached, kUnavailable, kTimeout, kError, kCount_ };
-inline constexpr std::array<std::string_view, static_cast<size_t>(Outcome::kCount_)> kOutcomeNames{
-    "ok", "quorum_not_reached", "unavailable", "timeout", "error"};
+enum class RequestOutcome : uint8_t {
+  kOk,
+  kQuorumNotReached,
+  kUnavailable,
+  kTimeout,
+  kError,
+  kCount_,
+};
+inline constexpr std::array<std::string_view, static_cast<size_t>(RequestOutcome::kCount_)>
+    kRequestOutcomeNames{"ok", "quorum_not_reached", "unavailable", "timeout", "error"};
 
 // Latency on a fixed log scale: bucket i counts requests that took at most
 // 2^(kFirstBucketLog2 + i) microseconds (128 us .. 4.2 s), the last one the
@@ -159,20 +167,20 @@ class RequestStats {
   // R and W above this share one slot, labelled "more".
   static constexpr uint8_t kMaxQuorum = 7;
 
-  void record(Op op, uint8_t quorum, Outcome outcome, uint64_t latency_us) {
+  void record(RequestOp op, uint8_t quorum, RequestOutcome outcome, uint64_t latency_us) {
     Slot& s = slots_[static_cast<size_t>(op)][quorum_slot(quorum)];
     ++s.outcomes[static_cast<size_t>(outcome)];
     s.latency.record(latency_us);
   }
 
   struct Slot {
-    std::array<uint64_t, static_cast<size_t>(Outcome::kCount_)> outcomes{};
+    std::array<uint64_t, static_cast<size_t>(RequestOutcome::kCount_)> outcomes{};
     LatencyHistogram latency;
   };
   // slot(op, q) for q in 1..kMaxQuorum + 1 (the last: anything larger).
-  const Slot& slot(Op op, uint8_t q) const { return slots_[static_cast<size_t>(op)][quorum_slot(q)]; }
+  const Slot& slot(RequestOp op, uint8_t q) const { return slots_[static_cast<size_t>(op)][quorum_slot(q)]; }
   // Every request of `op`, whatever its R or W, in one histogram.
-  LatencyHistogram merged(Op op) const;
+  LatencyHistogram merged(RequestOp op) const;
   // "1".."7", or "more".
   static std::string_view quorum_label(uint8_t q) {
     static constexpr std::array<std::string_view, kMaxQuorum + 1> kLabels{"1", "2", "3", "4", "5", "6", "7", "more"};
@@ -181,10 +189,10 @@ class RequestStats {
 
  private:
   static size_t quorum_slot(uint8_t q) { return q == 0 ? 0 : q > kMaxQuorum ? kMaxQuorum : q - 1u; }
-  std::array<std::array<Slot, kMaxQuorum + 1>, static_cast<size_t>(Op::kCount_)> slots_{};
+  std::array<std::array<Slot, kMaxQuorum + 1>, static_cast<size_t>(RequestOp::kCount_)> slots_{};
 };
 
-inline LatencyHistogram RequestStats::merged(Op op) const {
+inline LatencyHistogram RequestStats::merged(RequestOp op) const {
   LatencyHistogram m;
   for (const Slot& s : slots_[static_cast<size_t>(op)]) m.add(s.latency);
   return m;

@@ -77,8 +77,8 @@ void Node::status(const Respond& respond) const {
   stats_.for_each([&](const CounterInfo& c, uint64_t value) { add(c.name, std::to_string(value)); });
   // Per operation, from the histograms /metrics serves: how many, how they
   // ended, and the bucket bounds that hold the median and the 99th percentile.
-  for (size_t op = 0; op < kOpNames.size(); ++op) {
-    const LatencyHistogram h = stats_.requests().merged(static_cast<Op>(op));
+  for (size_t op = 0; op < kRequestOpNames.size(); ++op) {
+    const LatencyHistogram h = stats_.requests().merged(static_cast<RequestOp>(op));
     if (h.count() == 0) continue;
     auto bound = [](uint64_t us) {
       if (us == UINT64_MAX) return std::string("over 4.2 s");
@@ -87,14 +87,14 @@ void Node::status(const Respond& respond) const {
       return std::string(b);
     };
     std::string outcomes;
-    for (size_t o = 0; o < kOutcomeNames.size(); ++o) {
+    for (size_t o = 0; o < kRequestOutcomeNames.size(); ++o) {
       uint64_t n = 0;
       for (uint8_t q = 1; q <= RequestStats::kMaxQuorum + 1; ++q) {
-        n += stats_.requests().slot(static_cast<Op>(op), q).outcomes[o];
+        n += stats_.requests().slot(static_cast<RequestOp>(op), q).outcomes[o];
       }
-      if (n) outcomes += ", " + std::to_string(n) + " " + std::string(kOutcomeNames[o]);
+      if (n) outcomes += ", " + std::to_string(n) + " " + std::string(kRequestOutcomeNames[o]);
     }
-    add("latency_" + std::string(kOpNames[op]), std::to_string(h.count()) + " requests" + outcomes + "; p50 " +
+    add("latency_" + std::string(kRequestOpNames[op]), std::to_string(h.count()) + " requests" + outcomes + "; p50 " +
                                                   bound(h.quantile_bound_us(0.5)) + ", p99 " +
                                                   bound(h.quantile_bound_us(0.99)));
   }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,7 +81,8 @@ class HttpConn {
  private:
   // Reads what arrives before the deadline; false at EOF or the deadline.
   bool fill(std::chrono::steady_clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || eof_) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -121,13 +123,15 @@ class HttpConn {
   std::string in_;
 };
 
-std::string request(const std::string& method, const std::string& target, const std::string& extra = "") {
+std::string request(const std::string& method, const std::string& target,
+                    const std::string& extra = "") {
   return method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
 }
 
 std::optional<HttpReply> get(int port, const std::string& target) {
   HttpConn c(port);
-  if (!c.connected() || !c.send(request("GET", target, "Connection: close\r\n"))) return std::nullopt;
+  if (!c.connected() || !c.send(request("GET", target, "Connection: close\r\n")))
+    return std::nullopt;
   return c.reply();
 }
 
@@ -135,7 +139,8 @@ std::optional<HttpReply> get(int port, const std::string& target) {
 std::optional<double> sample(const std::string& text, const std::string& series) {
   size_t at = 0;
   while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
+    if (at == 0 || text[at - 1] == '\n')
+      return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
     at += series.size();
   }
   return std::nullopt;
@@ -162,7 +167,8 @@ class Prometheus {
   Prometheus(const std::string& dir, const std::vector<std::string>& targets) : port_(free_port()) {
     const std::string config = dir + "/prometheus.yml";
     std::ofstream out(config);
-    out << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tally\n"
+    out << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: "
+           "tally\n"
         << "    static_configs:\n      - targets: [";
     for (size_t i = 0; i < targets.size(); ++i) out << (i ? ", " : "") << "'" << targets[i] << "'";
     out << "]\n";
@@ -193,7 +199,8 @@ class Prometheus {
   std::vector<double> query(const std::string& promql) const {
     std::vector<double> values;
     auto r = get(port_, "/api/v1/query?query=" + url_encode(promql));
-    if (!r || r->status != 200 || r->body.find("\"status\":\"success\"") == std::string::npos) return values;
+    if (!r || r->status != 200 || r->body.find("\"status\":\"success\"") == std::string::npos)
+      return values;
     // Each result ends in "value":[<time>,"<value>"].
     size_t at = 0;
     while ((at = r->body.find("\"value\":[", at)) != std::string::npos) {
@@ -203,12 +210,35 @@ class Prometheus {
     }
     return values;
   }
+  // Whether Prometheus parses and runs `promql` (status "success"); else its error.
+  std::string run_error(const std::string& promql) const {
+    auto r = get(port_, "/api/v1/query?query=" + url_encode(promql));
+    if (!r) return "no answer";
+    return r->body.find("\"status\":\"success\"") != std::string::npos ? "" : r->body;
+  }
   pid_t pid() const { return pid_; }
 
  private:
   int port_;
   pid_t pid_ = -1;
 };
+
+// The "expr" strings of a Grafana dashboard file, JSON escapes undone.
+std::vector<std::string> dashboard_queries(const std::string& path) {
+  std::ifstream in(path);
+  const std::string json((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> out;
+  const std::string key = "\"expr\": \"";
+  for (size_t at = json.find(key); at != std::string::npos; at = json.find(key, at)) {
+    std::string q;
+    for (at += key.size(); at < json.size() && json[at] != '"'; ++at) {
+      if (json[at] == '\\') ++at;
+      q += json[at];
+    }
+    out.push_back(q);
+  }
+  return out;
+}
 
 double sum(const std::vector<double>& v) {
   double s = 0;
@@ -218,9 +248,12 @@ double sum(const std::vector<double>& v) {
 
 }  // namespace
 
-TEST_CASE("metrics: Prometheus scrapes every node and sees puts counted; promtool finds each node's text clean",
-          "[metrics]") {
-  REQUIRE(run("command -v prometheus && command -v promtool").exit_code == 0);  // make deps installs them
+TEST_CASE(
+    "metrics: Prometheus scrapes every node and sees puts counted; promtool finds each node's text "
+    "clean",
+    "[metrics]") {
+  REQUIRE(run("command -v prometheus && command -v promtool").exit_code ==
+          0);  // make deps installs them
   LocalCluster c({.nodes = 3, .durability = "buffered", .metrics = true});
   REQUIRE(c.start().ok());
 
@@ -243,27 +276,44 @@ TEST_CASE("metrics: Prometheus scrapes every node and sees puts counted; promtoo
   }
 
   // Prometheus has scraped all three.
-  const bool scraped = eventually([&] { return sum(prom.query("up{job=\"tally\"}")) == 3; }, 15000ms, 200ms);
+  const bool scraped =
+      eventually([&] { return sum(prom.query("up{job=\"tally\"}")) == 3; }, 15000ms, 200ms);
   if (!scraped) FAIL_CHECK("prometheus log: " << run("cat " + c.dir.path + "/prometheus.log").out);
   REQUIRE(scraped);
   const double before = sum(prom.query("sum(tally_requests_total)"));
 
   auto client = connect_client(c.endpoints());
   constexpr int kPuts = 30;
-  for (int i = 0; i < kPuts; ++i) REQUIRE(client->put("metrics-" + std::to_string(i), "v", {.w = 2}).ok());
+  for (int i = 0; i < kPuts; ++i)
+    REQUIRE(client->put("metrics-" + std::to_string(i), "v", {.w = 2}).ok());
 
   // The counters moved, as Prometheus has them after its next scrapes.
-  CHECK(eventually([&] {
-    return sum(prom.query("sum(tally_client_requests_total{op=\"put\",outcome=\"ok\"})")) >= kPuts &&
-           sum(prom.query("sum(tally_requests_total)")) >= before + kPuts;
-  }, 10000ms, 200ms));
+  CHECK(eventually(
+      [&] {
+        return sum(prom.query("sum(tally_client_requests_total{op=\"put\",outcome=\"ok\"})")) >=
+                   kPuts &&
+               sum(prom.query("sum(tally_requests_total)")) >= before + kPuts;
+      },
+      10000ms, 200ms));
   // And the histogram answers the documented p99 query.
   // And the histogram answers the documented p99 query (once two scrapes hold it: rate needs two).
-  CHECK(eventually([&] {
-    return !prom.query("histogram_quantile(0.99, sum by (op, le) "
-                       "(rate(tally_client_request_duration_seconds_bucket{op=\"put\"}[1m])))")
-                .empty();
-  }, 5000ms, 200ms));
+  CHECK(eventually(
+      [&] {
+        return !prom.query(
+                        "histogram_quantile(0.99, sum by (op, le) "
+                        "(rate(tally_client_request_duration_seconds_bucket{op=\"put\"}[1m])))")
+                    .empty();
+      },
+      5000ms, 200ms));
+
+  // Every panel of the shipped Grafana dashboard is a query Prometheus runs.
+  const auto queries = dashboard_queries("conf/grafana-dashboard.json");
+  CHECK(queries.size() >= 10);
+  for (auto q : queries) {
+    for (size_t at; (at = q.find("$job")) != std::string::npos;) q.replace(at, 4, "tally");
+    INFO(q);
+    CHECK(prom.run_error(q) == "");
+  }
 }
 
 TEST_CASE("metrics: the HTTP door answers keep-alive, pipelined and refused requests as documented",
@@ -286,7 +336,8 @@ TEST_CASE("metrics: the HTTP door answers keep-alive, pipelined and refused requ
     REQUIRE(second);
     REQUIRE(third);
     CHECK(second->status == 200);
-    CHECK(*sample(second->body, "tally_metrics_scrapes_total") > *sample(first->body, "tally_metrics_scrapes_total"));
+    CHECK(*sample(second->body, "tally_metrics_scrapes_total") >
+          *sample(first->body, "tally_metrics_scrapes_total"));
     CHECK(third->status == 404);
     CHECK(third->headers["content-length"] != "0");  // the length a GET would have had
     // Connection: close is honoured.
@@ -306,11 +357,12 @@ TEST_CASE("metrics: the HTTP door answers keep-alive, pipelined and refused requ
         {"get /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad method"},
         {"GET /metrics HTTP/1.1\n\n", 400, "bare LF"},
         {"GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n", 414, "request line"},
-        {request("GET", "/metrics", [] {
-           std::string h;
-           for (int i = 0; i < 100; ++i) h += "X-" + std::to_string(i) + ": v\r\n";
-           return h;
-         }()),
+        {request("GET", "/metrics",
+                 [] {
+                   std::string h;
+                   for (int i = 0; i < 100; ++i) h += "X-" + std::to_string(i) + ": v\r\n";
+                   return h;
+                 }()),
          431, "header fields"},
         {request("POST", "/metrics", "Content-Length: 4\r\n") + "data", 413, "bodies"},
         {"GET /metrics HTTP/2.0\r\nHost: a\r\n\r\n", 505, "not supported"},
@@ -365,7 +417,8 @@ TEST_CASE("metrics: slow, garbage and crowding HTTP clients do not hurt the node
   // Meanwhile scrapes and puts go on.
   CHECK(eventually([&] {
     auto r = get(port, "/metrics");
-    return r && r->status == 200 && sample(r->body, "tally_connections{door=\"metrics\"}").value_or(0) >= 200;
+    return r && r->status == 200 &&
+           sample(r->body, "tally_connections{door=\"metrics\"}").value_or(0) >= 200;
   }));
   REQUIRE(client->put("still-serving", "yes", {.w = 1}).ok());
 

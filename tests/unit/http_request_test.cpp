@@ -1,10 +1,11 @@
 // The metrics door's HTTP request parser: well-formed requests, split and
 // pipelined, and every kind of hostile head answered with its status.
+#include "net/http_request.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "net/http_request.hpp"
 #include "node/node_stats.hpp"
 
 namespace tally::http {
@@ -34,9 +35,12 @@ Parsed parse(const std::vector<std::string>& chunks, Limits limits = {}) {
   return out;
 }
 
-Parsed parse(const std::string& whole, Limits limits = {}) { return parse(std::vector<std::string>{whole}, limits); }
+Parsed parse(const std::string& whole, Limits limits = {}) {
+  return parse(std::vector<std::string>{whole}, limits);
+}
 
-const std::string kGet = "GET /metrics HTTP/1.1\r\nHost: n1:9401\r\nUser-Agent: Prometheus/2.42.0\r\n\r\n";
+const std::string kGet =
+    "GET /metrics HTTP/1.1\r\nHost: n1:9401\r\nUser-Agent: Prometheus/2.42.0\r\n\r\n";
 
 TEST_CASE("http parser: a GET with its headers, path, query and keep-alive") {
   auto p = parse("GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAccept:  text/plain \r\n\r\n");
@@ -47,16 +51,20 @@ TEST_CASE("http parser: a GET with its headers, path, query and keep-alive") {
   CHECK(r.target == "/metrics?x=1");
   CHECK(r.path() == "/metrics");
   CHECK(r.minor_version == 1);
-  CHECK(r.header("accept") == std::optional<std::string_view>("text/plain"));  // case-insensitive, trimmed
+  CHECK(r.header("accept") ==
+        std::optional<std::string_view>("text/plain"));  // case-insensitive, trimmed
   CHECK_FALSE(r.header("Cookie").has_value());
   CHECK(r.keep_alive);
 }
 
 TEST_CASE("http parser: Connection decides keep-alive, by version") {
-  CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").requests.at(0).keep_alive);
+  CHECK_FALSE(
+      parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").requests.at(0).keep_alive);
   CHECK_FALSE(parse("GET / HTTP/1.0\r\n\r\n").requests.at(0).keep_alive);
   CHECK(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").requests.at(0).keep_alive);
-  CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n").requests.at(0).keep_alive);
+  CHECK_FALSE(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n")
+                  .requests.at(0)
+                  .keep_alive);
 }
 
 TEST_CASE("http parser: pipelined requests come out in order, the unfinished one waits") {
@@ -75,7 +83,8 @@ TEST_CASE("http parser: a request split at every byte parses as when whole") {
   auto split = parse(bytes);
   REQUIRE_FALSE(split.failed);
   REQUIRE(split.requests.size() == 2);
-  CHECK(split.requests[1].header("User-Agent") == std::optional<std::string_view>("Prometheus/2.42.0"));
+  CHECK(split.requests[1].header("User-Agent") ==
+        std::optional<std::string_view>("Prometheus/2.42.0"));
   // Split between CR and LF too.
   auto crlf = parse(std::vector<std::string>{"GET / HTTP/1.1\r", "\nHost: a\r", "\n\r", "\n"});
   CHECK(crlf.requests.size() == 1);
@@ -123,19 +132,20 @@ TEST_CASE("http parser: bad methods, targets and versions") {
     int status;
   };
   const std::vector<Case> cases{
-      {"get / HTTP/1.1\r\nHost: a\r\n\r\n", 400},          // lower case
-      {"G3T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},          // not letters
+      {"get / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                // lower case
+      {"G3T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},                // not letters
       {"ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\nHost: a\r\n\r\n", 400},  // 17 letters
-      {" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},         // leading space
-      {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},         // two spaces
-      {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},  // absolute form
-      {"GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},     // control character
+      {" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},               // leading space
+      {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},               // two spaces
+      {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},        // absolute form
+      {"GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},           // control character
       {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
       {"GET / HTTP/0.9\r\n\r\n", 505},
       {"GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400},
-      {"GET /\r\n\r\n", 400},                              // no version
-      {"\r\n", 400},                                       // empty request line
-      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},  // a TLS hello
+      {"GET /\r\n\r\n", 400},  // no version
+      {"\r\n", 400},           // empty request line
+      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15),
+       400},  // a TLS hello
   };
   for (const auto& c : cases) {
     INFO(c.request);
@@ -152,17 +162,17 @@ TEST_CASE("http parser: malformed headers, bodies and line ends") {
     int status;
   };
   const std::vector<Case> cases{
-      {"GET / HTTP/1.1\r\n\r\n", 400},                                      // HTTP/1.1 without Host
-      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},                // two Hosts
-      {"GET / HTTP/1.1\r\nHost: a\r\nBad Name: v\r\n\r\n", 400},            // space in a name
-      {"GET / HTTP/1.1\r\nHost: a\r\nName : v\r\n\r\n", 400},               // space before the colon
+      {"GET / HTTP/1.1\r\n\r\n", 400},                            // HTTP/1.1 without Host
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},      // two Hosts
+      {"GET / HTTP/1.1\r\nHost: a\r\nBad Name: v\r\n\r\n", 400},  // space in a name
+      {"GET / HTTP/1.1\r\nHost: a\r\nName : v\r\n\r\n", 400},     // space before the colon
       {"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n", 400},        // obsolete folding
-      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400},               // DEL in a value
+      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n", 400},  // obsolete folding
+      {"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400},         // DEL in a value
       {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", 413},
       {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
       {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 413},
-      {"GET / HTTP/1.1\nHost: a\n\n", 400},                                 // bare LF: refused at once
+      {"GET / HTTP/1.1\nHost: a\n\n", 400},  // bare LF: refused at once
   };
   for (const auto& c : cases) {
     INFO(c.request);
@@ -202,10 +212,10 @@ TEST_CASE("http parser: buffered bytes are bounded under an endless pipeline") {
 TEST_CASE("latency histogram: log-scale buckets, cumulative quantile bounds") {
   LatencyHistogram h;
   h.record(0);
-  h.record(128);        // at the first bound: bucket 0
-  h.record(129);        // just above: bucket 1
-  h.record(1'000'000);  // 1 s: bucket 13 (2^20 us)
-  h.record(10'000'000); // over the last bound (4.19 s)
+  h.record(128);         // at the first bound: bucket 0
+  h.record(129);         // just above: bucket 1
+  h.record(1'000'000);   // 1 s: bucket 13 (2^20 us)
+  h.record(10'000'000);  // over the last bound (4.19 s)
   CHECK(h.bucket(0) == 2);
   CHECK(h.bucket(1) == 1);
   CHECK(h.bucket(13) == 1);
