@@ -27,7 +27,7 @@ MALLOC_LIBS ?= -ljemalloc
 # Debian packages the build and the tests need (`make deps` installs missing ones).
 DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
             libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev redis-tools \
-            libjemalloc-dev libssl-dev iptables
+            libjemalloc-dev libssl-dev iptables prometheus
 
 # ---- sources -----------------------------------------------------------------
 # The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh

@@ -75,7 +75,8 @@ The cluster is up. Try:
   $tally status
   $tally cluster status
 Nodes with a resp_listen in the config also speak the Redis protocol
-(conf/local-cluster.toml: redis-cli -p 6381 SET k v).
+(conf/local-cluster.toml: redis-cli -p 6381 SET k v), and those with a
+metrics_listen serve Prometheus metrics (curl -s 127.0.0.1:9401/metrics).
 Logs: $RUN_DIR/*.log. Stop it with \`make stop\`.
 EOM
 }

@@ -222,7 +222,7 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   std::set<std::string> ids, listens;
   for (const auto& n : nodes.as_array()) {
     r.table(n, "nodes");
-    r.only(n, "nodes.", {"id", "listen", "data_dir", "zone", "resp_listen"});
+    r.only(n, "nodes.", {"id", "listen", "data_dir", "zone", "resp_listen", "metrics_listen"});
     NodeEntry e;
     if (!n.contains("id")) r.fail(n, "nodes.id", "missing");
     e.id = r.str(n.at("id"), "nodes.id");
@@ -248,6 +248,15 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
       e.resp_listen = *resp;
       if (!listens.insert(e.resp_listen->to_string()).second) {
         r.fail(n.at("resp_listen"), "nodes.resp_listen", "address " + e.resp_listen->to_string() + " used twice");
+      }
+    }
+    if (n.contains("metrics_listen")) {
+      auto m = parse_host_port(r.str(n.at("metrics_listen"), "nodes.metrics_listen"));
+      if (!m.ok()) r.fail(n.at("metrics_listen"), "nodes.metrics_listen", m.status().message());
+      e.metrics_listen = *m;
+      if (!listens.insert(e.metrics_listen->to_string()).second) {
+        r.fail(n.at("metrics_listen"), "nodes.metrics_listen",
+               "address " + e.metrics_listen->to_string() + " used twice");
       }
     }
     cfg.nodes.push_back(std::move(e));

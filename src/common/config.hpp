@@ -58,6 +58,9 @@ struct NodeEntry {
   std::string zone = "default";
   // Where the node speaks the Redis protocol (docs/resp.md); none when unset.
   std::optional<HostPort> resp_listen;
+  // Where the node serves GET /metrics over HTTP, in the Prometheus text
+  // format (docs/operations.md, "Metrics"); none when unset.
+  std::optional<HostPort> metrics_listen;
 };
 
 struct ClusterConfig {

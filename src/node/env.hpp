@@ -103,7 +103,8 @@ class Env {
 
   // ---- raw byte streams (text protocols: RESP) ----
   // Starts accepting on `addr` next to the framed listener: its connections
-  // carry bytes without framing and report to `handler`. They share the ConnId
+  // carry bytes without framing and report to `handler`. A node may have
+  // several (RESP, metrics), each on its own address and handler. They share the ConnId
   // space with framed connections and are closed with close(). Errors: the
   // address is taken or cannot be bound.
   virtual Status listen_stream(const HostPort& addr, StreamHandler* handler) = 0;
@@ -127,6 +128,10 @@ class Env {
   // Connections accepted only to be closed at once, over limits.max_connections,
   // since the start (`connections_refused` in status). The simulator refuses none.
   virtual uint64_t connections_refused() const { return 0; }
+  // Bytes read from and written to every connection since the start (the
+  // simulator counts none).
+  virtual uint64_t bytes_received() const { return 0; }
+  virtual uint64_t bytes_sent() const { return 0; }
 
   // ---- disk, randomness, logging ----
   virtual store::Disk& disk() = 0;

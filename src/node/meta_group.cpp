@@ -120,6 +120,10 @@ void MetaGroup::pump() {
   persisting_ = true;
   auto rd = std::make_shared<raft::Ready>(raft_->ready());
   if (rd->soft_state) {
+    if (rd->soft_state->leader != raft::kNoNode && rd->soft_state->leader != last_leader_) {
+      last_leader_ = rd->soft_state->leader;
+      ++leader_changes_;
+    }
     TALLY_LOG(log_, kInfo) << "metadata group: " << role_name() << " in term " << raft_->term() << ", leader "
                            << rd->soft_state->leader;
     if (rd->soft_state->role == raft::Role::kLeader && genesis_ && map_.epoch == 0) {

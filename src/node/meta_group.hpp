@@ -88,6 +88,8 @@ class MetaGroup {
   uint64_t commit_index() const { return raft_ ? raft_->commit_index() : 0; }
   uint64_t applied_index() const { return applied_; }
   std::string role_name() const;
+  // Times this node saw the group's leader change to another known node.
+  uint64_t leader_changes() const { return leader_changes_; }
   // Times this node started over from its log after a failed write.
   uint64_t restarts() const { return restarts_; }
   raft::Membership membership() const { return raft_ ? raft_->membership() : raft::Membership{}; }
@@ -137,6 +139,8 @@ class MetaGroup {
   uint64_t restarts_ = 0;
   meta::ClusterMap map_;
   uint64_t applied_ = 0;
+  raft::NodeId last_leader_ = raft::kNoNode;  // for leader_changes_
+  uint64_t leader_changes_ = 0;
   uint64_t snapshot_index_ = 0;
   Status failed_;
   bool stopped_ = false;

@@ -1,5 +1,7 @@
 #include "node/node.hpp"
 
+#include <algorithm>
+
 #include "net/codec.hpp"
 
 namespace tally {
@@ -129,6 +131,12 @@ Status Node::start() {
     if (!s.ok()) return Status(s.code(), "RESP listener: " + s.message());
     TALLY_LOG(log_, kInfo) << "speaking the Redis protocol on " << self_.resp_listen->to_string();
   }
+  if (self_.metrics_listen) {
+    metrics_ = std::make_unique<MetricsServer>(env_, [this] { return metrics_text(); }, stats_,
+                                               log_.child("metrics"));
+    s = metrics_->start(*self_.metrics_listen);
+    if (!s.ok()) return Status(s.code(), "metrics listener: " + s.message());
+  }
   recovery_.start();
   replica_.start();
   streamer_.start();
@@ -161,6 +169,7 @@ void Node::stop(std::function<void()> done) {
   follower_.stop();
   meta_.stop();
   if (resp_) resp_->stop();
+  if (metrics_) metrics_->stop();
   if (drain_.in_flight() > 0) {
     TALLY_LOG(log_, kInfo) << "waiting for " << drain_.in_flight() << " writes to finish";
   }
@@ -330,9 +339,34 @@ void Node::data_request(wire::Message msg, Respond respond, bool refreshed) {
     return replica_.handle_read(*r, std::move(respond));
   }
   auto ks = coordinator_.check(msg.body);
-  if (ks.ok()) return coordinator_.run(std::move(msg.body), *ks, std::move(respond));
+  if (ks.ok()) {
+    // Latency and outcome by operation and R or W, for the requests this
+    // node coordinates for a client (a forwarded one is the sender's).
+    if (auto* put = std::get_if<wire::PutRequest>(&msg.body); put && !put->options.forwarded) {
+      respond = timed(RequestOp::kPut, put->options.w ? put->options.w : ks->w, std::move(respond));
+    } else if (auto* del = std::get_if<wire::DeleteRequest>(&msg.body); del && !del->options.forwarded) {
+      respond = timed(RequestOp::kDelete, del->options.w ? del->options.w : ks->w, std::move(respond));
+    } else if (auto* get = std::get_if<wire::GetRequest>(&msg.body); get && !get->options.forwarded) {
+      respond = timed(RequestOp::kGet, get->options.r ? get->options.r : ks->r, std::move(respond));
+    }
+    return coordinator_.run(std::move(msg.body), *ks, std::move(respond));
+  }
   if (retry_with_leaders_map(ks.status(), msg, respond, refreshed)) return;
   fail(respond, ks.status());
+}
+
+Respond Node::timed(RequestOp op, int quorum, Respond respond) {
+  return [this, op, quorum, start = env_.now_us(), respond = std::move(respond)](wire::Body reply) {
+    RequestOutcome outcome = RequestOutcome::kOk;
+    if (const auto* e = std::get_if<wire::ErrorReply>(&reply)) {
+      outcome = e->code == Code::kQuorumNotReached ? RequestOutcome::kQuorumNotReached
+                : e->code == Code::kUnavailable    ? RequestOutcome::kUnavailable
+                : e->code == Code::kTimeout        ? RequestOutcome::kTimeout
+                                                   : RequestOutcome::kError;
+    }
+    stats_.requests().record(op, static_cast<uint8_t>(std::clamp(quorum, 0, 255)), outcome, env_.now_us() - start);
+    respond(std::move(reply));
+  };
 }
 
 // An operator's read of one node's own copy (LocalGetService).

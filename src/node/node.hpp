@@ -12,7 +12,8 @@
 //   RangeCleanup    the copies of ranges given away, dropped once the ring is still
 //   LocalGetService an operator's read of one node's own copy of a key
 //   AntiEntropy     Merkle trees per range, exchanges, repair, tombstone collection
-//   NodeStats       the counters `status` and INFO report
+//   NodeStats       the counters `status`, INFO and /metrics report
+//   MetricsServer   the metrics door: GET /metrics over HTTP (node_metrics.cpp renders it)
 //   DiskRecovery    reopening the store's database after a disk error
 // Node keeps construction, lifecycle (start, the drain on stop) and dispatch
 // (node.cpp); the `status` answer (node_status.cpp).
@@ -37,6 +38,7 @@
 #include "node/env.hpp"
 #include "node/map_follower.hpp"
 #include "node/meta_group.hpp"
+#include "node/metrics_server.hpp"
 #include "node/node_stats.hpp"
 #include "node/peer_link.hpp"
 #include "node/range_cleanup.hpp"
@@ -107,6 +109,12 @@ class Node final : public NetworkHandler, public RespBackend {
   const ring::Ring& ring() const { return follower_.view().ring; }
   const meta::ClusterMap& cluster_map() const { return follower_.view().map; }
   const MetaGroup& meta() const { return meta_; }
+  const NodeStats& stats() const { return stats_; }
+
+  // The node's metrics in the Prometheus text format (node_metrics.cpp):
+  // the counters of `status` and every gauge it shows, as the metrics door
+  // serves them.
+  std::string metrics_text() const;
 
   // Runs a client request arriving by another door than the wire protocol
   // (the RESP listener): answered exactly as the same request on a connection.
@@ -146,6 +154,8 @@ class Node final : public NetworkHandler, public RespBackend {
   bool retry_with_leaders_map(const Status& refused, wire::Message& msg, Respond& respond, bool refreshed);
   void fault(const wire::FaultRequest& f, const Respond& respond);
   void status(const Respond& respond) const;  // node_status.cpp
+  // `respond`, recording the request's latency and outcome in stats_ when it runs.
+  Respond timed(RequestOp op, int quorum, Respond respond);
 
   Env& env_;
   const ClusterConfig config_;
@@ -170,6 +180,7 @@ class Node final : public NetworkHandler, public RespBackend {
   Coordinator coordinator_;
   LocalGetService local_get_;
   std::unique_ptr<RespServer> resp_;  // when the config gives this node a resp_listen
+  std::unique_ptr<MetricsServer> metrics_;  // when the config gives this node a metrics_listen
   // Requests of each client connection not answered yet (on_frame).
   static constexpr uint32_t kMaxClientRequestsInFlight = 1024;
   std::unordered_map<ConnId, uint32_t> client_in_flight_;

@@ -1,12 +1,18 @@
 // The node's event counters: what `tally status`, RESP `INFO` (which reads
-// the status reply) and, later, a metrics endpoint report. Each counter is
-// described once, in kCounters: its name in those reports and what it counts.
+// the status reply) and the metrics door (/metrics, docs/operations.md)
+// report. Each counter is described once, in kCounters: its name in those
+// reports and what it counts. Beside them, per operation and R or W: client
+// requests by outcome and a latency histogram (RequestStats).
 //
-// Owns: the counter values and the node's start time. It counts; it never
-// decides anything, and nothing reads a counter to choose what to do.
+// Owns: the counter values, the request histograms and the node's start
+// time. It counts; it never decides anything, and nothing reads a counter to
+// choose what to do. Everything runs on the node's loop thread: plain
+// increments, no atomics.
 #pragma once
 
 #include <array>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -35,6 +41,8 @@ enum class Counter : uint8_t {
   kLateWrites,           // writes not applied: they reached their turn after their deadline
   kStoreRecoveries,      // times the store reopened its database after a disk error
   kPaxosRetries,         // linearizable attempts that lost (to a higher ballot, or for want of answers) and were retried
+  kMetricsScrapes,       // GET /metrics answered
+  kHttpRefused,          // requests to the metrics door answered 4xx/5xx
   kCount_,
 };
 
@@ -71,6 +79,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
      "times the store reopened its database after a disk error (a full disk, too many open files) and took writes again"},
     {Counter::kPaxosRetries, "paxos_retries",
      "linearizable-keyspace attempts this node coordinated that lost to another proposer or lacked a majority, and backed off"},
+    {Counter::kMetricsScrapes, "metrics_scrapes", "GET /metrics requests answered by the metrics door"},
+    {Counter::kHttpRefused, "http_refused",
+     "requests to the metrics door refused: malformed, over its limits, another page or method"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the
@@ -82,6 +93,113 @@ consteval bool counters_described() {
   return true;
 }
 static_assert(counters_described(), "every Counter needs its line in kCounters, in enum order");
+
+// ---- client requests by operation, R or W, and outcome ----
+
+enum class RequestOp : uint8_t { kGet, kPut, kDelete, kCount_ };
+inline constexpr std::array<std::string_view, static_cast<size_t>(RequestOp::kCount_)>
+    kRequestOpNames{"get", "put", "delete"};
+
+// How a client's request ended. Quorum failures by cause are the two
+// middle ones: too few replicas answered in time, or too few were up to ask.
+enum class RequestOutcome : uint8_t {
+  kOk,
+  kQuorumNotReached,
+  kUnavailable,
+  kTimeout,
+  kError,
+  kCount_,
+};
+inline constexpr std::array<std::string_view, static_cast<size_t>(RequestOutcome::kCount_)>
+    kRequestOutcomeNames{"ok", "quorum_not_reached", "unavailable", "timeout", "error"};
+
+// Latency on a fixed log scale: bucket i counts requests that took at most
+// 2^(kFirstBucketLog2 + i) microseconds (128 us .. 4.2 s), the last one the
+// rest. Recording is a bit_width and two increments: cheap enough for every
+// request.
+class LatencyHistogram {
+ public:
+  static constexpr int kFirstBucketLog2 = 7;
+  static constexpr size_t kBuckets = 16;  // bounded ones; counts_[kBuckets] is +Inf
+
+  void record(uint64_t us) {
+    const int width = std::bit_width(us > 0 ? us - 1 : 0);  // the smallest k with us <= 2^k
+    const int i = width <= kFirstBucketLog2 ? 0 : width - kFirstBucketLog2;
+    ++counts_[i < static_cast<int>(kBuckets) ? static_cast<size_t>(i) : kBuckets];
+    sum_us_ += us;
+  }
+  // The upper bound of bucket i in microseconds (i < kBuckets).
+  static constexpr uint64_t bound_us(size_t i) { return uint64_t{1} << (kFirstBucketLog2 + i); }
+  // Requests in bucket i alone (not cumulative); i == kBuckets: over the last bound.
+  uint64_t bucket(size_t i) const { return counts_[i]; }
+  uint64_t count() const {
+    uint64_t n = 0;
+    for (uint64_t c : counts_) n += c;
+    return n;
+  }
+  uint64_t sum_us() const { return sum_us_; }
+  void add(const LatencyHistogram& other) {
+    for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+    sum_us_ += other.sum_us_;
+  }
+  // The bound of the bucket holding the q-quantile (0 < q <= 1): an upper
+  // estimate, as Prometheus' histogram_quantile would interpolate within it.
+  // 0 when empty; UINT64_MAX when it lies past the last bound.
+  uint64_t quantile_bound_us(double q) const {
+    const uint64_t n = count();
+    if (n == 0) return 0;
+    // The rank of the quantile, 1-based (1e-9: 0.6 * 5 is 3.0000000000000004).
+    const auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(n) - 1e-9));
+    uint64_t seen = 0;
+    for (size_t i = 0; i < kBuckets; ++i) {
+      seen += counts_[i];
+      if (seen >= rank) return bound_us(i);
+    }
+    return UINT64_MAX;
+  }
+
+ private:
+  std::array<uint64_t, kBuckets + 1> counts_{};
+  uint64_t sum_us_ = 0;
+};
+
+// Client requests this node coordinated (forwarded ones are the sender's),
+// by operation and by the R (gets) or W (puts, deletes) they ran with.
+class RequestStats {
+ public:
+  // R and W above this share one slot, labelled "more".
+  static constexpr uint8_t kMaxQuorum = 7;
+
+  void record(RequestOp op, uint8_t quorum, RequestOutcome outcome, uint64_t latency_us) {
+    Slot& s = slots_[static_cast<size_t>(op)][quorum_slot(quorum)];
+    ++s.outcomes[static_cast<size_t>(outcome)];
+    s.latency.record(latency_us);
+  }
+
+  struct Slot {
+    std::array<uint64_t, static_cast<size_t>(RequestOutcome::kCount_)> outcomes{};
+    LatencyHistogram latency;
+  };
+  // slot(op, q) for q in 1..kMaxQuorum + 1 (the last: anything larger).
+  const Slot& slot(RequestOp op, uint8_t q) const { return slots_[static_cast<size_t>(op)][quorum_slot(q)]; }
+  // Every request of `op`, whatever its R or W, in one histogram.
+  LatencyHistogram merged(RequestOp op) const;
+  // "1".."7", or "more".
+  static std::string_view quorum_label(uint8_t q) {
+    static constexpr std::array<std::string_view, kMaxQuorum + 1> kLabels{"1", "2", "3", "4", "5", "6", "7", "more"};
+    return kLabels[quorum_slot(q)];
+  }
+
+ private:
+  static size_t quorum_slot(uint8_t q) { return q == 0 ? 0 : q > kMaxQuorum ? kMaxQuorum : q - 1u; }
+  std::array<std::array<Slot, kMaxQuorum + 1>, static_cast<size_t>(RequestOp::kCount_)> slots_{};
+};
+
+inline LatencyHistogram RequestStats::merged(RequestOp op) const {
+  LatencyHistogram m;
+  for (const Slot& s : slots_[static_cast<size_t>(op)]) m.add(s.latency);
+  return m;
+}
 
 class NodeStats {
  public:
@@ -97,8 +215,12 @@ class NodeStats {
   void set_started(uint64_t now_us) { started_us_ = now_us; }
   uint64_t started_us() const { return started_us_; }
 
+  RequestStats& requests() { return requests_; }
+  const RequestStats& requests() const { return requests_; }
+
  private:
   std::array<uint64_t, kCounters.size()> values_{};
+  RequestStats requests_;
   uint64_t started_us_ = 0;
 };
 

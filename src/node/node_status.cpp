@@ -1,5 +1,7 @@
 // The answer to `status` (and, through it, RESP INFO): what this node is,
 // how it sees the cluster, and its counters.
+#include <cstdio>
+
 #include "node/node.hpp"
 
 namespace tally {
@@ -73,6 +75,36 @@ void Node::status(const Respond& respond) const {
     add("fault", fault_.silent ? "silent" : "delay " + std::to_string(fault_.delay_ms) + " ms");
   }
   stats_.for_each([&](const CounterInfo& c, uint64_t value) { add(c.name, std::to_string(value)); });
+  // Per operation, from the histograms /metrics serves: how many, how they
+  // ended, and the bucket bounds that hold the median and the 99th percentile.
+  for (size_t op = 0; op < kRequestOpNames.size(); ++op) {
+    const LatencyHistogram h = stats_.requests().merged(static_cast<RequestOp>(op));
+    if (h.count() == 0) continue;
+    auto bound = [](uint64_t us) {
+      if (us == UINT64_MAX) return std::string("over 4.2 s");
+      char b[32];
+      std::snprintf(b, sizeof b, "<= %.3g ms", static_cast<double>(us) / 1000.0);
+      return std::string(b);
+    };
+    std::string outcomes;
+    for (size_t o = 0; o < kRequestOutcomeNames.size(); ++o) {
+      uint64_t n = 0;
+      for (uint8_t q = 1; q <= RequestStats::kMaxQuorum + 1; ++q) {
+        n += stats_.requests().slot(static_cast<RequestOp>(op), q).outcomes[o];
+      }
+      if (n) outcomes += ", " + std::to_string(n) + " " + std::string(kRequestOutcomeNames[o]);
+    }
+    add("latency_" + std::string(kRequestOpNames[op]), std::to_string(h.count()) + " requests" + outcomes + "; p50 " +
+                                                  bound(h.quantile_bound_us(0.5)) + ", p99 " +
+                                                  bound(h.quantile_bound_us(0.99)));
+  }
+  add("bytes_received", std::to_string(env_.bytes_received()));
+  add("bytes_sent", std::to_string(env_.bytes_sent()));
+  add("meta_leader_changes", std::to_string(meta_.leader_changes()));
+  if (metrics_) {
+    add("metrics_listen", self_.metrics_listen->to_string());
+    add("metrics_connections", std::to_string(metrics_->connections()));
+  }
   add("records_written", std::to_string(st.writes));
   add("write_batches", std::to_string(st.batches));
   add("reads", std::to_string(st.reads));

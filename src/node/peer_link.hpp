@@ -101,6 +101,9 @@ class PeerLink final : public PeerCalls {
   // connection over when the peer's id is the smaller (one per pair).
   void on_ping(ConnId conn, ring::NodeId peer);
 
+  // The failure detector's phi for `peer` now (0: not watched, or this node).
+  double phi(ring::NodeId peer) const { return peer == view_.self ? 0.0 : fd_.phi(peer, env_.now_us()); }
+
   // Connections accepted from other nodes and clients, still open.
   size_t accepted_connections() const { return accepted_.size(); }
   // Accepted and not known as a peer's: a client's (or a peer's before its

@@ -80,6 +80,11 @@ class UvEnv::UvDisk final : public store::Disk {
     std::function<void()> on_loop;
   };
 
+  std::optional<store::DiskProperties> properties() const override {
+    if (reopening_ || !engine_) return std::nullopt;
+    return engine_->properties();  // LevelDB is thread-safe: worker jobs may be running
+  }
+
   // Why an operation cannot start now: a reopen under way, or a database
   // that could not be opened again.
   Status closed() const {
@@ -307,10 +312,13 @@ void UvEnv::run() { uv_run(loop_.get(), UV_RUN_DEFAULT); }
 void UvEnv::stop() {
   if (stopping_) return;
   stopping_ = true;
-  for (uv_tcp_t** l : {&listener_, &stream_listener_}) {
-    if (!*l) continue;
-    uv_close(reinterpret_cast<uv_handle_t*>(*l), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    *l = nullptr;
+  std::vector<uv_tcp_t*> listeners{listener_};
+  for (auto& [tcp, handler] : stream_listeners_) listeners.push_back(tcp);
+  listener_ = nullptr;
+  stream_listeners_.clear();
+  for (uv_tcp_t* l : listeners) {
+    if (!l) continue;
+    uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
   }
   std::vector<ConnId> ids;
   for (auto& [id, c] : conns_) ids.push_back(id);
@@ -499,9 +507,18 @@ Status UvEnv::listen(const HostPort& addr, NetworkHandler* handler) {
 }
 
 Status UvEnv::listen_stream(const HostPort& addr, StreamHandler* handler) {
-  stream_handler_ = handler;
   if (!sweep_timer_) sweep_timer_ = set_timer(kSweepIntervalUs, [this] { sweep(); });
-  return start_listener(addr, &stream_listener_);
+  uv_tcp_t* listener = nullptr;
+  Status s = start_listener(addr, &listener);
+  if (s.ok()) stream_listeners_.emplace_back(listener, handler);
+  return s;
+}
+
+StreamHandler* UvEnv::stream_handler_of(uv_stream_t* server) const {
+  for (const auto& [tcp, handler] : stream_listeners_) {
+    if (reinterpret_cast<uv_stream_t*>(tcp) == server) return handler;
+  }
+  return nullptr;
 }
 
 Status UvEnv::start_listener(const HostPort& addr, uv_tcp_t** out) {
@@ -526,14 +543,14 @@ Status UvEnv::start_listener(const HostPort& addr, uv_tcp_t** out) {
   if (rc == 0) {
     rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener), 512, [](uv_stream_t* server, int status) {
       auto* env = static_cast<UvEnv*>(server->data);
-      // Set before the loop runs again, so before any connection arrives.
-      bool raw = reinterpret_cast<uv_tcp_t*>(server) == env->stream_listener_;
+      // Registered before the loop runs again, so before any connection arrives.
+      StreamHandler* stream = env->stream_handler_of(server);
       if (status < 0) {
-        TALLY_LOG(env->log_, kWarn) << "accept failed" << (raw ? " (stream listener)" : "") << ": "
+        TALLY_LOG(env->log_, kWarn) << "accept failed" << (stream ? " (stream listener)" : "") << ": "
                                     << uv_strerror(status);
         return;
       }
-      env->on_connection(server, raw);
+      env->on_connection(server, stream);
     });
   }
   if (rc != 0) {
@@ -552,10 +569,10 @@ void UvEnv::refuse_connection(uv_stream_t* server) {
   close_conn(c, Status::Unavailable("over limits.max_connections"), false);
 }
 
-void UvEnv::on_connection(uv_stream_t* server, bool stream) {
+void UvEnv::on_connection(uv_stream_t* server, StreamHandler* stream) {
   if (accepted_open_ >= max_connections_) return refuse_connection(server);
   Conn* c = new_conn();
-  if (stream) c->stream = stream_handler_;
+  c->stream = stream;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     close(c->id, Status::IoError("accept failed"));
     return;
@@ -569,7 +586,7 @@ void UvEnv::on_connection(uv_stream_t* server, bool stream) {
   c->peer = peer_name(&c->tcp);
   update_reading(c);
   if (stream) {
-    stream_handler_->on_accept(c->id);
+    stream->on_accept(c->id);
   } else {
     handler_->on_accept(c->id);
   }
@@ -630,7 +647,10 @@ void UvEnv::on_read(Conn* c, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   ConnId id = c->id;
-  if (nread > 0) c->last_active_us = now_us();
+  if (nread > 0) {
+    c->last_active_us = now_us();
+    bytes_received_ += static_cast<uint64_t>(nread);
+  }
   if (c->stream) {
     // A byte stream has no unit to truncate: whatever the handler holds
     // unparsed at EOF is its business. The peer is gone: no linger.
@@ -747,6 +767,7 @@ void UvEnv::sweep() {
 }
 
 void UvEnv::write_bytes(Conn* c, std::string bytes) {
+  bytes_sent_ += bytes.size();
   // Most writes go out whole at once: straight to the socket, with no request
   // to allocate, no callback, and no change to what the loop polls for (a
   // queued write makes libuv re-register the fd with epoll when it completes:

@@ -54,6 +54,8 @@ class UvEnv final : public Env {
   void resume_reading(ConnId conn) override;
   std::string remote_address(ConnId conn) override;
   uint64_t connections_refused() const override { return refused_; }
+  uint64_t bytes_received() const override { return bytes_received_; }
+  uint64_t bytes_sent() const override { return bytes_sent_; }
   store::Disk& disk() override;
   uint64_t random() override;
   const Logger& log() override { return log_; }
@@ -67,10 +69,13 @@ class UvEnv final : public Env {
         Logger log);
   Conn* find(ConnId id);
   Conn* new_conn();
-  // Binds and listens on `addr` into *out (listener_ or stream_listener_,
-  // which decides whether its connections are framed or raw streams).
+  // Binds and listens on `addr` into *out (listener_, or one of
+  // stream_listeners_, which decides whether its connections are framed or
+  // raw streams).
   Status start_listener(const HostPort& addr, uv_tcp_t** out);
-  void on_connection(uv_stream_t* server, bool stream);
+  // `stream`: the handler of the stream listener `server`; null for the framed one.
+  void on_connection(uv_stream_t* server, StreamHandler* stream);
+  StreamHandler* stream_handler_of(uv_stream_t* server) const;
   // Reads from the socket unless the handler or a full write queue paused it.
   void update_reading(Conn* c);
   void on_read(Conn* c, ssize_t nread, const uv_buf_t* buf);
@@ -111,10 +116,10 @@ class UvEnv final : public Env {
   SplitMix64 rng_;  // seeded from std::random_device: each process draws its own
   std::unique_ptr<UvDisk> disk_;
   NetworkHandler* handler_ = nullptr;
-  StreamHandler* stream_handler_ = nullptr;
 
   uv_tcp_t* listener_ = nullptr;
-  uv_tcp_t* stream_listener_ = nullptr;
+  // Raw byte-stream listeners (RESP, metrics), each with its handler.
+  std::vector<std::pair<uv_tcp_t*, StreamHandler*>> stream_listeners_;
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
   ConnId next_conn_ = 1;
   // Timers: one libuv timer, armed for the earliest deadline of a queue, so
@@ -143,6 +148,8 @@ class UvEnv final : public Env {
   uint32_t max_connections_ = 0;  // limits_.max_connections, or what the fd limit allows
   size_t accepted_open_ = 0;      // accepted connections not yet closed
   uint64_t refused_ = 0;          // connections refused at the limit, ever
+  uint64_t bytes_received_ = 0;   // read from every connection, ever
+  uint64_t bytes_sent_ = 0;       // handed to every connection's socket, ever
   uint64_t refused_logged_ = 0;   // of which reported in a log line
   int64_t clock_offset_ms_ = 0;   // set_clock_offset_ms (fault injection)
   uint64_t refusal_logged_us_ = 0;

@@ -157,6 +157,10 @@ Status SimHost::listen_stream(const HostPort& addr, StreamHandler* handler) {
                            addr_.host + " and its port " + std::to_string(addr_.port) +
                            " is the framed listener's");
   }
+  if (stream_handler_) {
+    return Status::InvalidArgument("cannot listen on " + addr.to_string() + ": a simulated host has one stream " +
+                                   "listener, and " + name_ + " has one on " + stream_addr_.to_string());
+  }
   stream_handler_ = handler;
   stream_addr_ = addr;
   return Status::Ok();

@@ -41,6 +41,23 @@ struct KeyValue {
   std::string value;
 };
 
+// What the database reports of itself, for the metrics door. LevelDB
+// counts no compactions or write stalls; it gives per level its files and
+// the time and megabytes its compactions took (whole seconds and MiB), and
+// slows every write by 1 ms while level 0 holds 8 files or more (stops them
+// at 12): level 0's file count is the stall warning.
+struct DiskProperties {
+  struct Level {
+    uint64_t files = 0;
+    uint64_t bytes = 0;
+    uint64_t compaction_seconds = 0;
+    uint64_t compaction_read_mib = 0;
+    uint64_t compaction_written_mib = 0;
+  };
+  std::vector<Level> levels;
+  uint64_t memory_bytes = 0;  // memtables and cached tables, approximately
+};
+
 class Disk {
  public:
   using WriteDone = std::function<void(Status)>;
@@ -71,6 +88,10 @@ class Disk {
   // showed before it was closed, else reads fail too until an open works.
   // Operations started meanwhile fail at once.
   virtual void reopen(WriteDone done) = 0;
+  // What the database says of itself now; nullopt when it has nothing to say
+  // (the simulator's disk, a database being reopened). Called on the loop:
+  // quick, no disk I/O.
+  virtual std::optional<DiskProperties> properties() const { return std::nullopt; }
 };
 
 }  // namespace tally::store

@@ -13,6 +13,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -186,6 +189,51 @@ Result<std::optional<std::string>> LevelDbEngine::read(const std::string& key) {
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return Status::IoError("LevelDB read in " + dir_ + " failed: " + s.ToString());
   return std::optional<std::string>(std::move(value));
+}
+
+// LevelDB's number of levels (config::kNumLevels, in a header it does not install).
+constexpr int kLevelDbLevels = 7;
+
+DiskProperties LevelDbEngine::properties() const {
+  DiskProperties p;
+  p.levels.resize(kLevelDbLevels);
+  std::string text;
+  // "--- level 3 ---" headers, then one " number:size[smallest .. largest]" line per table.
+  if (db_->GetProperty("leveldb.sstables", &text)) {
+    std::istringstream in(text);
+    std::string line;
+    int level = -1;
+    while (std::getline(in, line)) {
+      int l = 0;
+      unsigned long long number = 0, size = 0;
+      if (std::sscanf(line.c_str(), "--- level %d ---", &l) == 1) {
+        level = l;
+      } else if (level >= 0 && level < kLevelDbLevels &&
+                 std::sscanf(line.c_str(), " %llu:%llu[", &number, &size) == 2) {
+        ++p.levels[level].files;
+        p.levels[level].bytes += size;
+      }
+    }
+  }
+  // The compaction table: "level files size(MB) time(sec) read(MB) write(MB)".
+  if (db_->GetProperty("leveldb.stats", &text)) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      int level = 0, files = 0;
+      double size_mb = 0, secs = 0, read_mb = 0, written_mb = 0;
+      if (std::sscanf(line.c_str(), "%d %d %lf %lf %lf %lf", &level, &files, &size_mb, &secs, &read_mb,
+                      &written_mb) == 6 &&
+          level >= 0 && level < kLevelDbLevels) {
+        auto& l = p.levels[level];
+        l.compaction_seconds = static_cast<uint64_t>(secs);
+        l.compaction_read_mib = static_cast<uint64_t>(read_mb);
+        l.compaction_written_mib = static_cast<uint64_t>(written_mb);
+      }
+    }
+  }
+  if (db_->GetProperty("leveldb.approximate-memory-usage", &text)) p.memory_bytes = std::strtoull(text.c_str(), nullptr, 10);
+  return p;
 }
 
 Result<std::vector<KeyValue>> LevelDbEngine::scan(const std::string& start, const std::string& end,

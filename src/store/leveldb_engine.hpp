@@ -45,6 +45,9 @@ class LevelDbEngine {
   Status write(const WriteBatch& batch, bool sync);
   Result<std::optional<std::string>> read(const std::string& key);
   Result<std::vector<KeyValue>> scan(const std::string& start, const std::string& end, size_t limit);
+  // LevelDB's own figures (leveldb.sstables, leveldb.stats,
+  // leveldb.approximate-memory-usage), read from memory.
+  DiskProperties properties() const;
 
  private:
   explicit LevelDbEngine(std::unique_ptr<leveldb::DB> db, std::string dir);

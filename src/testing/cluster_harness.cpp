@@ -97,6 +97,7 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
     out << "[[nodes]]\nid = \"" << n.id << "\"\nlisten = \"" << n.host << ":" << n.port
         << "\"\ndata_dir = \"" << n.id << "\"\n";
     if (n.resp_port) out << "resp_listen = \"" << n.host << ":" << n.resp_port << "\"\n";
+    if (n.metrics_port) out << "metrics_listen = \"" << n.host << ":" << n.metrics_port << "\"\n";
     if (!n.zone.empty()) out << "zone = \"" << n.zone << "\"\n";
     out << "\n";
   }
@@ -219,7 +220,9 @@ std::string TallydProcess::log() const {
 
 LocalCluster::LocalCluster(const Options& options) {
   for (int i = 1; i <= options.nodes; ++i) {
-    specs.push_back({"n" + std::to_string(i), free_port(), options.resp ? free_port() : 0});
+    NodeSpec spec{"n" + std::to_string(i), free_port(), options.resp ? free_port() : 0};
+    if (options.metrics) spec.metrics_port = free_port();
+    specs.push_back(std::move(spec));
   }
   config = write_config(dir.path, specs, options.durability, options.extra);
   for (const auto& s : specs) {

@@ -42,6 +42,7 @@ struct NodeSpec {
   int resp_port = 0;  // the node's RESP listener; 0 for none
   std::string host = "127.0.0.1";  // the address it listens on (its own, in a network namespace)
   std::string zone;                // empty: the default zone
+  int metrics_port = 0;            // the node's metrics (HTTP) listener; 0 for none
 };
 
 // Writes a cluster config for `nodes` (data under dir/<id>) and returns its
@@ -102,6 +103,7 @@ struct LocalCluster {
     std::string durability = "fsync";
     std::string extra;  // more TOML, as write_config takes it
     bool resp = false;  // give every node a RESP port too
+    bool metrics = false;  // and a metrics port
   };
   explicit LocalCluster(const Options& options);
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -393,6 +394,41 @@ TEST_CASE("trust settings: secret_file resolved against the config's folder, req
   CHECK(d->limits.output_pause_kb == 1024);
   CHECK(d->limits.output_limit_mb == 64);
   check_error(minimal("[limits]\noutput_pause_kb = 1\n\n"), 2, "limits.output_pause_kb", "");
+}
+
+}  // namespace
+}  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST_CASE("metrics_listen: parsed per node, unset by default, a bad or reused address named", "[config]") {
+  auto none = parse(minimal());
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->nodes[0].metrics_listen.has_value());
+  auto set = parse(minimal() + "metrics_listen = \"127.0.0.1:9401\"\n");
+  REQUIRE(set.ok());
+  REQUIRE(set->nodes[0].metrics_listen.has_value());
+  CHECK(set->nodes[0].metrics_listen->to_string() == "127.0.0.1:9401");
+  check_error(minimal() + "metrics_listen = \"127.0.0.1:99999\"\n", 5, "nodes.metrics_listen", "99999");
+  check_error(minimal() + "metrics_listen = \"0.0.0.0:7401\"\n", 5, "nodes.metrics_listen", "used twice");
+}
+
+TEST_CASE("the shipped configs parse, and every node of the local cluster has its own metrics port", "[config]") {
+  // parse_config: the secret file local-cluster.toml names exists only once `make cluster` made it.
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto local = parse_config(text("conf/local-cluster.toml"), "conf/local-cluster.toml", "conf");
+  REQUIRE(local.ok());
+  std::set<std::string> ports;
+  for (const auto& n : local->nodes) {
+    REQUIRE(n.metrics_listen.has_value());
+    ports.insert(n.metrics_listen->to_string());
+  }
+  CHECK(ports.size() == local->nodes.size());
+  CHECK(parse_config(text("conf/tally.toml"), "conf/tally.toml", "conf").ok());
 }
 
 }  // namespace
