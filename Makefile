@@ -8,6 +8,8 @@
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make check-long long soaks (more seeds, longer fault runs)
 #   make check-faults the fault suite's long form alone (tests/cluster/faults_test.cpp; root)
+#   make fuzz       build every libFuzzer target (tests/fuzz/*_fuzz.cpp) with clang and run each
+#                   FUZZ_SECONDS (60) over a copy of its seed corpus; fails on a finding
 
 BUILD    ?= build
 CXX      ?= g++
@@ -28,6 +30,10 @@ MALLOC_LIBS ?= -ljemalloc
 DEB_PKGS := g++ make pkg-config libuv1-dev libmsgpack-cxx-dev libxxhash-dev \
             libleveldb-dev libbenchmark-dev catch2 libcli11-dev libtoml11-dev redis-tools \
             libjemalloc-dev libssl-dev iptables prometheus
+# What `make fuzz` alone needs (it installs them itself, so `make test` does
+# without clang): clang and compiler-rt, whose libclang_rt.fuzzer is libFuzzer
+# (Debian's clang only recommends it).
+FUZZ_PKGS := clang libclang-rt-dev
 
 # ---- sources -----------------------------------------------------------------
 # The pure protocol cores: no I/O, std (and xxHash) only. tests/check_includes.sh
@@ -80,7 +86,7 @@ TALLY_BENCH:= $(BUILD)/tally-bench
 BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
-.PHONY: all deps test test-run bench cluster stop asan check-long check-faults clean install
+.PHONY: all deps fuzz-deps test test-run bench cluster stop asan check-long check-faults fuzz fuzz-build fuzz-seeds clean install
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -163,8 +169,9 @@ $(TALLY_BENCH): $(call obj,bench/tally_bench.cpp $(wildcard bench/driver_*.cpp))
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MALLOC_LIBS)
 
 # ---- packages ----------------------------------------------------------------
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Installs the Debian packages of $(1) that are missing.
+define install_missing
+missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -173,6 +180,13 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	@$(call install_missing,$(DEB_PKGS))
+
+fuzz-deps:
+	@$(call install_missing,$(FUZZ_PKGS))
 
 # ---- tests -------------------------------------------------------------------
 test: deps
@@ -182,9 +196,12 @@ test: deps
 test-run:
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# The long soaks, then every fuzz target for 3 minutes (`make fuzz` installs
+# clang first; the soaks' result stands whatever the fuzzing finds).
 check-long: deps
 	@$(MAKE) --no-print-directory -j2 all $(TEST_BINS)
-	@BUILD=$(BUILD) LONG=1 bash tests/run.sh
+	@BUILD=$(BUILD) LONG=1 bash tests/run.sh; rc=$$?; \
+	  $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=180 || rc=1; exit $$rc
 
 # Partitions, pauses, crashes and a skewed clock on real tallyd processes in
 # network namespaces, with the long schedules (two 120 s flapping runs, ten
@@ -226,7 +243,62 @@ install: all
 	install -m 644 conf/tally.toml $(DESTDIR)/etc/tally/tally.toml
 	install -m 644 conf/tallyd.service $(DESTDIR)/lib/systemd/system/tallyd.service
 
+# ---- fuzzing -----------------------------------------------------------------
+# Every tests/fuzz/*_fuzz.cpp is a libFuzzer target, built with clang into
+# $(FUZZ_BUILD) (see tests/fuzz/README.md). The code under test is what tallyd
+# is made of, built once with coverage instrumentation (fuzzer-no-link) into
+# one archive: each target links the parts it calls, so a new target needs no
+# change here. Each run works on a copy of tests/fuzz/corpus/<target>/ (the
+# committed seeds stay as they are) and leaves what it finds in
+# $(FUZZ_BUILD)/findings/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CXX     ?= clang++
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(wildcard tests/fuzz/*_fuzz.cpp))
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-missing-field-initializers \
+                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP
+FUZZ_LIB     := $(FUZZ_BUILD)/libtally-fuzz.a
+# Options of every run: -timeout catches a decode that hangs, -rss_limit_mb one
+# that allocates without bound.
+FUZZ_RUN_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+$(FUZZ_BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS))
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -o $@ $(LDLIBS)
+
+# The seeds: real encodings made by the code's own encoders (make_seeds.cpp).
+$(FUZZ_BUILD)/make_seeds: tests/fuzz/make_seeds.cpp $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link $< $(FUZZ_LIB) -o $@ $(LDLIBS)
+
+fuzz-seeds: fuzz-deps
+	@$(MAKE) --no-print-directory -j2 $(FUZZ_BUILD)/make_seeds
+	$(FUZZ_BUILD)/make_seeds tests/fuzz/corpus conf/tally.toml conf/local-cluster.toml
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory -j2 $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  work=$(FUZZ_BUILD)/run/$$t; rm -rf $$work; mkdir -p $$work/corpus $(FUZZ_BUILD)/findings; \
+	  if [ -d tests/fuzz/corpus/$$t ]; then cp tests/fuzz/corpus/$$t/* $$work/corpus/; fi; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/$$t $(FUZZ_RUN_OPTS) -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/findings/$$t- $$work/corpus >$$work/log 2>&1 || \
+	    { tail -n 60 $$work/log; echo "fuzz: $$t FOUND A PROBLEM (input in $(FUZZ_BUILD)/findings/, log $$work/log)"; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec)' $$work/log | tr '\n' ' '; \
+	  grep -E '^#[0-9]+.*(DONE|cov:)' $$work/log | tail -n 1; \
+	done; echo "fuzz: $(words $(FUZZ_TARGETS)) targets, no finding"
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -82,6 +82,36 @@ class Reader {
   std::string file_;
 };
 
+// The line of the first byte that is not part of well-formed UTF-8 (Unicode
+// 15, table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF),
+// or 0 when the text is all UTF-8. A TOML file must be UTF-8, and toml11
+// (3.7.1, Debian bookworm's) reads out of bounds when it reports invalid
+// UTF-8 inside a 'literal string', so such text never reaches it.
+size_t first_non_utf8_line(std::string_view text) {
+  size_t line = 1;
+  for (size_t i = 0; i < text.size();) {
+    const auto b = [&](size_t at) { return at < text.size() ? static_cast<uint8_t>(text[at]) : uint8_t{0}; };
+    const uint8_t c = b(i);
+    auto cont = [&](size_t at, uint8_t lo = 0x80, uint8_t hi = 0xbf) { return b(at) >= lo && b(at) <= hi; };
+    size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = cont(i + 1) ? 2 : 0;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      const uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+      len = cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      const uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+      len = cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    if (len == 0) return line;
+    if (c == '\n') ++line;
+    i += len;
+  }
+  return 0;
+}
+
 bool valid_node_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -309,6 +339,10 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
 
 Result<ClusterConfig> parse_config(std::string_view text, const std::string& name,
                                    const std::string& base_dir) {
+  if (size_t line = first_non_utf8_line(text); line != 0) {
+    return Status::ConfigError(name + ":" + std::to_string(line) +
+                               ": not UTF-8 text (a TOML file must be UTF-8)");
+  }
   try {
     std::istringstream in{std::string(text)};
     toml::value root = toml::parse(in, name);

@@ -1,4 +1,4 @@
-// libFuzzer target for net::FrameReader (see README.md here to build and run).
+// libFuzzer target for net::FrameReader (`make fuzz`; see README.md here).
 //
 // Input layout: byte 0 picks the frame limit, byte 1 seeds the chunk sizes,
 // the rest is the byte stream. The stream is fed whole to one reader and in
@@ -13,16 +13,13 @@
 #include <vector>
 
 #include "net/frame.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using tally::Code;
 using tally::net::FrameReader;
 using tally::net::kFrameHeaderBytes;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 struct Parsed {
   std::vector<std::string> frames;
@@ -61,14 +58,14 @@ Parsed run(const std::vector<std::string_view>& chunks, uint32_t limit) {
   for (auto chunk : chunks) {
     tally::Status s = reader.feed(chunk);
     while (reader.next(frame)) {
-      check(!frame.empty() && frame.size() <= limit);
+      FUZZ_CHECK(!frame.empty() && frame.size() <= limit);
       out.frames.push_back(frame);
     }
     if (!s.ok()) {
       out.error = s.code();
       // Sticky: more bytes change nothing.
-      check(reader.feed(std::string_view("\0\0\0\1x", 5)).code() == s.code());
-      check(!reader.next(frame));
+      FUZZ_CHECK(reader.feed(std::string_view("\0\0\0\1x", 5)).code() == s.code());
+      FUZZ_CHECK(!reader.next(frame));
       return out;
     }
   }
@@ -96,19 +93,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Parsed whole = run({stream}, limit);
   const Parsed pieces = run(chunks, limit);
 
-  check(whole.error == want.error);
-  check(pieces.error == want.error);
+  FUZZ_CHECK(whole.error == want.error);
+  FUZZ_CHECK(pieces.error == want.error);
   if (want.error == Code::kOk) {
     // On failure the reader drops what it held; frames taken before the
     // failing feed may be fewer than the reference found, never different.
-    check(whole.frames == want.frames);
-    check(pieces.frames == want.frames);
-    check(whole.leftover == want.leftover);
-    check(pieces.leftover == want.leftover);
+    FUZZ_CHECK(whole.frames == want.frames);
+    FUZZ_CHECK(pieces.frames == want.frames);
+    FUZZ_CHECK(whole.leftover == want.leftover);
+    FUZZ_CHECK(pieces.leftover == want.leftover);
   } else {
     for (const auto* got : {&whole, &pieces}) {
-      check(got->frames.size() <= want.frames.size());
-      for (size_t i = 0; i < got->frames.size(); ++i) check(got->frames[i] == want.frames[i]);
+      FUZZ_CHECK(got->frames.size() <= want.frames.size());
+      for (size_t i = 0; i < got->frames.size(); ++i) FUZZ_CHECK(got->frames[i] == want.frames[i]);
     }
   }
   return 0;

@@ -239,6 +239,23 @@ TEST_CASE("a TOML syntax error carries file:line", "[config]") {
   CHECK_THAT(r.status().message(), Catch::StartsWith("x.toml:17: syntax error"));
 }
 
+// Found by tests/fuzz/config_fuzz.cpp (the input is kept in its corpus):
+// toml11 read past its buffer reporting bad UTF-8 in a 'literal string'.
+TEST_CASE("text that is not UTF-8 is refused naming its line, inside a 'literal string' too", "[config]") {
+  for (const std::string bad : {"listen = 'h\xcb\xcb:7401'", "listen = \"h\xcb:7401\"", "# \xc0\xaf overlong",
+                                "zone = '\xed\xa0\x80'" /* a surrogate */, "zone = '\xf4\x90\x80\x80'" /* > U+10FFFF */,
+                                "zone = 'cut \xe2\x82'"}) {
+    Result<ClusterConfig> r = parse(with_line(23, bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kConfigError);
+    CHECK(r.status().message() == "x.toml:23: not UTF-8 text (a TOML file must be UTF-8)");
+  }
+  // Well-formed UTF-8 of every length still parses.
+  Result<ClusterConfig> r = parse(with_line(23, "zone = 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8c\x8d'"));
+  REQUIRE(r.ok());
+  CHECK(r->nodes[0].zone == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8c\x8d");
+}
+
 // The good file (33 lines) followed by `tail`, whose first line is line 35.
 std::string with_tail(const std::string& tail) { return join(kGoodLines) + "\n" + tail; }
 
