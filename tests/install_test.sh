@@ -28,11 +28,13 @@ install_into() {  # DESTDIR, then more make variables
     fail "make install DESTDIR=$dest $*: $(cat "$root/make-install.log")"
 }
 
-# A loopback port nothing listens on now (a connection to it is refused).
+# A loopback port nothing listens on now (a connection to it is refused),
+# below the kernel's ephemeral range (32768 and up), where an outgoing
+# connection may hold a port that refuses connections yet cannot be bound.
 free_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % 20000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
