@@ -234,14 +234,21 @@ stop:
 	@BUILD=$(BUILD) bash conf/cluster.sh stop conf/local-cluster.toml
 
 PREFIX ?= /usr/local
+# systemd reads units from $(PREFIX)/lib/systemd/system for PREFIX /usr and
+# /usr/local alike; the unit's ExecStart follows PREFIX.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/tally $(DESTDIR)$(PREFIX)/lib \
-	  $(DESTDIR)/etc/tally $(DESTDIR)/lib/systemd/system
+	  $(DESTDIR)/etc/tally $(DESTDIR)$(UNITDIR)
 	install -m 755 $(TALLYD) $(TALLY) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/tally/*.hpp $(DESTDIR)$(PREFIX)/include/tally/
 	install -m 644 $(CLIENTLIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 conf/tally.toml $(DESTDIR)/etc/tally/tally.toml
-	install -m 644 conf/tallyd.service $(DESTDIR)/lib/systemd/system/tallyd.service
+	@# The config is the operator's once installed: a reinstall keeps it.
+	@if [ -e $(DESTDIR)/etc/tally/tally.toml ]; then \
+	  echo "install: kept $(DESTDIR)/etc/tally/tally.toml (the default is conf/tally.toml)"; \
+	else install -m 644 conf/tally.toml $(DESTDIR)/etc/tally/tally.toml; fi
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' conf/tallyd.service > $(DESTDIR)$(UNITDIR)/tallyd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/tallyd.service
 
 # ---- fuzzing -----------------------------------------------------------------
 # Every tests/fuzz/*_fuzz.cpp is a libFuzzer target, built with clang into

@@ -87,6 +87,19 @@ suite sim "$BUILD/tests/sim_tests"
 note "== cluster (real tallyd processes on loopback)"
 suite cluster "$BUILD/tests/cluster_tests"
 
+note "== install (make install DESTDIR=...)"
+install_root=$(mktemp -d)
+check "make install DESTDIR= and PREFIX=/usr run" bash tests/install_test.sh install "$install_root"
+check "make install lays out tallyd, tally, the headers, the client library, /etc/tally/tally.toml and the unit" \
+  bash tests/install_test.sh layout "$install_root"
+check "the example client builds from the installed header and library alone" \
+  bash tests/install_test.sh example "$install_root"
+check "the installed tallyd starts with the installed config and serves the installed tally" \
+  bash tests/install_test.sh start "$install_root"
+check "systemd-analyze verify passes the installed unit" bash tests/install_test.sh unit "$install_root"
+check "a second make install keeps an edited /etc/tally/tally.toml" bash tests/install_test.sh keep "$install_root"
+rm -rf "$install_root"
+
 for x in "${expected_failures[@]}"; do note "expected: $x"; done
 if [ "$failed" -ne 0 ]; then
   note "failed: ${failures[*]}"

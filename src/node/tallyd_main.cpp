@@ -83,6 +83,17 @@ int main(int argc, char** argv) {
   }
 
   const bool cluster = cfg->nodes.size() > 1 || !join.empty();
+  // A node's listen address is also what its peers and clients are told
+  // (the cluster map carries it): a wildcard would send them to themselves.
+  for (const auto& n : cfg->nodes) {
+    if (cluster && (n.listen.host == "0.0.0.0" || n.listen.host == "::")) {
+      std::fprintf(stderr,
+                   "tallyd: %s: node %s listens on %s, but peers and clients connect to the address given "
+                   "there: name this host's own address on their network, not a wildcard\n",
+                   config_path.c_str(), n.id.c_str(), n.listen.to_string().c_str());
+      return 2;
+    }
+  }
   if (cluster && cfg->secret.empty() && !insecure) {
     std::fprintf(stderr,
                  "tallyd: %s has no [cluster] secret_file: without one any connection can speak for a peer. "

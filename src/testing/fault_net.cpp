@@ -1,12 +1,16 @@
 #include "testing/fault_net.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "testing/cluster_harness.hpp"
 
@@ -148,6 +152,26 @@ void FaultNet::tear_down() {
   remove_slot(slot_);
   ::close(lock_fd_);
   lock_fd_ = -1;
+}
+
+Status FaultNet::run_inside(int node, const std::function<void()>& fn) const {
+  // `ip netns add` keeps each namespace open as a file under /run/netns.
+  const std::string path = "/run/netns/" + netns(node);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+  Status entered = Status::Ok();
+  // setns moves only the calling thread, so a thread of its own keeps this
+  // process's other threads where they are.
+  std::thread inside([&] {
+    if (::setns(fd, CLONE_NEWNET) != 0) {
+      entered = Status::Internal("cannot enter network namespace " + netns(node) + ": " + std::strerror(errno));
+      return;
+    }
+    fn();
+  });
+  inside.join();
+  ::close(fd);
+  return entered;
 }
 
 Status FaultNet::apply(const std::vector<std::pair<int, int>>& pairs, bool add) {

@@ -15,10 +15,14 @@
 // run removes only what an earlier, crashed run of some slot left behind.
 // Rules are removed one by one, exactly as added; no chain is ever flushed.
 //
+// A test may also keep a namespace as a host for its clients (run_inside),
+// so that they reach the nodes only over the bridge, as from another machine.
+//
 // Needs root (CAP_NET_ADMIN), `ip` and `iptables`; create() says which is
 // missing, and tests skip on that.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,6 +47,12 @@ class FaultNet {
   int size() const { return static_cast<int>(addresses_.size()); }
   const std::string& netns(int node) const { return namespaces_.at(node); }
   const std::string& address(int node) const { return addresses_.at(node); }
+
+  // Runs `fn` on a thread of its own inside `node`'s namespace and waits for
+  // it: the sockets it opens, and those of the threads it starts (a Client's
+  // I/O thread, which outlives it), belong to that namespace. Errors:
+  // kInternal when the namespace cannot be entered (fn is not run).
+  Status run_inside(int node, const std::function<void()>& fn) const;
 
   // One way: packets from node `from` to node `to` are dropped (TCP both
   // ways then stalls on any connection whose data flows from -> to).
