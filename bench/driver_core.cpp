@@ -102,6 +102,7 @@ void LoadGenerator::start_run(int r, int w, uint64_t now_ns) {
   cas_applied_ = 0;
   cas_not_applied_ = 0;
   run_errors_.clear();
+  run_error_examples_.clear();
   reads_ = StalenessTracker();
   timeline_.clear();
   window_index_ = 0;
@@ -280,7 +281,9 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
 void LoadGenerator::record_failure(const Request& req, Op op, const Status& status, uint64_t now_ns) {
   ++errors_;
   if (measured(req)) {
-    ++run_errors_[error_kind(op, status)];
+    const std::string kind = error_kind(op, status);
+    ++run_errors_[kind];
+    run_error_examples_.emplace(kind, status.message());
     window_record(now_ns, false, 0);
   }
 }
@@ -446,6 +449,7 @@ Result<ConfigResult> LoadGenerator::finish_run(std::span<const uint64_t> edges_u
   res.cas_applied = cas_applied_;
   res.cas_not_applied = cas_not_applied_;
   res.errors = run_errors_;
+  res.error_examples = run_error_examples_;
   res.timeline_window_s = options_.window_s;
   res.timeline = timeline_;
   if (window_ns_.count() + window_errors_ > 0) res.timeline.push_back(window_point());

@@ -220,6 +220,7 @@ class LoadGenerator {
   uint64_t cas_applied_ = 0;
   uint64_t cas_not_applied_ = 0;
   std::map<std::string, uint64_t> run_errors_;
+  std::map<std::string, std::string> run_error_examples_;
   StalenessTracker writes_;  // every acknowledged put since the start, all phases
   StalenessTracker reads_;   // the measured reads of this run
   // The run's timeline: windows closed so far, and the one operations end in

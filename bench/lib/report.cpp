@@ -331,6 +331,11 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
   if (!rows.empty()) {
     out << "\nErrors by kind\n";
     write_table(out, {"config", "error", "count"}, rows, 2);
+    for (const ConfigResult& res : results) {
+      for (const auto& [kind, message] : res.error_examples) {
+        out << res.label << ", first " << kind << ": " << message << '\n';
+      }
+    }
   }
 
   bool linearizable = false;

@@ -60,6 +60,9 @@ struct ConfigResult {
   // Failed operations by kind, e.g. "get: timeout", "put: quorum not reached"
   // (op_name, then code_name of the Status).
   std::map<std::string, uint64_t> errors;
+  // The first message seen of each kind of failure (a kind of `errors`), to
+  // say what went wrong beyond the code.
+  std::map<std::string, std::string> error_examples;
   StalenessTable staleness;          // measured (StalenessTracker::analyze)
   std::optional<PbsPrediction> pbs;  // predicted (predict_t_visibility), if computed
   // How the run went over time, window by window (every window, empty ones
@@ -97,7 +100,8 @@ inline constexpr std::string_view kLinearizableLabel = "linearizable";
 //      predict with PbsConfig::t_us set to the bucket edges);
 //   3. k-staleness: measured share of reads within 1, 2, 3 versions of the
 //      latest, beside the closed form's;
-//   4. only when some operation failed: the failures by kind, per configuration;
+//   4. only when some operation failed: the failures by kind, per configuration,
+//      then the first message of each kind where one was kept;
 //   5. only when some result is linearizable or did cas: per configuration,
 //      ops/s, p50 and p99 of every operation, the cas done, applied and not
 //      applied, cas p50/p99/p99.9, contention errors, Paxos retries and the

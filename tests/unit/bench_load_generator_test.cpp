@@ -274,6 +274,8 @@ TEST_CASE("load generator: a cas is a get then a put_if of the next version, rac
   CHECK(res->errors.at("cas: contention") == 1);
   CHECK(res->contention_errors() == 1);
   CHECK(res->errors.at("cas: timeout") >= 1);
+  CHECK(res->error_examples.at("cas: contention") == "other writers kept winning");
+  CHECK(res->error_examples.at("cas: timeout") == "no majority");
   CHECK(res->get_latency_ns.count() == 0);
   CHECK(res->put_latency_ns.count() == 0);
   // The three gets that answered are recorded as reads (none had a write

@@ -261,6 +261,12 @@ TEST_CASE("report: a linearizable configuration sits beside the (R, W) ones, wit
   CHECK(rw[8] == "-");       // cas p50
   CHECK(rw[12] == "-");      // retries not read
   CHECK(rw[13] == "33.33%");
+  // The first message of each kind of error, when one was kept, follows its table.
+  results[1].error_examples["cas: contention"] = "other writers of the key kept winning";
+  std::ostringstream with_messages;
+  write_text_report(with_messages, results);
+  CHECK(with_messages.str().find("\nlinearizable, first cas: contention: other writers of the key kept winning\n") !=
+        std::string::npos);
   // Without a linearizable result or a cas there is no trade-off table.
   std::ostringstream plain;
   write_text_report(plain, std::vector<ConfigResult>{sample_result()});
