@@ -28,6 +28,10 @@ struct BenchSettings {
   // The keyspace's N. Cluster: checked against the keyspace, or used to create
   // it when it does not exist (0: it must exist). Sim: 0 means 3.
   int n = 0;
+  // Cluster: the keyspace's mode ("siblings", "lww" or "linearizable") to
+  // create it with, or to check it has; empty: any (siblings if created). A
+  // linearizable keyspace runs one configuration, without R and W.
+  std::string mode;
   int r = 0, w = 0;  // 0: the keyspace's default
   bool sweep = false;
   FaultSpec fault;
@@ -81,7 +85,9 @@ class ProgressLine {
 // Runs the plan against the cluster at settings.endpoints. `stop` (set by
 // SIGINT) ends the current phase early and skips the rest; the fault is
 // cleared either way. Errors: the cluster cannot be reached, the keyspace is
-// missing or has another N (kInvalidArgument), the fault node is unknown
+// missing or has another N or mode (kInvalidArgument), R, W or a sweep asked
+// of a linearizable keyspace or workload cas of one that is not
+// (kInvalidArgument), the fault node is unknown
 // (kInvalidArgument), setting the fault fails, every key failed to load.
 Result<std::vector<ConfigResult>> run_on_cluster(const BenchSettings& settings,
                                                  ProgressLine& progress,

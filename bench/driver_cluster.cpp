@@ -8,6 +8,7 @@
 // node, for the PBS prediction; a third Client reads the cluster's metadata
 // and sets the fault.
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -100,7 +101,25 @@ class ClusterDriver {
   void send(std::vector<Request>& batch) {
     for (Request& req : batch) {
       auto shared = std::make_shared<Request>(std::move(req));
-      if (shared->op == Op::kPut) {
+      if (shared->op == Op::kCas) {
+        WriteOptions opt;
+        opt.keyspace = keyspace_;
+        if (shared->context.empty()) {
+          opt.if_absent = true;  // the get found nothing
+        } else {
+          opt.if_version = shared->context;
+        }
+        client_.put_if(shared->key_name, shared->value, opt, [this, shared](Result<CasResult> r) {
+          Reply reply;
+          if (r.ok()) {
+            reply.applied = r->applied;
+            reply.context = std::move(r->context);
+          } else {
+            reply.status = r.status();
+          }
+          complete(*shared, reply);
+        });
+      } else if (shared->op == Op::kPut) {
         WriteOptions opt;
         opt.keyspace = keyspace_;
         if (shared->w > 0) opt.w = shared->w;
@@ -250,21 +269,37 @@ Result<KeyspaceInfo> find_keyspace(Client& admin, const BenchSettings& settings)
                                        ", not --n " + std::to_string(settings.n) +
                                        " (N cannot change: use another keyspace)");
       }
+      if (!settings.mode.empty() && settings.mode != ks.mode) {
+        return Status::InvalidArgument("keyspace " + ks.name + " is " + ks.mode + ", not --mode " +
+                                       settings.mode + " (use another keyspace)");
+      }
       return ks;
     }
     if (settings.n <= 0 || attempt > 0) {
       return Status::InvalidArgument(
           "keyspace " + settings.keyspace +
           " does not exist: give --n to create it, or `tally keyspace create " + settings.keyspace +
-          " -n 3`");
+          " -n 3" + (settings.mode.empty() ? "" : " --mode " + settings.mode) + "`");
     }
     KeyspaceSpec spec;
     spec.name = settings.keyspace;
     spec.n = settings.n;
+    spec.mode = settings.mode;
     auto made = admin.create_keyspace(spec);
     if (!made.ok()) return made.status();
   }
   return Status::Internal("unreachable");
+}
+
+// The `paxos_retries` counters of `members` summed; nullopt if a node did not answer.
+std::optional<uint64_t> paxos_retries(Client& admin, const std::vector<MemberInfo>& members) {
+  uint64_t total = 0;
+  for (const MemberInfo& m : members) {
+    auto st = admin.status(m.address);
+    if (!st.ok()) return std::nullopt;
+    total += std::strtoull(st->field("paxos_retries").c_str(), nullptr, 10);
+  }
+  return total;
 }
 
 Status set_fault(Client& admin, const MemberInfo& node, const FaultSpec& fault) {
@@ -316,7 +351,19 @@ Result<std::vector<ConfigResult>> run_on_cluster(const BenchSettings& settings,
                                      " is not a node of the cluster (" + names + ")");
     }
   }
-  auto plan = quorum_plan(ks->n, settings.sweep, settings.r, settings.w, ks->r, ks->w);
+  const bool linearizable = ks->mode == "linearizable";
+  if (linearizable && (settings.sweep || settings.r > 0 || settings.w > 0)) {
+    return Status::InvalidArgument(
+        "keyspace " + ks->name +
+        " is linearizable: R and W do not apply there, leave out --r, --w and --sweep (to run a sweep "
+        "beside it: --sweep on a siblings keyspace with --with-linearizable " + ks->name + ")");
+  }
+  if (!linearizable && settings.workload.workload == Workload::kCas) {
+    return Status::InvalidArgument("--workload cas needs a linearizable keyspace; keyspace " + ks->name +
+                                   " is " + ks->mode + " (create one with --mode linearizable --n 3)");
+  }
+  auto plan = linearizable ? Result<std::vector<std::pair<int, int>>>(std::vector<std::pair<int, int>>{{0, 0}})
+                           : quorum_plan(ks->n, settings.sweep, settings.r, settings.w, ks->r, ks->w);
   if (!plan.ok()) return plan.status();
 
   auto client = AsyncClient::connect(options);
@@ -343,14 +390,18 @@ Result<std::vector<ConfigResult>> run_on_cluster(const BenchSettings& settings,
   const MemberInfo& fault_node = members[faulty];
   for (size_t i = 0; i < plan->size() && !stop.load(); ++i) {
     auto [r, w] = (*plan)[i];
-    const std::string label = quorum_label(r, w) + " (" + std::to_string(i + 1) + "/" +
+    const std::string name = linearizable ? std::string(kLinearizableLabel) : quorum_label(r, w);
+    const std::string label = name + " (" + std::to_string(i + 1) + "/" +
                               std::to_string(plan->size()) + ")";
     if (settings.fault.kind != FaultSpec::Kind::kNone) {
       if (Status s = set_fault(admin, fault_node, settings.fault); !s.ok()) return s;
     }
-    // Probes feed the staleness prediction; a workload without reads has none.
-    const bool probing = settings.workload.workload != Workload::kW;
+    // Probes feed the staleness prediction; a workload without reads has none,
+    // and PBS does not model a linearizable keyspace (nor would it take the
+    // probes' W=1 and R=1).
+    const bool probing = settings.workload.workload != Workload::kW && !linearizable;
     if (probing) prober.start();
+    std::optional<uint64_t> retries_before = linearizable ? paxos_retries(admin, members) : std::nullopt;
     driver.start_run(r, w);
     driver.run_phase(progress, label, stop);
     ProbeSamples probes = probing ? prober.stop() : ProbeSamples{};
@@ -358,9 +409,15 @@ Result<std::vector<ConfigResult>> run_on_cluster(const BenchSettings& settings,
     if (settings.fault.kind != FaultSpec::Kind::kNone) {
       if (Status s = set_fault(admin, fault_node, FaultSpec{}); !s.ok()) return s;
     }
+    std::optional<uint64_t> retries_after = linearizable ? paxos_retries(admin, members) : std::nullopt;
     auto res = driver.generator().finish_run(staleness_edges_us());
     if (!res.ok()) return res.status();
     res->n = ks->n;
+    res->label = name;
+    res->linearizable = linearizable;
+    if (retries_before && retries_after && *retries_after >= *retries_before) {
+      res->paxos_retries = *retries_after - *retries_before;
+    }
     res->fault = describe_fault(settings.fault, fault_node.name);
     res->pbs = predict_staleness(*res, probes, settings.fault, faulty, settings.workload.seed);
     results.push_back(std::move(*res));

@@ -98,7 +98,11 @@ void LoadGenerator::start_run(int r, int w, uint64_t now_ns) {
   last_measured_send_ns_ = 0;
   get_ns_.reset();
   put_ns_.reset();
+  cas_ns_.reset();
+  cas_applied_ = 0;
+  cas_not_applied_ = 0;
   run_errors_.clear();
+  run_error_examples_.clear();
   reads_ = StalenessTracker();
   timeline_.clear();
   window_index_ = 0;
@@ -173,7 +177,11 @@ void LoadGenerator::issue(uint64_t due_ns, uint64_t now_ns, std::vector<Request>
   Op op = next_op(options_.workload, rng_);
   uint64_t key = chooser_.next(rng_);
   ++in_flight_;
-  if (op == Op::kGet) {
+  if (op == Op::kCas) {
+    Request get = make_get(key, due_ns, now_ns);
+    get.cas_read = true;
+    out.push_back(std::move(get));
+  } else if (op == Op::kGet) {
     out.push_back(make_get(key, due_ns, now_ns));
   } else if (keys_[key].put_in_flight) {
     keys_[key].waiting_puts.push_back(due_ns);  // one writer per key: it holds its slot and waits
@@ -215,6 +223,7 @@ Request LoadGenerator::make_request(Op op, uint64_t key, uint64_t due_ns, uint64
 void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t now_ns,
                              std::vector<Request>& out) {
   if (req.loading) return complete_load(req, reply, now_ns, out);
+  if (req.cas_read) return complete_cas_read(req, reply, now_ns, out);
   --in_flight_;
   ++completed_;
   const bool measure = measured(req);
@@ -234,22 +243,26 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
     const uint64_t latency = now_ns - req.from_ns;
     progress_ns_.record(latency);
     if (measure) window_record(now_ns, true, latency);
-    if (req.op == Op::kPut) {
+    if (req.op == Op::kPut || (req.op == Op::kCas && reply.applied)) {
       KeyState& k = keys_[req.key];
       k.context = reply.context;
       k.acked_version = std::max(k.acked_version, req.version);
+      k.next_version = std::max(k.next_version, req.version + 1);
       writes_.record_write(req.key, req.version, now_ns / 1000);
+    }
+    if (req.op == Op::kCas) {
+      if (measure) {
+        cas_ns_.record(latency);
+        ++(reply.applied ? cas_applied_ : cas_not_applied_);
+      }
+    } else if (req.op == Op::kPut) {
       if (measure) put_ns_.record(latency);
     } else if (measure) {
       get_ns_.record(latency);
       reads_.record_read_siblings(req.key, req.sent_ns / 1000, versions);
     }
   } else {
-    ++errors_;
-    if (measure) {
-      ++run_errors_[error_kind(req.op, status)];
-      window_record(now_ns, false, 0);
-    }
+    record_failure(req, req.op, status, now_ns);
   }
   if (req.op == Op::kPut) {
     KeyState& k = keys_[req.key];
@@ -263,6 +276,48 @@ void LoadGenerator::complete(const Request& req, const Reply& reply, uint64_t no
     }
   }
   poll(now_ns, out);
+}
+
+void LoadGenerator::record_failure(const Request& req, Op op, const Status& status, uint64_t now_ns) {
+  ++errors_;
+  if (measured(req)) {
+    const std::string kind = error_kind(op, status);
+    ++run_errors_[kind];
+    run_error_examples_.emplace(kind, status.message());
+    window_record(now_ns, false, 0);
+  }
+}
+
+void LoadGenerator::complete_cas_read(const Request& req, const Reply& reply, uint64_t now_ns,
+                                      std::vector<Request>& out) {
+  Status status = reply.status;
+  uint64_t highest = 0;
+  std::vector<uint64_t> versions;
+  for (const std::string& v : reply.values) {
+    if (!status.ok()) break;
+    auto version = decode_version(v);
+    if (!version.ok()) {
+      status = version.status();  // a value tally-bench did not write
+    } else {
+      versions.push_back(*version);
+      highest = std::max(highest, *version);
+    }
+  }
+  if (!status.ok()) {
+    // The cas fails with its get: its slot is free again.
+    --in_flight_;
+    ++completed_;
+    record_failure(req, Op::kCas, status, now_ns);
+    poll(now_ns, out);
+    return;
+  }
+  if (measured(req)) reads_.record_read_siblings(req.key, req.sent_ns / 1000, versions);
+  // The put_if holds the get's slot; its latency runs from the get's start.
+  Request put = make_request(Op::kCas, req.key, req.due_ns, req.from_ns, now_ns);
+  put.version = highest + 1;
+  put.value = encode_value(put.version, options_.value_size);
+  put.context = reply.context;
+  out.push_back(std::move(put));
 }
 
 void LoadGenerator::window_record(uint64_t now_ns, bool ok, uint64_t latency_ns) {
@@ -390,7 +445,11 @@ Result<ConfigResult> LoadGenerator::finish_run(std::span<const uint64_t> edges_u
       until > measure_from_ns_ ? static_cast<double>(until - measure_from_ns_) / 1e9 : 0;
   res.get_latency_ns = get_ns_;
   res.put_latency_ns = put_ns_;
+  res.cas_latency_ns = cas_ns_;
+  res.cas_applied = cas_applied_;
+  res.cas_not_applied = cas_not_applied_;
   res.errors = run_errors_;
+  res.error_examples = run_error_examples_;
   res.timeline_window_s = options_.window_s;
   res.timeline = timeline_;
   if (window_ns_.count() + window_errors_ > 0) res.timeline.push_back(window_point());

@@ -8,6 +8,14 @@
 // its Requests to the cluster and hands back the Replies, with the time on one
 // clock that both share.
 //
+// Compare-and-set (workload cas, on a linearizable keyspace): each operation
+// is a get, then a put_if of the version after the one read with if_version =
+// the get's context. Several may race on a key: one applies, the others find
+// the condition false (not applied) or give up to contention (an error). The
+// get is judged for staleness like any read; an applied cas is an
+// acknowledged write. Its latency runs from the get's start to the put_if's
+// answer.
+//
 // Versions and contexts. Every put writes encode_value(version) with the
 // context of the key's previous acknowledged put, so it supersedes it (the
 // `siblings` mode would otherwise keep every blind write). Only one put per key
@@ -78,13 +86,18 @@ struct Request {
                          // waited for its key
   uint64_t sent_ns = 0;  // when the generator released it
   bool loading = false;  // part of the load phase
+  // The get that starts a cas (workload cas): its reply makes the put_if, an
+  // Op::kCas request of the next version with if_version = the get's context
+  // (if_absent when the key was not found).
+  bool cas_read = false;
 };
 
 // What came back for a Request.
 struct Reply {
   Status status;                    // ok, or why not
   std::vector<std::string> values;  // gets: the siblings (none: not found)
-  std::string context;              // gets and puts
+  std::string context;              // gets and puts (and cas)
+  bool applied = false;             // cas: the condition held and the value was written
 };
 
 // How far the current phase is, for the progress line.
@@ -158,6 +171,11 @@ class LoadGenerator {
   void issue(uint64_t due_ns, uint64_t now_ns, std::vector<Request>& out);
   Request make_put(uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns);
   Request make_get(uint64_t key, uint64_t due_ns, uint64_t now_ns);
+  // The get of a cas answered: the put_if follows, holding the same slot.
+  void complete_cas_read(const Request& request, const Reply& reply, uint64_t now_ns,
+                         std::vector<Request>& out);
+  // A measured operation failed: counted by kind and in the timeline.
+  void record_failure(const Request& request, Op op, const Status& status, uint64_t now_ns);
   // What every request carries: the key, its times, whether it is measured.
   Request make_request(Op op, uint64_t key, uint64_t due_ns, uint64_t from_ns, uint64_t now_ns);
   void complete_load(const Request& request, const Reply& reply, uint64_t now_ns,
@@ -198,7 +216,11 @@ class LoadGenerator {
   // The measured results of the run.
   Histogram get_ns_;
   Histogram put_ns_;
+  Histogram cas_ns_;
+  uint64_t cas_applied_ = 0;
+  uint64_t cas_not_applied_ = 0;
   std::map<std::string, uint64_t> run_errors_;
+  std::map<std::string, std::string> run_error_examples_;
   StalenessTracker writes_;  // every acknowledged put since the start, all phases
   StalenessTracker reads_;   // the measured reads of this run
   // The run's timeline: windows closed so far, and the one operations end in

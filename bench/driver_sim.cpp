@@ -391,6 +391,10 @@ Result<std::pair<uint64_t, uint64_t>> parse_sim_disk(std::string_view text) {
 Result<std::vector<ConfigResult>> run_on_sim(const BenchSettings& settings, ProgressLine& progress,
                                              const std::atomic<bool>& stop) {
   const int n = settings.n > 0 ? settings.n : 3;
+  if (settings.workload.workload == Workload::kCas || (!settings.mode.empty() && settings.mode != "siblings")) {
+    return Status::InvalidArgument(
+        "the simulator mode runs a siblings keyspace only: --workload cas and --mode need a cluster");
+  }
   if (settings.sim_nodes < 1) return Status::InvalidArgument("--sim-nodes must be at least 1");
   if (n > settings.sim_nodes) {
     return Status::InvalidArgument("N=" + std::to_string(n) + " (--n) is above --sim-nodes " +

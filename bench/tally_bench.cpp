@@ -48,12 +48,13 @@ std::vector<std::string> split_endpoints(const std::string& text) {
   return out;
 }
 
-// The latency CDFs of gets (solid) and puts (dashed) in one figure, one colour
-// per configuration.
+// The latency CDFs of gets and cas (solid) and puts (dashed) in one figure,
+// one colour per configuration.
 Plot latency_plot(std::span<const ConfigResult> results) {
   Plot plot = latency_cdf_plot(results, Op::kGet);
   Plot puts = latency_cdf_plot(results, Op::kPut);
-  plot.title = "Latency CDF per configuration (get solid, put dashed)";
+  Plot cas = latency_cdf_plot(results, Op::kCas);
+  plot.title = "Latency CDF per configuration (get and cas solid, put dashed)";
   plot.x_label = "latency (ms, log scale)";
   plot.y_label = "fraction of operations at most that slow";
   std::vector<Series> series;
@@ -70,6 +71,12 @@ Plot latency_plot(std::span<const ConfigResult> results) {
       s.name += " put";
       s.color = color;
       s.dashed = true;
+      series.push_back(std::move(s));
+    }
+    if (!results[i].cas_latency_ns.empty()) {
+      Series s = cas.series[i];
+      s.name += " cas";
+      s.color = color;
       series.push_back(std::move(s));
     }
   }
@@ -106,16 +113,18 @@ bool write_outputs(const std::string& dir, std::span<const ConfigResult> results
                    [&](std::ostream& o) { write_svg(o, latency_plot(results)); });
   ok &= write_file(d / "staleness.svg",
                    [&](std::ostream& o) { write_svg(o, staleness_plot(results)); });
+  ok &= write_file(d / "tradeoff.svg",
+                   [&](std::ostream& o) { write_svg(o, tradeoff_plot(results)); });
   if (ok) {
     std::fprintf(stderr,
                  "tally-bench: wrote results.csv, staleness.csv, timeline.csv, results.json, "
-                 "latency_cdf.svg and staleness.svg to %s\n",
+                 "latency_cdf.svg, staleness.svg and tradeoff.svg to %s\n",
                  dir.c_str());
   }
   return ok;
 }
 
-void print_header(const BenchSettings& s, bool sim) {
+void print_header(const BenchSettings& s, bool sim, const std::string& with_linearizable) {
   const WorkloadOptions& w = s.workload;
   std::printf(
       "tally-bench: workload %s (%.0f%% get), %s keys over %llu, %zu-byte values, %d in flight, ",
@@ -138,7 +147,11 @@ void print_header(const BenchSettings& s, bool sim) {
   } else {
     std::string eps;
     for (const auto& e : s.endpoints) eps += (eps.empty() ? "" : ",") + e;
-    std::printf("cluster: %s, keyspace %s\n", eps.c_str(), s.keyspace.c_str());
+    std::printf("cluster: %s, keyspace %s", eps.c_str(), s.keyspace.c_str());
+    if (!with_linearizable.empty()) {
+      std::printf(", then linearizable keyspace %s", with_linearizable.c_str());
+    }
+    std::printf("\n");
   }
   std::printf(
       "PBS: WARS legs from probes during each run: A, S = half a ping; W = a W=1 put less half a "
@@ -156,6 +169,7 @@ int main(int argc, char** argv) {
   BenchSettings s;
   std::string endpoints = "127.0.0.1:7401";
   std::string workload = "a", distribution = "zipfian", fault = "none", out_dir;
+  std::string with_linearizable;
   bool use_sim = false;
   double window_ms = 100;
 
@@ -172,7 +186,16 @@ int main(int argc, char** argv) {
          "the keyspace's N: cluster mode creates the keyspace with it if it does not exist (else "
          "checks it); sim mode uses it (default 3)")
       ->check(CLI::Range(1, 16));
-  app.add_option("--workload", workload, "a: 50% get 50% put; b: 95/5; c: read only; w: write only")
+  app.add_option("--mode", s.mode,
+                 "cluster mode: the keyspace's mode (siblings, lww or linearizable): create it with it "
+                 "(with --n) if it does not exist, else check it has it")
+      ->check(CLI::IsMember({"siblings", "lww", "linearizable"}));
+  app.add_option("--with-linearizable", with_linearizable,
+                 "cluster mode: after the run(s) on --keyspace, run the same workload on this "
+                 "linearizable keyspace (created with --n if it does not exist) and report it beside them");
+  app.add_option("--workload", workload,
+                 "a: 50% get 50% put; b: 95/5; c: read only; w: write only; cas: compare-and-set only "
+                 "(a get, then a put_if of the next version; linearizable keyspaces)")
       ->capture_default_str();
   app.add_option("--keys", s.workload.keys, "number of distinct keys")->capture_default_str();
   app.add_option("--distribution", distribution,
@@ -260,6 +283,17 @@ int main(int argc, char** argv) {
   if (s.sweep && (s.r > 0 || s.w > 0)) {
     return usage(Status::InvalidArgument("--sweep runs every R and W: leave out --r and --w"));
   }
+  if (!with_linearizable.empty() && use_sim) {
+    return usage(Status::InvalidArgument("--with-linearizable needs a cluster, not --sim"));
+  }
+  if (!with_linearizable.empty() && s.workload.workload == Workload::kCas) {
+    return usage(Status::InvalidArgument(
+        "--with-linearizable runs the workload on --keyspace too, where cas does not apply: run "
+        "--workload cas on the linearizable keyspace alone (--keyspace " + with_linearizable + ")"));
+  }
+  if (!with_linearizable.empty() && with_linearizable == s.keyspace) {
+    return usage(Status::InvalidArgument("--with-linearizable names --keyspace itself: give another keyspace"));
+  }
   if (!s.fault_node.empty() && s.fault.kind == FaultSpec::Kind::kNone) {
     return usage(Status::InvalidArgument("--fault-node needs --fault delay:MS or down"));
   }
@@ -284,6 +318,21 @@ int main(int argc, char** argv) {
   auto results =
       use_sim ? run_on_sim(s, progress, interrupted) : run_on_cluster(s, progress, interrupted);
   progress.done();
+  if (results.ok() && !with_linearizable.empty() && !interrupted.load()) {
+    // The same workload on the linearizable keyspace: one configuration.
+    BenchSettings lin = s;
+    lin.keyspace = with_linearizable;
+    lin.mode = "linearizable";
+    lin.sweep = false;
+    lin.r = lin.w = 0;
+    auto more = run_on_cluster(lin, progress, interrupted);
+    progress.done();
+    if (more.ok()) {
+      for (auto& r : *more) results->push_back(std::move(r));
+    } else {
+      results = more.status();
+    }
+  }
   if (!results.ok()) {
     // Options the cluster contradicts are usage errors, said as such.
     if (results.status().code() == Code::kInvalidArgument) return usage(results.status());
@@ -291,7 +340,7 @@ int main(int argc, char** argv) {
     return kError;
   }
 
-  print_header(s, use_sim);
+  print_header(s, use_sim, with_linearizable);
   write_text_report(std::cout, *results);
   std::cout.flush();
   int rc = interrupted.load() ? kInterrupted : kOk;

@@ -108,7 +108,7 @@ start)
   ;;
 unit)
   if ! command -v systemd-analyze >/dev/null; then
-    echo "SKIPPED: systemd-analyze is not installed (Debian's systemd package; make deps installs it)"
+    echo "SKIPPED: systemd-analyze is not installed (Debian's systemd package)"
     exit 0
   fi
   # verify checks that ExecStart's program exists: the copy names it under ROOT.

@@ -160,6 +160,8 @@ std::string_view op_name(Op op) {
       return "get";
     case Op::kPut:
       return "put";
+    case Op::kCas:
+      return "cas";
   }
   return "unknown";
 }
@@ -170,9 +172,11 @@ Result<Workload> parse_workload(std::string_view name) {
   if (n == "b") return Workload::kB;
   if (n == "c") return Workload::kC;
   if (n == "w") return Workload::kW;
+  if (n == "cas") return Workload::kCas;
   return Status::InvalidArgument("unknown workload '" + std::string(name) +
                                  "': expected a (50% get, 50% put), b (95% get, 5% put), "
-                                 "c (gets only) or w (puts only)");
+                                 "c (gets only), w (puts only) or cas (compare-and-sets only, on a "
+                                 "linearizable keyspace)");
 }
 
 std::string_view workload_name(Workload w) {
@@ -185,6 +189,8 @@ std::string_view workload_name(Workload w) {
       return "c";
     case Workload::kW:
       return "w";
+    case Workload::kCas:
+      return "cas";
   }
   return "unknown";
 }
@@ -198,13 +204,16 @@ double get_fraction(Workload w) {
     case Workload::kC:
       return 1.0;
     case Workload::kW:
+    case Workload::kCas:
       return 0.0;
   }
   return 0.0;
 }
 
 Op next_op(Workload w, SplitMix64& rng) {
-  return rng.fraction() < get_fraction(w) ? Op::kGet : Op::kPut;
+  const bool get = rng.fraction() < get_fraction(w);
+  if (w == Workload::kCas) return Op::kCas;
+  return get ? Op::kGet : Op::kPut;
 }
 
 }  // namespace tally::bench

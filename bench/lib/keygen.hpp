@@ -119,8 +119,11 @@ std::string key_name(uint64_t index);
 enum class Op {
   kGet,
   kPut,
+  // A compare-and-set on a linearizable keyspace: a get, then a put_if of the
+  // next version with if_version (the get's context), one operation.
+  kCas,
 };
-// "get" or "put".
+// "get", "put" or "cas".
 std::string_view op_name(Op op);
 
 // YCSB's core workloads, by the share of gets.
@@ -129,16 +132,18 @@ enum class Workload {
   kB,  // read mostly: 95% get, 5% put
   kC,  // read only: 100% get
   kW,  // write only: 100% put (not in YCSB; loads data, measures writes alone)
+  kCas,  // compare-and-set only (linearizable keyspaces): every operation a cas
 };
 
-// Parses "a", "b", "c" or "w" (either case); InvalidArgument listing them otherwise.
+// Parses "a", "b", "c", "w" or "cas" (either case); InvalidArgument listing them otherwise.
 Result<Workload> parse_workload(std::string_view name);
 // "a", "b", "c" or "w".
 std::string_view workload_name(Workload w);
-// The share of operations that are gets, in [0, 1].
+// The share of operations that are gets, in [0, 1] (0 for cas: a cas's get is part of it).
 double get_fraction(Workload w);
 
-// The next operation of workload `w`: a get with probability get_fraction(w).
+// The next operation of workload `w`: a get with probability get_fraction(w)
+// (a cas for workload cas).
 // Draws one number from `rng` for every workload, so that switching workloads
 // keeps the key sequence of a seed in step.
 Op next_op(Workload w, SplitMix64& rng);

@@ -44,6 +44,7 @@ std::optional<double> pbs_at(const ConfigResult& res, uint64_t t_us) {
 }
 
 std::optional<double> pbs_within(const ConfigResult& res, int k) {
+  if (res.linearizable) return std::nullopt;  // no R and W to model
   Result<double> c = consistent_within_k(res.n, res.r, res.w, k);
   return c.ok() ? std::optional<double>(*c) : std::nullopt;
 }
@@ -168,6 +169,18 @@ std::string json_op(const Histogram& h, double ops_per_s) {
   return s + "}}";
 }
 
+std::string json_cas(const ConfigResult& res) {
+  std::string s = json_op(res.cas_latency_ns, res.throughput(Op::kCas));
+  s.pop_back();  // the closing brace
+  return s + ", \"applied\": " + std::to_string(res.cas_applied) +
+         ", \"not_applied\": " + std::to_string(res.cas_not_applied) + "}";
+}
+
+// R or W as a table shows it: "-" on a linearizable keyspace.
+std::string quorum_cell(const ConfigResult& res, int q) {
+  return res.linearizable ? "-" : std::to_string(q);
+}
+
 std::string json_staleness(const StalenessTable& t) {
   std::string s = "{\"reads_judged\": " + std::to_string(t.reads_judged) +
                   ", \"reads_unjudged\": " + std::to_string(t.reads_unjudged) +
@@ -208,7 +221,25 @@ std::string json_pbs(const std::optional<PbsPrediction>& pbs) {
 // ---- ConfigResult -----------------------------------------------------------------
 
 uint64_t ConfigResult::successful_ops() const {
-  return get_latency_ns.count() + put_latency_ns.count();
+  return get_latency_ns.count() + put_latency_ns.count() + cas_latency_ns.count();
+}
+
+uint64_t ConfigResult::contention_errors() const {
+  uint64_t total = 0;
+  const std::string suffix = ": " + std::string(code_name(Code::kContention));
+  for (const auto& [kind, count] : errors) {
+    if (kind.size() >= suffix.size() && kind.compare(kind.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      total += count;
+    }
+  }
+  return total;
+}
+
+Histogram ConfigResult::all_latency_ns() const {
+  Histogram all = get_latency_ns;
+  all.merge(put_latency_ns);
+  all.merge(cas_latency_ns);
+  return all;
 }
 
 uint64_t ConfigResult::error_count() const {
@@ -222,7 +253,7 @@ double ConfigResult::throughput() const {
 }
 
 double ConfigResult::throughput(Op op) const {
-  const Histogram& h = op == Op::kGet ? get_latency_ns : put_latency_ns;
+  const Histogram& h = op == Op::kGet ? get_latency_ns : op == Op::kPut ? put_latency_ns : cas_latency_ns;
   return duration_s > 0 ? static_cast<double>(h.count()) / duration_s : 0;
 }
 
@@ -237,7 +268,7 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
   for (const ConfigResult& res : results) {
     rows.push_back(
         {res.label, res.fault.empty() ? "none" : res.fault, std::to_string(res.n),
-         std::to_string(res.r), std::to_string(res.w), std::to_string(res.ops()),
+         quorum_cell(res, res.r), quorum_cell(res, res.w), std::to_string(res.ops()),
          fixed(res.throughput(), 1), std::to_string(res.error_count()),
          ms(res.get_latency_ns.percentile(50)), ms(res.get_latency_ns.percentile(90)),
          ms(res.get_latency_ns.percentile(99)), ms(res.get_latency_ns.percentile(99.9)),
@@ -300,7 +331,36 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
   if (!rows.empty()) {
     out << "\nErrors by kind\n";
     write_table(out, {"config", "error", "count"}, rows, 2);
+    for (const ConfigResult& res : results) {
+      for (const auto& [kind, message] : res.error_examples) {
+        out << res.label << ", first " << kind << ": " << message << '\n';
+      }
+    }
   }
+
+  bool linearizable = false;
+  for (const ConfigResult& res : results) {
+    linearizable = linearizable || res.linearizable || res.cas_latency_ns.count() > 0;
+  }
+  if (!linearizable) return;
+  rows.clear();
+  for (const ConfigResult& res : results) {
+    const Histogram all = res.all_latency_ns();
+    const Histogram& cas = res.cas_latency_ns;
+    const bool did_cas = cas.count() + res.cas_not_applied > 0;
+    rows.push_back({res.label, fixed(res.throughput(), 1), ms(all.percentile(50)), ms(all.percentile(99)),
+                    std::to_string(cas.count()), std::to_string(res.cas_applied),
+                    std::to_string(res.cas_not_applied), did_cas ? ms(cas.percentile(50)) : "-",
+                    did_cas ? ms(cas.percentile(99)) : "-", did_cas ? ms(cas.percentile(99.9)) : "-",
+                    std::to_string(res.contention_errors()),
+                    res.paxos_retries ? std::to_string(*res.paxos_retries) : "-",
+                    res.staleness.reads_judged > 0 ? percent(res.staleness.stale_fraction()) : "-"});
+  }
+  out << "\nTrade-off: every operation's latency, compare-and-set and contention (ms)\n";
+  write_table(out,
+              {"config", "ops/s", "p50", "p99", "cas", "applied", "not applied", "cas p50", "cas p99",
+               "cas p99.9", "contention", "paxos retries", "stale"},
+              rows, 1);
 }
 
 void write_csv(std::ostream& out, std::span<const ConfigResult> results) {
@@ -312,7 +372,9 @@ void write_csv(std::ostream& out, std::span<const ConfigResult> results) {
          "put_max_us,"
          "reads_judged,reads_unjudged,stale_reads,stale_fraction,"
          "within_1,within_2,within_3,pbs_within_1,pbs_within_2,pbs_within_3,"
-         "pbs_stale_t0,errors_by_kind\n";
+         "pbs_stale_t0,errors_by_kind,"
+         "linearizable,all_p50_us,all_p99_us,cas_ops,cas_applied,cas_not_applied,"
+         "cas_p50_us,cas_p99_us,cas_p999_us,contention_errors,paxos_retries\n";
   for (const ConfigResult& res : results) {
     std::vector<std::string> row{res.label,
                                  std::to_string(res.n),
@@ -344,6 +406,16 @@ void write_csv(std::ostream& out, std::span<const ConfigResult> results) {
     for (int k = 1; k <= kReportedK; ++k) row.push_back(optional_number(pbs_within(res, k)));
     row.push_back(optional_number(pbs_at(res, 0)));
     row.push_back(errors_by_kind(res));
+    const Histogram all = res.all_latency_ns();
+    row.push_back(res.linearizable ? "1" : "0");
+    row.push_back(shortest(us(all.percentile(50))));
+    row.push_back(shortest(us(all.percentile(99))));
+    row.push_back(std::to_string(res.cas_latency_ns.count()));
+    row.push_back(std::to_string(res.cas_applied));
+    row.push_back(std::to_string(res.cas_not_applied));
+    for (double p : {50.0, 99.0, 99.9}) row.push_back(shortest(us(res.cas_latency_ns.percentile(p))));
+    row.push_back(std::to_string(res.contention_errors()));
+    row.push_back(res.paxos_retries ? std::to_string(*res.paxos_retries) : "");
     csv_row(out, row);
   }
 }
@@ -391,6 +463,10 @@ void write_json(std::ostream& out, std::span<const ConfigResult> results) {
     out << "}, \"ops_per_s\": " << json_number(res.throughput());
     out << ",\n  \"get\": " << json_op(res.get_latency_ns, res.throughput(Op::kGet));
     out << ",\n  \"put\": " << json_op(res.put_latency_ns, res.throughput(Op::kPut));
+    out << ",\n  \"cas\": " << json_cas(res);
+    out << ",\n  \"linearizable\": " << (res.linearizable ? "true" : "false")
+        << ", \"contention_errors\": " << res.contention_errors() << ", \"paxos_retries\": "
+        << (res.paxos_retries ? std::to_string(*res.paxos_retries) : "null");
     out << ",\n  \"staleness\": " << json_staleness(res.staleness);
     out << ",\n  \"pbs\": " << json_pbs(res.pbs);
     out << ",\n  \"pbs_k_staleness\": [";

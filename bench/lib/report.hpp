@@ -16,6 +16,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/lib/histogram.hpp"
@@ -38,14 +39,30 @@ struct TimelinePoint {
 struct ConfigResult {
   std::string label;  // names the configuration in every output, e.g. quorum_label(2, 2)
   int n = 3, r = 1, w = 1;
+  // A linearizable keyspace (every operation Paxos on the key's replicas):
+  // R and W do not apply (r = w = 0, shown as "-"), labelled kLinearizableLabel.
+  bool linearizable = false;
   std::string workload;      // e.g. "a" (workload_name)
   std::string fault;         // what was broken during the run, e.g. "n3 stopped"; "" for none
   double duration_s = 0;     // measured time, warm-up excluded
   Histogram get_latency_ns;  // successful gets only
   Histogram put_latency_ns;  // successful puts only
+  // Successful compare-and-sets (workload cas: a get, then a put_if with the
+  // get's version), from the get's start to the put_if's answer, whether the
+  // condition held (applied) or not (another writer came first).
+  Histogram cas_latency_ns;
+  uint64_t cas_applied = 0;
+  uint64_t cas_not_applied = 0;
+  // Paxos attempts that lost to contention and backed off during the run,
+  // summed over the nodes (the `paxos_retries` status counter's growth);
+  // nullopt when not read (a keyspace that is not linearizable).
+  std::optional<uint64_t> paxos_retries;
   // Failed operations by kind, e.g. "get: timeout", "put: quorum not reached"
   // (op_name, then code_name of the Status).
   std::map<std::string, uint64_t> errors;
+  // The first message seen of each kind of failure (a kind of `errors`), to
+  // say what went wrong beyond the code.
+  std::map<std::string, std::string> error_examples;
   StalenessTable staleness;          // measured (StalenessTracker::analyze)
   std::optional<PbsPrediction> pbs;  // predicted (predict_t_visibility), if computed
   // How the run went over time, window by window (every window, empty ones
@@ -53,8 +70,12 @@ struct ConfigResult {
   double timeline_window_s = 0;
   std::vector<TimelinePoint> timeline;
 
-  // Successful gets and puts.
+  // Successful gets, puts and cas.
   uint64_t successful_ops() const;
+  // Operations that gave up to contention (errors of code "contention").
+  uint64_t contention_errors() const;
+  // The latency of every successful operation, gets, puts and cas together.
+  Histogram all_latency_ns() const;
   // Failed operations of every kind.
   uint64_t error_count() const;
   // Every operation issued: successful_ops() + error_count().
@@ -67,6 +88,8 @@ struct ConfigResult {
 
 // The label tally-bench gives a configuration: "R=2 W=2".
 std::string quorum_label(int r, int w);
+// The label of a run on a linearizable keyspace, which has no R and W.
+inline constexpr std::string_view kLinearizableLabel = "linearizable";
 
 // Fixed-width tables, columns aligned over all results:
 //   1. per configuration: N, R, W, fault, ops, ops/s, errors, get and put
@@ -77,7 +100,12 @@ std::string quorum_label(int r, int w);
 //      predict with PbsConfig::t_us set to the bucket edges);
 //   3. k-staleness: measured share of reads within 1, 2, 3 versions of the
 //      latest, beside the closed form's;
-//   4. only when some operation failed: the failures by kind, per configuration.
+//   4. only when some operation failed: the failures by kind, per configuration,
+//      then the first message of each kind where one was kept;
+//   5. only when some result is linearizable or did cas: per configuration,
+//      ops/s, p50 and p99 of every operation, the cas done, applied and not
+//      applied, cas p50/p99/p99.9, contention errors, Paxos retries and the
+//      stale share (the trade-off, one row per configuration).
 void write_text_report(std::ostream& out, std::span<const ConfigResult> results);
 
 // CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes
@@ -90,7 +118,10 @@ void write_text_report(std::ostream& out, std::span<const ConfigResult> results)
 //   put_p999_us,put_max_us,
 //   reads_judged,reads_unjudged,stale_reads,stale_fraction,
 //   within_1,within_2,within_3,pbs_within_1,pbs_within_2,pbs_within_3,
-//   pbs_stale_t0,errors_by_kind
+//   pbs_stale_t0,errors_by_kind,
+//   linearizable,all_p50_us,all_p99_us,cas_ops,cas_applied,cas_not_applied,
+//   cas_p50_us,cas_p99_us,cas_p999_us,contention_errors,paxos_retries
+// (linearizable is 0 or 1; paxos_retries is empty when it was not read.)
 // get_ops/put_ops count successful operations. within_k is
 // StalenessTable::fraction_within(k); pbs_within_k is consistent_within_k();
 // pbs_stale_t0 is the prediction at t = 0, empty if there is none.
@@ -116,7 +147,8 @@ void write_timeline_csv(std::ostream& out, std::span<const ConfigResult> results
 //    "errors": {kind: count}, "ops_per_s",
 //    "get": {"ops", "ops_per_s", "latency_us": {"min", "mean", "p50", "p90",
 //            "p99", "p999", "max"}},
-//    "put": {... as "get"},
+//    "put": {... as "get"}, "cas": {... as "get", "applied", "not_applied"},
+//    "linearizable": bool, "contention_errors", "paxos_retries" (null: not read),
 //    "staleness": {"reads_judged", "reads_unjudged", "stale_reads",
 //                  "stale_fraction", "buckets": [{"t_from_us", "t_to_us"
 //                  (null when open-ended), "reads", "stale", "stale_fraction"}],

@@ -263,6 +263,16 @@ void write_svg(std::ostream& out, const Plot& plot) {
             << color << "\" clip-path=\"url(#plot-area)\"/>\n";
       }
     }
+    if (s.label_points) {
+      // Raised by one of three heights in turn, so that the names of points
+      // close together (several configurations with no stale read) stay apart.
+      const double raise = 6 + 13 * static_cast<double>(i % 3);
+      for (const PlotPoint& p : s.points) {
+        if (!usable(p, plot.log_x)) continue;
+        out << "<text x=\"" << px(sx(p.x) + 6) << "\" y=\"" << px(sy(p.y) - raise) << "\" fill=\"" << color
+            << "\">" << xml_escape(s.name) << "</text>\n";
+      }
+    }
     double ly = kTop + 8 + 18 * static_cast<double>(i);
     double lx = right + kLegendGap;
     out << "<line x1=\"" << px(lx) << "\" y1=\"" << px(ly) << "\" x2=\"" << px(lx + 28)
@@ -334,6 +344,28 @@ Plot staleness_plot(std::span<const ConfigResult> results) {
     }
   }
   if (top > 0 && end > 0) plot.x_max = end;
+  return plot;
+}
+
+}  // namespace tally::bench
+
+namespace tally::bench {
+
+Plot tradeoff_plot(std::span<const ConfigResult> results) {
+  Plot plot;
+  plot.title = "What each configuration costs and buys: p99 latency against stale reads";
+  plot.x_label = "p99 latency of every operation (ms)";
+  plot.y_label = "fraction of reads that were stale";
+  plot.x_min = 0;
+  plot.y_min = 0;
+  for (const ConfigResult& res : results) {
+    Series s{series_name(res), {}, false, true, -1, true};
+    const Histogram all = res.all_latency_ns();
+    if (all.count() > 0 && res.staleness.reads_judged > 0) {
+      s.points.push_back({static_cast<double>(all.percentile(99)) / 1e6, res.staleness.stale_fraction()});
+    }
+    plot.series.push_back(std::move(s));
+  }
   return plot;
 }
 

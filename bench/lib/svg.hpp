@@ -1,6 +1,6 @@
 // bench/lib/svg.hpp — line plots as standalone SVG, with no plotting library.
 //
-// Enough for tally-bench's two figures: several series on one pair of axes,
+// Enough for tally-bench's figures: several series on one pair of axes,
 // a title, axis labels, a legend to the right of the plot, a linear or log10
 // x axis, and ticks on round numbers (1, 2 or 5 times a power of ten; decades
 // on a log axis). Text is XML-escaped, so labels may hold any characters.
@@ -28,6 +28,7 @@ struct Series {
   bool dashed = false;
   bool markers = false;  // a dot on every point as well as the line
   int color = -1;        // index into the palette (mod its size); -1: the series' position
+  bool label_points = false;  // the name beside every point as well as in the legend
 };
 
 struct Plot {
@@ -65,5 +66,13 @@ Plot latency_cdf_plot(std::span<const ConfigResult> results, Op op);
 // of the highest value plotted, so that the interesting first milliseconds are
 // not squeezed by a long flat tail; reset x_max to see all of it.
 Plot staleness_plot(std::span<const ConfigResult> results);
+
+// The trade-off the store offers, every configuration one point: x = p99
+// latency of all its successful operations (gets, puts and cas) in ms, y = its
+// measured stale fraction. One series per result with a single labelled
+// marker, the linearizable keyspace among them. A result with no judged reads
+// (workload w), or no successful operation, has no point (its series stays,
+// empty, so the legend still names it). Both axes start at 0.
+Plot tradeoff_plot(std::span<const ConfigResult> results);
 
 }  // namespace tally::bench

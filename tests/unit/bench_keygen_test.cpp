@@ -112,24 +112,32 @@ TEST_CASE("workload mixes issue gets at their YCSB share", "[bench][keygen]") {
     CHECK(get_fraction(w) == expected);
     CHECK(gets / 100'000.0 == Approx(expected).margin(0.01));
   }
+  // Workload cas: every operation a cas, drawing as many numbers as the others.
+  SplitMix64 rng(5), same(5);
+  for (int i = 0; i < 1000; ++i) CHECK(next_op(Workload::kCas, rng) == Op::kCas);
+  for (int i = 0; i < 1000; ++i) next_op(Workload::kA, same);
+  CHECK(rng.next() == same.next());
+  CHECK(get_fraction(Workload::kCas) == 0.0);
+  CHECK(op_name(Op::kCas) == "cas");
 }
 
 TEST_CASE("parsing workloads and distributions: names round-trip, errors list the choices",
           "[bench][keygen]") {
-  for (Workload w : {Workload::kA, Workload::kB, Workload::kC, Workload::kW}) {
+  for (Workload w : {Workload::kA, Workload::kB, Workload::kC, Workload::kW, Workload::kCas}) {
     auto parsed = parse_workload(workload_name(w));
     REQUIRE(parsed.ok());
     CHECK(*parsed == w);
   }
   CHECK(*parse_workload("B") == Workload::kB);
+  CHECK(*parse_workload("CAS") == Workload::kCas);
   for (const char* bad : {"", "d", "ab", "workload a"}) {
     auto r = parse_workload(bad);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == Code::kInvalidArgument);
     CHECK(r.status().message() ==
           "unknown workload '" + std::string(bad) +
-              "': expected a (50% get, 50% put), b (95% get, 5% put), c (gets only) or w (puts "
-              "only)");
+              "': expected a (50% get, 50% put), b (95% get, 5% put), c (gets only), w (puts "
+              "only) or cas (compare-and-sets only, on a linearizable keyspace)");
   }
   CHECK(*parse_key_distribution("Zipfian") == KeyDistribution::kZipfian);
   CHECK(*parse_key_distribution(key_distribution_name(KeyDistribution::kUniform)) ==

@@ -199,6 +199,92 @@ TEST_CASE("load generator: one put per key in flight; each supersedes the last a
   CHECK(after[0].context == "ctx-2");
 }
 
+TEST_CASE("load generator: a cas is a get then a put_if of the next version, racing on a key",
+          "[bench]") {
+  // One key, two slots, no warm-up: both cas read the key at once.
+  WorkloadOptions o = options(Workload::kCas, 1, 2);
+  o.warmup_s = 0;
+  LoadGenerator gen = make(o);
+  gen.start_run(0, 0, 0);
+  std::vector<Request> out;
+  gen.poll(0, out);
+  REQUIRE(out.size() == 2);  // cas do not wait for each other
+  for (const Request& r : out) {
+    CHECK(r.op == Op::kGet);
+    CHECK(r.cas_read);
+    CHECK(r.r == 0);
+  }
+  Reply read;
+  read.values = {encode_value(4, 100)};
+  read.context = "v4";
+  std::vector<Request> puts;
+  gen.complete(out[0], read, 1 * kMs, puts);
+  gen.complete(out[1], read, 2 * kMs, puts);
+  REQUIRE(puts.size() == 2);  // each put_if holds its get's slot
+  CHECK(gen.in_flight() == 2);
+  for (const Request& p : puts) {
+    CHECK(p.op == Op::kCas);
+    CHECK(p.version == 5);
+    CHECK(*decode_version(p.value) == 5);
+    CHECK(p.context == "v4");  // if_version
+    CHECK(p.from_ns == 0);     // the latency runs from the get
+  }
+  // The first applies; the second finds the version moved on.
+  Reply applied;
+  applied.applied = true;
+  applied.context = "v5";
+  std::vector<Request> next;
+  gen.complete(puts[0], applied, 3 * kMs, next);
+  REQUIRE(next.size() == 1);  // the freed slot starts the next cas
+  CHECK(next[0].cas_read);
+  Reply lost;
+  lost.context = "v5";
+  gen.complete(puts[1], lost, 4 * kMs, next);
+  REQUIRE(next.size() == 2);
+  // One gives up to contention.
+  Reply read5;
+  read5.values = {encode_value(5, 100)};
+  read5.context = "v5";
+  std::vector<Request> more;
+  gen.complete(next[0], read5, 5 * kMs, more);
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].version == 6);
+  Reply contention;
+  contention.status = Status(Code::kContention, "other writers kept winning");
+  std::vector<Request> rest;
+  gen.complete(more[0], contention, 6 * kMs, rest);
+  // And a get that fails fails its cas, freeing the slot.
+  Reply timeout;
+  timeout.status = Status(Code::kTimeout, "no majority");
+  gen.complete(next[1], timeout, 7 * kMs, rest);
+  gen.stop(8 * kMs);
+  for (const Request& r : rest) {
+    if (r.cas_read) {
+      gen.complete(r, timeout, 9 * kMs, more);
+    }
+  }
+  CHECK(gen.done());
+
+  auto res = gen.finish_run(staleness_edges_us());
+  REQUIRE(res.ok());
+  CHECK(res->cas_latency_ns.count() == 2);
+  CHECK(res->cas_applied == 1);
+  CHECK(res->cas_not_applied == 1);
+  CHECK(res->cas_latency_ns.max() >= 3 * kMs);
+  CHECK(res->errors.at("cas: contention") == 1);
+  CHECK(res->contention_errors() == 1);
+  CHECK(res->errors.at("cas: timeout") >= 1);
+  CHECK(res->error_examples.at("cas: contention") == "other writers kept winning");
+  CHECK(res->error_examples.at("cas: timeout") == "no majority");
+  CHECK(res->get_latency_ns.count() == 0);
+  CHECK(res->put_latency_ns.count() == 0);
+  // The three gets that answered are recorded as reads (none had a write
+  // acknowledged strictly before it started, so none is judged); the failed
+  // ones are not.
+  CHECK(res->staleness.stale_reads == 0);
+  CHECK(res->staleness.reads_judged + res->staleness.reads_unjudged == 3);
+}
+
 TEST_CASE("load generator: the load phase reads each key and writes it above any version found",
           "[bench]") {
   LoadGenerator gen = make(options(Workload::kA, 2, 4));

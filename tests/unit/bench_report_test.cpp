@@ -146,7 +146,9 @@ TEST_CASE("report: CSV has the documented header and one well-quoted row per res
         "put_ops,put_ops_per_s,put_mean_us,put_p50_us,put_p90_us,put_p99_us,put_p999_us,put_max_us,"
         "reads_judged,reads_unjudged,stale_reads,stale_fraction,"
         "within_1,within_2,within_3,pbs_within_1,pbs_within_2,pbs_within_3,"
-        "pbs_stale_t0,errors_by_kind");
+        "pbs_stale_t0,errors_by_kind,"
+        "linearizable,all_p50_us,all_p99_us,cas_ops,cas_applied,cas_not_applied,"
+        "cas_p50_us,cas_p99_us,cas_p999_us,contention_errors,paxos_retries");
   std::vector<std::string> header = csv_fields(rows[0]);
   auto column = [&](const std::vector<std::string>& fields, const std::string& name) {
     for (size_t i = 0; i < header.size(); ++i) {
@@ -173,6 +175,133 @@ TEST_CASE("report: CSV has the documented header and one well-quoted row per res
   CHECK(rows[2].rfind("\"odd, \"\"label\"\"\",", 0) == 0);
   CHECK(column(second, "label") == "odd, \"label\"");
   CHECK(column(second, "errors_by_kind") == "get: timeout=2;put: quorum not reached=1");
+  CHECK(column(first, "linearizable") == "0");
+  CHECK(column(first, "cas_ops") == "0");
+  CHECK(column(first, "paxos_retries") == "");  // not read
+  CHECK(column(first, "all_p99_us") == "2000");  // 50 of 150 operations are 2 ms puts
+}
+
+// A linearizable run of workload cas: no R and W, 40 cas of 3 ms (30 applied,
+// 10 not), 2 given up to contention, 7 Paxos retries, no stale read.
+ConfigResult linearizable_result() {
+  ConfigResult res;
+  res.label = std::string(kLinearizableLabel);
+  res.n = 3;
+  res.r = res.w = 0;
+  res.linearizable = true;
+  res.workload = "cas";
+  res.duration_s = 2;
+  res.cas_latency_ns.record(3'000'000, 40);
+  res.cas_applied = 30;
+  res.cas_not_applied = 10;
+  res.errors["cas: contention"] = 2;
+  res.errors["cas: timeout"] = 1;
+  res.paxos_retries = 7;
+  StalenessTracker t;
+  t.record_write(1, 1, 100);
+  t.record_read(1, 200, 1);
+  res.staleness = *t.analyze(std::vector<uint64_t>{0, 1'000});
+  return res;
+}
+
+TEST_CASE("report: a linearizable configuration sits beside the (R, W) ones, with its cas and retries",
+          "[bench][report]") {
+  ConfigResult lin = linearizable_result();
+  CHECK(lin.successful_ops() == 40);
+  CHECK(lin.contention_errors() == 2);
+  CHECK(lin.throughput(Op::kCas) == 20.0);
+  CHECK(lin.all_latency_ns().count() == 40);
+  std::vector<ConfigResult> results = {sample_result(), lin};
+  std::ostringstream out;
+  write_text_report(out, results);
+  std::string text = out.str();
+  INFO(text);
+  std::vector<std::string> all = lines(text);
+  // The main table's row: R and W are "-".
+  auto row_of = [&](const std::string& title, const std::string& label) {
+    bool in = false;
+    for (const std::string& line : all) {
+      if (line == title) in = true;
+      if (in && line.rfind(label, 0) == 0) return line;
+      if (in && line.empty()) break;
+    }
+    return std::string();
+  };
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string cell; in >> cell;) out.push_back(cell);
+    return out;
+  };
+  std::vector<std::string> main = cells(row_of("Throughput and latency (ms; successful operations)", "linearizable"));
+  REQUIRE(main.size() >= 6);
+  CHECK(main[0] == "linearizable");
+  CHECK(main[1] == "none");
+  CHECK(main[2] == "3");
+  CHECK(main[3] == "-");
+  CHECK(main[4] == "-");
+  CHECK(main[5] == "43");  // 40 cas and 3 failures
+  CHECK(main.back() == "0.00%");
+  // The trade-off table: every configuration, cas figures and retries where known.
+  const std::string title = "Trade-off: every operation's latency, compare-and-set and contention (ms)";
+  std::vector<std::string> lr = cells(row_of(title, "linearizable"));
+  REQUIRE(lr.size() == 13);
+  CHECK(lr[1] == "20.0");   // ops/s
+  CHECK(std::stod(lr[2]) >= 3.0);  // p50, to the histogram's resolution
+  CHECK(std::stod(lr[2]) < 3.01);
+  CHECK(lr[4] == "40");
+  CHECK(lr[5] == "30");
+  CHECK(lr[6] == "10");
+  CHECK(lr[10] == "2");  // contention errors
+  CHECK(lr[11] == "7");  // Paxos retries
+  CHECK(lr[12] == "0.00%");
+  std::vector<std::string> rw = cells(row_of(title, "R=1 W=1"));
+  REQUIRE(rw.size() == 14);  // "R=1" "W=1" are two words
+  CHECK(rw[5] == "0");       // no cas
+  CHECK(rw[8] == "-");       // cas p50
+  CHECK(rw[12] == "-");      // retries not read
+  CHECK(rw[13] == "33.33%");
+  // The first message of each kind of error, when one was kept, follows its table.
+  results[1].error_examples["cas: contention"] = "other writers of the key kept winning";
+  std::ostringstream with_messages;
+  write_text_report(with_messages, results);
+  CHECK(with_messages.str().find("\nlinearizable, first cas: contention: other writers of the key kept winning\n") !=
+        std::string::npos);
+  // Without a linearizable result or a cas there is no trade-off table.
+  std::ostringstream plain;
+  write_text_report(plain, std::vector<ConfigResult>{sample_result()});
+  CHECK(plain.str().find("Trade-off") == std::string::npos);
+
+  std::ostringstream csv;
+  write_csv(csv, results);
+  std::vector<std::string> rows = lines(csv.str());
+  REQUIRE(rows.size() == 3);
+  std::vector<std::string> header = csv_fields(rows[0]), fields = csv_fields(rows[2]);
+  REQUIRE(fields.size() == header.size());
+  auto column = [&](const std::string& name) {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return fields[i];
+    }
+    FAIL("no column " << name);
+    return std::string();
+  };
+  CHECK(column("r") == "0");
+  CHECK(column("linearizable") == "1");
+  CHECK(column("cas_ops") == "40");
+  CHECK(column("cas_applied") == "30");
+  CHECK(column("cas_not_applied") == "10");
+  CHECK(column("contention_errors") == "2");
+  CHECK(column("paxos_retries") == "7");
+  CHECK(column("pbs_within_1") == "");  // PBS does not model it
+
+  std::ostringstream json;
+  write_json(json, results);
+  INFO(json.str());
+  CHECK(JsonChecker(json.str()).valid());
+  CHECK(json.str().find("\"applied\": 30, \"not_applied\": 10}") != std::string::npos);
+  CHECK(json.str().find("\"linearizable\": true, \"contention_errors\": 2, \"paxos_retries\": 7") !=
+        std::string::npos);
+  CHECK(json.str().find("\"paxos_retries\": null") != std::string::npos);
 }
 
 TEST_CASE("report: the staleness CSV has a row per bucket with PBS where it predicted",

@@ -205,3 +205,60 @@ TEST_CASE("svg: the latency CDF and staleness figures of a run", "[bench][svg]")
   CHECK(well_formed(stale_svg));
   CHECK(occurrences(stale_svg, "<polyline") == 3);
 }
+
+TEST_CASE("svg: the trade-off plot puts each configuration at (p99, stale fraction), labelled",
+          "[bench][svg]") {
+  std::vector<ConfigResult> results(4);
+  results[0].label = "R=1 W=1";
+  results[1].label = "R=2 W=2";
+  results[2].label = "linearizable";
+  results[2].linearizable = true;
+  results[3].label = "R=1 W=3";  // write only: no judged read, no point
+  for (uint64_t i = 1; i <= 100; ++i) {
+    results[0].get_latency_ns.record(i * 10'000);  // p99 0.99 ms
+    results[1].put_latency_ns.record(i * 20'000);  // p99 1.98 ms
+    results[2].cas_latency_ns.record(i * 50'000);  // p99 4.95 ms
+    results[3].put_latency_ns.record(i * 10'000);
+  }
+  StalenessTracker stale, fresh;
+  stale.record_write(1, 2, 100);
+  stale.record_read(1, 200, 1);
+  stale.record_read(1, 300, 2);
+  stale.record_read(1, 400, 2);
+  stale.record_read(1, 500, 2);
+  fresh.record_write(1, 2, 100);
+  fresh.record_read(1, 200, 2);
+  results[0].staleness = *stale.analyze();
+  results[1].staleness = *fresh.analyze();
+  results[2].staleness = *fresh.analyze();
+
+  Plot plot = tradeoff_plot(results);
+  REQUIRE(plot.series.size() == 4);
+  CHECK_FALSE(plot.log_x);
+  CHECK(plot.x_min == 0.0);
+  CHECK(plot.y_min == 0.0);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO(i);
+    CHECK(plot.series[i].name == results[i].label);
+    CHECK(plot.series[i].markers);
+    CHECK(plot.series[i].label_points);
+    REQUIRE(plot.series[i].points.size() == 1);
+  }
+  CHECK(plot.series[0].points[0].x == Approx(0.99).epsilon(0.002));
+  CHECK(plot.series[0].points[0].y == 0.25);
+  CHECK(plot.series[1].points[0].x == Approx(1.98).epsilon(0.002));
+  CHECK(plot.series[1].points[0].y == 0.0);
+  CHECK(plot.series[2].points[0].x == Approx(4.95).epsilon(0.002));
+  CHECK(plot.series[2].points[0].y == 0.0);
+  CHECK(plot.series[3].points.empty());
+
+  std::string svg = render(plot);
+  INFO(svg);
+  CHECK(well_formed(svg));
+  CHECK(occurrences(svg, "<polyline") == 4);
+  CHECK(occurrences(svg, "<circle") == 3);
+  // Each point carries its name beside it, as well as in the legend.
+  CHECK(occurrences(svg, ">linearizable</text>") == 2);
+  CHECK(occurrences(svg, ">R=1 W=1</text>") == 2);
+  CHECK(occurrences(svg, ">R=1 W=3</text>") == 1);  // the legend only
+}
