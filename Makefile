@@ -14,8 +14,12 @@
 BUILD    ?= build
 CXX      ?= g++
 OPT      ?= -O2
+# Line tables only: backtraces, perf and sanitizer reports name files and
+# lines, and a fresh build takes a quarter less time than with -g. For gdb's
+# locals: make DBG=-g.
+DBG      ?= -g1
 SAN      ?=
-CXXFLAGS ?= $(OPT) -g
+CXXFLAGS ?= $(OPT) $(DBG)
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Wno-maybe-uninitialized -pthread \
             -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN)
 LDFLAGS  += -pthread $(SAN)
@@ -94,6 +98,32 @@ all: $(BINS)
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# The tests' own code is built -O1 (what they exercise, the libraries, is
+# -O2; nothing timed lives in tests/), with Catch2's header precompiled once
+# and included first, instead of parsed again in each of ~90 files. Together
+# they take about a third off a fresh `make test`. catch_main.cpp, which
+# builds Catch2's implementation, keeps the plain rule.
+TEST_OPT    ?= -O1
+# (-Wno-stringop-overread: GCC 12 reports false positives on string compares at -O1.)
+TEST_FLAGS   = $(filter-out $(OPT),$(CXXFLAGS)) $(TEST_OPT) -Wno-stringop-overread
+CATCH_HEADER ?= /usr/include/catch2/catch.hpp
+CATCH_WRAP  := $(BUILD)/pch/catch2/catch.hpp
+CATCH_PCH   := $(CATCH_WRAP).gch
+TEST_OBJS   := $(call obj,$(UNIT_SRCS) $(SIMTEST_SRCS) $(CLUSTER_SRCS))
+
+# A one-line header that includes Catch2's, precompiled beside it: the
+# files' own `#include <catch2/catch.hpp>` then finds it and does nothing.
+$(CATCH_WRAP): $(CATCH_HEADER)
+	@mkdir -p $(dir $@)
+	echo '#include "$(CATCH_HEADER)"' > $@
+
+$(CATCH_PCH): $(CATCH_WRAP)
+	$(CXX) $(TEST_FLAGS) -x c++-header $< -o $@
+
+$(TEST_OBJS): $(BUILD)/obj/%.o: %.cpp $(CATCH_PCH)
+	@mkdir -p $(dir $@)
+	$(CXX) $(TEST_FLAGS) -I$(BUILD)/pch -include catch2/catch.hpp -Winvalid-pch -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
