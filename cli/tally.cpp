@@ -15,6 +15,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -55,6 +56,35 @@ std::string to_hex(const std::string& bytes) {
     out.push_back(digits[c & 15]);
   }
   return out;
+}
+
+// A duration: a whole number with a unit, ms, s, m, h or d ("30s", "1500ms",
+// "2h"); a bare number is seconds. nullopt: not one, or over ten years.
+std::optional<uint64_t> parse_duration_ms(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const uint64_t n = std::stoull(std::string(text.substr(0, digits)));
+  const std::string_view unit = text.substr(digits);
+  uint64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  if (unit == "s" || unit.empty()) scale = 1000;
+  if (unit == "m") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (unit == "d") scale = 86'400'000;
+  if (scale == 0 || n > 10ULL * 365 * 86'400'000 / scale) return std::nullopt;
+  return n * scale;
+}
+
+// "12.3 s", "450 ms": a time left, for people.
+std::string human_ms(uint64_t ms) {
+  char buf[48];
+  if (ms < 10'000) {
+    std::snprintf(buf, sizeof buf, "%llu ms", static_cast<unsigned long long>(ms));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000);
+  }
+  return buf;
 }
 
 bool from_hex(const std::string& hex, std::string& out) {
@@ -363,7 +393,8 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
                   json_string(v.minted_by) + ",\"mint_epoch\":" + std::to_string(v.mint_epoch) +
                   ",\"counter\":" + std::to_string(v.counter) +
                   "},\"hlc\":{\"wall_ms\":" + std::to_string(v.wall_ms) + ",\"logical\":" +
-                  std::to_string(v.logical) + "}}";
+                  std::to_string(v.logical) + "}" +
+                  (v.expires_ms ? ",\"expires_ms\":" + std::to_string(v.expires_ms) : std::string()) + "}";
     }
     for (const auto& e : copy.clock) {
       clock += std::string(clock.empty() ? "" : ",") + "{\"node\":" + json_string(e.node) +
@@ -391,6 +422,17 @@ int print_replica_copy(const std::string& key, const std::string& keyspace, cons
         std::printf("<tombstone>");
       } else {
         std::fwrite(v.value.data(), 1, v.value.size(), stdout);
+      }
+      if (v.expires_ms != 0) {
+        // By this machine's clock: the node judges by its own (within the cluster's skew).
+        const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count());
+        if (v.expires_ms > now) {
+          std::printf("  (expires in %s)", human_ms(v.expires_ms - now).c_str());
+        } else {
+          std::printf("  (expired %s ago)", human_ms(now - v.expires_ms).c_str());
+        }
       }
       std::printf("\n");
     }
@@ -454,6 +496,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 255));
   put->add_option("--context", put_context, "context from `tally get`: supersede what it saw");
   put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
+  std::string put_ttl;
+  put->add_option("--ttl", put_ttl,
+                  "expire the value after this long (30s, 1500ms, 5m, 2h, 1d; a bare number is seconds);\n"
+                  "then it reads as absent. Counted by the coordinating node's clock")
+      ->type_name("DURATION");
   // Conditional writes (linearizable keyspaces).
   bool put_if_absent = false, put_if_present = false;
   std::string put_if_value, put_if_version;
@@ -641,6 +688,17 @@ int main(int argc, char** argv) {
     if (put_w) o.w = put_w;
     o.timeout_ms = g.timeout_ms;
     o.sloppy = put_sloppy;
+    if (put->count("--ttl")) {
+      auto ttl = parse_duration_ms(put_ttl);
+      if (!ttl || *ttl == 0) {
+        std::fprintf(stderr,
+                     "tally: put: --ttl '%s' is not a duration above zero (a whole number with ms, s, m, h or d, "
+                     "at most ten years)\n",
+                     put_ttl.c_str());
+        return kUsage;
+      }
+      o.ttl_ms = *ttl;
+    }
     if (!put_context.empty() && !from_hex(put_context, o.context)) {
       std::fprintf(stderr, "tally: put: --context must be the hex string `tally get` printed\n");
       return kUsage;
@@ -701,18 +759,25 @@ int main(int argc, char** argv) {
     if (g.json) {
       std::string vals;
       for (const auto& v : r->values) vals += (vals.empty() ? "" : ",") + json_string(v);
-      std::printf("{\"key\":%s,\"found\":%s,\"values\":[%s],\"context\":%s}\n",
+      std::string ttls;
+      for (uint64_t t : r->ttl_ms) ttls += (ttls.empty() ? "" : ",") + std::to_string(t);
+      std::printf("{\"key\":%s,\"found\":%s,\"values\":[%s],\"context\":%s%s}\n",
                   json_string(get_key).c_str(), r->found() ? "true" : "false", vals.c_str(),
-                  json_string(to_hex(r->context)).c_str());
+                  json_string(to_hex(r->context)).c_str(),
+                  r->ttl_ms.empty() ? "" : (",\"ttl_ms\":[" + ttls + "]").c_str());
       return r->found() ? kOk : kNotFound;
     }
     if (!r->found()) {
       std::fprintf(stderr, "tally: not found: %s\n", get_key.c_str());
       return kNotFound;
     }
+    auto expiry = [&](size_t i) {
+      if (i < r->ttl_ms.size() && r->ttl_ms[i] != 0) std::printf("expires in: %s\n", human_ms(r->ttl_ms[i]).c_str());
+    };
     if (r->values.size() == 1) {
       std::fwrite(r->values[0].data(), 1, r->values[0].size(), stdout);
       std::printf("\n");
+      expiry(0);
     } else {
       std::printf("%zu siblings (concurrent writes; put with --context to resolve them):\n",
                   r->values.size());
@@ -720,6 +785,7 @@ int main(int argc, char** argv) {
         std::printf("[%zu] ", i + 1);
         std::fwrite(r->values[i].data(), 1, r->values[i].size(), stdout);
         std::printf("\n");
+        expiry(i);
       }
     }
     std::printf("context: %s\n", to_hex(r->context).c_str());

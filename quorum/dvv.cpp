@@ -31,15 +31,16 @@ void set_counter(VersionVector& vv, ActorId r, uint64_t counter) {
 // payloads only exist if a dot was reused; `sync` then keeps the greater, so that
 // its result does not depend on which side held which.
 bool payload_less(const Sibling& x, const Sibling& y) {
-  return std::tie(x.timestamp, x.tombstone, x.value) < std::tie(y.timestamp, y.tombstone, y.value);
+  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value) <
+         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value);
 }
 
 // The lww order: highest tag first. Tags from distinct nodes never tie (the node
 // id is part of the tag); the rest of the sibling only makes the order total, so
 // that lww_sync is commutative even on states that break that rule.
 bool lww_less(const Sibling& x, const Sibling& y) {
-  return std::tie(x.timestamp, x.tombstone, x.value, x.dot) <
-         std::tie(y.timestamp, y.tombstone, y.value, y.dot);
+  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value, x.dot) <
+         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value, y.dot);
 }
 
 }  // namespace
@@ -169,7 +170,8 @@ Result<DvvSet> update(const DvvSet& current, const VersionVector& context, Clien
   // them: the siblings stay sorted.
   auto pos = std::upper_bound(out.siblings.begin(), out.siblings.end(), dot,
                               [](const Dot& d, const Sibling& sib) { return d < sib.dot; });
-  out.siblings.insert(pos, Sibling{dot, write.timestamp, write.tombstone, std::move(write.value)});
+  out.siblings.insert(pos, Sibling{dot, write.timestamp, write.tombstone, std::move(write.value),
+                                   write.tombstone ? 0 : write.expires_ms});
   return out;
 }
 
@@ -227,6 +229,30 @@ std::vector<const Sibling*> by_time(const DvvSet& s) {
   return out;
 }
 
+std::vector<std::string> values(const DvvSet& s, uint64_t now_ms) {
+  std::vector<std::string> out;
+  for (const Sibling& sib : s.siblings) {
+    if (!dead(sib, now_ms)) out.push_back(sib.value);
+  }
+  return out;
+}
+
+std::optional<uint64_t> dead_from(const DvvSet& s) {
+  if (s.siblings.empty()) return std::nullopt;
+  uint64_t latest = 0;
+  for (const Sibling& sib : s.siblings) {
+    if (sib.tombstone) continue;
+    if (sib.expires_ms == 0) return std::nullopt;
+    latest = std::max(latest, sib.expires_ms);
+  }
+  return latest;
+}
+
+bool all_dead(const DvvSet& s, uint64_t now_ms) {
+  const auto from = dead_from(s);
+  return from && *from <= now_ms;
+}
+
 bool only_tombstones(const DvvSet& s) {
   return !s.siblings.empty() && std::all_of(s.siblings.begin(), s.siblings.end(),
                                             [](const Sibling& sib) { return sib.tombstone; });
@@ -244,7 +270,8 @@ Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coor
   out.clock = current.clock;
   const Dot dot{coordinator, last + 1};
   set_counter(out.clock, coordinator, dot.counter);
-  Sibling fresh{dot, write.timestamp, write.tombstone, std::move(write.value)};
+  Sibling fresh{dot, write.timestamp, write.tombstone, std::move(write.value),
+                write.tombstone ? 0 : write.expires_ms};
   const DvvSet resolved = lww_resolve(current);
   if (!resolved.siblings.empty() && lww_less(fresh, resolved.siblings.front())) {
     out.siblings = resolved.siblings;  // the write lost: it is older than what we hold

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -38,6 +39,7 @@ struct ClientWrite {
   std::string value;
   bool tombstone = false;
   HlcTimestamp timestamp;
+  uint64_t expires_ms = 0;  // HLC wall ms at which the value expires; 0: never
 
   static ClientWrite Put(std::string value, HlcTimestamp ts) {
     return {std::move(value), false, ts};
@@ -150,6 +152,8 @@ bool needs_repair(const DvvSet& reply, const DvvSet& merged);
 
 // The live values, tombstones left out, in dot order: what a read shows. O(s).
 std::vector<std::string> values(const DvvSet& s);
+// The same at HLC wall time `now_ms`: expired values left out too. O(s).
+std::vector<std::string> values(const DvvSet& s, uint64_t now_ms);
 
 // The siblings, tombstones included, oldest first by their writes' HLC tags
 // (the tag's node breaks ties, so the order is total and the same on every
@@ -160,6 +164,16 @@ std::vector<const Sibling*> by_time(const DvvSet& s);
 // True iff `s` has at least one sibling and every sibling is a tombstone: the key
 // is deleted, and once every replica holds this state it may be collected. O(s).
 bool only_tombstones(const DvvSet& s);
+
+// When every sibling of `s` reads as absent for good: 0 if it holds only
+// tombstones (already), the latest expiry if every live value has a time to
+// live, nullopt if some value never expires (or `s` has no sibling). Such a
+// state is collected like a tombstone once that time and the grace passed.
+// O(s).
+std::optional<uint64_t> dead_from(const DvvSet& s);
+// True iff `s` has siblings and every one of them reads as absent at HLC wall
+// time `now_ms`, for good: only_tombstones, or every value expired. O(s).
+bool all_dead(const DvvSet& s, uint64_t now_ms);
 
 // ---- last-writer-wins (keyspaces in `lww` conflict mode) ------------------------
 // The highest HLC tag wins and the other writes are dropped. This LOSES

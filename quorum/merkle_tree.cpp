@@ -28,7 +28,9 @@ uint64_t summary(const DvvSet& record) {
     words[i++] = s.dot.counter;
     words[i++] = s.timestamp.wall_ms;
     words[i++] = (uint64_t{s.timestamp.logical} << 32) | s.timestamp.node;
-    words[i++] = s.tombstone ? 1 : 0;
+    // The expiry shares the tombstone's word (shifted past it): a summary of
+    // a record without one is what it was before expiries existed.
+    words[i++] = (s.tombstone ? 1 : 0) | (s.expires_ms << 1);
   }
   const uint64_t h = XXH3_64bits(words, n * sizeof(uint64_t));
   return h == 0 ? 1 : h;

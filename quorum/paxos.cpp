@@ -23,12 +23,12 @@ AcceptorReply on_accept(AcceptorState& s, const Ballot& b, const Register& reg) 
   return AcceptorReply{true, s.promised, {}, {}};
 }
 
-bool condition_holds(const CasOp& op, const Register& reg) {
+bool condition_holds(const CasOp& op, const Register& reg, uint64_t now_ms) {
   switch (op.condition) {
     case Condition::kNone: return true;
-    case Condition::kIfAbsent: return !reg.present;
-    case Condition::kIfPresent: return reg.present;
-    case Condition::kIfValue: return reg.present && reg.value == op.expected;
+    case Condition::kIfAbsent: return !reg.live(now_ms);
+    case Condition::kIfPresent: return reg.live(now_ms);
+    case Condition::kIfValue: return reg.live(now_ms) && reg.value == op.expected;
     case Condition::kIfVersion: return reg.seq == op.expected_seq;
   }
   return false;
@@ -38,7 +38,10 @@ Register apply(const CasOp& op, const Register& reg) {
   Register next;
   next.seq = reg.seq + 1;
   next.present = op.kind == CasKind::kPut;
-  if (next.present) next.value = op.value;
+  if (next.present) {
+    next.value = op.value;
+    next.expires_ms = op.expires_ms;
+  }
   next.ops = reg.ops;
   // The window: the ids of the last kOpWindow changes, ending at seq.
   if (next.ops.size() >= kOpWindow) next.ops.erase(next.ops.begin(), next.ops.end() - (kOpWindow - 1));
@@ -91,8 +94,9 @@ PaxosRound::Phase PaxosRound::accepted() const {
   return Phase::kWaiting;
 }
 
-Proposer::Step Proposer::prepared(const PaxosRound& round) {
+Proposer::Step Proposer::prepared(const PaxosRound& round, uint64_t now_ms) {
   const Register& cur = round.current();
+  now_ms_ = now_ms;
   proposing_write_ = false;
   const bool write = op_.kind != CasKind::kRead;
   if (write && std::find(cur.ops.begin(), cur.ops.end(), op_.id) != cur.ops.end()) {
@@ -109,7 +113,7 @@ Proposer::Step Proposer::prepared(const PaxosRound& round) {
     const uint64_t window_start = cur.seq + 1 - cur.ops.size();
     if (window_start > *min_op_seq_) return Step::kUnknown;
   }
-  if (write && condition_holds(op_, cur)) {
+  if (write && condition_holds(op_, cur, now_ms)) {
     proposal_ = apply(op_, cur);
     proposing_write_ = true;
     min_op_seq_ = std::min(min_op_seq_.value_or(proposal_.seq), proposal_.seq);

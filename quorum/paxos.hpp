@@ -59,7 +59,15 @@ struct Register {
   std::string value;
   // The operation ids of changes seq - ops.size() + 1 .. seq, oldest first.
   std::vector<uint64_t> ops;
+  // When the value expires, in HLC wall milliseconds; 0: never. An expired
+  // value is absent from then on (the register keeps its seq).
+  uint64_t expires_ms = 0;
   bool operator==(const Register&) const = default;
+
+  // Whether the key holds a value at HLC wall time `now_ms`. The proposer
+  // judges at its ballot's time: ballots rise along the chain of decided
+  // registers, so once an operation saw a value expired every later one does.
+  bool live(uint64_t now_ms) const { return present && (expires_ms == 0 || now_ms < expires_ms); }
 };
 
 // What one replica keeps of one key.
@@ -111,13 +119,15 @@ struct CasOp {
   CasKind kind = CasKind::kRead;
   Condition condition = Condition::kNone;
   std::string value;          // kPut
+  uint64_t expires_ms = 0;    // kPut: when `value` expires (HLC wall ms); 0: never
   std::string expected;       // kIfValue
   uint64_t expected_seq = 0;  // kIfVersion
   uint64_t id = 0;            // the operation id (writes; nonzero)
 };
 
-// Whether `op`'s condition holds on `reg`.
-bool condition_holds(const CasOp& op, const Register& reg);
+// Whether `op`'s condition holds on `reg` at HLC wall time `now_ms` (an
+// expired value is absent).
+bool condition_holds(const CasOp& op, const Register& reg, uint64_t now_ms);
 // The register after `op` applied to `reg` (seq + 1, its id remembered).
 Register apply(const CasOp& op, const Register& reg);
 
@@ -171,8 +181,9 @@ class Proposer {
     kAnswer,      // done: see applied() and answer()
     kUnknown,     // an earlier attempt may or may not have taken effect, and this one cannot tell
   };
-  // After a prepare that a majority promised.
-  Step prepared(const PaxosRound& round);
+  // After a prepare that a majority promised; `now_ms`: the attempt's ballot
+  // time, at which expiries are judged.
+  Step prepared(const PaxosRound& round, uint64_t now_ms);
   const Register& proposal() const { return proposal_; }
   // After the accept of proposal() reached a majority.
   void accepted();
@@ -183,6 +194,8 @@ class Proposer {
   // The register the answer is about: the key's state after the operation
   // (applied) or the state that made the condition fail (not applied).
   const Register& answer() const { return answer_; }
+  // Whether answer() holds a value, judged when the operation was decided.
+  bool answer_live() const { return answer_.live(now_ms_); }
   // Whether an earlier attempt of this operation may have been accepted
   // somewhere: a failure now must be reported as "outcome unknown".
   bool in_doubt() const { return in_doubt_; }
@@ -195,6 +208,7 @@ class Proposer {
   bool applied_ = false;
   bool proposing_write_ = false;  // proposal_ carries this operation's change
   bool in_doubt_ = false;
+  uint64_t now_ms_ = 0;  // the last prepared attempt's ballot time
   // The lowest seq this operation's change was proposed at: for an in-doubt
   // operation to learn its fate, the current register's window must reach
   // back to it.

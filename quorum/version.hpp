@@ -80,8 +80,19 @@ struct Sibling {
   HlcTimestamp timestamp;
   bool tombstone = false;  // a delete: it supersedes what its context saw, and reads hide it
   std::string value;
+  // When the value expires, in HLC wall milliseconds (the coordinator's tag
+  // plus the write's TTL); 0: never. From then on reads hide it as they hide
+  // a tombstone, and it is collected like one (docs/architecture.md, "Time
+  // to live"). Part of the payload: every replica holds the same instant.
+  uint64_t expires_ms = 0;
   bool operator==(const Sibling&) const = default;
 };
+
+// True iff `s` reads as absent at HLC wall time `now_ms`: a delete, or a
+// value whose time to live has run out.
+inline bool dead(const Sibling& s, uint64_t now_ms) {
+  return s.tombstone || (s.expires_ms != 0 && s.expires_ms <= now_ms);
+}
 
 // Everything a replica knows about one key.
 struct DvvSet {

@@ -85,6 +85,11 @@ struct WriteOptions {
   // holds instead of adding a sibling (a concurrent write it has not seen yet
   // still survives as a sibling). Ignored when a context is given.
   bool overwrite = false;
+  // The value's time to live, in milliseconds (put and put_if; 0: it never
+  // expires). Counted from when the request reaches its coordinator, by that
+  // node's hybrid logical clock; once it runs out the value reads as absent
+  // (docs/consistency.md, "Time to live").
+  uint64_t ttl_ms = 0;
   // Conditions, for put_if on a linearizable keyspace (at most one): write
   // only if the key is absent, only if it holds a value, only if it holds
   // `if_value`, or only if its version is still `if_version` (the context of
@@ -126,6 +131,10 @@ struct GetResult {
   std::vector<std::string> values;
   // Opaque; pass it to put or del to supersede exactly what this read saw.
   std::string context;
+  // When a value has a time to live: one entry per value, the milliseconds
+  // it had left when the read reached its coordinator (0: that value does
+  // not expire). Empty: no value expires.
+  std::vector<uint64_t> ttl_ms;
   bool found() const { return !values.empty(); }
 };
 
@@ -151,6 +160,9 @@ struct ReplicaVersion {
   // coordinator's wall clock in ms since the epoch, then a logical counter.
   uint64_t wall_ms = 0;
   uint32_t logical = 0;
+  // When the value expires, in the same clock's ms since the epoch (its
+  // coordinator's tag plus the write's time to live); 0: never.
+  uint64_t expires_ms = 0;
 };
 
 // What one node stores for one key, read by Client::get_replica without a

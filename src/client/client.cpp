@@ -130,7 +130,7 @@ ReplicaCopy to_replica_copy(wire::LocalGetReply reply, std::string_view key, con
   for (auto& s : reply.record.siblings) {
     out.siblings.push_back(ReplicaVersion{std::move(s.value), s.tombstone, name(s.dot.replica),
                                           quorum::epoch_of(s.dot.replica), s.dot.counter, s.timestamp.wall_ms,
-                                          s.timestamp.logical});
+                                          s.timestamp.logical, s.expires_ms});
   }
   for (const auto& [actor, counter] : reply.record.clock.entries) {
     out.clock.push_back(ReplicaCopy::ClockEntry{name(actor), quorum::epoch_of(actor), counter});
@@ -159,6 +159,9 @@ struct Calls {
     return Status::Ok();
   }
   static Status check_unconditional(const WriteOptions& o, const char* call) {
+    if (o.ttl_ms != 0 && std::string_view(call) == "del") {
+      return Status::InvalidArgument("del takes no ttl: a delete does not expire");
+    }
     if (!o.conditional()) return Status::Ok();
     return Status::InvalidArgument(std::string(call) + " takes no condition: a conditional write answers whether "
                                    "it applied, call put_if");
@@ -196,6 +199,7 @@ struct Calls {
   Request put(std::string_view key, std::string_view value, const WriteOptions& o) const {
     Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/false);  // sent twice: maybe a sibling
     wire::PutRequest put{r.keyspace, r.key, std::string(value), o.context, write_options(o)};
+    put.ttl_ms = o.ttl_ms;
     if (o.if_absent) {
       put.condition = static_cast<uint8_t>(quorum::Condition::kIfAbsent);
     } else if (o.if_present) {
@@ -294,7 +298,9 @@ struct Calls {
   }
   static Result<GetResult> get_result(Result<wire::Message> m) {
     if (m.ok()) {
-      if (auto* r = std::get_if<wire::GetReply>(&m->body)) return GetResult{std::move(r->values), std::move(r->context)};
+      if (auto* r = std::get_if<wire::GetReply>(&m->body)) {
+        return GetResult{std::move(r->values), std::move(r->context), std::move(r->ttl_ms)};
+      }
     }
     return unexpected(m);
   }

@@ -39,7 +39,9 @@ void pack_record(Packer& p, const quorum::DvvSet& record) {
   pack_clock(p, record.clock);
   p.pack_array(static_cast<uint32_t>(record.siblings.size()));
   for (const auto& s : record.siblings) {
-    p.pack_array(7);
+    // An eighth field, the expiry, only when there is one: a sibling without
+    // a time to live is written as it was before expiries existed.
+    p.pack_array(s.expires_ms != 0 ? 8 : 7);
     p.pack(s.dot.replica);
     p.pack(s.dot.counter);
     p.pack(s.timestamp.wall_ms);
@@ -47,6 +49,7 @@ void pack_record(Packer& p, const quorum::DvvSet& record) {
     p.pack(s.timestamp.node);
     p.pack(s.tombstone);
     pack_bin(p, s.value);
+    if (s.expires_ms != 0) p.pack(s.expires_ms);
   }
 }
 
@@ -68,6 +71,10 @@ quorum::DvvSet get_record(const msgpack::object& o) {
     s.timestamp.node = static_cast<quorum::ReplicaId>(get_uint(f.ptr[4], "sibling.node", UINT32_MAX));
     s.tombstone = get_bool(f.ptr[5], "sibling.tombstone");
     s.value = get_bytes(f.ptr[6], "sibling.value");
+    if (f.size > 7) {
+      s.expires_ms = get_uint(f.ptr[7], "sibling.expires_ms", UINT64_MAX);
+      if (s.tombstone && s.expires_ms != 0) fail("sibling.expires_ms", "no expiry on a tombstone");
+    }
     rec.siblings.push_back(std::move(s));
   }
   // Well-formed bytes can still hold a state no update could have made.
@@ -80,7 +87,7 @@ uint64_t record_size_estimate(std::string_view key, const quorum::DvvSet& record
   // Array headers and the format; per clock entry two uints of up to 9
   // bytes; per sibling five uints, a bool and a bin header.
   uint64_t n = key.size() + 16 + 18 * record.clock.entries.size();
-  for (const auto& s : record.siblings) n += s.value.size() + 40;
+  for (const auto& s : record.siblings) n += s.value.size() + 49;
   return n;
 }
 
@@ -168,11 +175,12 @@ std::string encode_acceptor_state(const quorum::AcceptorState& state) {
     p.pack(kRecordFormat);
     pack_ballot(p, state.promised);
     pack_ballot(p, state.accepted);
-    p.pack_array(4);
+    p.pack_array(state.reg.expires_ms != 0 ? 5 : 4);
     p.pack(state.reg.seq);
     p.pack(state.reg.present);
     pack_bin(p, state.reg.value);
     pack_ids(p, state.reg.ops);
+    if (state.reg.expires_ms != 0) p.pack(state.reg.expires_ms);
   });
 }
 
@@ -190,6 +198,8 @@ Result<quorum::AcceptorState> decode_acceptor_state(std::string_view bytes) {
     s.reg.present = get_bool(r.ptr[1], "paxos.present");
     s.reg.value = get_bytes(r.ptr[2], "paxos.value");
     s.reg.ops = get_ids(r.ptr[3], "paxos.ops");
+    if (r.size > 4) s.reg.expires_ms = get_uint(r.ptr[4], "paxos.expires_ms", UINT64_MAX);
+    if (!s.reg.present && s.reg.expires_ms != 0) fail("paxos.expires_ms", "no expiry for an absent key");
     if (s.reg.ops.size() > s.reg.seq || s.reg.ops.size() > quorum::kOpWindow) {
       fail("paxos.ops", "at most one id per change, and at most the window's size");
     }

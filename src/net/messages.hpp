@@ -164,6 +164,9 @@ struct PingReply {
   bool operator==(const PingReply&) const = default;
 };
 
+// The longest time to live a write may ask for: ten years.
+inline constexpr uint64_t kMaxTtlMs = 10ULL * 365 * 24 * 3600 * 1000;
+
 struct PutRequest {
   static constexpr MsgType kType = MsgType::kPut;
   static constexpr bool kIsReply = false;
@@ -178,12 +181,15 @@ struct PutRequest {
   // `expected`, 4 if the version is `context`'s). 0: unconditional.
   uint8_t condition = 0;
   std::string expected;
+  // The value's time to live, in milliseconds; 0: it never expires.
+  uint64_t ttl_ms = 0;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::Str>("keyspace", &PutRequest::keyspace), field<as::Bin>("key", &PutRequest::key),
                       field<as::Bin>("value", &PutRequest::value), field<as::Bin>("context", &PutRequest::context),
                       field<as::Fields>("options", &PutRequest::options),
                       optional_field<as::UIntMax<4>>("condition", &PutRequest::condition),
-                      optional_field<as::Bin>("expected", &PutRequest::expected)};
+                      optional_field<as::Bin>("expected", &PutRequest::expected),
+                      optional_field<as::UInt>("ttl_ms", &PutRequest::ttl_ms)};
   }
   bool operator==(const PutRequest&) const = default;
 };
@@ -238,10 +244,18 @@ struct GetReply {
   // concurrent with the values listed): a reader that wants one answer
   // (RESP GET) answers "absent".
   bool latest_deleted = false;
+  // When some value has a time to live: one entry per value, the
+  // milliseconds it has left (0: it does not expire). Empty: none expires.
+  std::vector<uint64_t> ttl_ms;
+  // The keyspace is linearizable: `context` is a version, and a write that
+  // must not lose a change made since this read passes it as if-version.
+  bool linearizable = false;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::List<as::Bin>>("values", &GetReply::values), field<as::Bin>("context", &GetReply::context),
                       optional_field<as::UInt>("epoch", &GetReply::epoch),
-                      optional_field<as::Bool>("latest_deleted", &GetReply::latest_deleted)};
+                      optional_field<as::Bool>("latest_deleted", &GetReply::latest_deleted),
+                      optional_field<as::Ids>("ttl_ms", &GetReply::ttl_ms),
+                      optional_field<as::Bool>("linearizable", &GetReply::linearizable)};
   }
   bool operator==(const GetReply&) const = default;
 };
@@ -874,7 +888,8 @@ struct PaxosRequest {
                       field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
                       field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
                       field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
-                      field<as::UInt>("epoch", &M::epoch)};
+                      field<as::UInt>("epoch", &M::epoch),
+                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms))};
   }
   bool operator==(const PaxosRequest&) const = default;
 };
@@ -903,7 +918,8 @@ struct PaxosReply {
                       field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
                       field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
                       field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
-                      field<as::UInt>("epoch", &M::epoch)};
+                      field<as::UInt>("epoch", &M::epoch),
+                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms))};
   }
   quorum::AcceptorReply acceptor_reply() const { return quorum::AcceptorReply{ok, promised, accepted, reg}; }
   bool operator==(const PaxosReply&) const = default;

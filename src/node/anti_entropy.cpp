@@ -162,12 +162,17 @@ void AntiEntropy::track(const std::string& dkey, std::string_view ks, std::strin
   const uint64_t position =
       kt != trees_.end() ? ring::key_position(kt->second.seed, key) : ring::key_position(ks, key);
   const uint64_t summary = record ? quorum::summary(*record) : 0;
-  if (record && quorum::only_tombstones(*record)) {
+  // A tombstone, or a record whose every value has a time to live: the
+  // latter is tracked as a tombstone from its last expiry on.
+  const std::optional<uint64_t> dead_from = record ? quorum::dead_from(*record) : std::nullopt;
+  if (dead_from) {
     auto [it, fresh] = tombs_.try_emplace(dkey);
     if (fresh || it->second.summary != summary) {
       // A new tombstone, or a new one over it: what others were seen holding is stale.
+      const uint64_t wall = env_.wall_ms();
+      const uint64_t since = env_.now_us() + (*dead_from > wall ? (*dead_from - wall) * 1000 : 0);
       it->second = Tomb{std::string(ks),  std::string(key), position, summary, record->clock.max_of_node(view_.self),
-                        env_.now_us(), {},  false};
+                        since, {},  false};
     }
   } else if (!tombs_.empty()) {
     tombs_.erase(dkey);
@@ -326,10 +331,13 @@ void AntiEntropy::fetch_next(std::shared_ptr<Exchange> ex) {
           theirs.emplace(std::move(r->keys[i]), r->summaries[i]);
         }
         std::vector<std::string> want, consider;
-        auto held_tomb = [&](const std::string& key, uint64_t summary) {
+        // `lacking`: they hold nothing of the key, which confirms only a
+        // record that reads as absent already (not values yet to expire).
+        auto held_tomb = [&](const std::string& key, uint64_t summary, bool lacking) {
           const std::string dkey = store::RecordStore::data_key(ex->task.keyspace, key);
           auto it = tombs_.find(dkey);
           if (it == tombs_.end() || it->second.summary != summary) return false;
+          if (lacking && env_.now_us() < it->second.since_us) return false;
           confirm(dkey, ex->task.peer);
           return true;
         };
@@ -337,11 +345,11 @@ void AntiEntropy::fetch_next(std::shared_ptr<Exchange> ex) {
           for (const auto& [key, mine] : t->tree.leaf_keys(static_cast<uint32_t>(leaf))) {
             auto it = theirs.find(key);
             if (it == theirs.end()) {
-              if (!held_tomb(key, mine)) consider.push_back(key);  // they lack it: ours goes over
+              if (!held_tomb(key, mine, true)) consider.push_back(key);  // they lack it: ours goes over
               continue;
             }
             if (it->second == mine) {
-              held_tomb(key, mine);
+              held_tomb(key, mine, false);
             } else {
               want.push_back(key);
               consider.push_back(key);
@@ -396,12 +404,12 @@ void AntiEntropy::reconcile(std::shared_ptr<Exchange> ex, std::vector<std::strin
                    if (r.ok() && r->has_value()) {
                      const quorum::DvvSet& mine = **r;
                      auto it = theirs_p->find(key);
-                     const bool tomb = quorum::only_tombstones(mine);
+                     const bool tomb = quorum::dead_from(mine).has_value();
                      if (it != theirs_p->end() && it->second == mine) {
                        if (tomb)
                          confirm(store::RecordStore::data_key(ex->task.keyspace, key),
                                  ex->task.peer);
-                     } else if (it == theirs_p->end() && tomb) {
+                     } else if (it == theirs_p->end() && quorum::all_dead(mine, env_.wall_ms())) {
                        // They hold nothing of a deleted key: nothing can come back from them.
                        confirm(store::RecordStore::data_key(ex->task.keyspace, key), ex->task.peer);
                      } else {
@@ -475,8 +483,8 @@ void AntiEntropy::merge_in(const std::string& keyspace, const std::string& key,
           // A tombstone for a key we hold nothing of changes nothing a read
           // sees, and taking it would bring a collected tombstone back
           // (docs/architecture.md, "Tombstones").
-          if (quorum::only_tombstones(record))
-            return Status::Aborted("a tombstone for a key not held");
+          if (quorum::all_dead(record, env_.wall_ms()))
+            return Status::Aborted("a tombstone (or expired values) for a key not held");
           return std::move(record);
         }
         quorum::DvvSet next = replica_.merge(keyspace, *cur, record);
@@ -651,7 +659,7 @@ void AntiEntropy::collect() {
   size_t started = 0;
   for (auto& [dkey, tomb] : tombs_) {
     if (started >= kCollectPerTick) break;
-    if (tomb.collecting || now - tomb.since_us < options_.tombstone_grace_us) continue;
+    if (tomb.collecting || now < tomb.since_us || now - tomb.since_us < options_.tombstone_grace_us) continue;
     const meta::Keyspace* ks = view_.map.keyspace(tomb.keyspace);
     if (!ks) continue;
     const auto replicas = view_.replicas_of(*ks, tomb.key);
@@ -676,8 +684,8 @@ void AntiEntropy::collect() {
       }
       store_.erase_if(
           dkey,
-          [summary](const quorum::DvvSet* cur) {
-            return cur && quorum::only_tombstones(*cur) && quorum::summary(*cur) == summary;
+          [this, summary](const quorum::DvvSet* cur) {
+            return cur && quorum::all_dead(*cur, env_.wall_ms()) && quorum::summary(*cur) == summary;
           },
           [this, dkey](Result<bool> erased) {
             if (erased.ok() && *erased) {

@@ -57,6 +57,10 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
                                    " is out of range 1..N=" + std::to_string(n) + " of keyspace '" + *keyspace +
                                    "'");
   }
+  if (put && put->ttl_ms > wire::kMaxTtlMs) {
+    return Status::InvalidArgument("time to live of " + std::to_string(put->ttl_ms) + " ms is above the limit of " +
+                                   std::to_string(wire::kMaxTtlMs / 1000) + " s (ten years)");
+  }
   if (put && put->value.size() > options_.max_value_bytes) {
     return Status::TooLarge("value is " + std::to_string(put->value.size()) + " bytes, the limit is " +
                             std::to_string(options_.max_value_bytes));
@@ -111,6 +115,7 @@ void Coordinator::linearizable(wire::Body request, const meta::Keyspace& ks, Res
     req.op.value = std::move(put->value);
     req.op.condition = static_cast<quorum::Condition>(put->condition);
     req.op.expected = std::move(put->expected);
+    if (put->ttl_ms != 0) req.op.expires_ms = tag().wall_ms + put->ttl_ms;
     if (req.op.condition == quorum::Condition::kIfVersion) {
       auto seq = parse_version_context(put->context);
       if (!seq.ok()) return fail(respond, Status::InvalidArgument("if-version: " + seq.status().message()));
@@ -157,6 +162,8 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
                  put ? quorum::ClientWrite::Put(std::move(put->value), arrived->tag)
                      : quorum::ClientWrite::Delete(arrived->tag),
                  std::move(*ctx)};
+  // The expiry counts from the write's tag: when the client's request arrived.
+  if (put && put->ttl_ms != 0) w.write.expires_ms = arrived->tag.wall_ms + put->ttl_ms;
   // Without a context, a delete deletes every version the coordinating
   // replica held when the request arrived (as Riak's client reads before it
   // deletes): a user who types `tally del k` means the key, not one more
@@ -214,6 +221,7 @@ void Coordinator::get(wire::GetRequest request, const meta::Keyspace& ks, Respon
   r.r = request.options.r ? request.options.r : std::min(ks.r, n);
   r.blocking_repair = request.options.blocking_repair;
   r.timeout_ms = timeout_ms(request.options);
+  r.now_ms = tag().wall_ms;
   std::make_shared<GetFsm>(ctx_, std::move(r), std::move(respond))->start();
 }
 

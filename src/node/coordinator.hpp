@@ -42,7 +42,7 @@ class Coordinator {
   // The keyspace of a PutRequest, DeleteRequest or GetRequest, after checking
   // what a request can get wrong before it runs: an unknown keyspace
   // (kUnknownKeyspace, naming the ones there are), an empty or too large key,
-  // a too large value, R or W beyond N.
+  // a too large value, R or W beyond N, a time to live above wire::kMaxTtlMs.
   Result<meta::Keyspace> check(const wire::Body& request) const;
 
   // Runs a request that passed check() against `ks`: answers through

@@ -66,7 +66,10 @@ void GetFsm::ask(ring::NodeId node) {
 }
 
 // What the client gets: the merged siblings, oldest first by their tags (the
-// winner alone in lww mode), whether the newest is a delete, and the context.
+// winner alone in lww mode), whether the newest is a delete (or expired),
+// what time each value has left, and the context. An expired value is left
+// out as a tombstone is; the context still covers it, so a write with it
+// supersedes it.
 wire::GetReply GetFsm::reply() const {
   const quorum::DvvSet& m = tally_->merged();
   wire::GetReply out;
@@ -74,10 +77,15 @@ wire::GetReply GetFsm::reply() const {
       req_.keyspace.mode == meta::ConflictMode::kLww ? quorum::lww_resolve(m) : quorum::DvvSet{};
   const quorum::DvvSet& shown = req_.keyspace.mode == meta::ConflictMode::kLww ? resolved : m;
   const std::vector<const quorum::Sibling*> in_order = quorum::by_time(shown);
+  bool any_ttl = false;
   for (const quorum::Sibling* sib : in_order) {
-    if (!sib->tombstone) out.values.push_back(sib->value);
+    if (quorum::dead(*sib, req_.now_ms)) continue;
+    out.values.push_back(sib->value);
+    out.ttl_ms.push_back(sib->expires_ms == 0 ? 0 : sib->expires_ms - req_.now_ms);
+    any_ttl = any_ttl || sib->expires_ms != 0;
   }
-  out.latest_deleted = !out.values.empty() && in_order.back()->tombstone;
+  if (!any_ttl) out.ttl_ms.clear();
+  out.latest_deleted = !out.values.empty() && quorum::dead(*in_order.back(), req_.now_ms);
   if (!m.clock.entries.empty()) out.context = net::encode_context(quorum::join(m));
   out.epoch = ctx_.view.epoch();
   return out;

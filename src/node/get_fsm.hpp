@@ -24,6 +24,9 @@ struct ReadRequest {
   int r = 0;
   bool blocking_repair = false;
   uint32_t timeout_ms = 0;
+  // The coordinator's HLC wall time when the read arrived: values whose time
+  // to live ran out by then read as absent.
+  uint64_t now_ms = 0;
 };
 
 class GetFsm : public ReplicaRound, public std::enable_shared_from_this<GetFsm> {

@@ -128,7 +128,7 @@ void PaxosFsm::answered(uint64_t attempt, wire::PaxosPhase phase, ring::NodeId n
 }
 
 void PaxosFsm::prepared() {
-  switch (proposer_.prepared(*round_)) {
+  switch (proposer_.prepared(*round_, ballot_.wall_ms)) {
     case quorum::Proposer::Step::kAnswer:
       return reply();
     case quorum::Proposer::Step::kUnknown:
@@ -159,9 +159,13 @@ void PaxosFsm::reply() {
   switch (req_.answer) {
     case CasRequest::Answer::kGet: {
       wire::GetReply out;
-      if (reg.present) out.values.push_back(reg.value);
+      if (proposer_.answer_live()) {
+        out.values.push_back(reg.value);
+        if (reg.expires_ms != 0) out.ttl_ms.push_back(reg.expires_ms - std::min(reg.expires_ms, ballot_.wall_ms));
+      }
       out.context = version_context(reg.seq);
       out.epoch = ctx_.view.epoch();
+      out.linearizable = true;
       respond_(std::move(out));
       break;
     }
@@ -171,8 +175,8 @@ void PaxosFsm::reply() {
       out.epoch = ctx_.view.epoch();
       out.not_applied = !proposer_.applied();
       if (out.not_applied) {
-        out.current_found = reg.present;
-        out.current = reg.value;
+        out.current_found = proposer_.answer_live();
+        if (out.current_found) out.current = reg.value;
       }
       respond_(std::move(out));
       break;

@@ -149,6 +149,14 @@ struct Gather {
   }
 };
 
+// The time to live of the value GET would answer (0: none).
+uint64_t picked_ttl(const wire::GetReply& got) {
+  return got.ttl_ms.size() == got.values.size() && !got.ttl_ms.empty() ? got.ttl_ms.back() : 0;
+}
+
+// How often EXPIRE reads again when a linearizable key changed under it.
+constexpr int kRewriteAttempts = 5;
+
 }  // namespace
 
 // ---- the command table --------------------------------------------------------------
@@ -188,6 +196,11 @@ std::span<const RespSession::CommandSpec> RespSession::commands() {
       {"tally.keyspace", -1, 0, 0, 0, false, &S::cmd_keyspace},
       {"tally.siblings", 2, 1, 1, 1, false, &S::cmd_siblings},
       {"tally.cas", 4, 1, 1, 1, true, &S::cmd_cas},
+      {"expire", -3, 1, 1, 1, true, &S::cmd_expire},
+      {"pexpire", -3, 1, 1, 1, true, &S::cmd_pexpire},
+      {"persist", 2, 1, 1, 1, true, &S::cmd_persist},
+      {"ttl", 2, 1, 1, 1, false, &S::cmd_ttl},
+      {"pttl", 2, 1, 1, 1, false, &S::cmd_pttl},
   };
   return kCommands;
 }
@@ -369,14 +382,20 @@ void RespSession::flush() {
 // ---- requests to the backend ---------------------------------------------------------
 
 void RespSession::put_if(const Settings& s, std::string key, std::string value, quorum::Condition condition,
-                         std::string expected, std::function<void(Result<wire::PutReply>)> done) {
+                         std::string expected, uint64_t ttl_ms, std::function<void(Result<wire::PutReply>)> done) {
   wire::PutRequest req;
   req.keyspace = s.keyspace;
   req.key = std::move(key);
   req.value = std::move(value);
   req.options.w = s.w;
   req.condition = static_cast<uint8_t>(condition);
-  req.expected = std::move(expected);
+  req.ttl_ms = ttl_ms;
+  // The version to hold is the put's context; other conditions' operand is `expected`.
+  if (condition == quorum::Condition::kIfVersion) {
+    req.context = std::move(expected);
+  } else {
+    req.expected = std::move(expected);
+  }
   call(std::move(req), [done = std::move(done)](wire::Body reply) {
     done(expect<wire::PutReply>(std::move(reply)));
   });
@@ -411,7 +430,7 @@ void RespSession::del(const Settings& s, std::string key, std::string context,
   });
 }
 
-void RespSession::overwrite(const Settings& s, std::string key, std::string value,
+void RespSession::overwrite(const Settings& s, std::string key, std::string value, uint64_t ttl_ms,
                             std::function<void(Status)> done) {
   wire::PutRequest req;
   req.keyspace = s.keyspace;
@@ -419,6 +438,7 @@ void RespSession::overwrite(const Settings& s, std::string key, std::string valu
   req.value = std::move(value);
   req.options.w = s.w;
   req.options.overwrite = true;
+  req.ttl_ms = ttl_ms;
   call(std::move(req), [done = std::move(done)](wire::Body reply) {
     done(expect<wire::PutReply>(std::move(reply)).status());
   });
@@ -621,12 +641,32 @@ void RespSession::cmd_get(SlotId slot, Args& a, const Settings& s) {
 
 void RespSession::cmd_set(SlotId slot, Args& a, const Settings& s) {
   auto condition = quorum::Condition::kNone;
+  uint64_t ttl_ms = 0;
+  bool keep_ttl = false, expiry = false;
   for (size_t i = 3; i < a.size(); ++i) {
     const std::string opt = upper(a[i]);
-    if (opt == "KEEPTTL") continue;  // nothing expires, so there is no TTL to lose
-    if (opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") {
+    if (opt == "KEEPTTL" || opt == "EX" || opt == "PX") {
+      // As in Redis, at most one of EX, PX and KEEPTTL.
+      if (expiry) return finish(slot, error("ERR syntax error"));
+      expiry = true;
+      if (opt == "KEEPTTL") {
+        keep_ttl = true;
+        continue;
+      }
+      if (i + 1 >= a.size()) return finish(slot, error("ERR syntax error"));
+      int64_t n = 0;
+      if (!resp::parse_integer(a[++i], n)) return finish(slot, error("ERR value is not an integer or out of range"));
+      const uint64_t unit = opt == "EX" ? 1000 : 1;
+      if (n <= 0 || static_cast<uint64_t>(n) > wire::kMaxTtlMs / unit) {
+        return finish(slot, error("ERR invalid expire time in 'set' command"));
+      }
+      ttl_ms = static_cast<uint64_t>(n) * unit;
+      continue;
+    }
+    if (opt == "EXAT" || opt == "PXAT") {
       return finish(slot, error("ERR SET option '" + opt +
-                                "' is not supported: keys do not expire in tally"));
+                                "' is not supported: give the time to live with EX or PX (tally counts it by the "
+                                "coordinating node's clock, not the client's)"));
     }
     if (opt == "NX" || opt == "XX") {
       // As in Redis, NX and XX together are a syntax error.
@@ -639,25 +679,141 @@ void RespSession::cmd_set(SlotId slot, Args& a, const Settings& s) {
     }
     return finish(slot, error("ERR syntax error"));
   }
+  if (keep_ttl && condition != quorum::Condition::kNone) {
+    return finish(slot, error("ERR SET KEEPTTL with NX or XX is not supported"));
+  }
   if (condition != quorum::Condition::kNone) {
     // Needs a linearizable keyspace (the node says so otherwise). As Redis:
     // OK when set, nil when the condition did not hold.
-    return put_if(s, std::move(a[1]), std::move(a[2]), condition, {},
+    return put_if(s, std::move(a[1]), std::move(a[2]), condition, {}, ttl_ms,
                   [this, slot](Result<wire::PutReply> r) {
                     if (!r.ok()) return finish(slot, error_reply(r.status()));
                     finish(slot, r->not_applied ? null_bulk() : ok());
                   });
   }
-  overwrite(s, std::move(a[1]), std::move(a[2]),
+  if (keep_ttl) {
+    // The time to live the key has now goes on with the new value.
+    std::string key = a[1];
+    return get(s, std::move(a[1]), [this, slot, s, key = std::move(key), value = std::move(a[2])](
+                                       Result<wire::GetReply> got) mutable {
+      if (!got.ok()) return finish(slot, error_reply(got.status()));
+      const uint64_t left = pick(*got) ? picked_ttl(*got) : 0;
+      overwrite(s, std::move(key), std::move(value), left,
+                [this, slot](Status st) { finish(slot, st.ok() ? ok() : error_reply(st)); });
+    });
+  }
+  overwrite(s, std::move(a[1]), std::move(a[2]), ttl_ms,
             [this, slot](Status s) { finish(slot, s.ok() ? ok() : error_reply(s)); });
 }
+
+// ---- expiry ----------------------------------------------------------------------
+
+void RespSession::rewrite_ttl(SlotId slot, const Settings& s, std::string key, uint64_t ttl_ms,
+                              std::function<bool(uint64_t)> wanted, int attempts_left) {
+  get(s, key, [this, slot, s, key, ttl_ms, wanted = std::move(wanted), attempts_left](
+                  Result<wire::GetReply> got) mutable {
+    if (!got.ok()) return finish(slot, error_reply(got.status()));
+    const auto value = pick(*got);
+    if (!value || !wanted(picked_ttl(*got))) return finish(slot, integer(0));
+    if (got->linearizable) {
+      // Only over the version read: a change made since is not undone.
+      return put_if(s, key, std::string(*value), quorum::Condition::kIfVersion, std::move(got->context), ttl_ms,
+                    [this, slot, s, key, ttl_ms, wanted = std::move(wanted), attempts_left](
+                        Result<wire::PutReply> r) mutable {
+                      if (!r.ok()) return finish(slot, error_reply(r.status()));
+                      if (!r->not_applied) return finish(slot, integer(1));
+                      if (attempts_left <= 1) {
+                        return finish(slot, error("CONTENTION the key kept changing while its expiry was set; "
+                                                  "nothing was written"));
+                      }
+                      rewrite_ttl(slot, s, std::move(key), ttl_ms, std::move(wanted), attempts_left - 1);
+                    });
+    }
+    // Over what the read saw: a write that raced it survives as a sibling.
+    wire::PutRequest req;
+    req.keyspace = s.keyspace;
+    req.key = std::move(key);
+    req.value = std::string(*value);
+    req.context = std::move(got->context);
+    req.options.w = s.w;
+    req.ttl_ms = ttl_ms;
+    call(std::move(req), [this, slot](wire::Body reply) {
+      auto r = expect<wire::PutReply>(std::move(reply));
+      finish(slot, r.ok() ? integer(1) : error_reply(r.status()));
+    });
+  });
+}
+
+void RespSession::expire(SlotId slot, Args& a, const Settings& s, uint64_t unit_ms, std::string_view name) {
+  int64_t n = 0;
+  if (!resp::parse_integer(a[2], n)) return finish(slot, error("ERR value is not an integer or out of range"));
+  // Redis 7's options: NX no expiry yet, XX one already, GT/LT longer/shorter
+  // than the one it has (no expiry counts as forever).
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (size_t i = 3; i < a.size(); ++i) {
+    const std::string opt = upper(a[i]);
+    if (opt == "NX") nx = true;
+    else if (opt == "XX") xx = true;
+    else if (opt == "GT") gt = true;
+    else if (opt == "LT") lt = true;
+    else return finish(slot, error("ERR Unsupported option " + a[i]));
+  }
+  if (nx && (xx || gt || lt)) {
+    return finish(slot, error("ERR NX and XX, GT or LT options at the same time are not compatible"));
+  }
+  if (gt && lt) return finish(slot, error("ERR GT and LT options at the same time are not compatible"));
+  if (n > 0 && static_cast<uint64_t>(n) > wire::kMaxTtlMs / unit_ms) {
+    return finish(slot, error("ERR invalid expire time in '" + std::string(name) + "' command"));
+  }
+  if (n <= 0) {
+    // As in Redis, a time to live at or below zero deletes the key.
+    std::string key = a[1];
+    return get(s, std::move(a[1]), [this, slot, s, key = std::move(key)](Result<wire::GetReply> got) mutable {
+      if (!got.ok()) return finish(slot, error_reply(got.status()));
+      if (!pick(*got)) return finish(slot, integer(0));
+      del(s, std::move(key), std::move(got->context),
+          [this, slot](Status st) { finish(slot, st.ok() ? integer(1) : error_reply(st)); });
+    });
+  }
+  const uint64_t ttl_ms = static_cast<uint64_t>(n) * unit_ms;
+  rewrite_ttl(slot, s, std::move(a[1]), ttl_ms,
+              [nx, xx, gt, lt, ttl_ms](uint64_t current) {
+                if (nx && current != 0) return false;
+                if (xx && current == 0) return false;
+                if (gt && (current == 0 || ttl_ms <= current)) return false;
+                if (lt && current != 0 && ttl_ms >= current) return false;
+                return true;
+              },
+              kRewriteAttempts);
+}
+
+void RespSession::cmd_expire(SlotId slot, Args& a, const Settings& s) { expire(slot, a, s, 1000, "expire"); }
+void RespSession::cmd_pexpire(SlotId slot, Args& a, const Settings& s) { expire(slot, a, s, 1, "pexpire"); }
+
+void RespSession::cmd_persist(SlotId slot, Args& a, const Settings& s) {
+  rewrite_ttl(slot, s, std::move(a[1]), 0, [](uint64_t current) { return current != 0; }, kRewriteAttempts);
+}
+
+void RespSession::ttl(SlotId slot, Args& a, const Settings& s, bool millis) {
+  get(s, std::move(a[1]), [this, slot, millis](Result<wire::GetReply> got) {
+    if (!got.ok()) return finish(slot, error_reply(got.status()));
+    // As in Redis: -2 no such key, -1 no expiry; TTL rounds to the nearest second.
+    if (!pick(*got)) return finish(slot, integer(-2));
+    const uint64_t left = picked_ttl(*got);
+    if (left == 0) return finish(slot, integer(-1));
+    finish(slot, integer(static_cast<int64_t>(millis ? left : (left + 500) / 1000)));
+  });
+}
+
+void RespSession::cmd_ttl(SlotId slot, Args& a, const Settings& s) { ttl(slot, a, s, false); }
+void RespSession::cmd_pttl(SlotId slot, Args& a, const Settings& s) { ttl(slot, a, s, true); }
 
 // TALLY.CAS key expected new: set `new` only if the key holds `expected`
 // (linearizable keyspaces). Answers [1, new] when it did, [0, current] when
 // not (current nil: the key does not exist).
 void RespSession::cmd_cas(SlotId slot, Args& a, const Settings& s) {
   std::string value = a[3];
-  put_if(s, std::move(a[1]), std::move(a[3]), quorum::Condition::kIfValue, std::move(a[2]),
+  put_if(s, std::move(a[1]), std::move(a[3]), quorum::Condition::kIfValue, std::move(a[2]), 0,
          [this, slot, value = std::move(value)](Result<wire::PutReply> r) {
            if (!r.ok()) return finish(slot, error_reply(r.status()));
            std::string out;
@@ -745,7 +901,7 @@ void RespSession::cmd_mset(SlotId slot, Args& a, const Settings& s) {
   auto g = std::make_shared<Gather>();
   g->left = pairs.size();
   for (auto& [key, value] : pairs) {
-    overwrite(s, key, std::move(value), [this, slot, g](Status st) {
+    overwrite(s, key, std::move(value), 0, [this, slot, g](Status st) {
       if (!st.ok()) g->failed(st);
       if (--g->left == 0) finish(slot, g->error.ok() ? ok() : error_reply(g->error));
     });

@@ -11,7 +11,11 @@
 //   CONFIG GET p (only `save` = "" and `appendonly` = "no": redis-benchmark asks)
 //   INFO [section]  the node's status fields under "# Server", the session's under "# Session"
 //   GET k           one value; of several siblings, the newest by HLC tag (below)
-//   SET k v [KEEPTTL]  an overwrite: supersedes what its coordinator held when it arrived
+//   SET k v [NX|XX] [EX s|PX ms|KEEPTTL]  an overwrite: supersedes what its
+//                   coordinator held when it arrived (NX/XX: linearizable keyspaces)
+//   EXPIRE k s [NX|XX|GT|LT]  PEXPIRE k ms [...]  PERSIST k  TTL k  PTTL k
+//                   read the key, then write its value back with the new time
+//                   to live (docs/resp.md, "Expiry")
 //   DEL k [k ...]   reads each key and deletes what the read saw; counts keys found
 //   EXISTS k [k ...]  MGET k [k ...]  MSET k v [k v ...]
 //   TALLY.QUORUM [R W]  this connection's R and W (0 or DEFAULT: the keyspace's)
@@ -192,12 +196,21 @@ class RespSession {
   void get(const Settings& s, std::string key, std::function<void(Result<wire::GetReply>)> done);
   void del(const Settings& s, std::string key, std::string context,
            std::function<void(Status)> done);
-  // SET's overwrite (see the top of this file).
-  void overwrite(const Settings& s, std::string key, std::string value,
+  // SET's overwrite (see the top of this file); ttl_ms 0: no expiry.
+  void overwrite(const Settings& s, std::string key, std::string value, uint64_t ttl_ms,
                  std::function<void(Status)> done);
-  // A conditional put (linearizable keyspaces): SET NX/XX, TALLY.CAS.
+  // A conditional put (linearizable keyspaces): SET NX/XX, TALLY.CAS, and
+  // EXPIRE's write there (kIfVersion with `expected` the read's context).
   void put_if(const Settings& s, std::string key, std::string value, quorum::Condition condition,
-              std::string expected, std::function<void(Result<wire::PutReply>)> done);
+              std::string expected, uint64_t ttl_ms, std::function<void(Result<wire::PutReply>)> done);
+  // EXPIRE, PEXPIRE and PERSIST: read the key, and unless it is absent or
+  // `wanted` says no (given the time to live it has, 0: none), write its
+  // value back with `ttl_ms` (0: no expiry) over what the read saw. Answers
+  // 1 when it wrote, 0 when not. On a linearizable keyspace the write is
+  // made only if the key is still at the version read, and read again when
+  // it is not.
+  void rewrite_ttl(SlotId slot, const Settings& s, std::string key, uint64_t ttl_ms,
+                   std::function<bool(uint64_t current_ttl_ms)> wanted, int attempts_left);
   void call(wire::Body request, std::function<void(wire::Body)> done);
 
   // ---- commands (resp_session.cpp's table) ----
@@ -221,6 +234,13 @@ class RespSession {
   void cmd_keyspace(SlotId slot, Args& a, const Settings& s);
   void cmd_siblings(SlotId slot, Args& a, const Settings& s);
   void cmd_cas(SlotId slot, Args& a, const Settings& s);
+  void cmd_expire(SlotId slot, Args& a, const Settings& s);
+  void cmd_pexpire(SlotId slot, Args& a, const Settings& s);
+  void cmd_persist(SlotId slot, Args& a, const Settings& s);
+  void cmd_ttl(SlotId slot, Args& a, const Settings& s);
+  void cmd_pttl(SlotId slot, Args& a, const Settings& s);
+  void expire(SlotId slot, Args& a, const Settings& s, uint64_t unit_ms, std::string_view name);
+  void ttl(SlotId slot, Args& a, const Settings& s, bool millis);
 
   struct Slot {
     bool ready = false;

@@ -49,6 +49,14 @@ quorum::DvvSet sample_record() {
   return s;
 }
 
+// A record whose live values expire: one at a set time, one never.
+quorum::DvvSet sample_record_with_expiry() {
+  auto w = quorum::ClientWrite::Put("lease", quorum::HlcTimestamp{1767225600000ULL, 0, 1});
+  w.expires_ms = 1767225610000ULL;
+  quorum::DvvSet s = *quorum::update({}, {}, std::move(w), 1);
+  return *quorum::update(s, {}, quorum::ClientWrite::Put("forever", quorum::HlcTimestamp{1767225600001ULL, 0, 2}), 2);
+}
+
 // At least one sample of every message type, with empty, binary and extreme values.
 raft::Message sample_raft_append() {
   raft::Message m;
@@ -197,6 +205,11 @@ std::vector<Message> sample_messages() {
       {45, wire::PaxosReply{false, quorum::Ballot{6, 0, 3}, {}, {}, 10}},
       {46, wire::PutRequest{"locks", "k", "v", "v3", {}, 4, ""}},
       {47, wire::PutReply{"v4", 2, true, true, "current"}},
+      {48, wire::PutRequest{"default", "k", "v", "", {}, 0, "", /*ttl_ms=*/wire::kMaxTtlMs}},
+      {49, wire::GetReply{{"a", "b"}, kBinary, 3, false, {0, 1500}, /*linearizable=*/true}},
+      {50, wire::PaxosRequest{"locks", "k", wire::PaxosPhase::kAccept, quorum::Ballot{9, 0, 1},
+                              quorum::Register{2, true, "v", {5, 6}, /*expires_ms=*/1767225600000ULL}, 9}},
+      {51, wire::ReplicaWrite{"default", "k", sample_record_with_expiry(), 0, 7}},
   };
 }
 
@@ -558,18 +571,18 @@ TEST_CASE("decode rejects an array header claiming 2^31 elements before allocati
 
 TEST_CASE("decode enforces the element limit exactly", "[codec]") {
   DecodeLimits limits;
-  limits.max_elements = 7;  // the get reply's outer array has 7
+  limits.max_elements = 9;  // the get reply's outer array has 9
   auto reply = [](size_t n) {
     return encode_payload({1, wire::GetReply{std::vector<std::string>(n, "v"), ""}});
   };
-  CHECK(decode_payload(reply(7), limits).ok());
-  Status s = decode_error(reply(8), limits);
+  CHECK(decode_payload(reply(9), limits).ok());
+  Status s = decode_error(reply(10), limits);
   CHECK(s.code() == Code::kProtocolError);
   CHECK_THAT(s.message(), Catch::Contains("array size overflow"));
 
   std::string status_map = packed([](auto& p) {
-    p.pack_map(8);
-    for (int i = 0; i < 8; ++i) {
+    p.pack_map(10);
+    for (int i = 0; i < 10; ++i) {
       p.pack(i);
       p.pack(i);
     }
@@ -624,6 +637,29 @@ TEST_CASE("records round-trip through encode_record and decode_record", "[codec]
   Result<quorum::DvvSet> empty = decode_record(encode_record({}));
   REQUIRE(empty.ok());
   CHECK(*empty == quorum::DvvSet{});
+}
+
+TEST_CASE("records keep each value's expiry; one without any is written as before expiries", "[codec][ttl]") {
+  const quorum::DvvSet rec = sample_record_with_expiry();
+  REQUIRE(rec.siblings.size() == 2);
+  CHECK(rec.siblings[0].expires_ms == 1767225610000ULL);
+  CHECK(rec.siblings[1].expires_ms == 0);
+  Result<quorum::DvvSet> back = decode_record(encode_record(rec));
+  REQUIRE(back.ok());
+  CHECK(*back == rec);
+  // Without an expiry the bytes are those of a record from before: no
+  // eighth field, so an older node reads them.
+  quorum::DvvSet plain = rec;
+  plain.siblings[0].expires_ms = 0;
+  const std::string bytes = encode_record(plain);
+  CHECK(bytes.size() + 9 == encode_record(rec).size());
+  // A tombstone does not expire: bytes that say it does are corrupt.
+  quorum::DvvSet bad = *quorum::update({}, {}, quorum::ClientWrite::Delete({5, 0, 1}), 1);
+  bad.siblings[0].expires_ms = 99;
+  Result<quorum::DvvSet> refused = decode_record(encode_record(bad));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kCorruption);
+  CHECK_THAT(refused.status().message(), Catch::Contains("no expiry on a tombstone"));
 }
 
 TEST_CASE("records keep actors with a mint epoch (ids above 2^32) exactly", "[codec][mint-epoch]") {

@@ -60,18 +60,18 @@ TEST_CASE("an acceptor accepts at or above its promise and reports what it accep
 TEST_CASE("conditions and apply", "[paxos]") {
   Register absent;
   Register a{3, true, "x", {1, 2, 3}};
-  CHECK(condition_holds(put("v", 1, Condition::kIfAbsent), absent));
-  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfAbsent), a));
-  CHECK(condition_holds(put("v", 1, Condition::kIfPresent), a));
-  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfPresent), absent));
-  CHECK(condition_holds(put("v", 1, Condition::kIfValue, "x"), a));
-  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfValue, "y"), a));
-  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfValue, ""), absent));
+  CHECK(condition_holds(put("v", 1, Condition::kIfAbsent), absent, 0));
+  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfAbsent), a, 0));
+  CHECK(condition_holds(put("v", 1, Condition::kIfPresent), a, 0));
+  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfPresent), absent, 0));
+  CHECK(condition_holds(put("v", 1, Condition::kIfValue, "x"), a, 0));
+  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfValue, "y"), a, 0));
+  CHECK_FALSE(condition_holds(put("v", 1, Condition::kIfValue, ""), absent, 0));
   CasOp ver = put("v", 1, Condition::kIfVersion);
   ver.expected_seq = 3;
-  CHECK(condition_holds(ver, a));
+  CHECK(condition_holds(ver, a, 0));
   ver.expected_seq = 2;
-  CHECK_FALSE(condition_holds(ver, a));
+  CHECK_FALSE(condition_holds(ver, a, 0));
 
   Register next = apply(put("y", 9), a);
   CHECK(next == Register{4, true, "y", {1, 2, 3, 9}});
@@ -137,7 +137,7 @@ TEST_CASE("a retried compare-and-set recognises its own change", "[paxos]") {
   AcceptorReply empty{true, ballot(10, 1), {}, {}};
   r1.promise(&empty);
   r1.promise(&empty);
-  REQUIRE(p.prepared(r1) == Proposer::Step::kPropose);
+  REQUIRE(p.prepared(r1, 0) == Proposer::Step::kPropose);
   CHECK(p.proposal().value == "1");
   p.accept_failed(true);
   CHECK(p.in_doubt());
@@ -147,7 +147,7 @@ TEST_CASE("a retried compare-and-set recognises its own change", "[paxos]") {
   AcceptorReply holds{true, ballot(11, 1), ballot(10, 1), p.proposal()};
   r2.promise(&holds);
   r2.promise(&empty);
-  REQUIRE(p.prepared(r2) == Proposer::Step::kPropose);  // not chosen yet: finish it
+  REQUIRE(p.prepared(r2, 0) == Proposer::Step::kPropose);  // not chosen yet: finish it
   p.accepted();
   CHECK(p.applied());
   CHECK(p.answer().value == "1");
@@ -159,7 +159,7 @@ TEST_CASE("an in-doubt operation fences its attempts off before it answers 'not 
   AcceptorReply empty{true, ballot(10, 1), {}, {}};
   r1.promise(&empty);
   r1.promise(&empty);
-  REQUIRE(p.prepared(r1) == Proposer::Step::kPropose);
+  REQUIRE(p.prepared(r1, 0) == Proposer::Step::kPropose);
   p.accept_failed(true);
 
   // Someone else's value is chosen meanwhile.
@@ -170,7 +170,7 @@ TEST_CASE("an in-doubt operation fences its attempts off before it answers 'not 
   r2.promise(&chosen);
   REQUIRE(r2.chosen());
   // Chosen, but in doubt: it proposes the state again at its own ballot.
-  REQUIRE(p.prepared(r2) == Proposer::Step::kPropose);
+  REQUIRE(p.prepared(r2, 0) == Proposer::Step::kPropose);
   CHECK(p.proposal() == theirs);
   p.accepted();
   CHECK_FALSE(p.applied());
@@ -184,7 +184,7 @@ TEST_CASE("an in-doubt operation whose window no longer reaches back answers 'un
   PaxosRound r1(3);
   r1.promise(&at5);
   r1.promise(&at5);
-  REQUIRE(p.prepared(r1) == Proposer::Step::kPropose);  // would be seq 6
+  REQUIRE(p.prepared(r1, 0) == Proposer::Step::kPropose);  // would be seq 6
   p.accept_failed(true);
   Register far = x;
   for (uint64_t i = 100; i < 100 + kOpWindow + 1; ++i) far = apply(put("y", i), far);
@@ -192,7 +192,7 @@ TEST_CASE("an in-doubt operation whose window no longer reaches back answers 'un
   PaxosRound r2(3);
   r2.promise(&later);
   r2.promise(&later);
-  CHECK(p.prepared(r2) == Proposer::Step::kUnknown);
+  CHECK(p.prepared(r2, 0) == Proposer::Step::kUnknown);
 }
 
 TEST_CASE("a read of a chosen state answers after one round; of an unchosen one it finishes it", "[paxos]") {
@@ -204,14 +204,14 @@ TEST_CASE("a read of a chosen state answers after one round; of an unchosen one 
   PaxosRound r1(3);
   r1.promise(&has);
   r1.promise(&has);
-  CHECK(chosen.prepared(r1) == Proposer::Step::kAnswer);
+  CHECK(chosen.prepared(r1, 0) == Proposer::Step::kAnswer);
   CHECK(chosen.answer() == v);
 
   Proposer finishing(read);
   PaxosRound r2(3);
   r2.promise(&has);
   r2.promise(&none);
-  REQUIRE(finishing.prepared(r2) == Proposer::Step::kPropose);
+  REQUIRE(finishing.prepared(r2, 0) == Proposer::Step::kPropose);
   CHECK(finishing.proposal() == v);
 }
 
@@ -268,7 +268,7 @@ TEST_CASE("randomized: compare-and-set increments are never lost or applied twic
             round.promise(chance(10) ? nullptr : &a);
           }
           if (round.prepared() != PaxosRound::Phase::kDone) continue;
-          auto step = p.prepared(round);
+          auto step = p.prepared(round, 0);
           if (step == Proposer::Step::kAnswer || step == Proposer::Step::kUnknown) return {step, p};
           PaxosRound acc(n);
           for (size_t i = 0; i < n; ++i) {

@@ -26,6 +26,8 @@ class FakeBackend final : public RespBackend {
   std::map<std::string, std::vector<std::string>> data;  // key -> siblings, oldest first
   std::set<std::string> deleted_last;  // keys whose newest write is a delete
   std::map<std::string, uint64_t> versions;
+  std::map<std::string, uint64_t> ttl;  // key -> the newest value's time to live (ms), as the last write gave it
+  bool linearizable = false;            // answer as a linearizable keyspace does (gets say so)
   std::map<std::string, Status> failing;  // key ("" for status) -> the error its requests get
   std::vector<wire::Body> requests;       // every request, in the order made
 
@@ -85,6 +87,11 @@ class FakeBackend final : public RespBackend {
       auto it = data.find(g->key);
       wire::GetReply reply{it == data.end() ? std::vector<std::string>{} : it->second, context(g->key)};
       reply.latest_deleted = deleted_last.contains(g->key);
+      reply.linearizable = linearizable;
+      if (it != data.end() && ttl[g->key] != 0) {
+        reply.ttl_ms.assign(it->second.size(), 0);
+        reply.ttl_ms.back() = ttl[g->key];
+      }
       return reply;
     }
     if (auto* p = std::get_if<wire::PutRequest>(&req); p && p->condition != 0) {
@@ -96,11 +103,14 @@ class FakeBackend final : public RespBackend {
         case quorum::Condition::kIfAbsent: holds = !present; break;
         case quorum::Condition::kIfPresent: holds = present; break;
         case quorum::Condition::kIfValue: holds = present && it->second.back() == p->expected; break;
+        case quorum::Condition::kIfVersion: holds = p->context == context(p->key); break;
         default: break;
       }
       wire::PutReply reply{context(p->key)};
       if (holds) {
         data[p->key] = {p->value};
+        ttl[p->key] = p->ttl_ms;
+        ++versions[p->key];
       } else {
         reply.not_applied = true;
         reply.current_found = present;
@@ -114,6 +124,7 @@ class FakeBackend final : public RespBackend {
       } else {
         data[p->key].push_back(p->value);
       }
+      ttl[p->key] = p->ttl_ms;
       ++versions[p->key];
       return wire::PutReply{context(p->key)};
     }
@@ -326,10 +337,16 @@ TEST_CASE("SET is one overwriting put, replacing every sibling", "[resp_session]
 
 TEST_CASE("SET refuses the options tally cannot honour, and says why", "[resp_session]") {
   Fixture f;
-  CHECK(f.cmd({"SET", "k", "v", "EX", "10"}) ==
-        "-ERR SET option 'EX' is not supported: keys do not expire in tally\r\n");
-  CHECK(f.cmd({"SET", "k", "v", "px", "10"}) ==
-        "-ERR SET option 'PX' is not supported: keys do not expire in tally\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EXAT", "1900000000"}).starts_with(
+      "-ERR SET option 'EXAT' is not supported: give the time to live with EX or PX"));
+  CHECK(f.cmd({"SET", "k", "v", "pxat", "1900000000000"}).starts_with("-ERR SET option 'PXAT' is not supported"));
+  CHECK(f.cmd({"SET", "k", "v", "EX", "0"}) == "-ERR invalid expire time in 'set' command\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "PX", "-5"}) == "-ERR invalid expire time in 'set' command\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EX", "999999999999"}) == "-ERR invalid expire time in 'set' command\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EX", "ten"}) == "-ERR value is not an integer or out of range\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EX"}) == "-ERR syntax error\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EX", "10", "PX", "100"}) == "-ERR syntax error\r\n");
+  CHECK(f.cmd({"SET", "k", "v", "EX", "10", "KEEPTTL"}) == "-ERR syntax error\r\n");
   CHECK(f.cmd({"SET", "k", "v", "GET"}) == "-ERR SET option 'GET' is not supported\r\n");
   CHECK(f.cmd({"SET", "k", "v", "NX", "XX"}) == "-ERR syntax error\r\n");
   CHECK(f.cmd({"SET", "k", "v", "nx", "NX"}) == "-ERR syntax error\r\n");
@@ -353,6 +370,109 @@ TEST_CASE("SET NX and XX and TALLY.CAS are conditional puts, answered as Redis d
   CHECK(f.cmd({"TALLY.CAS", "nope", "3", "5"}) == "*2\r\n:0\r\n$-1\r\n");
   CHECK(f.cmd({"TALLY.CAS", "k", "3"}) == "-ERR wrong number of arguments for 'tally.cas' command\r\n");
   CHECK(f.backend.data["k"] == std::vector<std::string>{"4"});
+}
+
+TEST_CASE("SET EX and PX give the value a time to live; KEEPTTL keeps the one it had", "[resp_session][ttl]") {
+  Fixture f;
+  CHECK(f.cmd({"SET", "k", "v", "EX", "10"}) == "+OK\r\n");
+  CHECK(f.cmd({"SET", "p", "v", "px", "250"}) == "+OK\r\n");
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 2);
+  CHECK(puts[0].ttl_ms == 10'000);
+  CHECK(puts[0].options.overwrite);
+  CHECK(puts[1].ttl_ms == 250);
+  CHECK(f.cmd({"PTTL", "k"}) == ":10000\r\n");
+  CHECK(f.cmd({"TTL", "k"}) == ":10\r\n");
+  // KEEPTTL reads the time left first and writes it with the new value.
+  f.backend.ttl["k"] = 4'400;
+  CHECK(f.cmd({"SET", "k", "w", "KEEPTTL"}) == "+OK\r\n");
+  puts = f.backend.made<wire::PutRequest>();
+  CHECK(puts.back().ttl_ms == 4'400);
+  CHECK(puts.back().value == "w");
+  // A plain SET drops the time to live, as in Redis.
+  CHECK(f.cmd({"SET", "k", "x"}) == "+OK\r\n");
+  CHECK(f.backend.made<wire::PutRequest>().back().ttl_ms == 0);
+  CHECK(f.cmd({"TTL", "k"}) == ":-1\r\n");
+  // With NX on a linearizable keyspace: a conditional put that expires.
+  CHECK(f.cmd({"SET", "n", "v", "NX", "PX", "300"}) == "+OK\r\n");
+  CHECK(f.backend.made<wire::PutRequest>().back().ttl_ms == 300);
+  CHECK(f.backend.made<wire::PutRequest>().back().condition == static_cast<uint8_t>(quorum::Condition::kIfAbsent));
+}
+
+TEST_CASE("TTL and PTTL answer as Redis does: -2 absent, -1 no expiry, else the time left", "[resp_session][ttl]") {
+  Fixture f;
+  CHECK(f.cmd({"TTL", "nope"}) == ":-2\r\n");
+  CHECK(f.cmd({"PTTL", "nope"}) == ":-2\r\n");
+  f.backend.data["k"] = {"v"};
+  CHECK(f.cmd({"TTL", "k"}) == ":-1\r\n");
+  CHECK(f.cmd({"PTTL", "k"}) == ":-1\r\n");
+  f.backend.ttl["k"] = 1'499;
+  CHECK(f.cmd({"TTL", "k"}) == ":1\r\n");  // rounded to the nearest second
+  CHECK(f.cmd({"PTTL", "k"}) == ":1499\r\n");
+  f.backend.ttl["k"] = 1'500;
+  CHECK(f.cmd({"TTL", "k"}) == ":2\r\n");
+  // Deleted last: absent.
+  f.backend.deleted_last.insert("k");
+  CHECK(f.cmd({"TTL", "k"}) == ":-2\r\n");
+  CHECK(f.cmd({"TTL"}) == "-ERR wrong number of arguments for 'ttl' command\r\n");
+  CHECK(f.backend.made<wire::PutRequest>().empty());  // reads only
+}
+
+TEST_CASE("EXPIRE, PEXPIRE and PERSIST write the value back with the new time to live over what they read",
+          "[resp_session][ttl]") {
+  Fixture f;
+  CHECK(f.cmd({"EXPIRE", "nope", "10"}) == ":0\r\n");
+  CHECK(f.cmd({"PERSIST", "nope"}) == ":0\r\n");
+  CHECK(f.backend.made<wire::PutRequest>().empty());  // nothing to expire: nothing written
+  f.backend.data["k"] = {"old", "new"};
+  f.backend.versions["k"] = 7;
+  CHECK(f.cmd({"EXPIRE", "k", "10"}) == ":1\r\n");
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].value == "new");  // the value GET answers
+  CHECK(puts[0].context == "v7");  // over what the read saw: it resolves the siblings
+  CHECK(puts[0].ttl_ms == 10'000);
+  CHECK(puts[0].condition == 0);
+  CHECK(f.cmd({"PTTL", "k"}) == ":10000\r\n");
+  CHECK(f.cmd({"PEXPIRE", "k", "2500"}) == ":1\r\n");
+  CHECK(f.cmd({"PTTL", "k"}) == ":2500\r\n");
+  // Redis 7's options.
+  CHECK(f.cmd({"EXPIRE", "k", "100", "NX"}) == ":0\r\n");  // it has one
+  CHECK(f.cmd({"EXPIRE", "k", "1", "GT"}) == ":0\r\n");    // not longer
+  CHECK(f.cmd({"EXPIRE", "k", "100", "LT"}) == ":0\r\n");  // not shorter
+  CHECK(f.cmd({"EXPIRE", "k", "100", "XX", "GT"}) == ":1\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "1", "NX", "XX"}) ==
+        "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "1", "GT", "LT"}) == "-ERR GT and LT options at the same time are not compatible\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "1", "SOON"}) == "-ERR Unsupported option SOON\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "soon"}) == "-ERR value is not an integer or out of range\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "999999999999"}) == "-ERR invalid expire time in 'expire' command\r\n");
+  // PERSIST: 1 when it removed a time to live, 0 when there was none.
+  CHECK(f.cmd({"PERSIST", "k"}) == ":1\r\n");
+  CHECK(f.backend.made<wire::PutRequest>().back().ttl_ms == 0);
+  CHECK(f.cmd({"TTL", "k"}) == ":-1\r\n");
+  CHECK(f.cmd({"PERSIST", "k"}) == ":0\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "10", "LT"}) == ":1\r\n");  // no expiry counts as forever
+  // A time to live at or below zero deletes the key, as in Redis.
+  const size_t deletes = f.backend.made<wire::DeleteRequest>().size();
+  CHECK(f.cmd({"EXPIRE", "k", "0"}) == ":1\r\n");
+  CHECK(f.backend.made<wire::DeleteRequest>().size() == deletes + 1);
+  CHECK(f.cmd({"GET", "k"}) == "$-1\r\n");
+  CHECK(f.cmd({"EXPIRE", "k", "-1"}) == ":0\r\n");
+}
+
+TEST_CASE("EXPIRE on a linearizable keyspace writes only over the version it read", "[resp_session][ttl]") {
+  Fixture f;
+  f.backend.linearizable = true;
+  f.backend.data["k"] = {"v"};
+  f.backend.versions["k"] = 3;
+  CHECK(f.cmd({"EXPIRE", "k", "5"}) == ":1\r\n");
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].condition == static_cast<uint8_t>(quorum::Condition::kIfVersion));
+  CHECK(puts[0].context == "v3");
+  CHECK(puts[0].ttl_ms == 5'000);
+  CHECK(f.cmd({"PTTL", "k"}) == ":5000\r\n");
 }
 
 TEST_CASE("SET answers the write's error with tally's code word", "[resp_session]") {
@@ -435,7 +555,7 @@ TEST_CASE("the start-up commands of redis-cli, redis-benchmark and client librar
   Fixture f(options(16));
   CHECK(f.cmd({"COMMAND", "DOCS"}) == "*0\r\n");
   CHECK(f.cmd({"COMMAND"}) == "*0\r\n");
-  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":20\r\n");
+  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":25\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "maxmemory"}) == "*0\r\n");

@@ -61,12 +61,12 @@ std::vector<Golden> goldens() {
   info.map.keyspaces.push_back(meta::Keyspace{"default", 3, 2, 2, meta::ConflictMode::kLww});
 
   return {
-      {"put: str keyspace, bin key/value/context, 11 options (the last four: a forward's deadline and arrival tag), condition, expected",
+      {"put: str keyspace, bin key/value/context, 11 options (the last four: a forward's deadline and arrival tag), condition, expected, ttl_ms",
        {7, wire::PutRequest{"default", std::string("k\0\xff", 3), "value", "", {2, 3, 1500, true, false, true, false}}},
-       "9a010407a764656661756c74c4036b00ffc40576616c7565c4009b0203cd05dcc3c2c3c20000000000c400"},
-      {"get reply: bin values, bin context, epoch, latest_deleted",
+       "9b010407a764656661756c74c4036b00ffc40576616c7565c4009b0203cd05dcc3c2c3c20000000000c40000"},
+      {"get reply: bin values, bin context, epoch, latest_deleted, ttl_ms (uint array), linearizable",
        {300, wire::GetReply{{"a", ""}, std::string("\x92\x01\x05", 3), 70000}},
-       "970107cd012c92c40161c400c403920105ce00011170c2"},
+       "990107cd012c92c40161c400c403920105ce00011170c290c2"},
       {"replica write: a record [format, clock, siblings]",
        {9, wire::ReplicaWrite{"ks", "key", record, 5, 12}},
        "98010c09a26b73c4036b65799301940102040192970102cf0000019b76daa8000301c2c4027631970401cf00"
