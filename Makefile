@@ -76,6 +76,7 @@ CLIENTLIB  := $(BUILD)/libtallyclient.a
 TALLYD     := $(BUILD)/tallyd
 TALLY      := $(BUILD)/tally
 EXAMPLE    := $(BUILD)/example_client
+ELECTION_EXAMPLE := $(BUILD)/leader_election
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 SIM_BIN    := $(BUILD)/tests/sim_tests
 CLUSTER_BIN:= $(BUILD)/tests/cluster_tests
@@ -87,7 +88,7 @@ AE_BENCH   := $(BUILD)/bench/ae_bench
 CPU_BENCH  := $(BUILD)/bench/cpu_bench
 TALLY_BENCH:= $(BUILD)/tally-bench
 
-BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(TALLY_BENCH)
+BINS := $(TALLYD) $(TALLY) $(EXAMPLE) $(ELECTION_EXAMPLE) $(TALLY_BENCH)
 TEST_BINS := $(UNIT_BIN) $(SIM_BIN) $(CLUSTER_BIN)
 
 .PHONY: all deps fuzz-deps test test-run bench cluster stop asan check-long check-faults fuzz fuzz-build fuzz-seeds clean install
@@ -145,6 +146,9 @@ $(TALLY): $(call obj,$(wildcard cli/*.cpp)) $(CLIENTLIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash -lcrypto
 
 $(EXAMPLE): $(call obj,cli/examples/example_client.cpp) $(CLIENTLIB)
+	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash -lcrypto
+
+$(ELECTION_EXAMPLE): $(call obj,cli/examples/leader_election.cpp) $(CLIENTLIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ -lxxhash -lcrypto
 
 # Catch2 v2's main lives in its own object (tests/catch_main.cpp): slow to

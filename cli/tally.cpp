@@ -1,20 +1,24 @@
 // tally: the command-line client. It links the public client library and
 // nothing else (include/tally/), like any other program would.
 #include <tally/client.hpp>
+#include <tally/lock.hpp>
 #include <tally/version.hpp>
 
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -30,6 +34,7 @@ enum Exit : int {
   kNoQuorum = 4,     // quorum not reached, or timed out
   kUnreachable = 5,  // no node could be reached
   kNotApplied = 6,   // put --if-*: the condition did not hold, nothing was written
+  kLocked = 7,       // lock: held by another holder, or the token no longer holds it
 };
 
 int exit_code(const tally::Status& s) {
@@ -459,6 +464,63 @@ tally::Result<std::unique_ptr<tally::Client>> make_client(const Globals& g) {
   return tally::Client::connect(o);
 }
 
+// tally elect: campaign until elected, hold the lease (a tally::Lock renews
+// it), and campaign again if it is lost. Runs until killed.
+int campaign(tally::Client& c, const std::string& name, std::string id, tally::LockOptions lo) {
+  lo.holder = id.empty() ? tally::default_lock_holder() : std::move(id);
+  for (;;) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool lost = false;
+    tally::Status why;
+    auto lock = tally::Lock::acquire(c, name, lo, std::chrono::hours(24 * 365), [&](const tally::Status& s) {
+      std::lock_guard lk(mu);
+      lost = true;
+      why = s;
+      cv.notify_all();
+    });
+    if (!lock.ok()) {
+      const auto code = lock.status().code();
+      if (code == tally::Code::kInvalidArgument || code == tally::Code::kUnknownKeyspace) return fail(lock.status());
+      // The cluster is unreachable or busy: say so, and campaign again.
+      std::fprintf(stderr, "tally: elect: %s; retrying\n", lock.status().to_string().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    std::printf("elected %s term %llu\n", lo.holder.c_str(), static_cast<unsigned long long>((*lock)->token()));
+    std::fflush(stdout);
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return lost; });
+    std::printf("lost %s term %llu (%s)\n", lo.holder.c_str(), static_cast<unsigned long long>((*lock)->token()),
+                why.to_string().c_str());
+    std::fflush(stdout);
+  }
+}
+
+// tally elect --observe: the leader at each change. Runs until killed.
+int observe_election(tally::Client& c, const std::string& name, const std::string& keyspace, uint64_t ttl_ms) {
+  const auto every = std::chrono::milliseconds(std::clamp<uint64_t>(ttl_ms / 4, 20, 250));
+  std::string last = "-";
+  for (;;) {
+    auto st = tally::lock_status(c, name, keyspace);
+    std::string now;
+    if (!st.ok()) {
+      if (st.status().code() == tally::Code::kInvalidArgument || st.status().code() == tally::Code::kUnknownKeyspace) {
+        return fail(st.status());
+      }
+      std::fprintf(stderr, "tally: elect: %s\n", st.status().to_string().c_str());
+    } else {
+      now = st->held ? "leader " + st->holder + " term " + std::to_string(st->token) : "no leader";
+      if (now != last) {
+        std::printf("%s\n", now.c_str());
+        std::fflush(stdout);
+        last = now;
+      }
+    }
+    std::this_thread::sleep_for(every);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -481,7 +543,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 ok; 1 error; 2 bad command line; 3 key not found (get);\n"
       "            4 quorum not reached or timed out; 5 no node reachable;\n"
-      "            6 a conditional put's condition did not hold (nothing written).\n"
+      "            6 a conditional put's condition did not hold (nothing written);\n"
+      "            7 a lock is held by another holder (lock acquire, renew, release).\n"
       "Run `tally COMMAND --help` for a command's options.");
 
   // put
@@ -614,6 +677,47 @@ int main(int argc, char** argv) {
   repair->add_option("--node", repair_node, "only this node (by name); default: every member");
   repair->footer("With --keyspace, only that keyspace; without, every keyspace. Prints a progress line until "
                  "every node is done.\nGlobal options: --endpoints, --keyspace, --timeout, --json, --secret-file, --password (see `tally --help`).");
+
+  // lock
+  auto* lock = app.add_subcommand("lock", "locks with leases and fencing tokens (on a linearizable keyspace)");
+  lock->require_subcommand(1);
+  auto* lock_acquire = lock->add_subcommand("acquire", "take the lock and print its fencing token");
+  auto* lock_renew = lock->add_subcommand("renew", "extend the lease of the holding TOKEN");
+  auto* lock_release = lock->add_subcommand("release", "free the holding TOKEN");
+  auto* lock_status = lock->add_subcommand("status", "who holds the lock, its token and the lease's time left");
+  std::string lock_name, lock_ttl = "10s", lock_wait, lock_holder;
+  uint64_t lock_token = 0;
+  for (auto* sub : {lock_acquire, lock_renew, lock_release, lock_status}) {
+    sub->add_option("name", lock_name, "the lock (a key of the keyspace)")->required();
+  }
+  for (auto* sub : {lock_acquire, lock_renew}) {
+    sub->add_option("--ttl", lock_ttl, "the lease (10s, 500ms, 1m...)")->type_name("DURATION")->capture_default_str();
+  }
+  for (auto* sub : {lock_renew, lock_release}) {
+    sub->add_option("--token", lock_token, "the holding's fencing token, as acquire printed it")->required();
+  }
+  lock_acquire->add_option("--wait", lock_wait, "if held, keep trying this long (default: fail at once, exit 7)")
+      ->type_name("DURATION");
+  lock_acquire->add_option("--holder", lock_holder, "who holds it, as status shows (default: host:pid:random)");
+  lock->footer(
+      "The lock is the key NAME of keyspace `locks` (or --keyspace), which must be linearizable:\n"
+      "  tally keyspace create locks --mode linearizable\n"
+      "Exit codes: 0 ok; 7 held by another holder, or the token no longer holds it. docs/locks.md has the recipe.");
+
+  // elect
+  auto* elect = app.add_subcommand("elect", "leader election: campaign for NAME and hold it, or --observe it");
+  std::string elect_name, elect_id, elect_ttl = "5s";
+  bool elect_observe = false;
+  elect->add_option("name", elect_name, "the election (a lock of keyspace `locks`, or --keyspace)")->required();
+  elect->add_option("--id", elect_id, "this candidate's name (default: host:pid:random)");
+  elect->add_option("--ttl", elect_ttl, "the leader's lease (renewed every third of it)")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  elect->add_flag("--observe", elect_observe, "print each new leader and term instead of campaigning");
+  elect->footer(
+      "Campaigning prints `elected ID term T` when it wins (T: the fencing token, higher for every new leader),\n"
+      "keeps the lease until killed, and prints `lost ID term T` and campaigns again if the lease is lost.\n"
+      "--observe prints `leader ID term T` at each change (`no leader` when there is none).");
 
   for (auto* sub : {put, del, status, ring, cluster, node, keyspace}) {
     sub->footer("Global options: --endpoints, --keyspace, --timeout, --json, --secret-file, --password (see `tally --help`).");
@@ -913,6 +1017,74 @@ int main(int argc, char** argv) {
       return print_change(c.alter_keyspace(spec), ("altered " + spec.name).c_str(), g.json);
     }
     return print_change(c.drop_keyspace(spec.name), ("dropped " + spec.name).c_str(), g.json);
+  }
+
+  if (*lock || *elect) {
+    const std::string ks = app.count("--keyspace") ? g.keyspace : "locks";
+    auto duration = [](const std::string& text, const char* what) -> std::optional<uint64_t> {
+      auto ms = parse_duration_ms(text);
+      if (!ms || *ms == 0) {
+        std::fprintf(stderr, "tally: %s '%s' is not a duration above zero (a whole number with ms, s, m, h or d)\n",
+                     what, text.c_str());
+        return std::nullopt;
+      }
+      return ms;
+    };
+    auto locked_or_fail = [](const tally::Status& st) {
+      if (st.code() != tally::Code::kLocked) return fail(st);
+      std::fprintf(stderr, "tally: %s\n", st.to_string().c_str());
+      return static_cast<int>(kLocked);
+    };
+    tally::LockOptions lo;
+    lo.keyspace = ks;
+    if (*lock_status) {
+      auto st = tally::lock_status(c, lock_name, ks);
+      if (!st.ok()) return fail(st.status());
+      if (g.json) {
+        std::printf("{\"name\":%s,\"held\":%s,\"holder\":%s,\"token\":%llu,\"ttl_ms\":%llu}\n",
+                    json_string(lock_name).c_str(), st->held ? "true" : "false", json_string(st->holder).c_str(),
+                    static_cast<unsigned long long>(st->token), static_cast<unsigned long long>(st->ttl_ms));
+      } else if (st->held) {
+        std::printf("held by %s, token %llu, lease left %s\n", st->holder.c_str(),
+                    static_cast<unsigned long long>(st->token), human_ms(st->ttl_ms).c_str());
+      } else {
+        std::printf("free (last token %llu)\n", static_cast<unsigned long long>(st->token));
+      }
+      return kOk;
+    }
+    if (*lock_release) {
+      tally::Status st = tally::lock_release(c, lock_name, lock_token, lo);
+      if (!st.ok()) return locked_or_fail(st);
+      std::printf(g.json ? "{\"ok\":true}\n" : "released\n");
+      return kOk;
+    }
+    auto ttl = duration(*elect ? elect_ttl : lock_ttl, "--ttl");
+    if (!ttl) return kUsage;
+    lo.ttl_ms = *ttl;
+    if (*lock_renew) {
+      tally::Status st = tally::lock_renew(c, lock_name, lock_token, lo);
+      if (!st.ok()) return locked_or_fail(st);
+      std::printf(g.json ? "{\"ok\":true}\n" : "renewed\n");
+      return kOk;
+    }
+    if (*lock_acquire) {
+      uint64_t wait_ms = 0;
+      if (lock_acquire->count("--wait")) {
+        auto w = duration(lock_wait, "--wait");
+        if (!w) return kUsage;
+        wait_ms = *w;
+      }
+      lo.holder = lock_holder;
+      auto token = tally::lock_acquire(c, lock_name, lo, std::chrono::milliseconds(wait_ms));
+      if (!token.ok()) return locked_or_fail(token.status());
+      if (g.json) {
+        std::printf("{\"token\":%llu}\n", static_cast<unsigned long long>(*token));
+      } else {
+        std::printf("%llu\n", static_cast<unsigned long long>(*token));
+      }
+      return kOk;
+    }
+    return elect_observe ? observe_election(c, elect_name, ks, *ttl) : campaign(c, elect_name, elect_id, lo);
   }
 
   if (*repair) {

@@ -35,6 +35,7 @@ enum class Code : uint8_t {
   kStaleEpoch = 15,       // routed by an older cluster map than a ring movement's: refresh and retry
   kUnauthenticated = 16,  // the connection has not proved the cluster secret (or the password) this needs
   kContention = 17,       // a linearizable write gave up: other writers of the key kept winning (nothing was written)
+  kLocked = 18,           // a lock is held by another holder, or the caller's lease on it is gone
 };
 
 // The short stable name of a code ("quorum not reached"), for messages and logs.

@@ -22,6 +22,7 @@ std::string_view code_name(Code code) {
     case Code::kStaleEpoch: return "stale epoch";
     case Code::kUnauthenticated: return "unauthenticated";
     case Code::kContention: return "contention";
+    case Code::kLocked: return "locked";
   }
   return "unknown error";
 }

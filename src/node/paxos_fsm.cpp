@@ -1,7 +1,6 @@
 #include "node/paxos_fsm.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 namespace tally {
 
@@ -12,18 +11,9 @@ constexpr uint64_t kBackoffBaseMs = 2;
 constexpr uint64_t kBackoffMaxMs = 100;
 }  // namespace
 
-std::string version_context(uint64_t seq) { return "v" + std::to_string(seq); }
-
 Result<uint64_t> parse_version_context(std::string_view context) {
-  uint64_t seq = 0;
-  if (context.size() < 2 || context[0] != 'v') {
-    return Status::InvalidArgument("not a version of a linearizable keyspace's key (a get's context there is 'v<N>')");
-  }
-  auto [end, ec] = std::from_chars(context.data() + 1, context.data() + context.size(), seq);
-  if (ec != std::errc() || end != context.data() + context.size()) {
-    return Status::InvalidArgument("not a version of a linearizable keyspace's key (a get's context there is 'v<N>')");
-  }
-  return seq;
+  if (auto seq = version_seq(context)) return *seq;
+  return Status::InvalidArgument("not a version of a linearizable keyspace's key (a get's context there is 'v<N>')");
 }
 
 PaxosFsm::PaxosFsm(CoordinatorContext& ctx, PaxosAcceptor& local, NextBallot next_ballot, CasRequest request,

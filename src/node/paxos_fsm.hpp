@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/linear_version.hpp"
 #include "node/coordinator_context.hpp"
 #include "node/paxos_acceptor.hpp"
 #include "node/respond.hpp"
@@ -28,10 +29,8 @@
 
 namespace tally {
 
-// The context a linearizable key's get and put answer with: its version
-// (the register's seq), which `put --if-version` passes back.
-std::string version_context(uint64_t seq);
-// Errors: kInvalidArgument naming what is wrong.
+// The context a linearizable key's get and put answer with is its version,
+// common/linear_version.hpp. Errors: kInvalidArgument naming what is wrong.
 Result<uint64_t> parse_version_context(std::string_view context);
 
 struct CasRequest {

@@ -1,6 +1,8 @@
 #include "node/resp_session.hpp"
 
 #include "common/auth.hpp"
+#include "common/linear_version.hpp"
+#include "common/lock_record.hpp"
 
 #include <algorithm>
 #include <map>
@@ -110,6 +112,8 @@ std::string_view error_word(Code code) {
       return "ABORTED";
     case Code::kContention:
       return "CONTENTION";
+    case Code::kLocked:
+      return "LOCKED";
     default:
       return "ERR";
   }
@@ -200,6 +204,8 @@ std::span<const RespSession::CommandSpec> RespSession::commands() {
       {"pexpire", -3, 1, 1, 1, true, &S::cmd_pexpire},
       {"persist", 2, 1, 1, 1, true, &S::cmd_persist},
       {"ttl", 2, 1, 1, 1, false, &S::cmd_ttl},
+      {"tally.lock", 3, 1, 1, 1, true, &S::cmd_lock},
+      {"tally.unlock", 3, 1, 1, 1, true, &S::cmd_unlock},
       {"pttl", 2, 1, 1, 1, false, &S::cmd_pttl},
   };
   return kCommands;
@@ -785,6 +791,80 @@ void RespSession::expire(SlotId slot, Args& a, const Settings& s, uint64_t unit_
                 return true;
               },
               kRewriteAttempts);
+}
+
+// ---- locks -----------------------------------------------------------------------
+
+namespace {
+Status not_linearizable(const std::string& keyspace) {
+  return Status::InvalidArgument("locks need a linearizable keyspace; this connection's keyspace '" + keyspace +
+                                 "' is not (TALLY.KEYSPACE names one made with --mode linearizable)");
+}
+}  // namespace
+
+void RespSession::cmd_lock(SlotId slot, Args& a, const Settings& s) {
+  int64_t ttl = 0;
+  if (!resp::parse_integer(a[2], ttl)) return finish(slot, error("ERR value is not an integer or out of range"));
+  if (ttl <= 0 || static_cast<uint64_t>(ttl) > wire::kMaxTtlMs) {
+    return finish(slot, error("ERR invalid lease in 'tally.lock' command (milliseconds, above zero)"));
+  }
+  lock_step(slot, s, std::move(a[1]), static_cast<uint64_t>(ttl), kRewriteAttempts);
+}
+
+// Read the lock; if it is free, write this connection's holding over exactly
+// the version read: the new version is the token (common/lock_record.hpp).
+void RespSession::lock_step(SlotId slot, const Settings& s, std::string name, uint64_t ttl_ms, int attempts_left) {
+  std::string key = name;
+  get(s, std::move(key), [this, slot, s, name = std::move(name), ttl_ms, attempts_left](
+                             Result<wire::GetReply> got) mutable {
+    if (!got.ok()) return finish(slot, error_reply(got.status()));
+    const auto seq = version_seq(got->context);
+    if (!got->linearizable || !seq) return finish(slot, error_reply(not_linearizable(s.keyspace)));
+    if (!got->values.empty()) {
+      const auto rec = lockrec::decode(got->values.front());
+      if (!rec) return finish(slot, error("ERR key '" + name + "' holds a value that is not a lock"));
+      if (rec->held()) return finish(slot, null_bulk());
+    }
+    const std::string holder =
+        client_name_.empty() ? "resp-client-" + std::to_string(options_.client_id) : client_name_;
+    const uint64_t token = *seq + 1;
+    std::string key = name;
+    put_if(s, std::move(key), lockrec::encode({token, holder}), quorum::Condition::kIfVersion,
+           std::move(got->context), ttl_ms,
+           [this, slot, s, name = std::move(name), ttl_ms, attempts_left, token](Result<wire::PutReply> r) mutable {
+             if (!r.ok()) return finish(slot, error_reply(r.status()));
+             if (!r->not_applied) return finish(slot, integer(static_cast<int64_t>(token)));
+             if (attempts_left <= 1) return finish(slot, null_bulk());
+             lock_step(slot, s, std::move(name), ttl_ms, attempts_left - 1);  // changed since the read
+           });
+  });
+}
+
+void RespSession::cmd_unlock(SlotId slot, Args& a, const Settings& s) {
+  int64_t token = 0;
+  if (!resp::parse_integer(a[2], token) || token <= 0) {
+    return finish(slot, error("ERR value is not an integer or out of range"));
+  }
+  unlock_step(slot, s, std::move(a[1]), static_cast<uint64_t>(token), kRewriteAttempts);
+}
+
+void RespSession::unlock_step(SlotId slot, const Settings& s, std::string name, uint64_t token, int attempts_left) {
+  std::string key = name;
+  get(s, std::move(key), [this, slot, s, name = std::move(name), token, attempts_left](
+                             Result<wire::GetReply> got) mutable {
+    if (!got.ok()) return finish(slot, error_reply(got.status()));
+    if (!got->linearizable) return finish(slot, error_reply(not_linearizable(s.keyspace)));
+    const auto rec = got->values.empty() ? std::nullopt : lockrec::decode(got->values.front());
+    if (!rec || !rec->held() || rec->token != token) return finish(slot, integer(0));
+    std::string key = name;
+    put_if(s, std::move(key), lockrec::encode({token, ""}), quorum::Condition::kIfVersion, std::move(got->context),
+           0, [this, slot, s, name = std::move(name), token, attempts_left](Result<wire::PutReply> r) mutable {
+             if (!r.ok()) return finish(slot, error_reply(r.status()));
+             if (!r->not_applied) return finish(slot, integer(1));
+             if (attempts_left <= 1) return finish(slot, error("CONTENTION the lock kept changing; not released"));
+             unlock_step(slot, s, std::move(name), token, attempts_left - 1);
+           });
+  });
 }
 
 void RespSession::cmd_expire(SlotId slot, Args& a, const Settings& s) { expire(slot, a, s, 1000, "expire"); }

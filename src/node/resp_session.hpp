@@ -21,6 +21,8 @@
 //   TALLY.QUORUM [R W]  this connection's R and W (0 or DEFAULT: the keyspace's)
 //   TALLY.KEYSPACE [name]  this connection's keyspace (starts as "default")
 //   TALLY.SIBLINGS k  every sibling of k, as an array
+//   TALLY.LOCK name ttl_ms   take a lock (linearizable keyspace): its fencing token, or nil if held
+//   TALLY.UNLOCK name token  free the holding `token`: 1, or 0 if it no longer held the lock
 //
 // Siblings. A key written concurrently holds several values (docs/consistency.md);
 // Redis' GET has room for one. GET answers the sibling whose write arrived
@@ -234,6 +236,11 @@ class RespSession {
   void cmd_keyspace(SlotId slot, Args& a, const Settings& s);
   void cmd_siblings(SlotId slot, Args& a, const Settings& s);
   void cmd_cas(SlotId slot, Args& a, const Settings& s);
+  void cmd_lock(SlotId slot, Args& a, const Settings& s);
+  void cmd_unlock(SlotId slot, Args& a, const Settings& s);
+  // TALLY.LOCK's and TALLY.UNLOCK's read-then-write (common/lock_record.hpp).
+  void lock_step(SlotId slot, const Settings& s, std::string name, uint64_t ttl_ms, int attempts_left);
+  void unlock_step(SlotId slot, const Settings& s, std::string name, uint64_t token, int attempts_left);
   void cmd_expire(SlotId slot, Args& a, const Settings& s);
   void cmd_pexpire(SlotId slot, Args& a, const Settings& s);
   void cmd_persist(SlotId slot, Args& a, const Settings& s);

@@ -104,6 +104,50 @@ std::string write_config(const std::string& dir, const std::vector<NodeSpec>& no
   return path;
 }
 
+namespace {
+
+// Process control shared by TallydProcess and BackgroundProcess; `pid` is -1
+// once the process is reaped.
+void kill_and_reap(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  pid = -1;
+}
+
+void send_signal(pid_t pid, int sig) {
+  if (pid > 0) ::kill(pid, sig);
+}
+
+bool still_running(pid_t& pid) {
+  if (pid <= 0) return false;
+  int status;
+  if (::waitpid(pid, &status, WNOHANG) == pid) {
+    pid = -1;
+    return false;
+  }
+  return true;
+}
+
+// Waits up to `timeout_ms` for it to exit: its exit code (128 + the signal
+// that ended it), -1 on timeout.
+int wait_exit(pid_t& pid, int timeout_ms) {
+  if (pid <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    int status;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
 TallydProcess::TallydProcess(std::string config, std::string node_id, int port, std::string log_path,
                              std::string join)
     : config_(std::move(config)),
@@ -159,47 +203,56 @@ Status TallydProcess::start() {
   return Status::Timeout("tallyd did not answer within 15 s:\n" + log());
 }
 
-void TallydProcess::kill9() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, std::string out_path)
+    : argv_(std::move(argv)), out_path_(std::move(out_path)) {}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (running()) kill9();
 }
 
-void TallydProcess::pause() {
-  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+Status BackgroundProcess::start() {
+  if (argv_.empty()) return Status::InvalidArgument("no program to run");
+  pid_ = ::fork();
+  if (pid_ < 0) return Status::IoError("fork failed");
+  if (pid_ == 0) {
+    FILE* out = std::fopen(out_path_.c_str(), "a");
+    if (out) {
+      ::dup2(fileno(out), 1);
+      ::dup2(fileno(out), 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : argv_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  return Status::Ok();
 }
 
-void TallydProcess::resume() {
-  if (pid_ > 0) ::kill(pid_, SIGCONT);
+void BackgroundProcess::kill9() { kill_and_reap(pid_); }
+void BackgroundProcess::pause() { send_signal(pid_, SIGSTOP); }
+void BackgroundProcess::resume() { send_signal(pid_, SIGCONT); }
+bool BackgroundProcess::running() { return still_running(pid_); }
+int BackgroundProcess::wait(int timeout_ms) { return wait_exit(pid_, timeout_ms); }
+
+std::string BackgroundProcess::output() const {
+  std::ifstream in(out_path_);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
+
+void TallydProcess::kill9() { kill_and_reap(pid_); }
+void TallydProcess::pause() { send_signal(pid_, SIGSTOP); }
+void TallydProcess::resume() { send_signal(pid_, SIGCONT); }
 
 int TallydProcess::terminate(int timeout_ms) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
+  return wait_exit(pid_, timeout_ms);
 }
 
-bool TallydProcess::running() {
-  if (pid_ <= 0) return false;
-  int status;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
+bool TallydProcess::running() { return still_running(pid_); }
 
 uint64_t TallydProcess::rss_bytes() const {
   if (pid_ <= 0) return 0;

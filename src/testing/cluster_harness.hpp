@@ -95,6 +95,30 @@ class TallydProcess {
   pid_t pid_ = -1;
 };
 
+// Any program run in the background (`tally elect`, a client that must be
+// paused or killed), its stdout and stderr appended to a file.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(std::vector<std::string> argv, std::string out_path);
+  ~BackgroundProcess();  // kills it if it still runs
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  Status start();
+  void kill9();
+  void pause();   // SIGSTOP
+  void resume();  // SIGCONT
+  bool running();
+  // Waits for it to exit (up to `timeout_ms`): its exit code, -1 on timeout.
+  int wait(int timeout_ms);
+  std::string output() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::vector<std::string> argv_;
+  std::string out_path_;
+  pid_t pid_ = -1;
+};
+
 // Nodes n1..nN on loopback ports, from one config written under a temporary
 // folder (logs beside it), each a TallydProcess not yet started.
 struct LocalCluster {

@@ -475,6 +475,40 @@ TEST_CASE("EXPIRE on a linearizable keyspace writes only over the version it rea
   CHECK(f.cmd({"PTTL", "k"}) == ":5000\r\n");
 }
 
+TEST_CASE("TALLY.LOCK takes a free lock and answers its token; TALLY.UNLOCK frees only that holding",
+          "[resp_session][lock]") {
+  Fixture f;
+  f.backend.linearizable = true;
+  CHECK(f.cmd({"TALLY.LOCK", "job", "5000"}) == ":1\r\n");  // version 0 read: the holding is version 1
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].condition == static_cast<uint8_t>(quorum::Condition::kIfVersion));
+  CHECK(puts[0].context == "v0");
+  CHECK(puts[0].ttl_ms == 5000);
+  CHECK(puts[0].value.starts_with("tally-lock 1 resp-client-"));
+  CHECK(f.cmd({"TALLY.LOCK", "job", "5000"}) == "$-1\r\n");  // held: nil, nothing written
+  CHECK(f.backend.made<wire::PutRequest>().size() == 1);
+  CHECK(f.cmd({"TALLY.UNLOCK", "job", "2"}) == ":0\r\n");  // not that holding
+  CHECK(f.cmd({"TALLY.UNLOCK", "job", "1"}) == ":1\r\n");
+  CHECK(f.cmd({"TALLY.UNLOCK", "job", "1"}) == ":0\r\n");  // already free
+  // Free again; the next holding's token is higher than every one before.
+  CHECK(f.cmd({"TALLY.LOCK", "job", "100"}) == ":3\r\n");
+  CHECK(f.cmd({"TALLY.LOCK", "job", "0"}) == "-ERR invalid lease in 'tally.lock' command (milliseconds, above zero)\r\n");
+  CHECK(f.cmd({"TALLY.LOCK", "job", "soon"}) == "-ERR value is not an integer or out of range\r\n");
+  CHECK(f.cmd({"TALLY.UNLOCK", "job", "-1"}) == "-ERR value is not an integer or out of range\r\n");
+  f.backend.data["plain"] = {"not a lock"};
+  CHECK(f.cmd({"TALLY.LOCK", "plain", "100"}) == "-ERR key 'plain' holds a value that is not a lock\r\n");
+  CHECK(f.cmd({"TALLY.UNLOCK", "plain", "1"}) == ":0\r\n");
+}
+
+TEST_CASE("TALLY.LOCK on a keyspace that is not linearizable says so", "[resp_session][lock]") {
+  Fixture f;
+  CHECK_THAT(f.cmd({"TALLY.LOCK", "job", "5000"}),
+             Catch::StartsWith("-ERR invalid argument: locks need a linearizable keyspace; this connection's "
+                               "keyspace 'default' is not"));
+  CHECK(f.backend.made<wire::PutRequest>().empty());
+}
+
 TEST_CASE("SET answers the write's error with tally's code word", "[resp_session]") {
   Fixture f;
   f.backend.failing["k"] = Status::QuorumNotReached("1 of W=2 acked within 1000 ms");
@@ -555,7 +589,7 @@ TEST_CASE("the start-up commands of redis-cli, redis-benchmark and client librar
   Fixture f(options(16));
   CHECK(f.cmd({"COMMAND", "DOCS"}) == "*0\r\n");
   CHECK(f.cmd({"COMMAND"}) == "*0\r\n");
-  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":25\r\n");
+  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":27\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "maxmemory"}) == "*0\r\n");
