@@ -1,5 +1,5 @@
 // libFuzzer target for http::RequestParser, the metrics door's request
-// parser (see README.md here to build and run; seeds in corpus/http/).
+// parser (see README.md here to build and run; seeds in corpus/http_fuzz/).
 //
 // Input layout: byte 0 picks the limits (small ones, so the fuzzer hits
 // them), byte 1 seeds the chunk sizes, the rest is the byte stream. The
