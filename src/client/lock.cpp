@@ -28,7 +28,12 @@ Result<Current> read_lock(Client& c, std::string_view name, std::string_view key
   ReadOptions r;
   r.keyspace = std::string(keyspace);
   auto got = c.get(name, r);
-  if (!got.ok()) return got.status();
+  if (!got.ok()) {
+    if (got.status().code() != Code::kUnknownKeyspace) return got.status();
+    return Status(Code::kUnknownKeyspace, got.status().message() + "; locks need a linearizable keyspace: tally "
+                                                                   "keyspace create " + std::string(keyspace) +
+                                                                   " --mode linearizable");
+  }
   Current cur;
   auto seq = version_seq(got->context);
   if (!seq) {

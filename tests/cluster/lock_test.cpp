@@ -85,6 +85,9 @@ TEST_CASE("tally lock: one holder at a time, tokens that only grow, renew and re
   CHECK(plain.exit_code == 1);
   CHECK_THAT(plain.out, Catch::Contains("keyspace 'default' is not linearizable: locks need one"));
   CHECK(run(t + "lock acquire job --ttl soon").exit_code == 2);
+  CommandResult missing = run(t + "-k nowhere lock status job");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.out, Catch::Contains("tally keyspace create nowhere --mode linearizable"));
 
   // RESP, on the same locks.
   const std::string port = std::to_string(c.specs[2].resp_port);
