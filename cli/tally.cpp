@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <condition_variable>
@@ -35,6 +36,7 @@ enum Exit : int {
   kUnreachable = 5,  // no node could be reached
   kNotApplied = 6,   // put --if-*: the condition did not hold, nothing was written
   kLocked = 7,       // lock: held by another holder, or the token no longer holds it
+  kFenced = 8,       // put --fence: a later holder of the lock has written the key
 };
 
 int exit_code(const tally::Status& s) {
@@ -44,6 +46,7 @@ int exit_code(const tally::Status& s) {
     case tally::Code::kQuorumNotReached:
     case tally::Code::kTimeout: return kNoQuorum;
     case tally::Code::kUnavailable: return kUnreachable;
+    case tally::Code::kFenced: return kFenced;
     default: return kError;
   }
 }
@@ -544,7 +547,8 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok; 1 error; 2 bad command line; 3 key not found (get);\n"
       "            4 quorum not reached or timed out; 5 no node reachable;\n"
       "            6 a conditional put's condition did not hold (nothing written);\n"
-      "            7 a lock is held by another holder (lock acquire, renew, release).\n"
+      "            7 a lock is held by another holder (lock acquire, renew, release);\n"
+      "            8 a fenced put was refused: a later holder of the lock wrote the key.\n"
       "Run `tally COMMAND --help` for a command's options.");
 
   // put
@@ -559,7 +563,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 255));
   put->add_option("--context", put_context, "context from `tally get`: supersede what it saw");
   put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
-  std::string put_ttl;
+  std::string put_ttl, put_fence;
+  put->add_option("--fence", put_fence,
+                  "linearizable keyspaces: write only if TOKEN is at least the highest token the key was written\n"
+                  "with for lock NAME (exit 8 if a later holder has written it): `tally lock acquire` printed it")
+      ->type_name("NAME:TOKEN");
   put->add_option("--ttl", put_ttl,
                   "expire the value after this long (30s, 1500ms, 5m, 2h, 1d; a bare number is seconds);\n"
                   "then it reads as absent. Counted by the coordinating node's clock")
@@ -792,6 +800,20 @@ int main(int argc, char** argv) {
     if (put_w) o.w = put_w;
     o.timeout_ms = g.timeout_ms;
     o.sloppy = put_sloppy;
+    if (put->count("--fence")) {
+      const size_t colon = put_fence.rfind(':');
+      uint64_t token = 0;
+      if (colon == std::string::npos || colon == 0 ||
+          std::from_chars(put_fence.data() + colon + 1, put_fence.data() + put_fence.size(), token).ptr !=
+              put_fence.data() + put_fence.size() ||
+          token == 0) {
+        std::fprintf(stderr, "tally: put: --fence '%s' is not NAME:TOKEN (a lock's name and its token above zero)\n",
+                     put_fence.c_str());
+        return kUsage;
+      }
+      o.fence_lock = put_fence.substr(0, colon);
+      o.fence_token = token;
+    }
     if (put->count("--ttl")) {
       auto ttl = parse_duration_ms(put_ttl);
       if (!ttl || *ttl == 0) {

@@ -34,6 +34,15 @@ bool condition_holds(const CasOp& op, const Register& reg, uint64_t now_ms) {
   return false;
 }
 
+uint64_t Register::fence_of(std::string_view lock) const {
+  auto it = std::lower_bound(fence_locks.begin(), fence_locks.end(), lock);
+  return it != fence_locks.end() && *it == lock ? fence_tokens[static_cast<size_t>(it - fence_locks.begin())] : 0;
+}
+
+bool fenced_out(const CasOp& op, const Register& reg) {
+  return op.kind == CasKind::kPut && !op.fence_lock.empty() && op.fence_token < reg.fence_of(op.fence_lock);
+}
+
 Register apply(const CasOp& op, const Register& reg) {
   Register next;
   next.seq = reg.seq + 1;
@@ -46,6 +55,18 @@ Register apply(const CasOp& op, const Register& reg) {
   // The window: the ids of the last kOpWindow changes, ending at seq.
   if (next.ops.size() >= kOpWindow) next.ops.erase(next.ops.begin(), next.ops.end() - (kOpWindow - 1));
   next.ops.push_back(op.id);
+  next.fence_locks = reg.fence_locks;
+  next.fence_tokens = reg.fence_tokens;
+  if (op.kind == CasKind::kPut && !op.fence_lock.empty()) {
+    auto it = std::lower_bound(next.fence_locks.begin(), next.fence_locks.end(), op.fence_lock);
+    const auto i = static_cast<size_t>(it - next.fence_locks.begin());
+    if (it != next.fence_locks.end() && *it == op.fence_lock) {
+      next.fence_tokens[i] = std::max(next.fence_tokens[i], op.fence_token);
+    } else {
+      next.fence_locks.insert(it, op.fence_lock);
+      next.fence_tokens.insert(next.fence_tokens.begin() + static_cast<std::ptrdiff_t>(i), op.fence_token);
+    }
+  }
   return next;
 }
 
@@ -113,7 +134,10 @@ Proposer::Step Proposer::prepared(const PaxosRound& round, uint64_t now_ms) {
     const uint64_t window_start = cur.seq + 1 - cur.ops.size();
     if (window_start > *min_op_seq_) return Step::kUnknown;
   }
-  if (write && condition_holds(op_, cur, now_ms)) {
+  fenced_ = write && fenced_out(op_, cur);
+  too_many_fences_ = write && !op_.fence_lock.empty() && cur.fence_of(op_.fence_lock) == 0 &&
+                     cur.fence_locks.size() >= kMaxFences;
+  if (write && !fenced_ && !too_many_fences_ && condition_holds(op_, cur, now_ms)) {
     proposal_ = apply(op_, cur);
     proposing_write_ = true;
     min_op_seq_ = std::min(min_op_seq_.value_or(proposal_.seq), proposal_.seq);

@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "quorum/version.hpp"
@@ -62,7 +63,15 @@ struct Register {
   // When the value expires, in HLC wall milliseconds; 0: never. An expired
   // value is absent from then on (the register keeps its seq).
   uint64_t expires_ms = 0;
+  // Fencing: for each lock a fenced write of this key named, the highest
+  // token among them (parallel vectors, sorted by lock name). A fenced write
+  // with a lower token is refused (docs/locks.md).
+  std::vector<std::string> fence_locks;
+  std::vector<uint64_t> fence_tokens;
   bool operator==(const Register&) const = default;
+
+  // The highest token a fenced write of this key named for `lock`; 0: none.
+  uint64_t fence_of(std::string_view lock) const;
 
   // Whether the key holds a value at HLC wall time `now_ms`. The proposer
   // judges at its ballot's time: ballots rise along the chain of decided
@@ -123,13 +132,24 @@ struct CasOp {
   std::string expected;       // kIfValue
   uint64_t expected_seq = 0;  // kIfVersion
   uint64_t id = 0;            // the operation id (writes; nonzero)
+  // A fenced write (kPut): applied only if `fence_token` is at least the
+  // highest token the key has seen for `fence_lock`. Empty: not fenced.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
 };
+
+// How many locks' fences one key keeps at most.
+inline constexpr size_t kMaxFences = 16;
 
 // Whether `op`'s condition holds on `reg` at HLC wall time `now_ms` (an
 // expired value is absent).
 bool condition_holds(const CasOp& op, const Register& reg, uint64_t now_ms);
-// The register after `op` applied to `reg` (seq + 1, its id remembered).
+// The register after `op` applied to `reg` (seq + 1, its id remembered, its
+// fence raised to its token).
 Register apply(const CasOp& op, const Register& reg);
+// Whether `op` is a fenced write that `reg` refuses: a later holder of its
+// lock has written the key with a higher token.
+bool fenced_out(const CasOp& op, const Register& reg);
 
 // The tally of one attempt's answers from the key's `replicas` replicas.
 class PaxosRound {
@@ -191,6 +211,10 @@ class Proposer {
   void accept_failed(bool maybe_accepted);
 
   bool applied() const { return applied_; }
+  // Not applied because the key has seen a higher token for the write's lock.
+  bool fenced() const { return fenced_; }
+  // Not applied because the key keeps fences for kMaxFences other locks already.
+  bool too_many_fences() const { return too_many_fences_; }
   // The register the answer is about: the key's state after the operation
   // (applied) or the state that made the condition fail (not applied).
   const Register& answer() const { return answer_; }
@@ -208,6 +232,8 @@ class Proposer {
   bool applied_ = false;
   bool proposing_write_ = false;  // proposal_ carries this operation's change
   bool in_doubt_ = false;
+  bool fenced_ = false;
+  bool too_many_fences_ = false;
   uint64_t now_ms_ = 0;  // the last prepared attempt's ballot time
   // The lowest seq this operation's change was proposed at: for an in-doubt
   // operation to learn its fate, the current register's window must reach

@@ -10,12 +10,12 @@
 //                                                         when worker-1 dies)
 //
 // Each round: campaign (block until elected), then work while the Lock says
-// it is held: write "<term> <id> <n>" to the key `example:leader-log`,
-// reading first and refusing to write over an entry with a higher term (the
-// check a fenced write makes at the replicas, done here in the client as an
-// illustration; docs/locks.md). When the lease is lost (on_lost), stop at
-// once and campaign again. Runs until killed, or for N rounds of work with a
-// third argument.
+// it is held: write "<term> <id> <n>" to the key `example:leader-log` of the
+// linearizable keyspace `locks`, fenced by the term. A leader that paused
+// past its lease and woke up is refused there (kFenced) as soon as a newer
+// leader has written, and steps down. When the lease is lost (on_lost), stop
+// at once and campaign again. Runs until killed, or for N rounds of work
+// with a third argument.
 #include <tally/client.hpp>
 #include <tally/lock.hpp>
 
@@ -60,16 +60,16 @@ int main(int argc, char** argv) {
     std::printf("%s: elected, term %llu\n", id.c_str(), static_cast<unsigned long long>(term));
     std::fflush(stdout);
     while (!lost && (rounds < 0 || done < rounds)) {
-      // Never write over a newer leader's entry: its term is higher.
-      auto last = c.get("example:leader-log");
-      if (last.ok() && last->found() && std::strtoull(last->values.back().c_str(), nullptr, 10) > term) {
-        std::printf("%s: a newer leader has written; stepping down\n", id.c_str());
-        break;
-      }
       const std::string entry = std::to_string(term) + " " + id + " " + std::to_string(++done);
       tally::WriteOptions w;
-      w.context = last.ok() ? last->context : std::string();
+      w.keyspace = "locks";
+      w.fence_lock = "example-leader";
+      w.fence_token = term;
       if (auto put = c.put("example:leader-log", entry, w); !put.ok()) {
+        if (put.status().code() == tally::Code::kFenced) {
+          std::printf("%s: a newer leader has written; stepping down\n", id.c_str());
+          break;
+        }
         std::fprintf(stderr, "leader_election: %s\n", put.status().to_string().c_str());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -90,6 +90,13 @@ struct WriteOptions {
   // node's hybrid logical clock; once it runs out the value reads as absent
   // (docs/consistency.md, "Time to live").
   uint64_t ttl_ms = 0;
+  // A fenced write (put and put_if, linearizable keyspaces): applied only if
+  // `fence_token` is at least the highest token the key has been written
+  // with for lock `fence_lock`, else kFenced and nothing is written. Pass a
+  // Lock's token (tally/lock.hpp): a holder that lost its lease while paused
+  // cannot overwrite what a later holder wrote. Empty: not fenced.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
   // Conditions, for put_if on a linearizable keyspace (at most one): write
   // only if the key is absent, only if it holds a value, only if it holds
   // `if_value`, or only if its version is still `if_version` (the context of

@@ -6,7 +6,9 @@
 //   auto lock = tally::Lock::acquire(*client, "reports", o, std::chrono::seconds(30),
 //                                    [](const tally::Status& why) { /* stop writing */ });
 //   if (!lock.ok()) ...                   // kLocked: someone else held it for 30 s
-//   write_with_fence((*lock)->token());   // a token no earlier holder had
+//   tally::WriteOptions w;                // a write the next holder's token fences off
+//   w.keyspace = "data"; w.fence_lock = "reports"; w.fence_token = (*lock)->token();
+//   client->put("report", text, w);       // kFenced once a later holder wrote it
 //   // the lease is renewed in the background until the Lock is destroyed
 //
 // A lock is a key of the keyspace named `name`. Acquiring writes "held by
@@ -17,7 +19,8 @@
 // releasing marks it free. A lease that runs out frees the lock by itself: a
 // holder that paused past it (GC, SIGSTOP, a slow disk) holds nothing when it
 // wakes, and only the token, checked where the data is written (a fenced
-// write, `WriteOptions`... docs/locks.md), stops it from acting as if it did.
+// write, WriteOptions::fence_lock and fence_token, on a linearizable
+// keyspace), stops it from acting as if it did.
 #pragma once
 
 #include <atomic>

@@ -36,6 +36,7 @@ enum class Code : uint8_t {
   kUnauthenticated = 16,  // the connection has not proved the cluster secret (or the password) this needs
   kContention = 17,       // a linearizable write gave up: other writers of the key kept winning (nothing was written)
   kLocked = 18,           // a lock is held by another holder, or the caller's lease on it is gone
+  kFenced = 19,           // a fenced write's token is below one the key has seen for its lock (nothing written)
 };
 
 // The short stable name of a code ("quorum not reached"), for messages and logs.

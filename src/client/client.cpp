@@ -151,6 +151,9 @@ struct Calls {
     if (o.w && (*o.w < 1 || *o.w > 255)) {
       return Status::InvalidArgument("W=" + std::to_string(*o.w) + " is out of range: W must be at least 1");
     }
+    if (o.fence_lock.empty() != (o.fence_token == 0)) {
+      return Status::InvalidArgument("a fenced write needs both fence_lock and a fence_token above zero");
+    }
     const int conditions = int{o.if_absent} + int{o.if_present} + int{o.if_value.has_value()} + int{!o.if_version.empty()};
     if (conditions > 1) {
       return Status::InvalidArgument("at most one condition (if_absent, if_present, if_value, if_version), not " +
@@ -200,6 +203,8 @@ struct Calls {
     Request r = keyed(o.keyspace, key, o.timeout_ms, /*idempotent=*/false);  // sent twice: maybe a sibling
     wire::PutRequest put{r.keyspace, r.key, std::string(value), o.context, write_options(o)};
     put.ttl_ms = o.ttl_ms;
+    put.fence_lock = o.fence_lock;
+    put.fence_token = o.fence_token;
     if (o.if_absent) {
       put.condition = static_cast<uint8_t>(quorum::Condition::kIfAbsent);
     } else if (o.if_present) {

@@ -1,5 +1,7 @@
 #include "codec/record_codec.hpp"
 
+#include <algorithm>
+
 #include "codec/parts.hpp"
 #include "quorum/dvv.hpp"
 
@@ -175,12 +177,19 @@ std::string encode_acceptor_state(const quorum::AcceptorState& state) {
     p.pack(kRecordFormat);
     pack_ballot(p, state.promised);
     pack_ballot(p, state.accepted);
-    p.pack_array(state.reg.expires_ms != 0 ? 5 : 4);
+    // Fields past the fourth only when set: a register without them reads as before.
+    const bool fences = !state.reg.fence_locks.empty();
+    p.pack_array(fences ? 7 : state.reg.expires_ms != 0 ? 5 : 4);
     p.pack(state.reg.seq);
     p.pack(state.reg.present);
     pack_bin(p, state.reg.value);
     pack_ids(p, state.reg.ops);
-    if (state.reg.expires_ms != 0) p.pack(state.reg.expires_ms);
+    if (fences || state.reg.expires_ms != 0) p.pack(state.reg.expires_ms);
+    if (fences) {
+      p.pack_array(static_cast<uint32_t>(state.reg.fence_locks.size()));
+      for (const auto& lock : state.reg.fence_locks) pack_bin(p, lock);
+      pack_ids(p, state.reg.fence_tokens);
+    }
   });
 }
 
@@ -199,6 +208,15 @@ Result<quorum::AcceptorState> decode_acceptor_state(std::string_view bytes) {
     s.reg.value = get_bytes(r.ptr[2], "paxos.value");
     s.reg.ops = get_ids(r.ptr[3], "paxos.ops");
     if (r.size > 4) s.reg.expires_ms = get_uint(r.ptr[4], "paxos.expires_ms", UINT64_MAX);
+    if (r.size > 6) {
+      const auto& locks = get_array(r.ptr[5], "paxos.fence_locks", 0);
+      for (uint32_t i = 0; i < locks.size; ++i) s.reg.fence_locks.push_back(get_bytes(locks.ptr[i], "paxos.fence_locks"));
+      s.reg.fence_tokens = get_ids(r.ptr[6], "paxos.fence_tokens");
+      if (s.reg.fence_tokens.size() != s.reg.fence_locks.size() ||
+          !std::is_sorted(s.reg.fence_locks.begin(), s.reg.fence_locks.end())) {
+        fail("paxos.fence_locks", "one token per lock, locks in order");
+      }
+    }
     if (!s.reg.present && s.reg.expires_ms != 0) fail("paxos.expires_ms", "no expiry for an absent key");
     if (s.reg.ops.size() > s.reg.seq || s.reg.ops.size() > quorum::kOpWindow) {
       fail("paxos.ops", "at most one id per change, and at most the window's size");

@@ -23,6 +23,7 @@ std::string_view code_name(Code code) {
     case Code::kUnauthenticated: return "unauthenticated";
     case Code::kContention: return "contention";
     case Code::kLocked: return "locked";
+    case Code::kFenced: return "fenced";
   }
   return "unknown error";
 }

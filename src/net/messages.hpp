@@ -183,13 +183,19 @@ struct PutRequest {
   std::string expected;
   // The value's time to live, in milliseconds; 0: it never expires.
   uint64_t ttl_ms = 0;
+  // A fenced write (linearizable keyspaces): applied only if `fence_token`
+  // is at least the highest token the key has seen for lock `fence_lock`.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::Str>("keyspace", &PutRequest::keyspace), field<as::Bin>("key", &PutRequest::key),
                       field<as::Bin>("value", &PutRequest::value), field<as::Bin>("context", &PutRequest::context),
                       field<as::Fields>("options", &PutRequest::options),
                       optional_field<as::UIntMax<4>>("condition", &PutRequest::condition),
                       optional_field<as::Bin>("expected", &PutRequest::expected),
-                      optional_field<as::UInt>("ttl_ms", &PutRequest::ttl_ms)};
+                      optional_field<as::UInt>("ttl_ms", &PutRequest::ttl_ms),
+                      optional_field<as::Bin>("fence_lock", &PutRequest::fence_lock),
+                      optional_field<as::UInt>("fence_token", &PutRequest::fence_token)};
   }
   bool operator==(const PutRequest&) const = default;
 };
@@ -889,7 +895,9 @@ struct PaxosRequest {
                       field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
                       field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
                       field<as::UInt>("epoch", &M::epoch),
-                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms))};
+                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms)),
+                      optional_field<as::List<as::Bin>>("reg.fence_locks", member_of(&M::reg, &R::fence_locks)),
+                      optional_field<as::Ids>("reg.fence_tokens", member_of(&M::reg, &R::fence_tokens))};
   }
   bool operator==(const PaxosRequest&) const = default;
 };
@@ -919,7 +927,9 @@ struct PaxosReply {
                       field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
                       field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
                       field<as::UInt>("epoch", &M::epoch),
-                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms))};
+                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms)),
+                      optional_field<as::List<as::Bin>>("reg.fence_locks", member_of(&M::reg, &R::fence_locks)),
+                      optional_field<as::Ids>("reg.fence_tokens", member_of(&M::reg, &R::fence_tokens))};
   }
   quorum::AcceptorReply acceptor_reply() const { return quorum::AcceptorReply{ok, promised, accepted, reg}; }
   bool operator==(const PaxosReply&) const = default;

@@ -50,6 +50,12 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
     return Status::InvalidArgument("conditional writes (if absent, if value, if version, SET NX/XX, CAS) need a "
                                    "linearizable keyspace; keyspace '" + *keyspace + "' is " +
                                    std::string(meta::mode_name(ks->mode)));
+  } else if (put && !put->fence_lock.empty()) {
+    return Status::InvalidArgument("fenced writes need a linearizable keyspace; keyspace '" + *keyspace + "' is " +
+                                   std::string(meta::mode_name(ks->mode)));
+  }
+  if (put && put->fence_lock.empty() != (put->fence_token == 0)) {
+    return Status::InvalidArgument("a fenced write names both a lock and a token above zero (NAME:TOKEN)");
   }
   int asked = write ? opt->w : opt->r;
   if (asked > n) {
@@ -116,6 +122,8 @@ void Coordinator::linearizable(wire::Body request, const meta::Keyspace& ks, Res
     req.op.condition = static_cast<quorum::Condition>(put->condition);
     req.op.expected = std::move(put->expected);
     if (put->ttl_ms != 0) req.op.expires_ms = tag().wall_ms + put->ttl_ms;
+    req.op.fence_lock = std::move(put->fence_lock);
+    req.op.fence_token = put->fence_token;
     if (req.op.condition == quorum::Condition::kIfVersion) {
       auto seq = parse_version_context(put->context);
       if (!seq.ok()) return fail(respond, Status::InvalidArgument("if-version: " + seq.status().message()));

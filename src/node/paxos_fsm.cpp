@@ -160,6 +160,19 @@ void PaxosFsm::reply() {
       break;
     }
     case CasRequest::Answer::kPut: {
+      if (proposer_.fenced()) {
+        fail(respond_, Status(Code::kFenced, "write of key '" + req_.key + "' fenced off: lock '" + req_.op.fence_lock +
+                                                 "' token " + std::to_string(req_.op.fence_token) +
+                                                 " is below token " + std::to_string(reg.fence_of(req_.op.fence_lock)) +
+                                                 ", which a later holder wrote the key with; nothing was written"));
+        break;
+      }
+      if (proposer_.too_many_fences()) {
+        fail(respond_, Status::InvalidArgument("key '" + req_.key + "' keeps fences for " +
+                                               std::to_string(quorum::kMaxFences) +
+                                               " locks already; a write fenced by another lock is refused"));
+        break;
+      }
       wire::PutReply out;
       out.context = version_context(reg.seq);
       out.epoch = ctx_.view.epoch();

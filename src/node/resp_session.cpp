@@ -114,6 +114,8 @@ std::string_view error_word(Code code) {
       return "CONTENTION";
     case Code::kLocked:
       return "LOCKED";
+    case Code::kFenced:
+      return "FENCED";
     default:
       return "ERR";
   }
@@ -206,6 +208,7 @@ std::span<const RespSession::CommandSpec> RespSession::commands() {
       {"ttl", 2, 1, 1, 1, false, &S::cmd_ttl},
       {"tally.lock", 3, 1, 1, 1, true, &S::cmd_lock},
       {"tally.unlock", 3, 1, 1, 1, true, &S::cmd_unlock},
+      {"tally.fenced", 5, 3, 3, 1, true, &S::cmd_fenced},
       {"pttl", 2, 1, 1, 1, false, &S::cmd_pttl},
   };
   return kCommands;
@@ -837,6 +840,26 @@ void RespSession::lock_step(SlotId slot, const Settings& s, std::string name, ui
              if (attempts_left <= 1) return finish(slot, null_bulk());
              lock_step(slot, s, std::move(name), ttl_ms, attempts_left - 1);  // changed since the read
            });
+  });
+}
+
+// TALLY.FENCED lock token key value: SET key value, applied only if `token`
+// is at least the highest token the key was written with for `lock` (a
+// linearizable keyspace). OK, or -FENCED when a later holder has written it.
+void RespSession::cmd_fenced(SlotId slot, Args& a, const Settings& s) {
+  int64_t token = 0;
+  if (!resp::parse_integer(a[2], token) || token <= 0) {
+    return finish(slot, error("ERR value is not an integer or out of range"));
+  }
+  wire::PutRequest req;
+  req.keyspace = s.keyspace;
+  req.key = std::move(a[3]);
+  req.value = std::move(a[4]);
+  req.fence_lock = std::move(a[1]);
+  req.fence_token = static_cast<uint64_t>(token);
+  call(std::move(req), [this, slot](wire::Body reply) {
+    auto r = expect<wire::PutReply>(std::move(reply));
+    finish(slot, r.ok() ? ok() : error_reply(r.status()));
   });
 }
 

@@ -23,6 +23,7 @@
 //   TALLY.SIBLINGS k  every sibling of k, as an array
 //   TALLY.LOCK name ttl_ms   take a lock (linearizable keyspace): its fencing token, or nil if held
 //   TALLY.UNLOCK name token  free the holding `token`: 1, or 0 if it no longer held the lock
+//   TALLY.FENCED lock token k v  SET k v only if no later holder of `lock` wrote k (-FENCED)
 //
 // Siblings. A key written concurrently holds several values (docs/consistency.md);
 // Redis' GET has room for one. GET answers the sibling whose write arrived
@@ -238,6 +239,7 @@ class RespSession {
   void cmd_cas(SlotId slot, Args& a, const Settings& s);
   void cmd_lock(SlotId slot, Args& a, const Settings& s);
   void cmd_unlock(SlotId slot, Args& a, const Settings& s);
+  void cmd_fenced(SlotId slot, Args& a, const Settings& s);
   // TALLY.LOCK's and TALLY.UNLOCK's read-then-write (common/lock_record.hpp).
   void lock_step(SlotId slot, const Settings& s, std::string name, uint64_t ttl_ms, int attempts_left);
   void unlock_step(SlotId slot, const Settings& s, std::string name, uint64_t token, int attempts_left);

@@ -6,6 +6,7 @@
 // increasing, a new leader within the lease plus a second of each kill.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -130,6 +131,68 @@ TEST_CASE("a Lock keeps its lease alive past many lease lengths and frees it whe
   auto next = lock_try_acquire(*client, "keeper", other);
   REQUIRE(next.ok());
   CHECK(*next > token);
+}
+
+TEST_CASE("fencing: a holder paused past its lease cannot overwrite what the next holder wrote (20 of 20)",
+          "[cluster][lock][fence]") {
+  LockCluster c;
+  auto admin = connect_client(c.endpoints());
+  REQUIRE(admin->create_keyspace(KeyspaceSpec{"data", 3, 0, 0, "linearizable"}).ok());
+  const std::string t = c.tally();
+  // A: takes the lock, stops itself (SIGSTOP) as a GC pause or a slow disk
+  // would, and once resumed writes with its old token.
+  const std::string script = "tok=$(" + t + "lock acquire L --ttl 300ms --holder A) || exit 9; echo \"A token $tok\"; "
+                             "kill -STOP $$; " + t + "-k data put k from-A --fence L:$tok; echo \"A put exit $?\"";
+  int refused = 0;
+  constexpr int kTrials = 20;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    INFO("trial " << trial);
+    BackgroundProcess a({"sh", "-c", script}, c.dir.path + "/a-" + std::to_string(trial) + ".out");
+    REQUIRE(a.start().ok());
+    auto stopped = [&] {
+      std::ifstream stat("/proc/" + std::to_string(a.pid()) + "/stat");
+      std::string pid, comm, state;
+      stat >> pid >> comm >> state;
+      return state == "T";
+    };
+    REQUIRE(eventually([&] { return a.output().find("A token") != std::string::npos && stopped(); }, 10s));
+    std::smatch m;
+    const std::string a_out = a.output();
+    REQUIRE(std::regex_search(a_out, m, std::regex("A token ([0-9]+)")));
+    const uint64_t token_a = number(m[1]);
+
+    // B waits out A's lease, takes the lock with a higher token and writes.
+    CommandResult b = run(t + "lock acquire L --ttl 10s --wait 5s --holder B");
+    REQUIRE(b.exit_code == 0);
+    const uint64_t token_b = number(b.out);
+    CHECK(token_b > token_a);
+    const std::string b_value = "from-B-" + std::to_string(trial);
+    CommandResult b_put = run(t + "-k data put k " + b_value + " --fence L:" + std::to_string(token_b));
+    INFO(b_put.out);
+    REQUIRE(b_put.exit_code == 0);
+
+    // A wakes up and writes with its old token: refused. B's value stays.
+    a.resume();
+    REQUIRE(a.wait(10000) == 0);
+    const std::string a_after = a.output();
+    INFO(a_after);
+    const bool a_refused = a_after.find("A put exit 8") != std::string::npos &&
+                           a_after.find("fenced off: lock 'L' token " + std::to_string(token_a)) != std::string::npos;
+    CHECK(a_refused);
+    CommandResult got = run(t + "--json -k data get k");
+    CHECK_THAT(got.out, Catch::Contains("\"values\":[\"" + b_value + "\"]"));
+    refused += a_refused ? 1 : 0;
+    REQUIRE(run(t + "lock release L --token " + std::to_string(token_b)).exit_code == 0);
+  }
+  CHECK(refused == kTrials);
+  WARN("fencing: " << refused << " of " << kTrials << " paused ex-holders refused");
+
+  // Fenced writes need a linearizable keyspace; NAME:TOKEN must be whole.
+  CommandResult plain = run(t + "put k v --fence L:3");
+  CHECK(plain.exit_code == 1);
+  CHECK_THAT(plain.out, Catch::Contains("fenced writes need a linearizable keyspace; keyspace 'default' is siblings"));
+  CHECK(run(t + "-k data put k v --fence L").exit_code == 2);
+  CHECK(run(t + "-k data put k v --fence L:0").exit_code == 2);
 }
 
 namespace {

@@ -210,6 +210,9 @@ std::vector<Message> sample_messages() {
       {50, wire::PaxosRequest{"locks", "k", wire::PaxosPhase::kAccept, quorum::Ballot{9, 0, 1},
                               quorum::Register{2, true, "v", {5, 6}, /*expires_ms=*/1767225600000ULL}, 9}},
       {51, wire::ReplicaWrite{"default", "k", sample_record_with_expiry(), 0, 7}},
+      {52, wire::PaxosReply{true, quorum::Ballot{5, 1, 2}, quorum::Ballot{4, 0, 1},
+                            quorum::Register{3, true, "v", {7, 8, 9}, 0, {"jobs", "reports"}, {17, 4}}, 10}},
+      {53, wire::PutRequest{"locks", "k", "v", "", {}, 0, "", 0, "jobs", 17}},
   };
 }
 

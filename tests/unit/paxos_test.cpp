@@ -215,6 +215,69 @@ TEST_CASE("a read of a chosen state answers after one round; of an unchosen one 
   CHECK(finishing.proposal() == v);
 }
 
+TEST_CASE("a fenced write is refused once the key has seen a higher token for its lock", "[paxos][fence]") {
+  auto fenced = [](std::string v, uint64_t id, std::string lock, uint64_t token) {
+    CasOp op = put(std::move(v), id);
+    op.fence_lock = std::move(lock);
+    op.fence_token = token;
+    return op;
+  };
+  Register reg = apply(fenced("a", 1, "L", 5), Register{});
+  CHECK(reg.fence_of("L") == 5);
+  CHECK(reg.fence_of("M") == 0);
+  CHECK(fenced_out(fenced("b", 2, "L", 4), reg));
+  CHECK_FALSE(fenced_out(fenced("b", 2, "L", 5), reg));  // the same holder again
+  CHECK_FALSE(fenced_out(put("b", 2), reg));            // an unfenced write is not checked
+  CHECK_FALSE(fenced_out(fenced("b", 2, "M", 1), reg));  // another lock is another fence
+  reg = apply(fenced("c", 3, "L", 7), reg);
+  reg = apply(fenced("d", 4, "M", 2), reg);
+  CHECK(reg.fence_locks == std::vector<std::string>{"L", "M"});
+  CHECK(reg.fence_tokens == std::vector<uint64_t>{7, 2});
+  // A lower token never lowers the fence, and a later unfenced write keeps it.
+  reg = apply(put("e", 5), reg);
+  CHECK(reg.fence_of("L") == 7);
+  CHECK(fenced_out(fenced("f", 6, "L", 5), reg));
+
+  // The proposer answers "fenced", not applied, and proposes nothing new.
+  AcceptorReply has{true, ballot(10, 1), ballot(9, 1), reg};
+  PaxosRound round(3);
+  round.promise(&has);
+  round.promise(&has);
+  Proposer p(fenced("late", 77, "L", 5));
+  CHECK(p.prepared(round, 0) == Proposer::Step::kAnswer);
+  CHECK(p.fenced());
+  CHECK_FALSE(p.applied());
+  CHECK(p.answer() == reg);
+  Proposer ok(fenced("now", 78, "L", 9));
+  REQUIRE(ok.prepared(round, 0) == Proposer::Step::kPropose);
+  CHECK_FALSE(ok.fenced());
+  CHECK(ok.proposal().fence_of("L") == 9);
+}
+
+TEST_CASE("a key keeps fences for at most kMaxFences locks", "[paxos][fence]") {
+  Register reg;
+  for (size_t i = 0; i < kMaxFences; ++i) {
+    CasOp op = put("v", i + 1);
+    op.fence_lock = "lock-" + std::to_string(100 + i);
+    op.fence_token = 1;
+    reg = apply(op, reg);
+  }
+  AcceptorReply has{true, ballot(10, 1), ballot(9, 1), reg};
+  PaxosRound round(3);
+  round.promise(&has);
+  round.promise(&has);
+  CasOp one_more = put("v", 99);
+  one_more.fence_lock = "another";
+  one_more.fence_token = 1;
+  Proposer p(one_more);
+  CHECK(p.prepared(round, 0) == Proposer::Step::kAnswer);
+  CHECK(p.too_many_fences());
+  CasOp known = one_more;
+  known.fence_lock = "lock-100";
+  Proposer q(known);
+  CHECK(q.prepared(round, 0) == Proposer::Step::kPropose);
+}
+
 // Proposers increment counters by read-then-compare-and-set over acceptors
 // reached through a network that drops, repeats and delays messages. Every
 // increment that answered "applied" must be in the final count, none twice:

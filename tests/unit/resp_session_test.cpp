@@ -501,6 +501,22 @@ TEST_CASE("TALLY.LOCK takes a free lock and answers its token; TALLY.UNLOCK free
   CHECK(f.cmd({"TALLY.UNLOCK", "plain", "1"}) == ":0\r\n");
 }
 
+TEST_CASE("TALLY.FENCED is a put that names its lock and token", "[resp_session][lock]") {
+  Fixture f;
+  CHECK(f.cmd({"TALLY.FENCED", "job", "7", "k", "v"}) == "+OK\r\n");
+  auto puts = f.backend.made<wire::PutRequest>();
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].key == "k");
+  CHECK(puts[0].value == "v");
+  CHECK(puts[0].fence_lock == "job");
+  CHECK(puts[0].fence_token == 7);
+  f.backend.failing["k"] = Status(Code::kFenced, "lock 'job' token 7 is below token 9");
+  CHECK(f.cmd({"TALLY.FENCED", "job", "7", "k", "v"}) == "-FENCED fenced: lock 'job' token 7 is below token 9\r\n");
+  CHECK(f.cmd({"TALLY.FENCED", "job", "0", "k", "v"}) == "-ERR value is not an integer or out of range\r\n");
+  CHECK(f.cmd({"TALLY.FENCED", "job", "7", "k"}) ==
+        "-ERR wrong number of arguments for 'tally.fenced' command\r\n");
+}
+
 TEST_CASE("TALLY.LOCK on a keyspace that is not linearizable says so", "[resp_session][lock]") {
   Fixture f;
   CHECK_THAT(f.cmd({"TALLY.LOCK", "job", "5000"}),
@@ -589,7 +605,7 @@ TEST_CASE("the start-up commands of redis-cli, redis-benchmark and client librar
   Fixture f(options(16));
   CHECK(f.cmd({"COMMAND", "DOCS"}) == "*0\r\n");
   CHECK(f.cmd({"COMMAND"}) == "*0\r\n");
-  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":27\r\n");
+  CHECK(f.cmd({"COMMAND", "COUNT"}) == ":28\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(f.cmd({"CONFIG", "GET", "maxmemory"}) == "*0\r\n");

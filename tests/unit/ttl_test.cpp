@@ -156,6 +156,12 @@ TEST_CASE("the acceptor's durable state keeps the register's expiry", "[ttl][pax
   back = codec::decode_acceptor_state(codec::encode_acceptor_state(st));
   REQUIRE(back.ok());
   CHECK(*back == st);
+  // And its fences (docs/locks.md), with or without an expiry.
+  st.reg.fence_locks = {"jobs", "reports"};
+  st.reg.fence_tokens = {17, 4};
+  back = codec::decode_acceptor_state(codec::encode_acceptor_state(st));
+  REQUIRE(back.ok());
+  CHECK(*back == st);
 }
 
 }  // namespace

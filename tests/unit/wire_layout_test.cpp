@@ -61,9 +61,9 @@ std::vector<Golden> goldens() {
   info.map.keyspaces.push_back(meta::Keyspace{"default", 3, 2, 2, meta::ConflictMode::kLww});
 
   return {
-      {"put: str keyspace, bin key/value/context, 11 options (the last four: a forward's deadline and arrival tag), condition, expected, ttl_ms",
+      {"put: str keyspace, bin key/value/context, 11 options (the last four: a forward's deadline and arrival tag), condition, expected, ttl_ms, fence_lock, fence_token",
        {7, wire::PutRequest{"default", std::string("k\0\xff", 3), "value", "", {2, 3, 1500, true, false, true, false}}},
-       "9b010407a764656661756c74c4036b00ffc40576616c7565c4009b0203cd05dcc3c2c3c20000000000c40000"},
+       "9d010407a764656661756c74c4036b00ffc40576616c7565c4009b0203cd05dcc3c2c3c20000000000c40000c40000"},
       {"get reply: bin values, bin context, epoch, latest_deleted, ttl_ms (uint array), linearizable",
        {300, wire::GetReply{{"a", ""}, std::string("\x92\x01\x05", 3), 70000}},
        "990107cd012c92c40161c400c403920105ce00011170c290c2"},
