@@ -867,6 +867,34 @@ struct AuthPassword {
   bool operator==(const AuthPassword&) const = default;
 };
 
+// A ballot member of message M, flattened into three fields named
+// "<name>.wall_ms", "<name>.logical" and "<name>.node".
+template <class M>
+constexpr auto ballot_fields(quorum::Ballot M::*ballot, const char* wall_ms, const char* logical,
+                             const char* node) {
+  using B = quorum::Ballot;
+  return std::tuple{field<as::UInt>(wall_ms, member_of(ballot, &B::wall_ms)),
+                    field<as::UInt>(logical, member_of(ballot, &B::logical)),
+                    field<as::UInt>(node, member_of(ballot, &B::node))};
+}
+// A register member `reg` of message M, flattened: the fields every sender
+// sends, and those added later (optional, after the message's own).
+template <class M>
+constexpr auto register_fields() {
+  using R = quorum::Register;
+  return std::tuple{field<as::UInt>("reg.seq", member_of(&M::reg, &R::seq)),
+                    field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
+                    field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
+                    field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops))};
+}
+template <class M>
+constexpr auto register_later_fields() {
+  using R = quorum::Register;
+  return std::tuple{optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms)),
+                    optional_field<as::List<as::Bin>>("reg.fence_locks", member_of(&M::reg, &R::fence_locks)),
+                    optional_field<as::Ids>("reg.fence_tokens", member_of(&M::reg, &R::fence_tokens))};
+}
+
 // Node to node: one phase of a Paxos attempt on a key of a linearizable
 // keyspace (quorum/paxos.hpp). The replica answers once its new state is
 // durable.
@@ -883,21 +911,11 @@ struct PaxosRequest {
   uint64_t epoch = 0;
   static constexpr auto wire_fields() {
     using M = PaxosRequest;
-    using B = quorum::Ballot;
-    using R = quorum::Register;
-    return std::tuple{field<as::Str>("keyspace", &M::keyspace), field<as::Bin>("key", &M::key),
-                      field<as::Enum<2, 1>>("phase", &M::phase),
-                      field<as::UInt>("ballot.wall_ms", member_of(&M::ballot, &B::wall_ms)),
-                      field<as::UInt>("ballot.logical", member_of(&M::ballot, &B::logical)),
-                      field<as::UInt>("ballot.node", member_of(&M::ballot, &B::node)),
-                      field<as::UInt>("reg.seq", member_of(&M::reg, &R::seq)),
-                      field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
-                      field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
-                      field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
-                      field<as::UInt>("epoch", &M::epoch),
-                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms)),
-                      optional_field<as::List<as::Bin>>("reg.fence_locks", member_of(&M::reg, &R::fence_locks)),
-                      optional_field<as::Ids>("reg.fence_tokens", member_of(&M::reg, &R::fence_tokens))};
+    return std::tuple_cat(std::tuple{field<as::Str>("keyspace", &M::keyspace), field<as::Bin>("key", &M::key),
+                                     field<as::Enum<2, 1>>("phase", &M::phase)},
+                          ballot_fields(&M::ballot, "ballot.wall_ms", "ballot.logical", "ballot.node"),
+                          register_fields<M>(), std::tuple{field<as::UInt>("epoch", &M::epoch)},
+                          register_later_fields<M>());
   }
   bool operator==(const PaxosRequest&) const = default;
 };
@@ -913,23 +931,11 @@ struct PaxosReply {
   uint64_t epoch = 0;
   static constexpr auto wire_fields() {
     using M = PaxosReply;
-    using B = quorum::Ballot;
-    using R = quorum::Register;
-    return std::tuple{field<as::Bool>("ok", &M::ok),
-                      field<as::UInt>("promised.wall_ms", member_of(&M::promised, &B::wall_ms)),
-                      field<as::UInt>("promised.logical", member_of(&M::promised, &B::logical)),
-                      field<as::UInt>("promised.node", member_of(&M::promised, &B::node)),
-                      field<as::UInt>("accepted.wall_ms", member_of(&M::accepted, &B::wall_ms)),
-                      field<as::UInt>("accepted.logical", member_of(&M::accepted, &B::logical)),
-                      field<as::UInt>("accepted.node", member_of(&M::accepted, &B::node)),
-                      field<as::UInt>("reg.seq", member_of(&M::reg, &R::seq)),
-                      field<as::Bool>("reg.present", member_of(&M::reg, &R::present)),
-                      field<as::Bin>("reg.value", member_of(&M::reg, &R::value)),
-                      field<as::Ids>("reg.ops", member_of(&M::reg, &R::ops)),
-                      field<as::UInt>("epoch", &M::epoch),
-                      optional_field<as::UInt>("reg.expires_ms", member_of(&M::reg, &R::expires_ms)),
-                      optional_field<as::List<as::Bin>>("reg.fence_locks", member_of(&M::reg, &R::fence_locks)),
-                      optional_field<as::Ids>("reg.fence_tokens", member_of(&M::reg, &R::fence_tokens))};
+    return std::tuple_cat(std::tuple{field<as::Bool>("ok", &M::ok)},
+                          ballot_fields(&M::promised, "promised.wall_ms", "promised.logical", "promised.node"),
+                          ballot_fields(&M::accepted, "accepted.wall_ms", "accepted.logical", "accepted.node"),
+                          register_fields<M>(), std::tuple{field<as::UInt>("epoch", &M::epoch)},
+                          register_later_fields<M>());
   }
   quorum::AcceptorReply acceptor_reply() const { return quorum::AcceptorReply{ok, promised, accepted, reg}; }
   bool operator==(const PaxosReply&) const = default;
