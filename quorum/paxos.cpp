@@ -34,6 +34,28 @@ bool condition_holds(const CasOp& op, const Register& reg, uint64_t now_ms) {
   return false;
 }
 
+Status validate(const Register& r) {
+  if (r.ops.size() > r.seq || r.ops.size() > kOpWindow) {
+    return Status::InvalidArgument("register: " + std::to_string(r.ops.size()) + " operation ids for " +
+                                   std::to_string(r.seq) + " changes (at most one per change, and " +
+                                   std::to_string(kOpWindow) + ")");
+  }
+  if (!r.present && (!r.value.empty() || r.expires_ms != 0)) {
+    return Status::InvalidArgument("register: a value or an expiry for an absent key");
+  }
+  if (r.fence_locks.size() != r.fence_tokens.size() || r.fence_locks.size() > kMaxFences) {
+    return Status::InvalidArgument("register: " + std::to_string(r.fence_locks.size()) + " fence locks and " +
+                                   std::to_string(r.fence_tokens.size()) + " tokens (one each, at most " +
+                                   std::to_string(kMaxFences) + ")");
+  }
+  for (size_t i = 1; i < r.fence_locks.size(); ++i) {
+    if (!(r.fence_locks[i - 1] < r.fence_locks[i])) {
+      return Status::InvalidArgument("register: fence locks not in increasing order");
+    }
+  }
+  return Status::Ok();
+}
+
 uint64_t Register::fence_of(std::string_view lock) const {
   auto it = std::lower_bound(fence_locks.begin(), fence_locks.end(), lock);
   return it != fence_locks.end() && *it == lock ? fence_tokens[static_cast<size_t>(it - fence_locks.begin())] : 0;

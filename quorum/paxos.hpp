@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "quorum/version.hpp"
+#include "tally/status.hpp"
 
 namespace tally::quorum {
 
@@ -78,6 +79,13 @@ struct Register {
   // registers, so once an operation saw a value expired every later one does.
   bool live(uint64_t now_ms) const { return present && (expires_ms == 0 || now_ms < expires_ms); }
 };
+
+// Ok if `r` could have been made by apply(): at most one operation id per
+// change and at most kOpWindow of them; no value and no expiry when absent;
+// one token per fence lock, locks sorted and unique, at most kMaxFences.
+// Otherwise InvalidArgument naming the first thing wrong. Bytes from the disk
+// or a peer are checked with it before they are used.
+Status validate(const Register& r);
 
 // What one replica keeps of one key.
 struct AcceptorState {

@@ -29,6 +29,9 @@ void PaxosAcceptor::handle(wire::PaxosRequest request, Respond respond) {
                                             ", older than the ring's last change at epoch " +
                                             std::to_string(view_.map.ring_epoch) + "; refresh and retry"));
   }
+  if (request.phase == wire::PaxosPhase::kAccept) {
+    if (Status valid = quorum::validate(request.reg); !valid.ok()) return fail(respond, Status::ProtocolError(valid.message()));
+  }
   drain_.started();
   std::string dkey = state_key(request.keyspace, request.key);
   auto it = slots_.try_emplace(std::move(dkey)).first;

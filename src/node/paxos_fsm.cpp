@@ -78,9 +78,16 @@ void PaxosFsm::send_all(wire::PaxosPhase phase) {
 }
 
 void PaxosFsm::answered(uint64_t attempt, wire::PaxosPhase phase, ring::NodeId node, const wire::PaxosReply* reply,
-                        const Status& error) {
+                        Status error) {
   if (done_ || attempt != attempt_) return;  // an attempt given up on
   if ((phase == wire::PaxosPhase::kAccept) != in_phase2_) return;
+  if (reply) {
+    // A register no apply() could have made counts as no answer.
+    if (Status valid = quorum::validate(reply->reg); !valid.ok()) {
+      error = Status::ProtocolError(valid.message());
+      reply = nullptr;
+    }
+  }
   quorum::AcceptorReply a;
   if (reply) {
     a = reply->acceptor_reply();

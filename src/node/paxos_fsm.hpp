@@ -56,7 +56,7 @@ class PaxosFsm : public std::enable_shared_from_this<PaxosFsm> {
   // Sends phase `phase` of the current attempt to every replica.
   void send_all(wire::PaxosPhase phase);
   void answered(uint64_t attempt, wire::PaxosPhase phase, ring::NodeId node, const wire::PaxosReply* reply,
-                const Status& error);
+                Status error);
   void prepared();
   void accepted();
   // The attempt lost: back off and try again, or give up at the deadline.
