@@ -84,6 +84,20 @@ std::optional<uint64_t> parse_duration_ms(std::string_view text) {
   return n * scale;
 }
 
+// An option's duration above zero (parse_duration_ms), or nullopt after
+// saying on stderr what is wrong with it: "tally: put: --ttl 'x' is not ...".
+std::optional<uint64_t> duration_option(const char* command, const char* option, const std::string& text) {
+  auto ms = parse_duration_ms(text);
+  if (!ms || *ms == 0) {
+    std::fprintf(stderr,
+                 "tally: %s: %s '%s' is not a duration above zero (a whole number with ms, s, m, h or d, at most "
+                 "ten years)\n",
+                 command, option, text.c_str());
+    return std::nullopt;
+  }
+  return ms;
+}
+
 // "12.3 s", "450 ms": a time left, for people.
 std::string human_ms(uint64_t ms) {
   char buf[48];
@@ -815,14 +829,8 @@ int main(int argc, char** argv) {
       o.fence_token = token;
     }
     if (put->count("--ttl")) {
-      auto ttl = parse_duration_ms(put_ttl);
-      if (!ttl || *ttl == 0) {
-        std::fprintf(stderr,
-                     "tally: put: --ttl '%s' is not a duration above zero (a whole number with ms, s, m, h or d, "
-                     "at most ten years)\n",
-                     put_ttl.c_str());
-        return kUsage;
-      }
+      auto ttl = duration_option("put", "--ttl", put_ttl);
+      if (!ttl) return kUsage;
       o.ttl_ms = *ttl;
     }
     if (!put_context.empty() && !from_hex(put_context, o.context)) {
@@ -1043,15 +1051,7 @@ int main(int argc, char** argv) {
 
   if (*lock || *elect) {
     const std::string ks = app.count("--keyspace") ? g.keyspace : "locks";
-    auto duration = [](const std::string& text, const char* what) -> std::optional<uint64_t> {
-      auto ms = parse_duration_ms(text);
-      if (!ms || *ms == 0) {
-        std::fprintf(stderr, "tally: %s '%s' is not a duration above zero (a whole number with ms, s, m, h or d)\n",
-                     what, text.c_str());
-        return std::nullopt;
-      }
-      return ms;
-    };
+    const char* command = *elect ? "elect" : "lock";
     auto locked_or_fail = [](const tally::Status& st) {
       if (st.code() != tally::Code::kLocked) return fail(st);
       std::fprintf(stderr, "tally: %s\n", st.to_string().c_str());
@@ -1080,7 +1080,7 @@ int main(int argc, char** argv) {
       std::printf(g.json ? "{\"ok\":true}\n" : "released\n");
       return kOk;
     }
-    auto ttl = duration(*elect ? elect_ttl : lock_ttl, "--ttl");
+    auto ttl = duration_option(command, "--ttl", *elect ? elect_ttl : lock_ttl);
     if (!ttl) return kUsage;
     lo.ttl_ms = *ttl;
     if (*lock_renew) {
@@ -1092,7 +1092,7 @@ int main(int argc, char** argv) {
     if (*lock_acquire) {
       uint64_t wait_ms = 0;
       if (lock_acquire->count("--wait")) {
-        auto w = duration(lock_wait, "--wait");
+        auto w = duration_option(command, "--wait", lock_wait);
         if (!w) return kUsage;
         wait_ms = *w;
       }

@@ -161,10 +161,11 @@ struct Calls {
     }
     return Status::Ok();
   }
+  static Status check_delete(const WriteOptions& o) {
+    if (o.ttl_ms != 0) return Status::InvalidArgument("del takes no ttl: a delete does not expire");
+    return check_unconditional(o, "del");
+  }
   static Status check_unconditional(const WriteOptions& o, const char* call) {
-    if (o.ttl_ms != 0 && std::string_view(call) == "del") {
-      return Status::InvalidArgument("del takes no ttl: a delete does not expire");
-    }
     if (!o.conditional()) return Status::Ok();
     return Status::InvalidArgument(std::string(call) + " takes no condition: a conditional write answers whether "
                                    "it applied, call put_if");
@@ -340,7 +341,7 @@ class SyncClient final : public Client {
 
   Status del(std::string_view key, const WriteOptions& o) override {
     Status bad = Calls::check_write(key, o);
-    if (bad.ok()) bad = Calls::check_unconditional(o, "del");
+    if (bad.ok()) bad = Calls::check_delete(o);
     if (!bad.ok()) return bad;
     return Calls::del_result(wait(calls_.del(key, o)));
   }
@@ -579,7 +580,7 @@ class AsyncClientImpl final : public AsyncClient {
   }
   void del(std::string_view key, const WriteOptions& o, DelDone done) override {
     Status bad = Calls::check_write(key, o);
-    if (bad.ok()) bad = Calls::check_unconditional(o, "del");
+    if (bad.ok()) bad = Calls::check_delete(o);
     if (!bad.ok()) return refuse(bad, std::move(done));
     Request r = calls_.del(key, o);
     r.done = [done = std::move(done)](Result<wire::Message> m) { done(Calls::del_result(std::move(m))); };

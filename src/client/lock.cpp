@@ -93,7 +93,7 @@ Result<uint64_t> lock_try_acquire(Client& c, std::string_view name, const LockOp
     if (!cur.ok()) return cur.status();
     if (cur->record && cur->record->held()) return held_by_other(name, *cur);
     // Free: take it over the version read. The new version is the token.
-    const LockRecord mine{cur->seq + 1, holder};
+    const LockRecord mine{lockrec::token_over(cur->seq), holder};
     auto put = write_over(c, name, o, *cur, mine, o.ttl_ms);
     if (!put.ok()) {
       // Outcome unknown: whether it is ours is for a read to say.
@@ -149,7 +149,7 @@ Status lock_release(Client& c, std::string_view name, uint64_t token, const Lock
     if (!cur->record || !cur->record->held() || cur->record->token != token) {
       return Status(Code::kLocked, "lock '" + std::string(name) + "' is not held by token " + std::to_string(token));
     }
-    auto put = write_over(c, name, o, *cur, LockRecord{token, ""}, 0);
+    auto put = write_over(c, name, o, *cur, lockrec::freed(*cur->record), 0);
     if (!put.ok()) return put.status();
     if (put->applied) return Status::Ok();
   }

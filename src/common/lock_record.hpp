@@ -27,6 +27,12 @@ struct LockRecord {
   bool held() const { return !holder.empty(); }
 };
 
+// The token of a holding written over version `read_seq` of the lock's key
+// (with if-version): the version that write makes, read_seq + 1.
+inline uint64_t token_over(uint64_t read_seq) { return read_seq + 1; }
+// The holding `r`, released: free, its token kept for `status`.
+inline LockRecord freed(const LockRecord& r) { return LockRecord{r.token, ""}; }
+
 std::string encode(const LockRecord& r);
 // nullopt: the key holds something that is not a lock.
 std::optional<LockRecord> decode(std::string_view value);

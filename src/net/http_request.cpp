@@ -1,6 +1,7 @@
 #include "net/http_request.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace tally::http {
 
@@ -98,20 +99,21 @@ RequestParser::Next RequestParser::next(Request* out) {
   const std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
   // Line by line from where the last call stopped: every whole line is
   // checked against the limits before the head is parsed.
+  // A head line, without its CRLF (or what has come of it), against the
+  // limits: the failure, or nothing.
+  auto check_line = [this](std::string_view line, bool request_line) -> std::optional<Next> {
+    if (bare_lf(line)) return fail(400, "a line of the request head ends in a bare LF: use CRLF");
+    if (line.size() <= limits_.max_line_bytes) return std::nullopt;
+    return request_line ? fail(414, "request line longer than " + std::to_string(limits_.max_line_bytes) + " bytes")
+                        : fail(431, "header line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
+  };
   while (true) {
     const size_t eol = rest.find("\r\n", scan_at_);
     const bool request_line = scan_lines_ == 0;
     if (eol == std::string_view::npos) {
       size_t len = rest.size() - scan_at_;
       if (len > 0 && rest.back() == '\r') --len;  // its LF may be in the next read
-      if (bare_lf(rest.substr(scan_at_, len)))
-        return fail(400, "a line of the request head ends in a bare LF: use CRLF");
-      if (len > limits_.max_line_bytes) {
-        return request_line ? fail(414, "request line longer than " +
-                                            std::to_string(limits_.max_line_bytes) + " bytes")
-                            : fail(431, "header line longer than " +
-                                            std::to_string(limits_.max_line_bytes) + " bytes");
-      }
+      if (auto bad = check_line(rest.substr(scan_at_, len), request_line)) return *bad;
       if (pos_ > limits_.max_head_bytes) {  // keep the buffer from growing with pipelined requests
         buf_.erase(0, pos_);
         pos_ = 0;
@@ -119,14 +121,7 @@ RequestParser::Next RequestParser::next(Request* out) {
       return Next::kNeedMore;
     }
     const size_t len = eol - scan_at_;
-    if (bare_lf(rest.substr(scan_at_, len)))
-      return fail(400, "a line of the request head ends in a bare LF: use CRLF");
-    if (len > limits_.max_line_bytes) {
-      return request_line ? fail(414, "request line longer than " +
-                                          std::to_string(limits_.max_line_bytes) + " bytes")
-                          : fail(431, "header line longer than " +
-                                          std::to_string(limits_.max_line_bytes) + " bytes");
-    }
+    if (auto bad = check_line(rest.substr(scan_at_, len), request_line)) return *bad;
     if (eol + 2 > limits_.max_head_bytes) {
       return fail(431,
                   "request head longer than " + std::to_string(limits_.max_head_bytes) + " bytes");

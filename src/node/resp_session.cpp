@@ -405,6 +405,10 @@ void RespSession::put_if(const Settings& s, std::string key, std::string value, 
   } else {
     req.expected = std::move(expected);
   }
+  put(std::move(req), std::move(done));
+}
+
+void RespSession::put(wire::PutRequest req, std::function<void(Result<wire::PutReply>)> done) {
   call(std::move(req), [done = std::move(done)](wire::Body reply) {
     done(expect<wire::PutReply>(std::move(reply)));
   });
@@ -448,9 +452,7 @@ void RespSession::overwrite(const Settings& s, std::string key, std::string valu
   req.options.w = s.w;
   req.options.overwrite = true;
   req.ttl_ms = ttl_ms;
-  call(std::move(req), [done = std::move(done)](wire::Body reply) {
-    done(expect<wire::PutReply>(std::move(reply)).status());
-  });
+  put(std::move(req), [done = std::move(done)](Result<wire::PutReply> r) { done(r.status()); });
 }
 
 // ---- connection commands -------------------------------------------------------------
@@ -746,8 +748,7 @@ void RespSession::rewrite_ttl(SlotId slot, const Settings& s, std::string key, u
     req.context = std::move(got->context);
     req.options.w = s.w;
     req.ttl_ms = ttl_ms;
-    call(std::move(req), [this, slot](wire::Body reply) {
-      auto r = expect<wire::PutReply>(std::move(reply));
+    put(std::move(req), [this, slot](Result<wire::PutReply> r) {
       finish(slot, r.ok() ? integer(1) : error_reply(r.status()));
     });
   });
@@ -830,7 +831,7 @@ void RespSession::lock_step(SlotId slot, const Settings& s, std::string name, ui
     }
     const std::string holder =
         client_name_.empty() ? "resp-client-" + std::to_string(options_.client_id) : client_name_;
-    const uint64_t token = *seq + 1;
+    const uint64_t token = lockrec::token_over(*seq);
     std::string key = name;
     put_if(s, std::move(key), lockrec::encode({token, holder}), quorum::Condition::kIfVersion,
            std::move(got->context), ttl_ms,
@@ -857,10 +858,7 @@ void RespSession::cmd_fenced(SlotId slot, Args& a, const Settings& s) {
   req.value = std::move(a[4]);
   req.fence_lock = std::move(a[1]);
   req.fence_token = static_cast<uint64_t>(token);
-  call(std::move(req), [this, slot](wire::Body reply) {
-    auto r = expect<wire::PutReply>(std::move(reply));
-    finish(slot, r.ok() ? ok() : error_reply(r.status()));
-  });
+  put(std::move(req), [this, slot](Result<wire::PutReply> r) { finish(slot, r.ok() ? ok() : error_reply(r.status())); });
 }
 
 void RespSession::cmd_unlock(SlotId slot, Args& a, const Settings& s) {
@@ -880,7 +878,7 @@ void RespSession::unlock_step(SlotId slot, const Settings& s, std::string name, 
     const auto rec = got->values.empty() ? std::nullopt : lockrec::decode(got->values.front());
     if (!rec || !rec->held() || rec->token != token) return finish(slot, integer(0));
     std::string key = name;
-    put_if(s, std::move(key), lockrec::encode({token, ""}), quorum::Condition::kIfVersion, std::move(got->context),
+    put_if(s, std::move(key), lockrec::encode(lockrec::freed(*rec)), quorum::Condition::kIfVersion, std::move(got->context),
            0, [this, slot, s, name = std::move(name), token, attempts_left](Result<wire::PutReply> r) mutable {
              if (!r.ok()) return finish(slot, error_reply(r.status()));
              if (!r->not_applied) return finish(slot, integer(1));

@@ -202,6 +202,8 @@ class RespSession {
   // SET's overwrite (see the top of this file); ttl_ms 0: no expiry.
   void overwrite(const Settings& s, std::string key, std::string value, uint64_t ttl_ms,
                  std::function<void(Status)> done);
+  // Any put, answered with its reply.
+  void put(wire::PutRequest req, std::function<void(Result<wire::PutReply>)> done);
   // A conditional put (linearizable keyspaces): SET NX/XX, TALLY.CAS, and
   // EXPIRE's write there (kIfVersion with `expected` the read's context).
   void put_if(const Settings& s, std::string key, std::string value, quorum::Condition condition,

@@ -78,16 +78,8 @@ Parsed run(const std::vector<std::string_view>& chunks, uint32_t limit) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const uint32_t limit = 1 + data[0] % 64;  // small, so the fuzzer hits it
-  uint32_t seed = data[1];
   std::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
-
-  std::vector<std::string_view> chunks;
-  for (size_t at = 0; at < stream.size();) {
-    seed = seed * 1103515245u + 12345u;
-    size_t n = std::min<size_t>(stream.size() - at, (seed >> 16) % 9);  // 0..8, empty feeds too
-    chunks.push_back(stream.substr(at, n));
-    at += n;
-  }
+  const std::vector<std::string_view> chunks = split_feeds(stream, data[1]);
 
   const Parsed want = reference(stream, limit);
   const Parsed whole = run({stream}, limit);

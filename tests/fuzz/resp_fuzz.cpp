@@ -115,16 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (data[0] >> 3) % 4 == 0 ? 0 : 1u << ((data[0] >> 3) % 4 * 3);  // 0, 8, 64, 512
   limits.max_inline_bytes = 16u << ((data[0] >> 5) % 4);             // 16..128
   limits.max_buffered_bytes = size * 6 + 1024;
-  uint32_t seed = data[1];
   std::string_view stream(reinterpret_cast<const char*>(data + 2), size - 2);
-
-  std::vector<std::string_view> chunks;
-  for (size_t at = 0; at < stream.size();) {
-    seed = seed * 1103515245u + 12345u;
-    size_t n = std::min<size_t>(stream.size() - at, (seed >> 16) % 9);  // 0..8, empty feeds too
-    chunks.push_back(stream.substr(at, n));
-    at += n;
-  }
+  const std::vector<std::string_view> chunks = split_feeds(stream, data[1]);
 
   const Parsed whole = run({stream}, limits);
   const Parsed pieces = run(chunks, limits);
