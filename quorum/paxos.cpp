@@ -156,7 +156,7 @@ Proposer::Step Proposer::prepared(const PaxosRound& round, uint64_t now_ms) {
     const uint64_t window_start = cur.seq + 1 - cur.ops.size();
     if (window_start > *min_op_seq_) return Step::kUnknown;
   }
-  fenced_ = write && fenced_out(op_, cur);
+  fenced_ = write && fenced_out(op_, cur) && !paxos_mutations().fence_ignored;
   too_many_fences_ = write && !op_.fence_lock.empty() && cur.fence_of(op_.fence_lock) == 0 &&
                      cur.fence_locks.size() >= kMaxFences;
   if (write && !fenced_ && !too_many_fences_ && condition_holds(op_, cur, now_ms)) {

@@ -110,12 +110,13 @@ AcceptorReply on_prepare(AcceptorState& s, const Ballot& b);
 AcceptorReply on_accept(AcceptorState& s, const Ballot& b, const Register& reg);
 
 // Deliberate bugs, for the simulation tests that must catch them
-// (tests/sim/linearizable_sim_test.cpp; docs/consistency.md lists them). Off
+// (tests/sim/linearizable_sim_test.cpp, lock_sim_test.cpp; docs/consistency.md lists them). Off
 // unless a test turns them on; they change the rules of every node in the
 // process.
 struct PaxosMutations {
   bool accept_ignores_promise = false;  // an acceptor takes an accept below its promise
   bool read_skips_finish = false;       // a read answers from an accepted state without finishing it
+  bool fence_ignored = false;           // a fenced write with a lower token is applied (tests/sim/lock_sim_test.cpp)
 };
 PaxosMutations& paxos_mutations();
 

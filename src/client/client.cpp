@@ -163,6 +163,10 @@ struct Calls {
   }
   static Status check_delete(const WriteOptions& o) {
     if (o.ttl_ms != 0) return Status::InvalidArgument("del takes no ttl: a delete does not expire");
+    if (!o.fence_lock.empty() || o.fence_token != 0) {
+      return Status::InvalidArgument("del takes no fence: only a put can be fenced (put a value that means "
+                                     "\"gone\" with fence_lock and fence_token instead)");
+    }
     return check_unconditional(o, "del");
   }
   static Status check_unconditional(const WriteOptions& o, const char* call) {

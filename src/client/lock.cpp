@@ -20,6 +20,7 @@ struct Current {
   uint64_t seq = 0;                  // the key's version
   std::string context;
   uint64_t ttl_ms = 0;
+  lockrec::LockRead read() const { return {record, seq}; }
 };
 
 std::string holder_of(const LockOptions& o) { return o.holder.empty() ? default_lock_holder() : o.holder; }
@@ -91,20 +92,18 @@ Result<uint64_t> lock_try_acquire(Client& c, std::string_view name, const LockOp
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     auto cur = read_lock(c, name, o.keyspace);
     if (!cur.ok()) return cur.status();
-    if (cur->record && cur->record->held()) return held_by_other(name, *cur);
+    const auto plan = lockrec::plan_acquire(cur->read(), holder);
+    if (plan.verdict != lockrec::LockVerdict::kWrite) return held_by_other(name, *cur);
     // Free: take it over the version read. The new version is the token.
-    const LockRecord mine{lockrec::token_over(cur->seq), holder};
-    auto put = write_over(c, name, o, *cur, mine, o.ttl_ms);
+    auto put = write_over(c, name, o, *cur, plan.next, o.ttl_ms);
     if (!put.ok()) {
       // Outcome unknown: whether it is ours is for a read to say.
       if (put.status().code() != Code::kTimeout && put.status().code() != Code::kIoError) return put.status();
       auto after = read_lock(c, name, o.keyspace);
-      if (after.ok() && after->record && after->record->token == mine.token && after->record->holder == holder) {
-        return mine.token;
-      }
+      if (after.ok() && after->record && *after->record == plan.next) return plan.next.token;
       return put.status();
     }
-    if (put->applied) return mine.token;
+    if (put->applied) return plan.next.token;
     // Changed since the read (another acquirer won, or a renewal): read again.
   }
   return Status(Code::kContention, "lock '" + std::string(name) + "' kept changing while it was being taken");
@@ -131,11 +130,12 @@ Status lock_renew(Client& c, std::string_view name, uint64_t token, const LockOp
     auto cur = read_lock(c, name, o.keyspace);
     if (!cur.ok()) return cur.status();
     // Only the very holding that took it: the token says which.
-    if (!cur->record || !cur->record->held() || cur->record->token != token) {
+    const auto plan = lockrec::plan_renew(cur->read(), token, holder_of(o));
+    if (plan.verdict != lockrec::LockVerdict::kWrite) {
       return Status(Code::kLocked, "lock '" + std::string(name) + "' is no longer held by token " +
                                        std::to_string(token) + " (its lease ran out or another took it)");
     }
-    auto put = write_over(c, name, o, *cur, *cur->record, o.ttl_ms);
+    auto put = write_over(c, name, o, *cur, plan.next, o.ttl_ms);
     if (!put.ok()) return put.status();
     if (put->applied) return Status::Ok();
   }
@@ -146,10 +146,11 @@ Status lock_release(Client& c, std::string_view name, uint64_t token, const Lock
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     auto cur = read_lock(c, name, o.keyspace);
     if (!cur.ok()) return cur.status();
-    if (!cur->record || !cur->record->held() || cur->record->token != token) {
+    const auto plan = lockrec::plan_release(cur->read(), token);
+    if (plan.verdict != lockrec::LockVerdict::kWrite) {
       return Status(Code::kLocked, "lock '" + std::string(name) + "' is not held by token " + std::to_string(token));
     }
-    auto put = write_over(c, name, o, *cur, lockrec::freed(*cur->record), 0);
+    auto put = write_over(c, name, o, *cur, plan.next, 0);
     if (!put.ok()) return put.status();
     if (put->applied) return Status::Ok();
   }

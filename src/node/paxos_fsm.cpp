@@ -137,7 +137,15 @@ void PaxosFsm::prepared() {
   }
 }
 
+PaxosDecisionWatch& paxos_decision_watch() {
+  static PaxosDecisionWatch watch;
+  return watch;
+}
+
 void PaxosFsm::accepted() {
+  if (const auto& watch = paxos_decision_watch()) {
+    watch(PaxosDecision{req_.keyspace, req_.key, ballot_, round_->current(), proposer_.proposal()});
+  }
   proposer_.accepted();
   reply();
 }

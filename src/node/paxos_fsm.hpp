@@ -43,6 +43,22 @@ struct CasRequest {
   uint64_t deadline_us = 0;            // our monotonic clock
 };
 
+// A proposal a majority of the key's replicas accepted (so it is decided),
+// with the register it was made from (the state its prepare adopted; equal to
+// it when the proposal only finished that state). Lets the simulator's checks
+// follow each key's chain of decided registers as the replicas decided them
+// (tests/sim/lock_sim_test.cpp).
+struct PaxosDecision {
+  const std::string& keyspace;
+  const std::string& key;
+  const quorum::Ballot& ballot;
+  const quorum::Register& parent;
+  const quorum::Register& chosen;
+};
+using PaxosDecisionWatch = std::function<void(const PaxosDecision&)>;
+// Called in every node of the process on each decision; unset unless a test sets it.
+PaxosDecisionWatch& paxos_decision_watch();
+
 class PaxosFsm : public std::enable_shared_from_this<PaxosFsm> {
  public:
   // A ballot above `above`, unique to this node.

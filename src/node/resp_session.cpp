@@ -824,16 +824,17 @@ void RespSession::lock_step(SlotId slot, const Settings& s, std::string name, ui
     if (!got.ok()) return finish(slot, error_reply(got.status()));
     const auto seq = version_seq(got->context);
     if (!got->linearizable || !seq) return finish(slot, error_reply(not_linearizable(s.keyspace)));
+    lockrec::LockRead read{std::nullopt, *seq};
     if (!got->values.empty()) {
-      const auto rec = lockrec::decode(got->values.front());
-      if (!rec) return finish(slot, error("ERR key '" + name + "' holds a value that is not a lock"));
-      if (rec->held()) return finish(slot, null_bulk());
+      read.record = lockrec::decode(got->values.front());
+      if (!read.record) return finish(slot, error("ERR key '" + name + "' holds a value that is not a lock"));
     }
-    const std::string holder =
-        client_name_.empty() ? "resp-client-" + std::to_string(options_.client_id) : client_name_;
-    const uint64_t token = lockrec::token_over(*seq);
+    const auto plan = lockrec::plan_acquire(
+        read, client_name_.empty() ? "resp-client-" + std::to_string(options_.client_id) : client_name_);
+    if (plan.verdict != lockrec::LockVerdict::kWrite) return finish(slot, null_bulk());
+    const uint64_t token = plan.next.token;
     std::string key = name;
-    put_if(s, std::move(key), lockrec::encode({token, holder}), quorum::Condition::kIfVersion,
+    put_if(s, std::move(key), lockrec::encode(plan.next), quorum::Condition::kIfVersion,
            std::move(got->context), ttl_ms,
            [this, slot, s, name = std::move(name), ttl_ms, attempts_left, token](Result<wire::PutReply> r) mutable {
              if (!r.ok()) return finish(slot, error_reply(r.status()));
@@ -875,10 +876,11 @@ void RespSession::unlock_step(SlotId slot, const Settings& s, std::string name, 
                              Result<wire::GetReply> got) mutable {
     if (!got.ok()) return finish(slot, error_reply(got.status()));
     if (!got->linearizable) return finish(slot, error_reply(not_linearizable(s.keyspace)));
-    const auto rec = got->values.empty() ? std::nullopt : lockrec::decode(got->values.front());
-    if (!rec || !rec->held() || rec->token != token) return finish(slot, integer(0));
+    const lockrec::LockRead read{got->values.empty() ? std::nullopt : lockrec::decode(got->values.front())};
+    const auto plan = lockrec::plan_release(read, token);
+    if (plan.verdict != lockrec::LockVerdict::kWrite) return finish(slot, integer(0));
     std::string key = name;
-    put_if(s, std::move(key), lockrec::encode(lockrec::freed(*rec)), quorum::Condition::kIfVersion, std::move(got->context),
+    put_if(s, std::move(key), lockrec::encode(plan.next), quorum::Condition::kIfVersion, std::move(got->context),
            0, [this, slot, s, name = std::move(name), token, attempts_left](Result<wire::PutReply> r) mutable {
              if (!r.ok()) return finish(slot, error_reply(r.status()));
              if (!r->not_applied) return finish(slot, integer(1));

@@ -193,6 +193,15 @@ TEST_CASE("fencing: a holder paused past its lease cannot overwrite what the nex
   CHECK_THAT(plain.out, Catch::Contains("fenced writes need a linearizable keyspace; keyspace 'default' is siblings"));
   CHECK(run(t + "-k data put k v --fence L").exit_code == 2);
   CHECK(run(t + "-k data put k v --fence L:0").exit_code == 2);
+  // A delete cannot be fenced: refused, not done unfenced.
+  WriteOptions fenced_del;
+  fenced_del.keyspace = "data";
+  fenced_del.fence_lock = "L";
+  fenced_del.fence_token = 1;
+  Status del = admin->del("k", fenced_del);
+  CHECK(del.code() == Code::kInvalidArgument);
+  CHECK_THAT(del.message(), Catch::Contains("del takes no fence"));
+  CHECK(admin->get("k", ReadOptions{.keyspace = "data"})->found());
 }
 
 namespace {

@@ -151,27 +151,7 @@ Run run(uint64_t seed) {
   constexpr uint64_t kRunUs = 2'000'000;
   const uint64_t start = world.now_us();
   clients.start(start + kRunUs);
-  // A partition or a power-loss crash every 100-400 ms, healed 50-500 ms later.
-  uint64_t t = start;
-  while (t < start + kRunUs) {
-    t += world.rng().between(100'000, 400'000);
-    world.run_until(t);
-    const uint64_t heal_after = world.rng().between(50'000, 500'000);
-    if (world.rng().chance(0.5)) {
-      std::vector<int> a, b;
-      for (int i = 0; i < kNodes; ++i) (world.rng().chance(0.5) ? a : b).push_back(cluster.host(i).index());
-      world.partition({a, b});
-      world.schedule(heal_after, [&world] { world.heal(); });
-    } else {
-      const int victim = static_cast<int>(world.rng().uniform(kNodes));
-      if (cluster.node(victim)) {
-        cluster.crash(victim, CrashKind::kPowerLoss);
-        world.schedule(heal_after, [&cluster, victim] {
-          if (!cluster.node(victim)) cluster.restart(victim);
-        });
-      }
-    }
-  }
+  simtest::partitions_and_crashes(world, cluster, start + kRunUs);
   world.run_until(start + kRunUs + 3'000'000);  // every request answered or timed out
   Run out;
   out.ops = clients.history.size();

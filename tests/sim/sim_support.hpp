@@ -1,5 +1,6 @@
-// What simulation tests share: seeds (how many to run, how to replay one) and
-// the per-key state of a sequential writer whose values carry their number.
+// What simulation tests share: seeds (how many to run, how to replay one),
+// the per-key state of a sequential writer whose values carry their number,
+// and a schedule of partitions and power-loss crashes.
 //
 //   TALLY_SEED=1234 build/tests/sim_tests "<test name>"   runs only seed 1234
 //   TALLY_LONG=1 ...                                       runs the long count
@@ -10,6 +11,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "sim/sim_cluster.hpp"
 
 namespace tally::simtest {
 
@@ -39,5 +42,31 @@ struct KeyState {
   std::set<std::string> issued;
   bool busy = false;  // a request in flight (for writers that wait for it)
 };
+
+// Runs `world` to `until_us` with a fault every 100-400 ms, healed 50-500 ms
+// later: half of them a random split of the cluster's nodes in two, half a
+// power-loss crash of one node (restarted at the heal).
+inline void partitions_and_crashes(sim::SimWorld& world, sim::SimCluster& cluster, uint64_t until_us) {
+  uint64_t t = world.now_us();
+  while (t < until_us) {
+    t += world.rng().between(100'000, 400'000);
+    world.run_until(t);
+    const uint64_t heal_after = world.rng().between(50'000, 500'000);
+    if (world.rng().chance(0.5)) {
+      std::vector<int> a, b;
+      for (int i = 0; i < cluster.size(); ++i) (world.rng().chance(0.5) ? a : b).push_back(cluster.host(i).index());
+      world.partition({a, b});
+      world.schedule(heal_after, [&world] { world.heal(); });
+    } else {
+      const int victim = static_cast<int>(world.rng().uniform(cluster.size()));
+      if (cluster.node(victim)) {
+        cluster.crash(victim, sim::CrashKind::kPowerLoss);
+        world.schedule(heal_after, [&cluster, victim] {
+          if (!cluster.node(victim)) cluster.restart(victim);
+        });
+      }
+    }
+  }
+}
 
 }  // namespace tally::simtest
