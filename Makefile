@@ -50,7 +50,7 @@ STORE_SRCS  := $(wildcard src/store/*.cpp)
 NODE_SRCS   := $(filter-out src/node/tallyd_main.cpp,$(wildcard src/node/*.cpp))
 SIM_SRCS    := $(wildcard src/sim/*.cpp)
 CLIENT_SRCS := $(wildcard src/client/*.cpp)
-WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp quorum/paxos.cpp
+WIRE_SRCS   := $(CODEC_SRCS) src/net/codec.cpp src/net/frame.cpp quorum/dvv.cpp quorum/fence.cpp quorum/paxos.cpp
 BENCHLIB_SRCS := $(wildcard bench/lib/*.cpp)
 TESTING_SRCS  := $(wildcard src/testing/*.cpp)
 

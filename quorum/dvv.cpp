@@ -31,16 +31,37 @@ void set_counter(VersionVector& vv, ActorId r, uint64_t counter) {
 // payloads only exist if a dot was reused; `sync` then keeps the greater, so that
 // its result does not depend on which side held which.
 bool payload_less(const Sibling& x, const Sibling& y) {
-  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value) <
-         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value);
+  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value, x.fence_lock, x.fence_token) <
+         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value, y.fence_lock, y.fence_token);
 }
 
 // The lww order: highest tag first. Tags from distinct nodes never tie (the node
 // id is part of the tag); the rest of the sibling only makes the order total, so
 // that lww_sync is commutative even on states that break that rule.
 bool lww_less(const Sibling& x, const Sibling& y) {
-  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value, x.dot) <
-         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value, y.dot);
+  return std::tie(x.timestamp, x.tombstone, x.expires_ms, x.value, x.fence_lock, x.fence_token, x.dot) <
+         std::tie(y.timestamp, y.tombstone, y.expires_ms, y.value, y.fence_lock, y.fence_token, y.dot);
+}
+
+// Whether `s`'s fences have overtaken `sib`: it was written under a lock
+// whose fence is now higher than its token.
+bool overtaken(const DvvSet& s, const Sibling& sib) {
+  return !sib.fence_lock.empty() && sib.fence_token < fence_of(s.fence_locks, s.fence_tokens, sib.fence_lock);
+}
+
+// Checks a fenced write against `current` and gives the fences it leaves
+// (`current`'s, its lock's raised); unfenced: `current`'s as they are.
+Status fence_write(const DvvSet& current, const ClientWrite& write, DvvSet& out) {
+  out.fence_locks = current.fence_locks;
+  out.fence_tokens = current.fence_tokens;
+  if (write.fence_lock.empty()) return Status::Ok();
+  const uint64_t fence = fence_of(current.fence_locks, current.fence_tokens, write.fence_lock);
+  if (write.fence_token < fence) return fenced_off("", write.fence_lock, write.fence_token, fence);
+  if (!raise_fence(out.fence_locks, out.fence_tokens, write.fence_lock, write.fence_token)) {
+    return Status::InvalidArgument("the key keeps fences for " + std::to_string(kMaxFences) +
+                                   " locks already; a write fenced by another lock is refused");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -115,6 +136,16 @@ Status validate(const DvvSet& s) {
     if (!s.clock.covers(d)) {
       return Status::Corruption("sibling dot " + dot_string(d) + " is not covered by the clock");
     }
+    const Sibling& sib = s.siblings[i];
+    if (sib.fence_lock.empty() != (sib.fence_token == 0)) {
+      return Status::Corruption("sibling " + dot_string(d) + " names a fence lock without a token or a token without one");
+    }
+    if (overtaken(s, sib)) {
+      return Status::Corruption("sibling " + dot_string(d) + " is fenced below its lock's fence");
+    }
+  }
+  if (Status st = validate_fences(s.fence_locks, s.fence_tokens, kMaxMergedFences, "fences"); !st.ok()) {
+    return Status::Corruption(st.message());
   }
   return Status::Ok();
 }
@@ -146,9 +177,14 @@ Result<DvvSet> update(const DvvSet& current, const VersionVector& context, Clien
                                    std::to_string(coordinator) + " would overflow");
   }
 
+  DvvSet out;
+  if (Status st = fence_write(current, write, out); !st.ok()) return st;
+  // A sibling stays unless the write's context covers it or its raised fence overtook it.
+  auto stays = [&](const Sibling& sib) { return !context.covers(sib.dot) && !overtaken(out, sib); };
+
   // Count before copying any value: a refused write costs no allocation.
   size_t kept = 0;
-  for (const Sibling& sib : current.siblings) kept += context.covers(sib.dot) ? 0 : 1;
+  for (const Sibling& sib : current.siblings) kept += stays(sib) ? 1 : 0;
   const size_t after = kept + 1;
   if (after > max_siblings && after > current.siblings.size()) {
     return Status::TooLarge("write would leave " + std::to_string(after) +
@@ -158,20 +194,20 @@ Result<DvvSet> update(const DvvSet& current, const VersionVector& context, Clien
                             "returned to resolve them");
   }
 
-  DvvSet out;
   out.clock = pointwise_max(current.clock, context);
   const Dot dot{coordinator, last + 1};
   set_counter(out.clock, coordinator, dot.counter);
   out.siblings.reserve(after);
   for (const Sibling& sib : current.siblings) {
-    if (!context.covers(sib.dot)) out.siblings.push_back(sib);
+    if (stays(sib)) out.siblings.push_back(sib);
   }
   // The new dot is above every dot of `coordinator` here, so it goes right after
   // them: the siblings stay sorted.
   auto pos = std::upper_bound(out.siblings.begin(), out.siblings.end(), dot,
                               [](const Dot& d, const Sibling& sib) { return d < sib.dot; });
   out.siblings.insert(pos, Sibling{dot, write.timestamp, write.tombstone, std::move(write.value),
-                                   write.tombstone ? 0 : write.expires_ms});
+                                   write.tombstone ? 0 : write.expires_ms, std::move(write.fence_lock),
+                                   write.fence_token});
   return out;
 }
 
@@ -196,6 +232,10 @@ DvvSet sync(const DvvSet& a, const DvvSet& b) {
       ++i;
       ++j;
     }
+  }
+  if (!a.fence_locks.empty() || !b.fence_locks.empty()) {
+    merge_fences(a.fence_locks, a.fence_tokens, b.fence_locks, b.fence_tokens, out.fence_locks, out.fence_tokens);
+    std::erase_if(out.siblings, [&out](const Sibling& sib) { return overtaken(out, sib); });
   }
   return out;
 }
@@ -267,13 +307,20 @@ Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coor
                             " would overflow");
   }
   DvvSet out;
+  if (Status st = fence_write(current, write, out); !st.ok()) return st;
   out.clock = current.clock;
   const Dot dot{coordinator, last + 1};
   set_counter(out.clock, coordinator, dot.counter);
-  Sibling fresh{dot, write.timestamp, write.tombstone, std::move(write.value),
-                write.tombstone ? 0 : write.expires_ms};
+  Sibling fresh{dot,
+                write.timestamp,
+                write.tombstone,
+                std::move(write.value),
+                write.tombstone ? 0 : write.expires_ms,
+                std::move(write.fence_lock),
+                write.fence_token};
   const DvvSet resolved = lww_resolve(current);
-  if (!resolved.siblings.empty() && lww_less(fresh, resolved.siblings.front())) {
+  if (!resolved.siblings.empty() && !overtaken(out, resolved.siblings.front()) &&
+      lww_less(fresh, resolved.siblings.front())) {
     out.siblings = resolved.siblings;  // the write lost: it is older than what we hold
   } else {
     out.siblings.push_back(std::move(fresh));
@@ -284,6 +331,8 @@ Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coor
 DvvSet lww_resolve(const DvvSet& s) {
   DvvSet out;
   out.clock = s.clock;
+  out.fence_locks = s.fence_locks;
+  out.fence_tokens = s.fence_tokens;
   auto best = std::max_element(s.siblings.begin(), s.siblings.end(), lww_less);
   if (best != s.siblings.end()) out.siblings.push_back(*best);
   return out;
@@ -292,9 +341,11 @@ DvvSet lww_resolve(const DvvSet& s) {
 DvvSet lww_sync(const DvvSet& a, const DvvSet& b) {
   DvvSet out;
   out.clock = pointwise_max(a.clock, b.clock);
+  merge_fences(a.fence_locks, a.fence_tokens, b.fence_locks, b.fence_tokens, out.fence_locks, out.fence_tokens);
   const Sibling* best = nullptr;
   for (const DvvSet* side : {&a, &b}) {
     for (const Sibling& sib : side->siblings) {
+      if (overtaken(out, sib)) continue;
       if (best == nullptr || lww_less(*best, sib)) best = &sib;
     }
   }

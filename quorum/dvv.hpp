@@ -7,6 +7,9 @@
 //   - clock.entries is sorted by replica id, ids unique, no zero counter;
 //   - siblings are sorted by dot, dots unique, every counter >= 1;
 //   - the clock covers every sibling's dot;
+//   - fences are sorted by lock, and no sibling is fenced below its lock's
+//     fence (quorum/fence.hpp: update refuses such a write, the merges drop
+//     a sibling a fence has overtaken);
 //   - a dot names one write: only replica `r` mints dots (r, _) for a key, and
 //     it never mints the same one twice. This is what lets a version vector
 //     stand for a set of events; a reused dot makes `sync` drop a write.
@@ -24,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "quorum/fence.hpp"
 #include "quorum/version.hpp"
 #include "tally/status.hpp"
 
@@ -40,6 +44,10 @@ struct ClientWrite {
   bool tombstone = false;
   HlcTimestamp timestamp;
   uint64_t expires_ms = 0;  // HLC wall ms at which the value expires; 0: never
+  // A fenced write: refused if the key's fence for `fence_lock` is above
+  // `fence_token`; otherwise it raises that fence. Empty: not fenced.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
 
   static ClientWrite Put(std::string value, HlcTimestamp ts) {
     return {std::move(value), false, ts};
@@ -120,6 +128,10 @@ VersionVector join_before(const DvvSet& s, const HlcTimestamp& arrival, uint64_t
 // Errors, with `current` left as it was (the function is pure):
 //   - InvalidArgument if `context` is malformed (see validate) or would make the
 //     new counter overflow;
+//   - kFenced if the write is fenced and the key's fence for its lock is
+//     higher; InvalidArgument if it names a new lock and the key keeps
+//     kMaxFences already. A fenced write that is taken raises its lock's
+//     fence and drops the siblings fenced below it;
 //   - TooLarge if the write would leave more than `max_siblings` siblings and
 //     more than `current` has (a write that resolves at least one sibling is
 //     always accepted, so a key over its cap can still be repaired by a client);
@@ -136,7 +148,9 @@ Result<DvvSet> update(const DvvSet& current, const VersionVector& context, Clien
 // Never fails and never applies a sibling cap: its siblings are writes that were
 // already acknowledged. If both sides hold one dot with different payloads (a
 // broken invariant: a reused dot) one of them is kept, chosen by a fixed order so
-// that the result still does not depend on argument order. O(s1 + s2 + (s1+s2)·k).
+// that the result still does not depend on argument order. Fences: each lock
+// at the higher of the two, and a sibling fenced below its lock's is
+// dropped. O(s1 + s2 + (s1+s2)·k).
 DvvSet sync(const DvvSet& a, const DvvSet& b);
 
 // The coordinator's read merge: the fold of `sync` over every reply; the empty
@@ -185,15 +199,17 @@ bool all_dead(const DvvSet& s, uint64_t now_ms);
 
 // `write` under a new dot (minted as `update` does, with no context), then only
 // the sibling with the highest timestamp is kept: the write itself or whatever
-// `current` held. Errors: Internal if the coordinator's counter would overflow.
-// O(k + s).
+// `current` held. A fenced write is checked and raises its fence as in
+// `update`, so a paused holder's late write, however new its tag, cannot beat
+// a later holder's. Errors: Internal if the coordinator's counter would
+// overflow; kFenced and InvalidArgument as `update`. O(k + s).
 Result<DvvSet> lww_update(const DvvSet& current, ClientWrite write, ActorId coordinator);
 
 // `s` with only its highest-timestamp sibling (none if it had none). O(s).
 DvvSet lww_resolve(const DvvSet& s);
 
-// The lww merge: clock pointwise max, the single highest-timestamp sibling of
-// either side. Commutative and associative; idempotent on lww states (at most one
+// The lww merge: clock pointwise max, fences merged as `sync` does, the
+// single highest-timestamp sibling of either side that no fence has overtaken. Commutative and associative; idempotent on lww states (at most one
 // sibling, as lww_update and lww_sync leave them). O(k1 + k2 + s1 + s2).
 DvvSet lww_sync(const DvvSet& a, const DvvSet& b);
 

@@ -32,7 +32,13 @@ uint64_t summary(const DvvSet& record) {
     // a record without one is what it was before expiries existed.
     words[i++] = (s.tombstone ? 1 : 0) | (s.expires_ms << 1);
   }
-  const uint64_t h = XXH3_64bits(words, n * sizeof(uint64_t));
+  uint64_t h = XXH3_64bits(words, n * sizeof(uint64_t));
+  // The key's fences, folded in when it has any (a sibling's fence is part
+  // of its write, which its dot already names): two replicas that differ
+  // only in what they know of a lock's fence are told apart.
+  for (size_t f = 0; f < record.fence_locks.size(); ++f) {
+    h = XXH3_64bits_withSeed(record.fence_locks[f].data(), record.fence_locks[f].size(), h ^ record.fence_tokens[f]);
+  }
   return h == 0 ? 1 : h;
 }
 

@@ -43,22 +43,11 @@ Status validate(const Register& r) {
   if (!r.present && (!r.value.empty() || r.expires_ms != 0)) {
     return Status::InvalidArgument("register: a value or an expiry for an absent key");
   }
-  if (r.fence_locks.size() != r.fence_tokens.size() || r.fence_locks.size() > kMaxFences) {
-    return Status::InvalidArgument("register: " + std::to_string(r.fence_locks.size()) + " fence locks and " +
-                                   std::to_string(r.fence_tokens.size()) + " tokens (one each, at most " +
-                                   std::to_string(kMaxFences) + ")");
-  }
-  for (size_t i = 1; i < r.fence_locks.size(); ++i) {
-    if (!(r.fence_locks[i - 1] < r.fence_locks[i])) {
-      return Status::InvalidArgument("register: fence locks not in increasing order");
-    }
-  }
-  return Status::Ok();
+  return validate_fences(r.fence_locks, r.fence_tokens, kMaxFences, "register");
 }
 
 uint64_t Register::fence_of(std::string_view lock) const {
-  auto it = std::lower_bound(fence_locks.begin(), fence_locks.end(), lock);
-  return it != fence_locks.end() && *it == lock ? fence_tokens[static_cast<size_t>(it - fence_locks.begin())] : 0;
+  return quorum::fence_of(fence_locks, fence_tokens, lock);
 }
 
 bool fenced_out(const CasOp& op, const Register& reg) {
@@ -79,15 +68,9 @@ Register apply(const CasOp& op, const Register& reg) {
   next.ops.push_back(op.id);
   next.fence_locks = reg.fence_locks;
   next.fence_tokens = reg.fence_tokens;
+  // The proposer checked there is room (too_many_fences).
   if (op.kind == CasKind::kPut && !op.fence_lock.empty()) {
-    auto it = std::lower_bound(next.fence_locks.begin(), next.fence_locks.end(), op.fence_lock);
-    const auto i = static_cast<size_t>(it - next.fence_locks.begin());
-    if (it != next.fence_locks.end() && *it == op.fence_lock) {
-      next.fence_tokens[i] = std::max(next.fence_tokens[i], op.fence_token);
-    } else {
-      next.fence_locks.insert(it, op.fence_lock);
-      next.fence_tokens.insert(next.fence_tokens.begin() + static_cast<std::ptrdiff_t>(i), op.fence_token);
-    }
+    raise_fence(next.fence_locks, next.fence_tokens, op.fence_lock, op.fence_token);
   }
   return next;
 }

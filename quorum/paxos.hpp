@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quorum/fence.hpp"
 #include "quorum/version.hpp"
 #include "tally/status.hpp"
 
@@ -65,8 +66,8 @@ struct Register {
   // value is absent from then on (the register keeps its seq).
   uint64_t expires_ms = 0;
   // Fencing: for each lock a fenced write of this key named, the highest
-  // token among them (parallel vectors, sorted by lock name). A fenced write
-  // with a lower token is refused (docs/locks.md).
+  // token among them (quorum/fence.hpp). A fenced write with a lower token is
+  // refused (docs/locks.md).
   std::vector<std::string> fence_locks;
   std::vector<uint64_t> fence_tokens;
   bool operator==(const Register&) const = default;
@@ -146,9 +147,6 @@ struct CasOp {
   std::string fence_lock;
   uint64_t fence_token = 0;
 };
-
-// How many locks' fences one key keeps at most.
-inline constexpr size_t kMaxFences = 16;
 
 // Whether `op`'s condition holds on `reg` at HLC wall time `now_ms` (an
 // expired value is absent).

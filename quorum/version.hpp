@@ -85,6 +85,10 @@ struct Sibling {
   // a tombstone, and it is collected like one (docs/architecture.md, "Time
   // to live"). Part of the payload: every replica holds the same instant.
   uint64_t expires_ms = 0;
+  // A fenced write (docs/locks.md): the lock and token it was written under;
+  // empty: not fenced. Dropped once the key's fence for the lock is higher.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
   bool operator==(const Sibling&) const = default;
 };
 
@@ -100,6 +104,10 @@ struct DvvSet {
   // The concurrent live values (tombstones included), sorted by dot, dots unique:
   // sync merges them in one pass and == compares states (quorum/dvv.hpp, validate).
   std::vector<Sibling> siblings;
+  // For each lock a fenced write of the key named, the highest token among
+  // them (quorum/fence.hpp); no sibling is fenced below its lock's.
+  std::vector<std::string> fence_locks;
+  std::vector<uint64_t> fence_tokens;
   bool operator==(const DvvSet&) const = default;
 };
 

@@ -34,14 +34,19 @@ quorum::VersionVector get_clock(const msgpack::object& o, const char* field) {
 }
 
 void pack_record(Packer& p, const quorum::DvvSet& record) {
-  p.pack_array(3);
+  // The fences, a fourth and fifth field, only when there are some: a record
+  // without them is written as it was before fencing existed.
+  const bool fences = !record.fence_locks.empty();
+  p.pack_array(fences ? 5 : 3);
   p.pack(kRecordFormat);
   pack_clock(p, record.clock);
   p.pack_array(static_cast<uint32_t>(record.siblings.size()));
   for (const auto& s : record.siblings) {
-    // An eighth field, the expiry, only when there is one: a sibling without
-    // a time to live is written as it was before expiries existed.
-    p.pack_array(s.expires_ms != 0 ? 8 : 7);
+    // An eighth field, the expiry, only when there is one (or a fence
+    // follows), and the fence's lock and token only for a fenced write: a
+    // plain sibling is written as it was before either existed.
+    const bool fenced = !s.fence_lock.empty();
+    p.pack_array(fenced ? 10 : s.expires_ms != 0 ? 8 : 7);
     p.pack(s.dot.replica);
     p.pack(s.dot.counter);
     p.pack(s.timestamp.wall_ms);
@@ -49,7 +54,16 @@ void pack_record(Packer& p, const quorum::DvvSet& record) {
     p.pack(s.timestamp.node);
     p.pack(s.tombstone);
     pack_bin(p, s.value);
-    if (s.expires_ms != 0) p.pack(s.expires_ms);
+    if (fenced || s.expires_ms != 0) p.pack(s.expires_ms);
+    if (fenced) {
+      pack_bin(p, s.fence_lock);
+      p.pack(s.fence_token);
+    }
+  }
+  if (fences) {
+    p.pack_array(static_cast<uint32_t>(record.fence_locks.size()));
+    for (const auto& lock : record.fence_locks) pack_bin(p, lock);
+    pack_ids(p, record.fence_tokens);
   }
 }
 
@@ -75,7 +89,16 @@ quorum::DvvSet get_record(const msgpack::object& o) {
       s.expires_ms = get_uint(f.ptr[7], "sibling.expires_ms", UINT64_MAX);
       if (s.tombstone && s.expires_ms != 0) fail("sibling.expires_ms", "no expiry on a tombstone");
     }
+    if (f.size > 9) {
+      s.fence_lock = get_bytes(f.ptr[8], "sibling.fence_lock");
+      s.fence_token = get_uint(f.ptr[9], "sibling.fence_token", UINT64_MAX);
+    }
     rec.siblings.push_back(std::move(s));
+  }
+  if (a.size > 4) {
+    const auto& locks = get_array(a.ptr[3], "record.fence_locks", 0);
+    for (uint32_t i = 0; i < locks.size; ++i) rec.fence_locks.push_back(get_bytes(locks.ptr[i], "record.fence_locks"));
+    rec.fence_tokens = get_ids(a.ptr[4], "record.fence_tokens");
   }
   // Well-formed bytes can still hold a state no update could have made.
   Status valid = quorum::validate(rec);
@@ -87,7 +110,8 @@ uint64_t record_size_estimate(std::string_view key, const quorum::DvvSet& record
   // Array headers and the format; per clock entry two uints of up to 9
   // bytes; per sibling five uints, a bool and a bin header.
   uint64_t n = key.size() + 16 + 18 * record.clock.entries.size();
-  for (const auto& s : record.siblings) n += s.value.size() + 49;
+  for (const auto& s : record.siblings) n += s.value.size() + s.fence_lock.size() + 49;
+  for (const auto& lock : record.fence_locks) n += lock.size() + 14;
   return n;
 }
 

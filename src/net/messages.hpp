@@ -183,8 +183,8 @@ struct PutRequest {
   std::string expected;
   // The value's time to live, in milliseconds; 0: it never expires.
   uint64_t ttl_ms = 0;
-  // A fenced write (linearizable keyspaces): applied only if `fence_token`
-  // is at least the highest token the key has seen for lock `fence_lock`.
+  // A fenced write: applied only if `fence_token` is at least the highest
+  // token the key has seen for lock `fence_lock` (docs/locks.md).
   std::string fence_lock;
   uint64_t fence_token = 0;
   static constexpr auto wire_fields() {
@@ -324,11 +324,18 @@ struct ReplicaWrite {
   quorum::DvvSet record;
   uint32_t hint_for = 0;
   uint64_t epoch = 0;
+  // A fenced client write (siblings and lww keyspaces): the replica refuses
+  // it (kFenced) if the key's fence for `fence_lock` is above `fence_token`.
+  // Empty: not fenced, or a repair.
+  std::string fence_lock;
+  uint64_t fence_token = 0;
   static constexpr auto wire_fields() {
     return std::tuple{field<as::Str>("keyspace", &ReplicaWrite::keyspace), field<as::Bin>("key", &ReplicaWrite::key),
                       field<as::Record>("record", &ReplicaWrite::record),
                       field<as::UInt>("hint_for", &ReplicaWrite::hint_for),
-                      field<as::UInt>("epoch", &ReplicaWrite::epoch)};
+                      field<as::UInt>("epoch", &ReplicaWrite::epoch),
+                      optional_field<as::Bin>("fence_lock", &ReplicaWrite::fence_lock),
+                      optional_field<as::UInt>("fence_token", &ReplicaWrite::fence_token)};
   }
   bool operator==(const ReplicaWrite&) const = default;
 };

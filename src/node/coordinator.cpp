@@ -50,9 +50,6 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
     return Status::InvalidArgument("conditional writes (if absent, if value, if version, SET NX/XX, CAS) need a "
                                    "linearizable keyspace; keyspace '" + *keyspace + "' is " +
                                    std::string(meta::mode_name(ks->mode)));
-  } else if (put && !put->fence_lock.empty()) {
-    return Status::InvalidArgument("fenced writes need a linearizable keyspace; keyspace '" + *keyspace + "' is " +
-                                   std::string(meta::mode_name(ks->mode)));
   }
   if (put && put->fence_lock.empty() != (put->fence_token == 0)) {
     return Status::InvalidArgument("a fenced write names both a lock and a token above zero (NAME:TOKEN)");
@@ -172,6 +169,10 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
                  std::move(*ctx)};
   // The expiry counts from the write's tag: when the client's request arrived.
   if (put && put->ttl_ms != 0) w.write.expires_ms = arrived->tag.wall_ms + put->ttl_ms;
+  if (put && !put->fence_lock.empty()) {
+    w.write.fence_lock = std::move(put->fence_lock);
+    w.write.fence_token = put->fence_token;
+  }
   // Without a context, a delete deletes every version the coordinating
   // replica held when the request arrived (as Riak's client reads before it
   // deletes): a user who types `tally del k` means the key, not one more

@@ -43,6 +43,7 @@ enum class Counter : uint8_t {
   kPaxosRetries,         // linearizable attempts that lost (to a higher ballot, or for want of answers) and were retried
   kMetricsScrapes,       // GET /metrics answered
   kHttpRefused,          // requests to the metrics door answered 4xx/5xx
+  kFencedWrites,         // fenced writes refused: a later holder of their lock had written the key
   kCount_,
 };
 
@@ -82,6 +83,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount_)> 
     {Counter::kMetricsScrapes, "metrics_scrapes", "GET /metrics requests answered by the metrics door"},
     {Counter::kHttpRefused, "http_refused",
      "requests to the metrics door refused: malformed, over its limits, another page or method"},
+    {Counter::kFencedWrites, "fenced_writes_refused",
+     "fenced writes refused here: a later holder of their lock had written the key with a higher token"},
 }};
 
 // kCounters lists every counter once, in enum order: a counter added to the

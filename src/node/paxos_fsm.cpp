@@ -176,10 +176,9 @@ void PaxosFsm::reply() {
     }
     case CasRequest::Answer::kPut: {
       if (proposer_.fenced()) {
-        fail(respond_, Status(Code::kFenced, "write of key '" + req_.key + "' fenced off: lock '" + req_.op.fence_lock +
-                                                 "' token " + std::to_string(req_.op.fence_token) +
-                                                 " is below token " + std::to_string(reg.fence_of(req_.op.fence_lock)) +
-                                                 ", which a later holder wrote the key with; nothing was written"));
+        ctx_.stats.add(Counter::kFencedWrites);
+        fail(respond_, quorum::fenced_off(req_.key, req_.op.fence_lock, req_.op.fence_token,
+                                          reg.fence_of(req_.op.fence_lock)));
         break;
       }
       if (proposer_.too_many_fences()) {

@@ -56,6 +56,8 @@ void PutFsm::start() {
   // The timeout covers the whole request, our own disk write included.
   start_timer(shared_from_this());
 
+  fence_lock_ = req_.write.fence_lock;
+  fence_token_ = req_.write.fence_token;
   // Our id with our mint epoch for the key's range (replica_service.hpp).
   const quorum::ActorId me = ctx_.replica.actor_for(req_.keyspace, ring::key_position(req_.keyspace, req_.key));
   ctx_.store.update(
@@ -86,7 +88,8 @@ void PutFsm::start() {
 void PutFsm::minted(Result<store::RecordStore::Record> r) {
   if (finished_) return;  // timed out before our own copy was durable
   if (!r.ok()) {
-    // Refused (sibling cap, bad context) or the disk failed: nothing was sent.
+    // Refused (fenced, sibling cap, bad context) or the disk failed: nothing was sent.
+    if (r.status().code() == Code::kFenced) ctx_.stats.add(Counter::kFencedWrites);
     fail(respond_, r.status());
     replied_ = true;
     end();
@@ -109,10 +112,22 @@ void PutFsm::send_replica_writes() {
     if (r.node == ctx_.view.self || r.state != quorum::ReplicaState::kWaiting) continue;
     ask<wire::ReplicaWriteReply>(
         shared_from_this(), r.node,
-        wire::ReplicaWrite{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch()},
+        wire::ReplicaWrite{req_.keyspace, req_.key, *record_, r.stands_in_for, ctx_.view.epoch(), fence_lock_,
+                           fence_token_},
         [](PutFsm& fsm, ring::NodeId node, const wire::ReplicaWriteReply* ok, Status error) {
           if (ok) {
             fsm.tally_->ack(node);
+          } else if (error.code() == Code::kFenced) {
+            // A replica has seen a later holder's token: the write is
+            // refused, and the merges drop the copies others took.
+            fsm.tally_->fail(node, error.message());
+            fsm.fenced_ = true;
+            if (!fsm.replied_) {
+              fsm.replied_ = true;
+              fail(fsm.respond_, Status(Code::kFenced, error.message() + " (refused by " + fsm.name_of(node) +
+                                                           "; copies other replicas took are dropped when they "
+                                                           "merge with it)"));
+            }
           } else if (error.code() == Code::kStaleEpoch && !fsm.retargeted_) {
             // Fenced: a ring movement started after our map. Fetch the map
             // and write to the replicas it names (once; the answer holds).
@@ -170,7 +185,7 @@ void PutFsm::progress() {
   // Hinted handoff: keep the write for every primary that does not have it
   // (if there is a write: a request can time out before it is minted).
   for (ring::NodeId p : tally_->unacked_primaries()) {
-    if (p == ctx_.view.self || !record_ || record_->clock.entries.empty()) continue;
+    if (fenced_ || p == ctx_.view.self || !record_ || record_->clock.entries.empty()) continue;
     // The context outlives this request: it is the coordinator's.
     ctx_.replica.keep_hint(p, req_.keyspace, req_.key, *record_, [&ctx = ctx_, p](Status s) {
       if (!s.ok()) {

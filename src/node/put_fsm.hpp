@@ -64,6 +64,11 @@ class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> 
   store::RecordStore::Record record_;  // the new state, minted here; null until our copy is durable
   std::unique_ptr<quorum::WriteTally> tally_;
   bool retargeted_ = false;
+  // A fenced write: its lock and token, which every replica checks against
+  // the key's fence; `fenced_` once one refused it (the answer is "fenced").
+  std::string fence_lock_;
+  uint64_t fence_token_ = 0;
+  bool fenced_ = false;
 };
 
 }  // namespace tally

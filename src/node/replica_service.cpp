@@ -174,12 +174,21 @@ quorum::DvvSet ReplicaService::merge(const std::string& keyspace, const quorum::
 }
 
 void ReplicaService::apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
-                                   std::function<void(Status)> done) {
+                                   std::function<void(Status)> done, const std::string& fence_lock,
+                                   uint64_t fence_token) {
   store_.update(
       keyspace, key,
       // Runs once: the record moves in as the first version of a new key.
-      [this, keyspace, record = std::move(record)](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
+      [this, keyspace, key, record = std::move(record), fence_lock,
+       fence_token](const quorum::DvvSet* cur) mutable -> Result<quorum::DvvSet> {
         if (!cur) return std::move(record);
+        if (!fence_lock.empty()) {
+          const uint64_t fence = quorum::fence_of(cur->fence_locks, cur->fence_tokens, fence_lock);
+          if (fence_token < fence) {
+            stats_.add(Counter::kFencedWrites);
+            return quorum::fenced_off(key, fence_lock, fence_token, fence);
+          }
+        }
         return merge(keyspace, *cur, record);
       },
       [done = std::move(done)](Result<store::RecordStore::Record> r) { done(r.status()); });
@@ -231,7 +240,7 @@ void ReplicaService::handle_write(wire::ReplicaWrite& req, Respond respond) {
     // We stand in for a down primary: keep the write for it.
     hints_.add(req.hint_for, req.keyspace, req.key, req.record, done);
   } else {
-    apply_locally(req.keyspace, req.key, std::move(req.record), done);
+    apply_locally(req.keyspace, req.key, std::move(req.record), done, req.fence_lock, req.fence_token);
   }
 }
 

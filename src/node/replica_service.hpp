@@ -71,9 +71,12 @@ class ReplicaService {
   // A coordinator's read: our copy of the key, or found = false.
   void handle_read(wire::ReplicaRead& req, Respond respond);
 
-  // Merges `record` into the local copy of (keyspace, key); `done` after it is durable.
+  // Merges `record` into the local copy of (keyspace, key); `done` after it
+  // is durable. With `fence_lock` (a fenced client write), refused with
+  // kFenced instead when the key's fence for it is above `fence_token`.
   void apply_locally(const std::string& keyspace, const std::string& key, quorum::DvvSet record,
-                     std::function<void(Status)> done);
+                     std::function<void(Status)> done, const std::string& fence_lock = {},
+                     uint64_t fence_token = 0);
   // Keeps `record` for `target`, to be handed over when it is up.
   void keep_hint(ring::NodeId target, const std::string& keyspace, const std::string& key,
                  const quorum::DvvSet& record, std::function<void(Status)> done);

@@ -68,6 +68,14 @@ std::string secret_file() {
   return path;
 }
 
+std::optional<uint64_t> status_number(Client& client, const std::string& endpoint, const std::string& name) {
+  auto st = client.status(endpoint);
+  if (!st.ok()) return std::nullopt;
+  const std::string v = st->field(name);
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(v);
+}
+
 std::unique_ptr<Client> connect_client(const std::string& endpoints) {
   ClientOptions o;
   o.endpoints = {endpoints};

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ CommandResult run(const std::string& command_line);
 // A client of the library for `endpoints` ("host:port[,host:port...]"),
 // holding secret_file() (an administrator's client).
 std::unique_ptr<Client> connect_client(const std::string& endpoints);
+
+// A number from the status of the node at `endpoint` (a counter such as
+// "tombstones_collected"); nullopt when the status cannot be read or lacks it.
+std::optional<uint64_t> status_number(Client& client, const std::string& endpoint, const std::string& name);
 
 // The cluster secret every config write_config writes names: one file for
 // the whole process, made on first use. It also sets TALLY_SECRET_FILE to

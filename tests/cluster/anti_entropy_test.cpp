@@ -21,10 +21,7 @@ namespace {
 const std::string kFastAntiEntropy = "[anti_entropy]\ninterval_ms = 5\ntombstone_grace_s = 1\n";
 
 uint64_t field(Client& c, const std::string& endpoint, const std::string& name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return ~uint64_t{0};
-  const std::string v = st->field(name);
-  return v.empty() ? ~uint64_t{0} : std::stoull(v);
+  return status_number(c, endpoint, name).value_or(~uint64_t{0});
 }
 
 // The keys in a node's anti-entropy trees, from `anti_entropy: T trees, K keys`.

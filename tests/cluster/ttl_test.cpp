@@ -36,10 +36,7 @@ struct TtlCluster : LocalCluster {
 };
 
 uint64_t field(Client& c, const std::string& endpoint, const std::string& name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return 0;
-  const std::string v = st->field(name);
-  return v.empty() ? 0 : std::stoull(v);
+  return status_number(c, endpoint, name).value_or(0);
 }
 
 }  // namespace

@@ -15,7 +15,10 @@
 //     begins only over a free lock, or one whose lease had run out at its
 //     ballot's time (the time every replica's HLC folds in);
 //   - no fenced write with a lower token is applied after one with a higher
-//     token: along a data key's decided chain, the writers' tokens never fall.
+//     token: along a linearizable data key's decided chain, the writers'
+//     tokens never fall; in siblings and lww keyspaces, no quorum read that
+//     began after a fenced write was acknowledged returns a value fenced
+//     with a lower token.
 // Two deliberate bugs must each fail it: a renewal that does not check its
 // token (lockrec::lock_mutations), and a store that ignores a write's fence
 // (quorum::paxos_mutations).
@@ -38,6 +41,8 @@ constexpr int kNodes = 5;
 constexpr int kClients = 6;
 constexpr uint64_t kLeaseMs = 300;
 const std::vector<std::string> kLocks = {"L0", "L1"};
+// Where fenced data is written: one keyspace of each mode.
+const std::vector<std::string> kDataSpaces = {"lin", "sib", "lww"};
 std::string data_key(const std::string& lock) { return "data-" + lock; }
 
 // One decision the replicas made, as the watch reported it.
@@ -59,14 +64,21 @@ struct Acquisition {
 };
 struct FencedWrite {
   int client;
-  std::string lock;
+  std::string keyspace, lock;
   uint64_t token, start_us, end_us;
   bool applied;  // acknowledged as written
 };
 
+// A quorum read of a siblings or lww data key: the tokens of what it returned.
+struct DataRead {
+  std::string keyspace, lock;
+  uint64_t start_us, end_us;
+  std::vector<uint64_t> tokens;
+};
+
 struct Tally {
   size_t acquired = 0, renewed = 0, released = 0, lost = 0, takeovers = 0;
-  size_t fenced_applied = 0, fenced_refused = 0, unknown = 0;
+  size_t fenced_applied = 0, fenced_refused = 0, unknown = 0, data_reads = 0;
 };
 
 class LockClients {
@@ -87,6 +99,7 @@ class LockClients {
 
   std::vector<Acquisition> acquisitions;
   std::vector<FencedWrite> fenced;
+  std::vector<DataRead> reads;
   std::vector<std::string> violations;
   Tally tally;
 
@@ -112,6 +125,7 @@ class LockClients {
   void step(int c) {
     if (world_.now_us() >= until_us_) return;
     State& st = state_[c];
+    if (world_.rng().chance(0.15)) return read_data(c);
     if (st.token == 0) return acquire(c, kLocks[world_.rng().uniform(kLocks.size())]);
     const uint64_t dice = world_.rng().uniform(100);
     if (dice < 50) return fenced_write(c);
@@ -212,13 +226,17 @@ class LockClients {
     });
   }
 
+  // A fenced write of the lock's data key in one of the keyspaces (in
+  // siblings mode, half of them overwrites as RESP SET makes).
   void fenced_write(int c) {
     const State st = state_[c];
-    wire::PutRequest put{"lin", data_key(st.lock), fenced_value(st.token, c, ++count_), "", {}};
+    const std::string keyspace = kDataSpaces[world_.rng().uniform(kDataSpaces.size())];
+    wire::PutRequest put{keyspace, data_key(st.lock), fenced_value(st.token, c, ++count_), "", {}};
     put.fence_lock = st.lock;
     put.fence_token = st.token;
+    put.options.overwrite = keyspace == "sib" && world_.rng().chance(0.5);
     const uint64_t start = world_.now_us();
-    clients_[c]->request(std::move(put), [this, c, st, start](Result<wire::Message> r) {
+    clients_[c]->request(std::move(put), [this, c, st, start, keyspace](Result<wire::Message> r) {
       const auto* e = r.ok() ? std::get_if<wire::ErrorReply>(&r->body) : nullptr;
       const bool applied = r.ok() && std::holds_alternative<wire::PutReply>(r->body);
       if (applied) ++tally.fenced_applied;
@@ -226,9 +244,26 @@ class LockClients {
         ++tally.fenced_refused;
         state_[c] = {};  // a later holder has written: this holding is over
       }
-      fenced.push_back({c, st.lock, st.token, start, world_.now_us(), applied});
+      fenced.push_back({c, keyspace, st.lock, st.token, start, world_.now_us(), applied});
       next(c);
     });
+  }
+
+  void read_data(int c) {
+    const std::string keyspace = world_.rng().chance(0.5) ? "sib" : "lww";
+    const std::string lock = kLocks[world_.rng().uniform(kLocks.size())];
+    const uint64_t start = world_.now_us();
+    clients_[c]->request(wire::GetRequest{keyspace, data_key(lock), {}},
+                         [this, c, keyspace, lock, start](Result<wire::Message> r) {
+                           const auto* g = r.ok() ? std::get_if<wire::GetReply>(&r->body) : nullptr;
+                           if (g) {
+                             DataRead read{keyspace, lock, start, world_.now_us(), {}};
+                             for (const auto& v : g->values) read.tokens.push_back(token_of_value(v));
+                             reads.push_back(std::move(read));
+                             ++tally.data_reads;
+                           }
+                           next(c);
+                         });
   }
 
   SimWorld& world_;
@@ -350,10 +385,25 @@ void check_acknowledged(const LockClients& cl, std::vector<std::string>& out) {
   }
   for (const auto& a : cl.fenced) {
     for (const auto& b : cl.fenced) {
-      if (a.lock != b.lock || !a.applied || !b.applied) continue;
+      if (a.keyspace != b.keyspace || a.lock != b.lock || !a.applied || !b.applied) continue;
       if (a.end_us < b.start_us && b.token < a.token) {
-        out.push_back(a.lock + ": a write fenced with token " + std::to_string(b.token) +
+        out.push_back(a.keyspace + "/" + a.lock + ": a write fenced with token " + std::to_string(b.token) +
                       " was applied after one with token " + std::to_string(a.token));
+      }
+    }
+  }
+  // Siblings and lww keyspaces: a quorum read (R + W > N) that began after a
+  // fenced write was acknowledged reaches a replica that holds its fence, and
+  // the read's merge drops every value fenced below it.
+  for (const auto& r : cl.reads) {
+    for (const auto& w : cl.fenced) {
+      if (!w.applied || w.keyspace != r.keyspace || w.lock != r.lock || !(w.end_us < r.start_us)) continue;
+      for (uint64_t t : r.tokens) {
+        if (t < w.token) {
+          out.push_back(r.keyspace + "/" + data_key(r.lock) + ": a read returned a value fenced with token " +
+                        std::to_string(t) + " after a write fenced with token " + std::to_string(w.token) +
+                        " had been acknowledged");
+        }
       }
     }
   }
@@ -375,6 +425,8 @@ Run run(uint64_t seed) {
   world.faults().max_latency_us = 3000;
   SimCluster cluster(world, kNodes, Durability::kFsync, [](ClusterConfig& c) {
     c.keyspaces.push_back(meta::Keyspace{"lin", 3, 2, 2, meta::ConflictMode::kLinearizable});
+    c.keyspaces.push_back(meta::Keyspace{"sib", 3, 2, 2, meta::ConflictMode::kSiblings});
+    c.keyspaces.push_back(meta::Keyspace{"lww", 3, 2, 2, meta::ConflictMode::kLww});
   });
   // Every node's clock off by up to 200 ms either way: at most 400 ms apart,
   // within the 500 ms the HLC allows.
@@ -425,6 +477,7 @@ TEST_CASE("locks: tokens rise, leases never overlap and fences hold under crashe
     sum.acquired += r.tally.acquired, sum.renewed += r.tally.renewed, sum.released += r.tally.released;
     sum.lost += r.tally.lost, sum.takeovers += r.tally.takeovers, sum.unknown += r.tally.unknown;
     sum.fenced_applied += r.tally.fenced_applied, sum.fenced_refused += r.tally.fenced_refused;
+    sum.data_reads += r.tally.data_reads;
   }
   // The runs did what the check is about: many holdings, leases that ran out
   // and were taken over, and ex-holders' writes refused by their fence.
@@ -432,11 +485,13 @@ TEST_CASE("locks: tokens rise, leases never overlap and fences hold under crashe
     REQUIRE(sum.acquired > seeds_run * 5);
     REQUIRE(sum.takeovers > seeds_run);
     REQUIRE(sum.fenced_refused > seeds_run / 2);
+    REQUIRE(sum.data_reads > seeds_run * 5);
   }
   WARN("lock sim: " << seeds_run << " seeds: " << sum.acquired << " acquisitions (" << sum.takeovers
                     << " over a lease that ran out), " << sum.renewed << " renewals, " << sum.released
                     << " releases, " << sum.lost << " holdings found lost; fenced writes: " << sum.fenced_applied
-                    << " applied, " << sum.fenced_refused << " refused; " << sum.unknown
+                    << " applied, " << sum.fenced_refused << " refused; " << sum.data_reads
+                    << " quorum reads of siblings and lww data; " << sum.unknown
                     << " lock writes without an answer");
 }
 

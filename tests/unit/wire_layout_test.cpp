@@ -67,10 +67,10 @@ std::vector<Golden> goldens() {
       {"get reply: bin values, bin context, epoch, latest_deleted, ttl_ms (uint array), linearizable",
        {300, wire::GetReply{{"a", ""}, std::string("\x92\x01\x05", 3), 70000}},
        "990107cd012c92c40161c400c403920105ce00011170c290c2"},
-      {"replica write: a record [format, clock, siblings]",
-       {9, wire::ReplicaWrite{"ks", "key", record, 5, 12}},
-       "98010c09a26b73c4036b65799301940102040192970102cf0000019b76daa8000301c2c4027631970401cf00"
-       "00019b76daa8010004c3c400050c"},
+      {"replica write: a record [format, clock, siblings], hint_for, epoch, fence lock and token",
+       {9, wire::ReplicaWrite{"ks", "key", record, 5, 12, "L", 7}},
+       "9a010c09a26b73c4036b65799301940102040192970102cf0000019b76daa8000301c2c4027631970401cf00"
+       "00019b76daa8010004c3c400050cc4014c07"},
       {"raft: the message's 13 fields flattened, entries nested, no snapshot (nil)",
        {0, wire::RaftMessage{append}},
        "dc001001100000010203020a9196030b00c403636d64000009c20004c2c0"},
