@@ -579,8 +579,8 @@ int main(int argc, char** argv) {
   put->add_flag("--sloppy", put_sloppy, "let fallback nodes holding hints count towards W");
   std::string put_ttl, put_fence;
   put->add_option("--fence", put_fence,
-                  "linearizable keyspaces: write only if TOKEN is at least the highest token the key was written\n"
-                  "with for lock NAME (exit 8 if a later holder has written it): `tally lock acquire` printed it")
+                  "a fenced write: only if TOKEN is at least the highest token the key was written with for\n"
+                  "lock NAME (exit 8 if a later holder has written it); `tally lock acquire` printed TOKEN")
       ->type_name("NAME:TOKEN");
   put->add_option("--ttl", put_ttl,
                   "expire the value after this long (30s, 1500ms, 5m, 2h, 1d; a bare number is seconds);\n"

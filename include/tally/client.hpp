@@ -90,9 +90,10 @@ struct WriteOptions {
   // node's hybrid logical clock; once it runs out the value reads as absent
   // (docs/consistency.md, "Time to live").
   uint64_t ttl_ms = 0;
-  // A fenced write (put and put_if, linearizable keyspaces): applied only if
+  // A fenced write (put and put_if, any keyspace): applied only if
   // `fence_token` is at least the highest token the key has been written
-  // with for lock `fence_lock`, else kFenced and nothing is written. Pass a
+  // with for lock `fence_lock`, else kFenced (docs/locks.md says what the
+  // siblings and lww modes guarantee). Pass a
   // Lock's token (tally/lock.hpp): a holder that lost its lease while paused
   // cannot overwrite what a later holder wrote. Empty: not fenced.
   std::string fence_lock;

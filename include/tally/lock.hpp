@@ -19,8 +19,8 @@
 // releasing marks it free. A lease that runs out frees the lock by itself: a
 // holder that paused past it (GC, SIGSTOP, a slow disk) holds nothing when it
 // wakes, and only the token, checked where the data is written (a fenced
-// write, WriteOptions::fence_lock and fence_token, on a linearizable
-// keyspace), stops it from acting as if it did.
+// write, WriteOptions::fence_lock and fence_token, in any keyspace), stops
+// it from acting as if it did.
 #pragma once
 
 #include <atomic>

@@ -847,7 +847,7 @@ void RespSession::lock_step(SlotId slot, const Settings& s, std::string name, ui
 
 // TALLY.FENCED lock token key value: SET key value, applied only if `token`
 // is at least the highest token the key was written with for `lock` (a
-// linearizable keyspace). OK, or -FENCED when a later holder has written it.
+// keyspace of any mode). OK, or -FENCED when a later holder has written it.
 void RespSession::cmd_fenced(SlotId slot, Args& a, const Settings& s) {
   int64_t token = 0;
   if (!resp::parse_integer(a[2], token) || token <= 0) {
