@@ -21,7 +21,11 @@ DBG      ?= -g1
 SAN      ?=
 CXXFLAGS ?= $(OPT) $(DBG)
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Wno-maybe-uninitialized -pthread \
-            -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN)
+            -DMSGPACK_NO_BOOST -I. -Isrc -Iinclude -MMD -MP $(SAN) $(GC_FLAGS)
+# GCC collects its own garbage as a file's templates are instantiated; with
+# room to grow first (up to 2 GiB before it collects) a file compiles 15-20%
+# faster and peaks at about 800 MB instead of 650. Not for other compilers.
+GC_FLAGS ?= $(if $(findstring clang,$(CXX)),,--param ggc-min-expand=1000 --param ggc-min-heapsize=2097152)
 LDFLAGS  += -pthread $(SAN)
 # libcrypto: HMAC-SHA256 and nonces of the peer handshake (src/common/auth.cpp only).
 LDLIBS   := -lleveldb -lxxhash -luv -lcrypto -ldl -lrt
@@ -100,6 +104,27 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# Most files include the wire messages (net/messages.hpp), whose parsing and
+# templates cost every one of them seconds: the header is precompiled once
+# (with the same flags) and included first. The pure cores, which do not
+# include it, are built without. -Winvalid-pch: say so if it cannot be used
+# (the file then compiles as it would without it).
+WIRE_WRAP := $(BUILD)/pch/wire/tally_wire.hpp
+WIRE_PCH  := $(WIRE_WRAP).gch
+WIRE_PCH_OBJS := $(call obj,$(filter-out $(CORE_SRCS),$(LIB_SRCS) $(SIMLIB_SRCS)) src/node/tallyd_main.cpp \
+                 $(wildcard cli/*.cpp cli/examples/*.cpp bench/*.cpp))
+
+$(WIRE_WRAP):
+	@mkdir -p $(dir $@)
+	echo '#include "net/messages.hpp"' > $@
+
+$(WIRE_PCH): $(WIRE_WRAP)
+	$(CXX) $(CXXFLAGS) -MF $@.d -MT $@ -x c++-header $< -o $@
+
+$(WIRE_PCH_OBJS): $(BUILD)/obj/%.o: %.cpp $(WIRE_PCH)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -include $(WIRE_WRAP) -Winvalid-pch -c $< -o $@
+
 # The tests' own code is built -O1 (what they exercise, the libraries, is
 # -O2; nothing timed lives in tests/), with Catch2's header precompiled once
 # and included first, instead of parsed again in each of ~90 files. Together
@@ -113,14 +138,15 @@ CATCH_WRAP  := $(BUILD)/pch/catch2/catch.hpp
 CATCH_PCH   := $(CATCH_WRAP).gch
 TEST_OBJS   := $(call obj,$(UNIT_SRCS) $(SIMTEST_SRCS) $(CLUSTER_SRCS))
 
-# A one-line header that includes Catch2's, precompiled beside it: the
-# files' own `#include <catch2/catch.hpp>` then finds it and does nothing.
+# A header that includes Catch2's (and the wire messages, as above),
+# precompiled beside it: the files' own `#include <catch2/catch.hpp>` then
+# finds it and does nothing.
 $(CATCH_WRAP): $(CATCH_HEADER)
 	@mkdir -p $(dir $@)
-	echo '#include "$(CATCH_HEADER)"' > $@
+	printf '#include "%s"\n#include "net/messages.hpp"\n' "$(CATCH_HEADER)" > $@
 
 $(CATCH_PCH): $(CATCH_WRAP)
-	$(CXX) $(TEST_FLAGS) -x c++-header $< -o $@
+	$(CXX) $(TEST_FLAGS) -MF $@.d -MT $@ -x c++-header $< -o $@
 
 $(TEST_OBJS): $(BUILD)/obj/%.o: %.cpp $(CATCH_PCH)
 	@mkdir -p $(dir $@)
@@ -341,5 +367,5 @@ fuzz: fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pch -name '*.d' 2>/dev/null)
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

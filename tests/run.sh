@@ -29,7 +29,28 @@ suite() {
     failed=$((failed + 1)); failures+=("$name (missing binary $bin)"); return
   fi
   "$bin" "$@" >"$log" 2>&1
-  local rc=$?
+  report "$name" "$log" $? "$start"
+}
+
+# One binary in two parts at once, each with its own log: for the
+# simulation, single-threaded and CPU-bound, on a machine with two cores.
+# NAME BINARY SPEC1 SPEC2: the two Catch2 test specs must cover every test.
+suite_halves() {
+  local name="$1" bin="$2" start=$SECONDS
+  if [ ! -x "$bin" ]; then
+    failed=$((failed + 1)); failures+=("$name (missing binary $bin)"); return
+  fi
+  "$bin" "$3" >"$BUILD/tests/$name-1.log" 2>&1 & local pid1=$!
+  "$bin" "$4" >"$BUILD/tests/$name-2.log" 2>&1 & local pid2=$!
+  wait "$pid1"; local rc1=$?
+  wait "$pid2"; local rc2=$?
+  report "$name-1" "$BUILD/tests/$name-1.log" "$rc1" "$start"
+  report "$name-2" "$BUILD/tests/$name-2.log" "$rc2" "$start"
+}
+
+# Counts what a Catch2 run's log says: NAME LOG EXIT-CODE START-SECONDS.
+report() {
+  local name="$1" log="$2" rc="$3" start="$4"
   local summary p=0 f=0
   summary=$(grep -E '^(All tests passed|test cases:)' "$log" | tail -1)
   # Test cases tagged [!mayfail] that failed ("N failed as expected": checks
@@ -83,7 +104,7 @@ if [ -n "${LONG:-}" ]; then export TALLY_LONG=1; fi
 note "== unit"
 suite unit "$BUILD/tests/unit_tests"
 note "== simulation"
-suite sim "$BUILD/tests/sim_tests"
+suite_halves sim "$BUILD/tests/sim_tests" "[raft],[quorum],[meta]" "~[raft]~[quorum]~[meta]"
 note "== cluster (real tallyd processes on loopback)"
 suite cluster "$BUILD/tests/cluster_tests"
 
