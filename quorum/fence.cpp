@@ -59,11 +59,12 @@ Status validate_fences(const std::vector<std::string>& locks, const std::vector<
   return Status::Ok();
 }
 
-Status fenced_off(std::string_view key, std::string_view lock, uint64_t token, uint64_t fence) {
+Status fenced_off(std::string_view key, std::string_view lock, uint64_t token, uint64_t fence,
+                  std::string_view outcome) {
   return Status(Code::kFenced, (key.empty() ? "" : "write of key '" + std::string(key) + "' ") + "fenced off: lock '" +
                                    std::string(lock) + "' token " + std::to_string(token) + " is below token " +
-                                   std::to_string(fence) + ", which a later holder wrote the key with; nothing was "
-                                   "written");
+                                   std::to_string(fence) + ", which a later holder wrote the key with; " +
+                                   std::string(outcome));
 }
 
 }  // namespace tally::quorum

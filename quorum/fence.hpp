@@ -19,10 +19,9 @@ namespace tally::quorum {
 
 // How many locks' fences one key keeps at most: a fenced write naming one
 // more is refused. A merge of replicas that each took writes naming new
-// locks at once can hold a few more (it never drops a fence), up to
-// kMaxMergedFences.
+// locks at once can hold more (it never drops a fence: that would let an
+// overtaken write back).
 inline constexpr size_t kMaxFences = 16;
-inline constexpr size_t kMaxMergedFences = 4 * kMaxFences;
 
 // The fence of `lock`: the highest token a fenced write of the key named
 // for it; 0: none.
@@ -45,7 +44,8 @@ Status validate_fences(const std::vector<std::string>& locks, const std::vector<
                        std::string_view what);
 
 // The error of a fenced write refused: kFenced, naming the key (when not
-// empty), the lock, the write's token and the key's fence.
-Status fenced_off(std::string_view key, std::string_view lock, uint64_t token, uint64_t fence);
+// empty), the lock, the write's token and the key's fence, then `outcome`.
+Status fenced_off(std::string_view key, std::string_view lock, uint64_t token, uint64_t fence,
+                  std::string_view outcome = "nothing was written");
 
 }  // namespace tally::quorum

@@ -97,14 +97,14 @@ std::vector<ReplicaId> WriteTally::unacked_primaries() const {
 void ReadTally::reply(ReplicaId node, std::optional<DvvSet> state) {
   DvvSet s = state ? std::move(*state) : DvvSet{};
   if (!record(node, ReplicaState::kOk, {})) return;
-  merged_ = sync(merged_, s);
+  merged_ = lww_ ? lww_sync(merged_, s) : sync(merged_, s);
   replies_.emplace_back(node, std::move(s));
 }
 
 std::vector<ReplicaId> ReadTally::stale_replicas() const {
   std::vector<ReplicaId> out;
   for (const auto& [node, state] : replies_) {
-    if (needs_repair(state, merged_)) out.push_back(node);
+    if (lww_ ? lww_needs_repair(state, merged_) : needs_repair(state, merged_)) out.push_back(node);
   }
   return out;
 }

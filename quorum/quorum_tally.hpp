@@ -107,19 +107,24 @@ class WriteTally : public Tally {
 
 class ReadTally : public Tally {
  public:
-  ReadTally(int r, std::vector<ReplicaOutcome> replicas) : Tally(r, "replied", std::move(replicas)) {}
+  // `lww`: the keyspace keeps the last writer (replies merge with lww_sync).
+  ReadTally(int r, std::vector<ReplicaOutcome> replicas, bool lww = false)
+      : Tally(r, "replied", std::move(replicas)), lww_(lww) {}
 
   // A replica's state for the key (nullopt: it has none).
   void reply(ReplicaId node, std::optional<DvvSet> state);
   void fail(ReplicaId node, std::string why) { record(node, ReplicaState::kFailed, std::move(why)); }
 
-  // The merge (DVV sync) of every reply so far.
+  // The merge of every reply so far: DVV sync, or lww_sync (the merge the
+  // replicas themselves make; a DVV sync of lww states can drop the winner
+  // when a fence overtakes the write that had beaten it).
   const DvvSet& merged() const { return merged_; }
   // Replicas that replied with a state the merge supersedes or extends: they
   // need the merged state written back (read repair).
   std::vector<ReplicaId> stale_replicas() const;
 
  private:
+  bool lww_;
   DvvSet merged_;
   std::vector<std::pair<ReplicaId, DvvSet>> replies_;
 };

@@ -54,6 +54,10 @@ Result<meta::Keyspace> Coordinator::check(const wire::Body& request) const {
   if (put && put->fence_lock.empty() != (put->fence_token == 0)) {
     return Status::InvalidArgument("a fenced write names both a lock and a token above zero (NAME:TOKEN)");
   }
+  if (put && !put->fence_lock.empty() && opt->sloppy) {
+    return Status::InvalidArgument("a fenced write cannot be sloppy: a stand-in keeps a hint without checking the "
+                                   "key's fence, so its acknowledgement would not mean the fence was checked");
+  }
   int asked = write ? opt->w : opt->r;
   if (asked > n) {
     return Status::InvalidArgument(std::string(write ? "W=" : "R=") + std::to_string(asked) +

@@ -19,7 +19,8 @@ void GetFsm::ask_replicas() {
     outcomes.push_back(
         {p, 0, ctx_.peers.is_up(p) ? quorum::ReplicaState::kWaiting : quorum::ReplicaState::kDown, {}});
   }
-  tally_ = std::make_unique<quorum::ReadTally>(req_.r, std::move(outcomes));
+  tally_ = std::make_unique<quorum::ReadTally>(req_.r, std::move(outcomes),
+                                               req_.keyspace.mode == meta::ConflictMode::kLww);
   for (const auto& rep : tally_->replicas()) {
     if (rep.state == quorum::ReplicaState::kWaiting) ask(rep.node);
   }

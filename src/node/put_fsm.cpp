@@ -124,9 +124,11 @@ void PutFsm::send_replica_writes() {
             fsm.fenced_ = true;
             if (!fsm.replied_) {
               fsm.replied_ = true;
-              fail(fsm.respond_, Status(Code::kFenced, error.message() + " (refused by " + fsm.name_of(node) +
-                                                           "; copies other replicas took are dropped when they "
-                                                           "merge with it)"));
+              fail(fsm.respond_,
+                   Status(Code::kFenced, error.message() + " (" + fsm.name_of(node) +
+                                             "); replicas that had not seen the later token took the write, and "
+                                             "drop it when they merge with one that has (what it superseded "
+                                             "there stays superseded)"));
             }
           } else if (error.code() == Code::kStaleEpoch && !fsm.retargeted_) {
             // Fenced: a ring movement started after our map. Fetch the map

@@ -186,7 +186,7 @@ void ReplicaService::apply_locally(const std::string& keyspace, const std::strin
           const uint64_t fence = quorum::fence_of(cur->fence_locks, cur->fence_tokens, fence_lock);
           if (fence_token < fence) {
             stats_.add(Counter::kFencedWrites);
-            return quorum::fenced_off(key, fence_lock, fence_token, fence);
+            return quorum::fenced_off(key, fence_lock, fence_token, fence, "this replica took nothing");
           }
         }
         return merge(keyspace, *cur, record);

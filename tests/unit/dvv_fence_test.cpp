@@ -8,6 +8,7 @@
 #include "codec/record_codec.hpp"
 #include "quorum/dvv.hpp"
 #include "quorum/merkle_tree.hpp"
+#include "quorum/quorum_tally.hpp"
 #include "raft/random.hpp"
 
 namespace tally::quorum {
@@ -163,6 +164,46 @@ TEST_CASE("lww: a paused holder's late write cannot win by its newer tag", "[dvv
   const DvvSet d = *lww_update(c, ClientWrite::Put("plain", {60, 0, 1}), 1);
   CHECK(vals(d) == std::vector<std::string>{"plain"});
   CHECK(fence_of(d.fence_locks, d.fence_tokens, "L") == 19);
+}
+
+TEST_CASE("lww: a quorum read merges as the replicas do, so an overtaken write does not hide the winner",
+          "[dvv][fence][lww]") {
+  // Replica 1: X (unfenced), then a fenced write with an older tag that lost
+  // to X but raised the fence of L to 7.
+  const DvvSet x = *lww_update({}, ClientWrite::Put("X", {100, 0, 1}), 1);
+  const DvvSet a = *lww_update(x, fenced("old-tag", 50, "L", 7), 1);
+  REQUIRE(vals(a) == std::vector<std::string>{"X"});
+  // Replica 2: X, then a paused holder's late write (token 5, newer tag).
+  const DvvSet b = *lww_update(x, fenced("Y", 200, "L", 5), 2);
+  REQUIRE(vals(b) == std::vector<std::string>{"Y"});
+  // A DVV sync would drop X (2 saw it and no longer holds it) and Y (fence 7):
+  // nothing. The replicas' own merge keeps X, and so does the read.
+  CHECK(vals(sync(a, b)).empty());
+  CHECK(vals(lww_sync(a, b)) == std::vector<std::string>{"X"});
+  ReadTally read(2, {ReplicaOutcome{1}, ReplicaOutcome{2}}, /*lww=*/true);
+  read.reply(1, a);
+  read.reply(2, b);
+  CHECK(vals(read.merged()) == std::vector<std::string>{"X"});
+  const auto stale = read.stale_replicas();
+  CHECK(std::find(stale.begin(), stale.end(), ReplicaId{2}) != stale.end());  // it holds Y: repaired
+}
+
+TEST_CASE("merges keep every fence: a union above the write-time cap is still a valid record",
+          "[dvv][fence][codec]") {
+  DvvSet a, b;
+  for (int i = 0; i < 16; ++i) {
+    a = *update(a, join(a), fenced("a", 10 + i, "a-lock" + std::to_string(i + 10), 1), 1);
+    b = *update(b, join(b), fenced("b", 10 + i, "b-lock" + std::to_string(i + 10), 1), 2);
+  }
+  const DvvSet ab = sync(a, b);
+  CHECK(ab.fence_locks.size() == 32);
+  REQUIRE(validate(ab).ok());
+  auto back = codec::decode_record(codec::encode_record(ab));
+  REQUIRE(back.ok());
+  CHECK(*back == ab);
+  // A write naming yet another lock is refused there; known locks still write.
+  CHECK(update(ab, join(ab), fenced("c", 99, "c-lock", 1), 1).status().code() == Code::kInvalidArgument);
+  CHECK(update(ab, join(ab), fenced("c", 99, "b-lock12", 2), 1).ok());
 }
 
 TEST_CASE("records keep their fences; a record without any is written as before fencing", "[dvv][fence][codec]") {
