@@ -149,10 +149,13 @@ ClusterConfig read(const toml::value& root, const std::string& name, const std::
   }
   if (root.contains("storage")) {
     const auto& t = r.table(root.at("storage"), "storage");
-    r.only(t, "storage.", {"durability", "record_cache_mb"});
+    r.only(t, "storage.", {"durability", "record_cache_mb", "key_filter_mb"});
     if (t.contains("record_cache_mb"))
       cfg.record_cache_bytes =
           static_cast<uint64_t>(r.integer(t.at("record_cache_mb"), "storage.record_cache_mb", 0, 1 << 20)) << 20;
+    if (t.contains("key_filter_mb"))
+      cfg.key_filter_bytes =
+          static_cast<uint64_t>(r.integer(t.at("key_filter_mb"), "storage.key_filter_mb", 0, 1 << 20)) << 20;
     if (t.contains("durability")) {
       const auto& v = t.at("durability");
       std::string d = r.str(v, "storage.durability");

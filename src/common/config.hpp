@@ -80,6 +80,9 @@ struct ClusterConfig {
   Durability durability = Durability::kFsync;
   // Budget of the node's cache of recently written records (store/record_cache.hpp).
   uint64_t record_cache_bytes = 64ULL << 20;
+  // Budget of the filter of keys on disk (store/key_filter.hpp): about 1.3-2.5
+  // bytes per key; past it, reads of absent keys go to the database. 0: none.
+  uint64_t key_filter_bytes = 256ULL << 20;
   Limits limits;
   LogLevel log_level = LogLevel::kInfo;
   uint32_t request_timeout_ms = 1000;  // default per-request timeout

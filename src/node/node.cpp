@@ -50,7 +50,7 @@ Node::Node(Env& env, ClusterConfig config, NodeEntry self, NodeTimings timings, 
       self_(std::move(self)),
       log_(env.log().child(self_.id)),
       store_(env.disk(), config_.durability, [&env](std::function<void()> fn) { env.defer(std::move(fn)); },
-             config_.record_cache_bytes),
+             config_.record_cache_bytes, config_.key_filter_bytes),
       recovery_(env, log_.child("store"), stats_,
                 DiskRecovery::Hooks{[this](const Status& why) { store_.disk_failed(why); },
                                     [this] {
@@ -138,6 +138,7 @@ Status Node::start() {
     if (!s.ok()) return Status(s.code(), "metrics listener: " + s.message());
   }
   recovery_.start();
+  store_.start_key_filter();
   replica_.start();
   streamer_.start();
   cleanup_.start();

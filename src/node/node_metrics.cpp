@@ -115,7 +115,14 @@ std::string Node::metrics_text() const {
         "the record cache's budget (storage.record_cache_mb)",
         static_cast<double>(config_.record_cache_bytes));
   counter(m, "tally_record_cache_hits_total", "reads answered from the record cache", cache.hits());
-  counter(m, "tally_record_cache_misses_total", "reads that went to the database", cache.misses());
+  counter(m, "tally_record_cache_misses_total", "reads the cache could not answer (the key filter or the database did)", cache.misses());
+  const auto& filter = store_.key_filter();
+  counter(m, "tally_key_filter_reads_total",
+          "reads of keys never written, answered by the key filter without the database", st.filtered_reads);
+  gauge(m, "tally_key_filter_bytes", "memory of the filter of keys on disk (storage.key_filter_mb)",
+        static_cast<double>(filter.bytes()));
+  gauge(m, "tally_key_filter_ready", "1 once the key filter has scanned the disk and answers",
+        filter.usable() ? 1 : 0);
 
   // LevelDB's own figures.
   if (auto db = env_.disk().properties()) {

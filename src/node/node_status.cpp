@@ -33,6 +33,14 @@ void Node::status(const Respond& respond) const {
   add("record_cache", std::to_string(cache.entries()) + " records, " + std::to_string(cache.bytes() >> 20) + " of " +
                           std::to_string(config_.record_cache_bytes >> 20) + " MiB, " + std::to_string(cache.hits()) +
                           " hits, " + std::to_string(cache.misses()) + " misses");
+  const auto& filter = store_.key_filter();
+  add("key_filter", config_.key_filter_bytes == 0 ? std::string("off")
+                    : filter.over_budget()
+                        ? "over its " + std::to_string(config_.key_filter_bytes >> 20) +
+                              " MiB (storage.key_filter_mb): absent keys are read from disk"
+                        : std::string(filter.usable() ? "ready" : "scanning the disk") + ", " +
+                              std::to_string(filter.keys()) + " keys, " + std::to_string(filter.bytes() >> 10) +
+                              " KiB, " + std::to_string(st.filtered_reads) + " reads answered");
   add("node_id", std::to_string(view.self));
   add("ring_epoch", std::to_string(view.epoch()));
   add("meta_role", meta_.role_name());

@@ -1,6 +1,7 @@
 #include "store/record_store.hpp"
 
 #include <memory>
+#include <utility>
 
 #include "codec/record_codec.hpp"
 
@@ -45,8 +46,37 @@ bool RecordStore::parse_data_key(std::string_view dkey, std::string_view& keyspa
 std::string RecordStore::data_begin() { return std::string(1, kDataTag); }
 std::string RecordStore::data_end() { return std::string(1, kDataTag + 1); }
 
-RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes)
-    : disk_(disk), sync_(durability == Durability::kFsync), defer_(std::move(defer)), cache_(cache_bytes) {}
+RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes, size_t filter_bytes)
+    : disk_(disk),
+      sync_(durability == Durability::kFsync),
+      defer_(std::move(defer)),
+      cache_(cache_bytes),
+      filter_(filter_bytes),
+      filter_on_(filter_bytes > 0) {}
+
+void RecordStore::start_key_filter() {
+  if (filter_on_) scan_keys_from(data_begin());
+}
+
+// One page of keys at a time, each page a fresh read of the disk: a key
+// written after its page was read was added by its write (enqueue_write).
+void RecordStore::scan_keys_from(std::string start) {
+  constexpr size_t kPage = 4096;
+  disk_.scan(start, data_end(), kPage, [this, start](Result<std::vector<KeyValue>> r) {
+    if (!r.ok()) {
+      // The disk failed (or is being reopened): go on from here once it is back.
+      filter_scan_stopped_at_ = start;
+      return;
+    }
+    for (const KeyValue& kv : *r) filter_.add(kv.key);
+    if (r->size() < kPage) return filter_.set_complete();
+    scan_keys_from(r->back().key + std::string(1, '\0'));
+  });
+}
+
+bool RecordStore::known_absent(std::string_view dkey) const {
+  return filter_.usable() && !dkey.empty() && dkey[0] == kDataTag && !filter_.may_contain(dkey);
+}
 
 Status RecordStore::stopped() const {
   return Status::IoError("the store refuses writes until the disk recovers (it retries by itself): " +
@@ -63,6 +93,9 @@ void RecordStore::disk_reopened() {
   failed_ = Status::Ok();
   ++generation_;
   cache_.clear();
+  // The filter stays: every key ever handed to the disk is in it, whether
+  // its batch reached the disk or not.
+  if (filter_scan_stopped_at_) scan_keys_from(*std::exchange(filter_scan_stopped_at_, std::nullopt));
   // Only keys waiting on a disk read can be here (every write failed or
   // completed before the reopen); their read is stale (run_next).
   for (auto& [dkey, ks] : keys_) {
@@ -88,6 +121,11 @@ void RecordStore::get_at(std::string dkey, GetDone done) {
   if (Record hit = cache_.find(dkey)) {
     // What the disk holds (see record_cache.hpp); answered later, as a disk would.
     defer_([done = std::move(done), hit = std::move(hit)] { done(std::optional<quorum::DvvSet>(*hit)); });
+    return;
+  }
+  if (known_absent(dkey)) {
+    ++stats_.filtered_reads;
+    defer_([done = std::move(done)] { done(std::optional<quorum::DvvSet>()); });
     return;
   }
   disk_.read(std::move(dkey), [done = std::move(done)](Result<std::optional<std::string>> r) {
@@ -198,6 +236,11 @@ void RecordStore::run_next(KeyEntry* k) {
       if (Record hit = cache_.find(dkey)) {
         ks.latest = std::move(hit);
         ks.have_latest = true;
+      } else if (known_absent(dkey)) {
+        // Never written: no record, as a disk read would say.
+        ++stats_.filtered_reads;
+        ks.latest = nullptr;
+        ks.have_latest = true;
       } else {
         disk_.read(dkey, [this, k, generation = generation_](Result<std::optional<std::string>> r) {
           Result<std::optional<quorum::DvvSet>> cur = decode_read(r);
@@ -275,6 +318,8 @@ void RecordStore::maybe_forget(KeyEntry* k) {
 void RecordStore::enqueue_write(std::string dkey, std::optional<std::string> bytes,
                                 std::function<void(Status)> done) {
   if (bytes) {
+    // Before the disk has it: the filter must never miss a key the disk may hold.
+    if (filter_on_ && !dkey.empty() && dkey[0] == kDataTag) filter_.add(dkey);
     gathering_.put(std::move(dkey), std::move(*bytes));
   } else {
     gathering_.erase(std::move(dkey));

@@ -12,6 +12,9 @@
 //    concurrent writers cannot lose each other's versions.
 //  - A cache of the records written last (store/record_cache.hpp), so the
 //    read of a read-modify-write, and a get, seldom reach LevelDB.
+//  - A filter of the keys on disk (store/key_filter.hpp), so a key that was
+//    never written is known absent without LevelDB (once start_key_filter
+//    has scanned what the disk held).
 //
 // A write is acknowledged (its callback runs with ok) only when its batch is
 // durable by the policy. After a disk error the store is *failing*: the batch
@@ -34,6 +37,7 @@
 #include "common/config.hpp"
 #include "quorum/version.hpp"
 #include "store/disk.hpp"
+#include "store/key_filter.hpp"
 #include "store/record_cache.hpp"
 #include "tally/status.hpp"
 
@@ -44,6 +48,7 @@ struct RecordStoreStats {
   uint64_t batches = 0;        // disk batches (fsyncs, with durability = fsync)
   uint64_t reads = 0;
   uint64_t write_errors = 0;
+  uint64_t filtered_reads = 0;  // reads the key filter answered: never written
 };
 
 class RecordStore {
@@ -59,8 +64,14 @@ class RecordStore {
   // the outcome (a replica) copies nothing.
   using UpdateDone = std::function<void(Result<Record>)>;
 
-  // `cache_bytes`: the budget of the record cache (0: none).
-  RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes = 0);
+  // `cache_bytes`: the budget of the record cache (0: none); `filter_bytes`:
+  // the key filter's (0: none).
+  RecordStore(Disk& disk, Durability durability, Defer defer, size_t cache_bytes = 0, size_t filter_bytes = 0);
+
+  // Scans the data keys on disk into the key filter, in pages on the disk's
+  // own time; the filter answers only once the scan is through. Writes may
+  // run meanwhile (they add their keys as they go). Call once, at start.
+  void start_key_filter();
 
   // The record of (keyspace, key) as durable on disk; nullopt if never written.
   void get(std::string_view keyspace, std::string_view key, GetDone done);
@@ -101,6 +112,7 @@ class RecordStore {
 
   const RecordStoreStats& stats() const { return stats_; }
   const RecordCache& cache() const { return cache_; }
+  const KeyFilter& key_filter() const { return filter_; }
   // Ok, or the disk error the store is failing with (see above).
   const Status& health() const { return failed_; }
 
@@ -156,12 +168,20 @@ class RecordStore {
   void enqueue_write(std::string dkey, std::optional<std::string> bytes, std::function<void(Status)> done);
   void flush();
   void maybe_forget(KeyEntry* k);
+  // True when the filter says no record was ever written at `dkey`.
+  bool known_absent(std::string_view dkey) const;
+  void scan_keys_from(std::string start);
 
   Disk& disk_;
   bool sync_;
   Defer defer_;
   std::unordered_map<std::string, KeyState> keys_;  // only keys with work in progress
   RecordCache cache_;
+  KeyFilter filter_;
+  bool filter_on_ = false;
+  // Where the key filter's scan stopped on a disk error (resumed after the
+  // reopen); nullopt when it is not stopped.
+  std::optional<std::string> filter_scan_stopped_at_;
 
   WriteBatch gathering_;
   std::vector<std::function<void(Status)>> gathering_done_;

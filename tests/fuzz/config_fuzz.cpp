@@ -64,6 +64,7 @@ std::string to_toml(const ClusterConfig& c) {
   t += "[storage]\n";
   line(t, "durability", toml_string(tally::durability_name(c.durability)));
   line(t, "record_cache_mb", std::to_string(c.record_cache_bytes >> 20));
+  line(t, "key_filter_mb", std::to_string(c.key_filter_bytes >> 20));
   t += "[limits]\n";
   const auto& l = c.limits;
   line(t, "max_key_bytes", std::to_string(l.max_key_bytes));
@@ -132,6 +133,7 @@ bool same(const ClusterConfig& a, const ClusterConfig& b) {
   return nodes_same && limits_same && ae_same && a.name == b.name && a.voters == b.voters &&
          a.secret_file == b.secret_file && a.requirepass == b.requirepass &&
          a.durability == b.durability && a.record_cache_bytes == b.record_cache_bytes &&
+         a.key_filter_bytes == b.key_filter_bytes &&
          a.log_level == b.log_level && a.request_timeout_ms == b.request_timeout_ms &&
          a.max_hints == b.max_hints && a.stream_rate_mb == b.stream_rate_mb &&
          a.cleanup_grace_s == b.cleanup_grace_s && a.keyspaces == b.keyspaces;

@@ -68,12 +68,14 @@ class WatchedDisk final : public Disk {
 // One simulated host, its disk (watched) and a RecordStore on it.
 struct Harness {
   // The store caches records (1 MiB) unless `cache_bytes` says otherwise.
+  // No key filter unless `filter_bytes` says so.
   explicit Harness(Durability durability = Durability::kFsync, uint64_t seed = 1,
-                   size_t cache_bytes = size_t{1} << 20)
+                   size_t cache_bytes = size_t{1} << 20, size_t filter_bytes = 0)
       : world(seed),
         host(world.add_host("n1", HostPort{"10.0.0.1", 7401})),
         disk(host.disk()),
-        store(disk, durability, [this](std::function<void()> fn) { host.defer(std::move(fn)); }, cache_bytes) {}
+        store(disk, durability, [this](std::function<void()> fn) { host.defer(std::move(fn)); }, cache_bytes,
+              filter_bytes) {}
 
   sim::SimDisk& sim_disk() { return host.sim_disk(); }
 
@@ -703,6 +705,128 @@ TEST_CASE("record store: 100k updates queued on one key do not overflow the stac
   }
   h.world.run_for(kSecond);
   CHECK(acked == kN);
+}
+
+}  // namespace
+}  // namespace tally::store
+
+// ---- the key filter ----------------------------------------------------------------
+
+namespace tally::store {
+namespace {
+
+constexpr size_t kFilterBytes = size_t{16} << 20;
+
+TEST_CASE("record store: with the key filter, keys never written are known absent without a disk read",
+          "[record_store][key_filter]") {
+  Harness h(Durability::kFsync, 1, size_t{1} << 20, kFilterBytes);
+  // Until the filter has scanned the disk, a miss reads it.
+  REQUIRE(h.get("early").ok());
+  CHECK(h.disk.reads == 1);
+  h.store.start_key_filter();
+  h.world.run_for(kSecond);
+  REQUIRE(h.store.key_filter().usable());
+
+  auto absent = h.get("never");
+  REQUIRE(absent.ok());
+  CHECK_FALSE(absent->has_value());
+  CHECK(h.disk.reads == 1);
+  CHECK(h.store.stats().filtered_reads == 1);
+
+  // A new key's read-modify-write starts from nothing, without the disk.
+  Outcome put;
+  h.store.update("default", "fresh", append("v1"), put.done());
+  h.world.run_for(kSecond);
+  REQUIRE(put.acked());
+  CHECK(h.disk.reads == 1);
+  CHECK(h.store.stats().filtered_reads == 2);
+
+  // Once written, it is "maybe" for good: with the cache off it would be read.
+  CHECK(h.store.key_filter().may_contain(RecordStore::data_key("default", "fresh")));
+  auto got = h.get("fresh");
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK(quorum::values(**got) == std::vector<std::string>{"v1"});
+}
+
+TEST_CASE("record store: the key filter's scan finds every record a store before it wrote",
+          "[record_store][key_filter]") {
+  Harness h(Durability::kFsync, 2, 0, kFilterBytes);
+  constexpr int kKeys = 10'000;  // more than one page of the scan
+  std::vector<Outcome> puts(kKeys);
+  for (int i = 0; i < kKeys; ++i) {
+    h.store.update("default", "k" + std::to_string(i), append("v" + std::to_string(i)), puts[i].done());
+  }
+  h.world.run_for(10 * kSecond);
+  for (const Outcome& p : puts) REQUIRE(p.acked());
+
+  // A restarted node: a new store over the same disk, no cache, a filter that
+  // knows only what it scans. Writes during the scan add their keys too.
+  RecordStore again(h.disk, Durability::kFsync, [&h](std::function<void()> fn) { h.host.defer(std::move(fn)); }, 0,
+                    kFilterBytes);
+  again.start_key_filter();
+  Outcome during;
+  again.update("default", "written-during-scan", append("d"), during.done());
+  h.world.run_for(10 * kSecond);
+  REQUIRE(during.acked());
+  REQUIRE(again.key_filter().usable());
+  CHECK(again.key_filter().keys() >= kKeys);
+  const int reads_before = h.disk.reads;
+  for (const std::string key : {"k0", "k4095", "k4096", "k9999", "written-during-scan"}) {
+    std::optional<Result<std::optional<DvvSet>>> out;
+    again.get("default", key, [&out](Result<std::optional<DvvSet>> r) { out = std::move(r); });
+    h.world.run_for(kSecond);
+    REQUIRE(out.has_value());
+    REQUIRE(out->ok());
+    CHECK((*out)->has_value());
+  }
+  CHECK(h.disk.reads == reads_before + 5);
+  // Of 10,000 keys that were never written, about 1% are false positives
+  // that go to the disk; the rest are answered at once.
+  for (int i = 0; i < kKeys; ++i) {
+    again.get("default", "absent" + std::to_string(i), [](Result<std::optional<DvvSet>> r) {
+      REQUIRE(r.ok());
+      CHECK_FALSE(r->has_value());
+    });
+  }
+  h.world.run_for(10 * kSecond);
+  CHECK(again.stats().filtered_reads > kKeys * 95 / 100);
+}
+
+TEST_CASE("record store: a key whose batch failed stays in the filter, so the reopened disk's copy is found",
+          "[record_store][key_filter]") {
+  Harness h(Durability::kFsync, 3, 0, kFilterBytes);
+  h.store.start_key_filter();
+  h.world.run_for(kSecond);
+  REQUIRE(h.store.key_filter().usable());
+  // The batch fails, but the reopened database holds it.
+  h.sim_disk().faults().write_error = 1.0;
+  h.sim_disk().faults().failed_write_applied = 1.0;
+  Outcome torn;
+  h.store.update("default", "k", append("v1"), torn.done());
+  h.world.run_for(kSecond);
+  REQUIRE(torn.failed());
+  h.sim_disk().faults().write_error = 0.0;
+  reopen(h);
+  Outcome next;
+  h.store.update("default", "k", append("v2"), next.done());
+  h.world.run_for(kSecond);
+  REQUIRE(next.acked());
+  // Built on v1 (read from disk), with a dot above it.
+  CHECK(quorum::values(next.result->value()) == std::vector<std::string>{"v1", "v2"});
+  CHECK(next.result->value().siblings.back().dot.counter == 2);
+}
+
+TEST_CASE("record store: a key filter over its budget answers nothing and every miss reads the disk",
+          "[record_store][key_filter]") {
+  Harness h(Durability::kFsync, 4, 0, 1024);  // less than one layer
+  h.store.start_key_filter();
+  h.world.run_for(kSecond);
+  CHECK_FALSE(h.store.key_filter().usable());
+  CHECK(h.store.key_filter().over_budget());
+  REQUIRE(h.get("never").ok());
+  CHECK(h.disk.reads == 1);
+  CHECK(h.store.stats().filtered_reads == 0);
 }
 
 }  // namespace
