@@ -11,8 +11,9 @@
 // system CPU time of the three tallyd processes is read from
 // /proc/PID/stat; their sum divided by the requests is the server CPU per
 // operation. Prints one line per run and test: requests per second, p50 and
-// p99 latency as redis-benchmark measured them, and CPU µs per operation;
-// then the medians over the runs.
+// p99 latency as redis-benchmark measured them, CPU µs per operation, and
+// records written per disk batch (per fsync under durability fsync: group
+// commit at work; from the nodes' status); then the medians over the runs.
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,20 @@ double cpu_seconds(pid_t pid) {
   if (fields.size() < 13) return -1;
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   return (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / ticks;
+}
+
+// Records written and disk batches (fsyncs under durability fsync) of every
+// node, summed; {-1, -1} if a status cannot be read.
+std::pair<double, double> cluster_batches(const LocalCluster& c, Client& client) {
+  double writes = 0, batches = 0;
+  for (const auto& n : c.nodes) {
+    auto w = clustertest::status_number(client, n->endpoint(), std::string("store_writes"));
+    auto b = clustertest::status_number(client, n->endpoint(), std::string("store_batches"));
+    if (!w || !b) return {-1, -1};
+    writes += static_cast<double>(*w);
+    batches += static_cast<double>(*b);
+  }
+  return {writes, batches};
 }
 
 double cluster_cpu(const LocalCluster& c) {
@@ -133,23 +148,30 @@ int main(int argc, char** argv) {
 
   std::printf("3 nodes, %s, N=3 R=2 W=2; redis-benchmark -c %ld -d %ld -r %ld -n %ld on n1's RESP port\n",
               durability.c_str(), clients, value_bytes, keys, requests);
-  std::printf("%-4s %-4s %10s %9s %9s %12s\n", "run", "test", "rps", "p50 ms", "p99 ms", "cpu us/op");
+  auto client = connect_client(c.endpoints());
+  std::printf("%-4s %-4s %10s %9s %9s %12s %14s\n", "run", "test", "rps", "p50 ms", "p99 ms", "cpu us/op",
+              "writes/batch");
   std::map<std::string, std::vector<double>> rps, p50, p99, cpu;
   for (long r = 1; r <= runs; ++r) {
     for (const char* test : {"set", "get"}) {
+      const auto batches_before = cluster_batches(c, *client);
       const double before = cluster_cpu(c);
       const std::string cmd = "timeout 600 redis-benchmark -h 127.0.0.1 -p " + std::to_string(port) + " -t " + test +
                               " -n " + std::to_string(requests) + " -c " + std::to_string(clients) + " -d " +
                               std::to_string(value_bytes) + " -r " + std::to_string(keys) + " --csv";
       CommandResult out = run(cmd);
       const double after = cluster_cpu(c);
-      if (out.exit_code != 0) return fail(std::string(test) + ": redis-benchmark failed: " + out.out);
+      const auto batches_after = cluster_batches(c, *client);
+      const double batch_writes = batches_after.second > batches_before.second && batches_before.first >= 0
+                                      ? (batches_after.first - batches_before.first) /
+                                            (batches_after.second - batches_before.second)
+                                      : 0;      if (out.exit_code != 0) return fail(std::string(test) + ": redis-benchmark failed: " + out.out);
       if (before < 0 || after < 0) return fail("cannot read /proc/PID/stat of the nodes");
       auto row = parse_csv(out.out);
       if (!row.count("rps")) return fail(std::string(test) + ": no CSV row in: " + out.out);
       const double us = (after - before) * 1e6 / static_cast<double>(requests);
-      std::printf("%-4ld %-4s %10.0f %9.3f %9.3f %12.1f\n", r, test, row["rps"], row["p50_latency_ms"],
-                  row["p99_latency_ms"], us);
+      std::printf("%-4ld %-4s %10.0f %9.3f %9.3f %12.1f %14.1f\n", r, test, row["rps"], row["p50_latency_ms"],
+                  row["p99_latency_ms"], us, batch_writes);
       rps[test].push_back(row["rps"]);
       p50[test].push_back(row["p50_latency_ms"]);
       p99[test].push_back(row["p99_latency_ms"]);

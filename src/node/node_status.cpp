@@ -29,6 +29,8 @@ void Node::status(const Respond& respond) const {
   } else {
     add("store", store_.health().ok() ? "ok" : store_.health().to_string());
   }
+  add("store_writes", std::to_string(st.writes));
+  add("store_batches", std::to_string(st.batches));
   const auto& cache = store_.cache();
   add("record_cache", std::to_string(cache.entries()) + " records, " + std::to_string(cache.bytes() >> 20) + " of " +
                           std::to_string(config_.record_cache_bytes >> 20) + " MiB, " + std::to_string(cache.hits()) +

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "testing/cluster_harness.hpp"
+
 namespace tally::clustertest {
 
 const char* option(int argc, char** argv, const char* name, const char* def) {
@@ -20,10 +22,8 @@ bool has_flag(int argc, char** argv, const char* name) {
 }
 
 long status_number(Client& c, const std::string& endpoint, const char* name) {
-  auto st = c.status(endpoint);
-  if (!st.ok()) return -1;
-  std::string v = st->field(name);
-  return v.empty() ? -1 : std::atol(v.c_str());
+  const std::optional<uint64_t> v = status_number(c, endpoint, std::string(name));
+  return v ? static_cast<long>(*v) : -1;
 }
 
 }  // namespace tally::clustertest

@@ -12,7 +12,8 @@ namespace tally::clustertest {
 const char* option(int argc, char** argv, const char* name, const char* def);
 // Whether `name` is on the command line.
 bool has_flag(int argc, char** argv, const char* name);
-// A `status` field of the node at `endpoint`, as a number; -1 when it cannot be read.
+// A `status` field of the node at `endpoint`, as a number; -1 when it cannot be
+// read (cluster_harness.hpp's status_number, for printf's %ld).
 long status_number(Client& c, const std::string& endpoint, const char* name);
 
 }  // namespace tally::clustertest
