@@ -174,7 +174,16 @@ void Node::stop(std::function<void()> done) {
   if (drain_.in_flight() > 0) {
     TALLY_LOG(log_, kInfo) << "waiting for " << drain_.in_flight() << " writes to finish";
   }
-  drain_.when_drained(std::move(done));
+  // Every write through: the next start may mint on under the epochs it finds.
+  drain_.when_drained([this, done = std::move(done)]() mutable {
+    replica_.mark_clean_stop([this, done = std::move(done)](Status s) {
+      if (!s.ok()) {
+        TALLY_LOG(log_, kWarn) << "cannot mark the stop clean (the next start takes a new mint epoch): "
+                               << s.to_string();
+      }
+      done();
+    });
+  });
 }
 
 void Node::on_frame(ConnId conn, std::string_view payload) {

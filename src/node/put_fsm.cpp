@@ -55,6 +55,10 @@ void PutFsm::start() {
   ctx_.drain.started();
   // The timeout covers the whole request, our own disk write included.
   start_timer(shared_from_this());
+  // Sent on before our copy is durable only under fsync, and only under a
+  // mint epoch that is durable itself (ReplicaService::epochs_durable).
+  early_ = ctx_.store.syncs() && ctx_.replica.epochs_durable();
+  if (early_) ++outstanding_;  // our own copy: the round ends only once it is durable (or failed)
 
   fence_lock_ = req_.write.fence_lock;
   fence_token_ = req_.write.fence_token;
@@ -82,11 +86,36 @@ void PutFsm::start() {
                    : quorum::update(state, blind ? quorum::join_before(state, write.timestamp, horizon) : context,
                                     write, me);
       },
-      [self = shared_from_this()](Result<store::RecordStore::Record> r) { self->minted(std::move(r)); });
+      [self = shared_from_this()](Result<store::RecordStore::Record> r) { self->minted(std::move(r)); },
+      early_ ? store::RecordStore::Computed(
+                   [self = shared_from_this()](const store::RecordStore::Record& rec) { self->computed(rec); })
+             : nullptr);
+}
+
+// Under durability fsync, the other replicas get the write as soon as it is
+// minted, and their disk writes run beside ours (docs/architecture.md, "Why
+// only a replica mints a key's dots": a crash before our copy is durable
+// could lose a dot others hold, so the next start mints as a new actor).
+void PutFsm::computed(const store::RecordStore::Record& rec) {
+  if (finished_) return;
+  record_ = rec;  // shared with the store: not copied
+  send_replica_writes();
+  progress();
 }
 
 void PutFsm::minted(Result<store::RecordStore::Record> r) {
   if (finished_) return;  // timed out before our own copy was durable
+  if (early_ && record_) {
+    // Sent already (computed): our copy counts like any replica's answer.
+    --outstanding_;
+    if (r.ok()) {
+      tally_->ack(ctx_.view.self);
+    } else {
+      tally_->fail(ctx_.view.self, r.status().message());
+    }
+    return progress();
+  }
+  if (early_) --outstanding_;  // refused before it was computed: nothing was sent
   if (!r.ok()) {
     // Refused (fenced, sibling cap, bad context) or the disk failed: nothing was sent.
     if (r.status().code() == Code::kFenced) ctx_.stats.add(Counter::kFencedWrites);
@@ -96,11 +125,9 @@ void PutFsm::minted(Result<store::RecordStore::Record> r) {
     ctx_.drain.finished();
     return;
   }
-  // The other replicas get the write only once our own copy is durable: the
-  // dot we minted must never be forgotten by us while others hold it, or a
-  // crash here would let us mint it again for another value, silently losing
-  // one of the two writes (docs/architecture.md, "Why only a replica mints a
-  // key's dots").
+  // Buffered durability: the disk write is done on the loop, so waiting for it
+  // costs no more than the turn it takes, and the other replicas get the write
+  // once our own copy is written.
   record_ = std::move(*r);  // shared with the store: not copied
   tally_->ack(ctx_.view.self);
   send_replica_writes();

@@ -1,6 +1,7 @@
 // One coordinated write (a put or a delete) on a replica of its key: mint the
 // new version on our own copy, make it durable, send it to the other replicas
-// that are up (or their sloppy stand-ins), answer as soon as W acknowledged or
+// that are up (or their sloppy stand-ins; under durability fsync as soon as
+// it is minted, while our disk write runs), answer as soon as W acknowledged or
 // the quorum can no longer be reached, and once every replica answered or the
 // time ran out, keep a hint for each primary that did not acknowledge.
 //
@@ -51,6 +52,8 @@ class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> 
   // The replicas to write (ReplicaOutcomes of both lists while a range moves)
   // by the view as it is now.
   std::vector<quorum::ReplicaOutcome> targets() const;
+  // Our copy's new state, computed (sent on at once under fsync) and durable.
+  void computed(const store::RecordStore::Record& rec);
   void minted(Result<store::RecordStore::Record> r);
   void send_replica_writes();
   // A replica refused the write as routed by a map older than a ring
@@ -61,7 +64,10 @@ class PutFsm : public ReplicaRound, public std::enable_shared_from_this<PutFsm> 
   void progress();
 
   WriteRequest req_;
-  store::RecordStore::Record record_;  // the new state, minted here; null until our copy is durable
+  // The new state, minted here; null until our copy is durable, or under
+  // fsync (`early_`) until it is computed.
+  store::RecordStore::Record record_;
+  bool early_ = false;
   std::unique_ptr<quorum::WriteTally> tally_;
   bool retargeted_ = false;
   // A fenced write: its lock and token, which every replica checks against

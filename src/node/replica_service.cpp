@@ -25,6 +25,11 @@ namespace {
 const std::string kDotFloorKey = "fd";
 // Where the mint epochs live (codec::encode_mint_epochs).
 const std::string kMintEpochsKey = "fe";
+// Whether the node stopped cleanly: "clean" once a stop has seen every write
+// through, "running" from start on (see started_minting).
+const std::string kStopKey = "fs";
+const std::string kClean = "clean";
+const std::string kRunning = "running";
 }  // namespace
 
 quorum::DvvSet ReplicaService::fresh_record(quorum::ActorId actor) const {
@@ -60,7 +65,12 @@ Status ReplicaService::new_mint_epoch(const Ranges& given_away, std::function<vo
     for (const auto& r : ranges) map.assign(r, epoch);
   }
   TALLY_LOG(log_, kInfo) << "mint epoch " << epoch << " for the ranges this node gave away";
-  store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), std::move(durable));
+  ++epochs_in_flight_;
+  store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_),
+                 [this, durable = std::move(durable)](Status s) {
+                   --epochs_in_flight_;
+                   durable(s);
+                 });
   return Status::Ok();
 }
 
@@ -80,10 +90,11 @@ void ReplicaService::start() {
 // then). The floor keeps the higher of memory and disk: a higher floor only
 // makes new counters higher. The epochs are the disk's: an epoch taken in
 // memory whose write failed was never minted under where anyone can see it,
-// because a coordinator sends a write on only once its own copy is durable,
-// and that copy sits in the same batch as the epoch or a later one, which
-// failed with it (RecordStore writes batches in order and fails every one
-// after a failed one until the reopen).
+// because a coordinator sends a write minted under an epoch not yet durable
+// on only once its own copy is durable (epochs_durable), and that copy sits
+// in the same batch as the epoch or a later one, which failed with it
+// (RecordStore writes batches in order and fails every one after a failed
+// one until the reopen). The reopen then takes a new epoch (started_minting).
 void ReplicaService::disk_reopened() {
   load_state();
   hints_.load([this](Status st) {
@@ -116,7 +127,7 @@ void ReplicaService::load_state() {
       Result<codec::MintEpochs> epochs = codec::decode_mint_epochs(**r);
       if (!epochs.ok()) return loaded_epochs(epochs.status());
       epochs_ = std::move(*epochs);
-      return loaded_epochs(Status::Ok());
+      return started_minting(generation, false);
     }
     // None on record. A node with records wrote them as epoch 0 (before mint
     // epochs existed) and keeps it; an empty store takes a random base, so
@@ -135,9 +146,45 @@ void ReplicaService::load_state() {
                       }
                     });
                   }
-                  loaded_epochs(Status::Ok());
+                  // An empty store: nothing minted before, nothing to step over.
+                  started_minting(generation, records->empty());
                 });
   });
+}
+
+// A coordinator under durability fsync sends its write to the other replicas
+// while its own copy is still on its way to the disk (PutFsm). A crash (or a
+// failed disk batch) can then lose a dot of ours that other replicas hold,
+// and our clock for the key steps back under it: minting on under the same
+// actor would name a new write with that dot. So unless the last run ended
+// with a clean stop (every write durable, nothing minted after), this start
+// takes a new mint epoch for every position, the highest yet, before this
+// node coordinates: the dots it mints from now on are an actor no replica
+// has seen. The stop marker becomes "running" in the same step, durably, so
+// a crash from here on is seen at the next start.
+void ReplicaService::started_minting(uint64_t generation, bool nothing_minted) {
+  store_.get_raw(kStopKey, [this, generation, nothing_minted](Result<std::optional<std::string>> r) {
+    if (generation != load_generation_) return;
+    if (!r.ok()) return loaded_epochs(r.status());
+    const bool clean = nothing_minted || (r->has_value() && **r == kClean);
+    if (!clean) {
+      if (epochs_.last == UINT32_MAX) return loaded_epochs(Status::Internal("every mint epoch is used up"));
+      epochs_.base = ++epochs_.last;
+      epochs_.keyspaces.clear();
+      TALLY_LOG(log_, kInfo) << "mint epoch " << epochs_.base
+                             << " for every range: the last run did not end with a clean stop";
+      store_.put_raw(kMintEpochsKey, codec::encode_mint_epochs(epochs_), [](Status) {});
+    }
+    // Durable in the store's order: after the epochs, before any write of ours.
+    store_.put_raw(kStopKey, kRunning, [this, generation](Status s) {
+      if (generation != load_generation_) return;
+      loaded_epochs(s);
+    });
+  });
+}
+
+void ReplicaService::mark_clean_stop(std::function<void(Status)> done) {
+  store_.put_raw(kStopKey, kClean, std::move(done));
 }
 
 void ReplicaService::loaded_epochs(const Status& s) {

@@ -112,9 +112,17 @@ class ReplicaService {
   // once 2^32 - 1 epochs are used up. `durable` runs once the epoch is on disk.
   Status new_mint_epoch(const Ranges& given_away, std::function<void(Status)> durable);
   const codec::MintEpochs& mint_epochs() const { return epochs_; }
-  // Whether the dot floor and the mint epochs have been read from disk: until
-  // then this node coordinates no writes (it could mint a dot again).
+  // No mint epoch taken in memory is still on its way to the disk. Only then
+  // may a coordinator send a write on before its own copy is durable: an
+  // epoch lost with a crash is taken again by number at the next start.
+  bool epochs_durable() const { return epochs_in_flight_ == 0; }
+  // Whether the dot floor and the mint epochs have been read from disk (and a
+  // new epoch taken after a stop that was not clean): until then this node
+  // coordinates no writes (it could mint a dot again).
   bool ready() const { return loaded_ == 2 && load_error_.ok(); }
+  // Stopping, with every write through: the next start may go on with the
+  // mint epochs it finds (otherwise it takes a new one). `done` once durable.
+  void mark_clean_stop(std::function<void(Status)> done);
   const Status& load_error() const { return load_error_; }
 
  private:
@@ -125,6 +133,9 @@ class ReplicaService {
   // read, again a second later (load_later).
   void load_state();
   void load_later();
+  // The mint epochs are read: takes a new one if the last run did not stop
+  // cleanly (see replica_service.cpp), then counts them loaded.
+  void started_minting(uint64_t generation, bool nothing_minted);
   // The mint epochs are read (or could not be: `s`).
   void loaded_epochs(const Status& s);
   // The next round: at once when the last one moved on (delivered a hint,
@@ -148,6 +159,7 @@ class ReplicaService {
   uint64_t dot_floor_ = 0;
   codec::MintEpochs epochs_;
   int loaded_ = 0;  // of the two: the dot floor, the mint epochs
+  int epochs_in_flight_ = 0;  // new_mint_epoch writes not yet durable
   uint64_t load_generation_ = 0;  // a load started before the last one is stale
   TimerId load_timer_ = 0;
   Status load_error_;

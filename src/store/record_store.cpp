@@ -133,12 +133,12 @@ void RecordStore::get_at(std::string dkey, GetDone done) {
   });
 }
 
-void RecordStore::update(std::string_view keyspace, std::string_view key, UpdateFn fn,
-                         UpdateDone done) {
-  update_at(data_key(keyspace, key), std::move(fn), std::move(done));
+void RecordStore::update(std::string_view keyspace, std::string_view key, UpdateFn fn, UpdateDone done,
+                         Computed computed) {
+  update_at(data_key(keyspace, key), std::move(fn), std::move(done), std::move(computed));
 }
 
-void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done) {
+void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done, Computed computed) {
   enqueue(
       std::move(dkey),
       [fn = std::move(fn)](const quorum::DvvSet* cur) -> Result<std::optional<quorum::DvvSet>> {
@@ -146,7 +146,7 @@ void RecordStore::update_at(std::string dkey, UpdateFn fn, UpdateDone done) {
         if (!next.ok()) return next.status();
         return std::optional<quorum::DvvSet>(std::move(*next));
       },
-      std::move(done));  // an update always writes a record, never an erase
+      std::move(done), std::move(computed));  // an update always writes a record, never an erase
 }
 
 void RecordStore::erase_if(std::string dkey, ErasePred pred, std::function<void(Result<bool>)> done) {
@@ -202,13 +202,13 @@ RecordStore::Pending RecordStore::KeyState::pop() {
   return p;
 }
 
-void RecordStore::enqueue(std::string dkey, Step fn, StepDone done) {
+void RecordStore::enqueue(std::string dkey, Step fn, StepDone done, Computed computed) {
   if (!failed_.ok()) {
     done(stopped());
     return;
   }
   KeyEntry* k = &*keys_.try_emplace(std::move(dkey)).first;
-  k->second.queue.push_back({std::move(fn), std::move(done)});
+  k->second.queue.push_back({std::move(fn), std::move(done), std::move(computed)});
   if (!k->second.busy) run_next(k);
 }
 
@@ -288,6 +288,7 @@ void RecordStore::apply(KeyEntry* k) {
   ks.have_latest = true;
   ks.unflushed++;
   if (observer_) observer_(k->first, rec.get());
+  if (p.computed && rec) p.computed(rec);
   enqueue_write(k->first, std::move(bytes),
                 [this, k, done = std::move(p.done), rec = std::move(rec), size](Status s) mutable {
                   KeyState& st = k->second;

@@ -76,12 +76,19 @@ class RecordStore {
   // The record of (keyspace, key) as durable on disk; nullopt if never written.
   void get(std::string_view keyspace, std::string_view key, GetDone done);
 
+  // Told of the record an update computed, as soon as it is computed and
+  // queued for the disk, before it is durable (it may never be: the disk can
+  // still fail). Runs inside the store's turn at the key: it may not call the store.
+  using Computed = std::function<void(const Record&)>;
+
   // Read-modify-write of one key (see above). `done` gets the record written,
-  // once durable, or the error from `fn` or the disk.
-  void update(std::string_view keyspace, std::string_view key, UpdateFn fn, UpdateDone done);
+  // once durable, or the error from `fn` or the disk; `computed`, if given,
+  // the record as soon as `fn` made it.
+  void update(std::string_view keyspace, std::string_view key, UpdateFn fn, UpdateDone done,
+              Computed computed = nullptr);
 
   // The same, on any disk key (hints live under their own prefix).
-  void update_at(std::string dkey, UpdateFn fn, UpdateDone done);
+  void update_at(std::string dkey, UpdateFn fn, UpdateDone done, Computed computed = nullptr);
   void get_at(std::string dkey, GetDone done);
   // Removes the record at `dkey` if `pred` holds for it, in turn with the
   // key's updates (so an update that lands first is never erased unseen).
@@ -112,6 +119,8 @@ class RecordStore {
 
   const RecordStoreStats& stats() const { return stats_; }
   const RecordCache& cache() const { return cache_; }
+  // Whether writes are durable only after an fsync (durability = fsync).
+  bool syncs() const { return sync_; }
   const KeyFilter& key_filter() const { return filter_; }
   // Ok, or the disk error the store is failing with (see above).
   const Status& health() const { return failed_; }
@@ -142,8 +151,9 @@ class RecordStore {
   struct Pending {
     Step fn;
     StepDone done;
+    Computed computed;
   };
-  void enqueue(std::string dkey, Step fn, StepDone done);
+  void enqueue(std::string dkey, Step fn, StepDone done, Computed computed = nullptr);
   struct KeyState {
     // Waiting steps from `head` on (a vector, not a deque: most keys see one
     // step, and a deque allocates two blocks as it is made).

@@ -69,10 +69,10 @@ class ScriptedPeers final : public PeerCalls {
 // A coordinator on node n1 of a cluster of `nodes` nodes (keyspace `default`
 // N=3 R=2 W=2, and `last` in lww mode), its store on a simulated disk.
 struct Harness {
-  explicit Harness(int nodes = 3, bool start_replica = true)
+  explicit Harness(int nodes = 3, bool start_replica = true, Durability durability = Durability::kBuffered)
       : world(11),
         host(world.add_host("n1", HostPort{"10.0.0.1", 7401})),
-        store(host.disk(), Durability::kBuffered, [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
+        store(host.disk(), durability, [this](std::function<void()> fn) { host.defer(std::move(fn)); }),
         replica(host, Logger("test", LogLevel::kError), view, store, peers, stats, drain,
                 ReplicaOptions{.hint_replay_interval_us = 3'600'000'000}),  // hints stay put unless a test replays
         paxos(view, store, stats, drain),
@@ -99,7 +99,7 @@ struct Harness {
     // Reads the dot floor and the mint epochs: a node coordinates no write before.
     if (!start_replica) return;
     replica.start();
-    world.run_for(kMs);
+    world.run_for(5 * kMs);
     REQUIRE(replica.ready());
   }
 
@@ -263,6 +263,44 @@ TEST_CASE("coordinator: a W=1 put is acknowledged once our own copy is durable, 
   REQUIRE(h.replies.size() == 1);
   CHECK(std::holds_alternative<wire::PutReply>(h.replies[0]));
   CHECK(h.peers.calls.size() == 2);
+}
+
+TEST_CASE("coordinator: under fsync the write goes to the other replicas while our copy is on its way to disk",
+          "[coordinator]") {
+  Harness h(3, true, Durability::kFsync);
+  const std::string key = h.key(true);
+  const std::string dkey = store::RecordStore::data_key("default", key);
+  h.put(key, "v", with_w(2));
+  // Step the world until the replica writes are out: our copy is not durable yet.
+  for (int i = 0; i < 1000 && h.peers.calls.size() < 2; ++i) h.world.run_for(10);
+  REQUIRE(h.peers.calls.size() == 2);
+  CHECK_FALSE(h.host.sim_disk().durable().contains(dkey));
+  CHECK(h.drain.in_flight() == 1);
+  // Two durable copies elsewhere are W=2: the client is answered, and the
+  // round ends only once our own copy is durable too.
+  h.peers.answer(0, wire::ReplicaWriteReply{h.view.epoch()});
+  h.peers.answer(1, wire::ReplicaWriteReply{h.view.epoch()});
+  REQUIRE(h.replies.size() == 1);
+  CHECK(std::holds_alternative<wire::PutReply>(h.replies[0]));
+  h.settle();
+  CHECK(h.host.sim_disk().durable().contains(dkey));
+  CHECK(h.drain.in_flight() == 0);
+  CHECK(h.hints() == 0);
+}
+
+TEST_CASE("coordinator: under fsync a W=1 put is acknowledged by the first durable copy, ours or another's",
+          "[coordinator]") {
+  Harness h(3, true, Durability::kFsync);
+  h.put(h.key(true), "v", with_w(1));
+  for (int i = 0; i < 1000 && h.peers.calls.size() < 2; ++i) h.world.run_for(10);
+  REQUIRE(h.peers.calls.size() == 2);
+  h.peers.answer(0, wire::ReplicaWriteReply{h.view.epoch()});  // before ours was durable
+  REQUIRE(h.replies.size() == 1);
+  CHECK(std::holds_alternative<wire::PutReply>(h.replies[0]));
+  h.settle();
+  CHECK(h.drain.in_flight() == 1);  // n3 has not answered
+  h.peers.answer(1, wire::ReplicaWriteReply{h.view.epoch()});
+  CHECK(h.drain.in_flight() == 0);
 }
 
 TEST_CASE("coordinator: replicas that refuse make the put fail at once, naming them, and get hints",
