@@ -214,6 +214,22 @@ Result<Coordinator::Arrival> Coordinator::arrival(const wire::RequestOptions& op
                              " ms after its deadline (held up between nodes): not applied");
     }
     a.deadline_us = std::min(a.deadline_us, opt.deadline_us);
+  } else if (opt.arrival_ms != 0) {
+    // The forwarder had no estimate of our clock yet (no heartbeat answer
+    // from us): bound the write by wall clocks instead, with the skew the HLC
+    // allows, as its overwrite's horizon is. Without a bound, a forward held
+    // up for seconds (a partition healing) was applied late, and its horizon
+    // superseded writes acknowledged since (the fault suite's staged heal).
+    const uint64_t last_ms = opt.arrival_ms + uint64_t{timeout_ms(opt)} + quorum::HybridClock::kDefaultMaxOffsetMs;
+    const uint64_t wall = ctx_.env.wall_ms();
+    if (wall >= last_ms) {
+      ctx_.stats.add(Counter::kLateWrites);
+      return Status::Timeout("the write reached replica " + options_.node_name + " " +
+                             std::to_string(wall - opt.arrival_ms) +
+                             " ms after it arrived, past its timeout and the clocks' allowed skew (held up "
+                             "between nodes): not applied");
+    }
+    a.deadline_us = std::min(a.deadline_us, now + (last_ms - wall) * 1000);
   }
   if (opt.arrival_ms != 0) {
     const quorum::HlcTimestamp given{opt.arrival_ms, opt.arrival_logical, opt.arrival_node};

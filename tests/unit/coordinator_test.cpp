@@ -616,12 +616,13 @@ TEST_CASE("coordinator: a write whose turn at the key comes after its deadline i
 TEST_CASE("coordinator: a forwarded overwrite supersedes only what arrived before it", "[coordinator][late]") {
   Harness h;
   const std::string key = h.key(true);
-  // n1 already holds b-new, a write that arrived (on n2) at 20 ms.
-  h.write_local(key, "b-new", 2, 20);
+  // n1 already holds b-new, a write that arrived (on n2) 20 ms ago.
+  const uint64_t now = h.host.wall_ms();
+  h.write_local(key, "b-new", 2, now - 20);
   wire::RequestOptions opt = with_w(1);
   opt.forwarded = true;
   opt.overwrite = true;
-  opt.arrival_ms = 10;  // a-old arrived first, and was held up on its way
+  opt.arrival_ms = now - 30;  // a-old arrived first, and was held up on its way
   opt.arrival_node = 3;
   h.put(key, "a-old", opt);
   h.settle();
@@ -633,12 +634,40 @@ TEST_CASE("coordinator: a forwarded overwrite supersedes only what arrived befor
   for (const auto* sib : quorum::by_time(*copy)) by_time.push_back(sib->value);
   CHECK(by_time == std::vector<std::string>{"a-old", "b-new"});  // b-new kept, and still the newest
   // An overwrite that arrived after b-new supersedes it.
-  opt.arrival_ms = 30;
+  opt.arrival_ms = now - 10;
   h.put(key, "c-newest", opt);
   h.settle();
   copy = local_copy(h, key);
   REQUIRE(copy.has_value());
   CHECK(quorum::values(*copy) == std::vector<std::string>{"c-newest"});
+}
+
+TEST_CASE("coordinator: a forward without a deadline (no clock estimate) is bounded by its arrival's wall time",
+          "[coordinator][late]") {
+  Harness h;
+  const std::string key = h.key(true);
+  h.write_local(key, "b-new", 2, h.host.wall_ms() - 100);
+  wire::RequestOptions opt = with_w(1);
+  opt.forwarded = true;
+  opt.overwrite = true;
+  opt.arrival_node = 3;
+  // Arrived at its first node longer ago than the timeout and the HLC's
+  // allowed skew: held up between nodes, it is refused, not applied.
+  opt.arrival_ms = h.host.wall_ms() - kTimeoutMs - quorum::HybridClock::kDefaultMaxOffsetMs - 1;
+  h.put(key, "a-old", opt);
+  h.settle();
+  REQUIRE(h.replies.size() == 1);
+  CHECK(h.error().code == Code::kTimeout);
+  CHECK_THAT(h.error().message, Catch::Contains("past its timeout"));
+  auto copy = local_copy(h, key);
+  REQUIRE(copy.has_value());
+  CHECK(quorum::values(*copy) == std::vector<std::string>{"b-new"});
+  // One that arrived within that bound is taken.
+  opt.arrival_ms = h.host.wall_ms() - 50;
+  h.put(key, "c", opt);
+  h.settle();
+  REQUIRE(h.replies.size() == 2);
+  CHECK(std::holds_alternative<wire::PutReply>(h.replies[1]));
 }
 
 TEST_CASE("coordinator: a forward carries the arrival tag and the deadline", "[coordinator][late]") {
