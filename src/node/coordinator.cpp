@@ -192,7 +192,7 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   const uint64_t now = ctx_.env.now_us();
   // Anything really written after this request arrived is here before its
   // deadline, tagged by a clock within the HLC's allowed skew of the arrival's.
-  w.horizon_ms = arrived->tag.wall_ms + uint64_t{timeout_ms(opt)} + quorum::HybridClock::kDefaultMaxOffsetMs;
+  w.horizon_ms = horizon_ms(arrived->tag.wall_ms, opt);
   w.timeout_ms = static_cast<uint32_t>(std::max<uint64_t>(1, (arrived->deadline_us - now + 999) / 1000));
   std::make_shared<PutFsm>(ctx_, std::move(w), std::move(respond))->start();
 }
@@ -220,7 +220,7 @@ Result<Coordinator::Arrival> Coordinator::arrival(const wire::RequestOptions& op
     // allows, as its overwrite's horizon is. Without a bound, a forward held
     // up for seconds (a partition healing) was applied late, and its horizon
     // superseded writes acknowledged since (the fault suite's staged heal).
-    const uint64_t last_ms = opt.arrival_ms + uint64_t{timeout_ms(opt)} + quorum::HybridClock::kDefaultMaxOffsetMs;
+    const uint64_t last_ms = horizon_ms(opt.arrival_ms, opt);
     const uint64_t wall = ctx_.env.wall_ms();
     if (wall >= last_ms) {
       ctx_.stats.add(Counter::kLateWrites);

@@ -75,6 +75,12 @@ class Coordinator {
   uint32_t timeout_ms(const wire::RequestOptions& opt) const {
     return opt.timeout_ms ? opt.timeout_ms : options_.request_timeout_ms;
   }
+  // The wall time by which anything written after a request that arrived at
+  // `arrival_ms` is tagged, within the HLC's allowed skew: an overwrite's
+  // horizon, and the bound of a forward that carries no deadline.
+  uint64_t horizon_ms(uint64_t arrival_ms, const wire::RequestOptions& opt) const {
+    return arrival_ms + uint64_t{timeout_ms(opt)} + quorum::HybridClock::kDefaultMaxOffsetMs;
+  }
 
   CoordinatorContext ctx_;
   CoordinatorOptions options_;

@@ -105,9 +105,9 @@ void PutFsm::computed(const store::RecordStore::Record& rec) {
 
 void PutFsm::minted(Result<store::RecordStore::Record> r) {
   if (finished_) return;  // timed out before our own copy was durable
+  if (early_) --outstanding_;  // our own copy's answer
   if (early_ && record_) {
     // Sent already (computed): our copy counts like any replica's answer.
-    --outstanding_;
     if (r.ok()) {
       tally_->ack(ctx_.view.self);
     } else {
@@ -115,7 +115,6 @@ void PutFsm::minted(Result<store::RecordStore::Record> r) {
     }
     return progress();
   }
-  if (early_) --outstanding_;  // refused before it was computed: nothing was sent
   if (!r.ok()) {
     // Refused (fenced, sibling cap, bad context) or the disk failed: nothing was sent.
     if (r.status().code() == Code::kFenced) ctx_.stats.add(Counter::kFencedWrites);

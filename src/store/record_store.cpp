@@ -35,13 +35,15 @@ std::string RecordStore::key_under(char tag, std::string_view keyspace, std::str
 }
 
 bool RecordStore::parse_data_key(std::string_view dkey, std::string_view& keyspace, std::string_view& key) {
-  if (dkey.size() < 2 || dkey[0] != kDataTag) return false;
+  if (dkey.size() < 2 || !is_data_key(dkey)) return false;
   const size_t len = static_cast<uint8_t>(dkey[1]);
   if (dkey.size() < 2 + len) return false;
   keyspace = dkey.substr(2, len);
   key = dkey.substr(2 + len);
   return true;
 }
+
+bool RecordStore::is_data_key(std::string_view dkey) { return !dkey.empty() && dkey[0] == kDataTag; }
 
 std::string RecordStore::data_begin() { return std::string(1, kDataTag); }
 std::string RecordStore::data_end() { return std::string(1, kDataTag + 1); }
@@ -51,11 +53,10 @@ RecordStore::RecordStore(Disk& disk, Durability durability, Defer defer, size_t 
       sync_(durability == Durability::kFsync),
       defer_(std::move(defer)),
       cache_(cache_bytes),
-      filter_(filter_bytes),
-      filter_on_(filter_bytes > 0) {}
+      filter_(filter_bytes) {}
 
 void RecordStore::start_key_filter() {
-  if (filter_on_) scan_keys_from(data_begin());
+  if (!filter_.over_budget()) scan_keys_from(data_begin());  // a budget of 0: no filter
 }
 
 // One page of keys at a time, each page a fresh read of the disk: a key
@@ -75,7 +76,7 @@ void RecordStore::scan_keys_from(std::string start) {
 }
 
 bool RecordStore::known_absent(std::string_view dkey) const {
-  return filter_.usable() && !dkey.empty() && dkey[0] == kDataTag && !filter_.may_contain(dkey);
+  return filter_.usable() && is_data_key(dkey) && !filter_.may_contain(dkey);
 }
 
 Status RecordStore::stopped() const {
@@ -320,7 +321,7 @@ void RecordStore::enqueue_write(std::string dkey, std::optional<std::string> byt
                                 std::function<void(Status)> done) {
   if (bytes) {
     // Before the disk has it: the filter must never miss a key the disk may hold.
-    if (filter_on_ && !dkey.empty() && dkey[0] == kDataTag) filter_.add(dkey);
+    if (is_data_key(dkey)) filter_.add(dkey);
     gathering_.put(std::move(dkey), std::move(*bytes));
   } else {
     gathering_.erase(std::move(dkey));

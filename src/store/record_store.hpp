@@ -178,6 +178,8 @@ class RecordStore {
   void enqueue_write(std::string dkey, std::optional<std::string> bytes, std::function<void(Status)> done);
   void flush();
   void maybe_forget(KeyEntry* k);
+  // A record's key (tag 'd'), not a hint's or other node state's.
+  static bool is_data_key(std::string_view dkey);
   // True when the filter says no record was ever written at `dkey`.
   bool known_absent(std::string_view dkey) const;
   void scan_keys_from(std::string start);
@@ -187,8 +189,7 @@ class RecordStore {
   Defer defer_;
   std::unordered_map<std::string, KeyState> keys_;  // only keys with work in progress
   RecordCache cache_;
-  KeyFilter filter_;
-  bool filter_on_ = false;
+  KeyFilter filter_;  // over budget from the start when its budget is 0: off
   // Where the key filter's scan stopped on a disk error (resumed after the
   // reopen); nullopt when it is not stopped.
   std::optional<std::string> filter_scan_stopped_at_;
