@@ -12,11 +12,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 
 #include "tally/client.hpp"
+#include "testing/wait.hpp"
 
 namespace tally::clustertest {
 
@@ -25,18 +29,44 @@ std::string build_dir() {
   return b && *b ? b : "build";
 }
 
-int free_port() {
+namespace {
+
+// Whether a listener could bind 127.0.0.1:port now.
+bool can_bind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+int free_port() {
+  // Picked below the kernel's ephemeral range (32768 and up by default), not
+  // by binding port 0: the kernel hands out ports from that range to every
+  // outgoing connection too, of this process and of the other test process
+  // tests/run.sh runs beside it, and one of them could take the port between
+  // this pick and the node's bind. Random, so the two processes rarely try
+  // the same ports, and never the same one twice here while it may not be
+  // bound yet.
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  static std::unordered_set<int> handed_out;
+  std::lock_guard<std::mutex> lock(mu);
+  if (handed_out.size() > 15000) handed_out.clear();
+  std::uniform_int_distribution<int> pick(10000, 32000);
+  for (int tries = 0; tries < 10000; ++tries) {
+    const int port = pick(rng);
+    if (handed_out.count(port) || !can_bind(port)) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  throw std::runtime_error("free_port: no free loopback port between 10000 and 32000");
 }
 
 CommandResult run(const std::string& command_line) {
@@ -211,6 +241,25 @@ Status TallydProcess::start() {
   return Status::Timeout("tallyd did not answer within 15 s:\n" + log());
 }
 
+Status TallydProcess::wait_serving(std::chrono::milliseconds within) {
+  auto client = connect_client(endpoint());
+  std::string last = "no answer to status";
+  const bool serving = eventually(
+      [&] {
+        auto st = client->status();
+        if (!st.ok()) {
+          last = st.status().to_string();
+          return false;
+        }
+        last = st->field("serving");
+        return last == "yes";
+      },
+      within);
+  if (serving) return Status::Ok();
+  return Status::Timeout("tallyd at " + endpoint() + " does not serve after " + std::to_string(within.count()) +
+                         " ms: " + last + "\n" + log());
+}
+
 BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, std::string out_path)
     : argv_(std::move(argv)), out_path_(std::move(out_path)) {}
 
@@ -294,6 +343,10 @@ LocalCluster::LocalCluster(const Options& options) {
 Status LocalCluster::start() {
   for (auto& n : nodes) {
     Status s = n->start();
+    if (!s.ok()) return s;
+  }
+  for (auto& n : nodes) {
+    Status s = n->wait_serving();
     if (!s.ok()) return s;
   }
   return Status::Ok();

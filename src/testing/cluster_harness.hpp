@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,7 +19,8 @@ namespace tally::clustertest {
 // The build folder (BUILD, as set by tests/run.sh; default "build").
 std::string build_dir();
 using testing::TempDir;  // a fresh folder under /tmp (testing/temp_dir.hpp)
-// A loopback port nobody listens on right now.
+// A loopback port nobody listens on right now, below the ephemeral range
+// (so no outgoing connection takes it before the node binds it).
 int free_port();
 
 struct CommandResult {
@@ -76,6 +78,11 @@ class TallydProcess {
   }
   // Starts tallyd and waits until it answers a ping. Errors say why, with its log.
   Status start();
+  // Waits until the node takes puts (its status' `serving` reads "yes": it
+  // has a cluster map and knows the dots it minted before), which a ping
+  // does not say. A node whose cluster has no metadata leader yet waits for
+  // its peers: start them first. Errors: kTimeout naming what it last said.
+  Status wait_serving(std::chrono::milliseconds within = std::chrono::seconds(15));
   void kill9();
   // SIGSTOP and SIGCONT: the process freezes (its sockets stay open, nothing
   // answers) and thaws.
@@ -136,7 +143,8 @@ struct LocalCluster {
   };
   explicit LocalCluster(const Options& options);
 
-  // Starts every node and waits for each; the first failure.
+  // Starts every node, then waits until each serves (wait_serving); the
+  // first failure.
   Status start();
   // "127.0.0.1:p1,127.0.0.1:p2,...".
   std::string endpoints() const;

@@ -56,6 +56,7 @@ TEST_CASE("malformed, truncated and oversized frames close only their connection
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
   auto client = connect_client(node.endpoint());
   REQUIRE(client->put("survivor", "before").ok());
 
@@ -106,6 +107,7 @@ TEST_CASE("a request over the size limits gets an error reply naming the limit",
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
   auto client = connect_client(node.endpoint());
   auto big_key = client->put(std::string(70000, 'k'), "v");
   REQUIRE_FALSE(big_key.ok());

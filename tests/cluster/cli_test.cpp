@@ -14,6 +14,7 @@ TEST_CASE("tally put/get/del round-trip with documented exit codes", "[cluster][
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
   std::string tally = build_dir() + "/tally -e " + node.endpoint();
 
   CHECK(run(tally + " put k hello").exit_code == 0);
@@ -89,6 +90,7 @@ TEST_CASE("tally fails over to the next endpoint when the first is down", "[clus
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
   std::string tally = build_dir() + "/tally -e 127.0.0.1:" + std::to_string(dead) + "," + node.endpoint();
   CHECK(run(tally + " put k v").exit_code == 0);
   CHECK(run(tally + " get k").out.rfind("v\n", 0) == 0);

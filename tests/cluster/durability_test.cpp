@@ -14,6 +14,7 @@ TEST_CASE("fsync: every put acknowledged before kill -9 is there after restart",
   std::string cfg = write_config(dir.path, {{"n1", port}}, "fsync");
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
 
   // One put through the CLI, exactly as a user types it...
   std::string tally = build_dir() + "/tally -e " + node.endpoint();
@@ -32,6 +33,7 @@ TEST_CASE("fsync: every put acknowledged before kill -9 is there after restart",
 
   TallydProcess again(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(again.start().ok());
+  REQUIRE(again.wait_serving().ok());
   auto after = connect_client(again.endpoint());
   int missing = 0;
   for (int i = 0; i < kPuts; ++i) {
@@ -51,6 +53,7 @@ TEST_CASE("SIGTERM stops tallyd cleanly with exit code 0", "[cluster]") {
   std::string cfg = write_config(dir.path, {{"n1", port}});
   TallydProcess node(cfg, "n1", port, dir.path + "/n1.log");
   REQUIRE(node.start().ok());
+  REQUIRE(node.wait_serving().ok());
   auto client = connect_client(node.endpoint());
   REQUIRE(client->put("k", "v").ok());
   CHECK(node.terminate() == 0);

