@@ -34,13 +34,18 @@ int key_count() {
 struct Ledger {
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> acked;  // key, value (each key written once)
-  std::vector<std::string> not_found;                      // "phase: key at R=r"
+  std::vector<std::string> not_found;                      // at R=2: "phase: key"
+  std::vector<std::string> missed_r1;                      // at R=1: "phase: key"
   std::atomic<const char*> phase{"load"};
   uint64_t reads = 0, read_errors = 0, writes = 0, write_errors = 0;
 };
 
 // Reads acknowledged keys at R=1 and R=2 and writes new keys at W=2 until
 // `stop`; a read that answers "not found" for an acknowledged key is logged.
+// At R=2 that is a lost write (R + W > N: the read meets a replica that
+// acknowledged it, on the old side of a movement and on the new). At R=1 it
+// is allowed (R + W = N): the one replica asked may be the third, whose copy
+// is still on its way, or missed and kept as a hint, on a loaded machine.
 void traffic(const std::string& endpoints, Ledger& ledger, std::atomic<bool>& stop) {
   auto client = connect_client(endpoints);
   std::mt19937_64 rng(7);
@@ -59,7 +64,7 @@ void traffic(const std::string& endpoints, Ledger& ledger, std::atomic<bool>& st
       if (!got.ok()) {
         ++ledger.read_errors;
       } else if (!got->found()) {
-        ledger.not_found.push_back(std::string(ledger.phase.load()) + ": " + kv.first + " at R=" + std::to_string(r));
+        (r == 2 ? ledger.not_found : ledger.missed_r1).push_back(std::string(ledger.phase.load()) + ": " + kv.first);
       }
     }
     const std::string key = "during-" + std::to_string(n);
@@ -153,12 +158,16 @@ TEST_CASE("cluster: keys follow the ring through a join, two leaves and a kill -
   }
   INFO("reads " << ledger.reads << " (" << ledger.read_errors << " failed), writes " << ledger.writes << " ("
                 << ledger.write_errors << " failed); first not-found: "
-                << (ledger.not_found.empty() ? std::string("-") : ledger.not_found.front())
+                << (ledger.not_found.empty() ? std::string("-") : ledger.not_found.front()) << "; first R=1 miss: "
+                << (ledger.missed_r1.empty() ? std::string("-") : ledger.missed_r1.front())
                 << "; first missing: " << (missing.empty() ? std::string("-") : missing.front()));
   WARN(ledger.acked.size() << " acknowledged writes; during the movements " << ledger.reads << " reads ("
                            << ledger.read_errors << " failed), " << ledger.writes << " writes ("
                            << ledger.write_errors << " failed)");
+  WARN(ledger.missed_r1.size() << " R=1 reads found nothing (allowed: R + W = N)");
   CHECK(ledger.not_found.empty());
+  // Rare all the same: the third copy lands within milliseconds of the others.
+  CHECK(ledger.missed_r1.size() * 100 <= ledger.reads / 2);
   CHECK(missing.empty());
   CHECK(ledger.reads > 0);
 
