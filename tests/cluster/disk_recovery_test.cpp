@@ -179,7 +179,9 @@ TEST_CASE(
        << std::chrono::duration<double>(raised - first_failure).count()
        << " s; the store took writes again " << recovered_in << " s after the limit was raised");
   CHECK(recoveries(*client, node.endpoint()) == 1);
-  REQUIRE(client->put("after", "y").ok());
+  Status after = client->put("after", "y").status();
+  INFO(node.log());
+  REQUIRE(after.ok());
   check_acked(*client, acked);
   CHECK_THAT(node.log(), Catch::Contains("store failing"));
   CHECK_THAT(node.log(), Catch::Contains("store recovered"));
