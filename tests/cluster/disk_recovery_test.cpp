@@ -68,6 +68,12 @@ std::string store_state(Client& client, const std::string& endpoint) {
   return st.ok() ? st->field("store") : "status failed: " + st.status().to_string();
 }
 
+// The node's `serving` field: "yes" once it takes puts. After a reopen it
+// first reads its dot floor back, so this comes a moment after `store: ok`.
+std::string serving_state(Client& client, const std::string& endpoint) {
+  auto st = client.status(endpoint);
+  return st.ok() ? st->field("serving") : "status failed: " + st.status().to_string();
+}
 uint64_t recoveries(Client& client, const std::string& endpoint) {
   auto st = client.status(endpoint);
   return st.ok() ? std::stoull(st->field("store_recoveries")) : 0;
@@ -179,8 +185,9 @@ TEST_CASE(
        << std::chrono::duration<double>(raised - first_failure).count()
        << " s; the store took writes again " << recovered_in << " s after the limit was raised");
   CHECK(recoveries(*client, node.endpoint()) == 1);
-  Status after = client->put("after", "y").status();
-  INFO(node.log());
+  REQUIRE(eventually([&] { return serving_state(*client, node.endpoint()) == "yes"; }, 5000ms));
+  auto after = client->put("after", "y");
+  INFO("the put after the reopen: " << after.status().to_string());
   REQUIRE(after.ok());
   check_acked(*client, acked);
   CHECK_THAT(node.log(), Catch::Contains("store failing"));
@@ -232,7 +239,10 @@ TEST_CASE(
                      << " s until space was freed; the store took writes again " << recovered_in
                      << " s after");
   CHECK(recoveries(*client, node.endpoint()) == 1);
-  REQUIRE(client->put("after", "y").ok());
+  REQUIRE(eventually([&] { return serving_state(*client, node.endpoint()) == "yes"; }, 5000ms));
+  auto after = client->put("after", "y");
+  INFO("the put after the reopen: " << after.status().to_string());
+  REQUIRE(after.ok());
   check_acked(*client, acked);
 
   // What was acknowledged is on disk: a kill -9 and a restart keep it.
@@ -240,7 +250,7 @@ TEST_CASE(
   REQUIRE(node.start().ok());
   auto again = connect_client(node.endpoint());
   check_acked(*again, acked);
-  auto after = again->get("after");
-  REQUIRE(after.ok());
-  CHECK(after->values == std::vector<std::string>{"y"});
+  auto read_back = again->get("after");
+  REQUIRE(read_back.ok());
+  CHECK(read_back->values == std::vector<std::string>{"y"});
 }
