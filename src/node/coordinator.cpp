@@ -160,9 +160,8 @@ void Coordinator::write(wire::Body request, const meta::Keyspace& ks, Respond re
   if (forward_unless_replica(respond, ks, key, opt, request, *arrived)) return;
   if (!ctx_.replica.ready()) {
     // Until it knows the dots it minted before, a node mints none.
-    const Status& why = ctx_.replica.load_error();
     return fail(respond, Status::Unavailable("node " + options_.node_name + " coordinates no writes: " +
-                                             (why.ok() ? "still reading its dot floor" : why.message())));
+                                             ctx_.replica.why_not_ready()));
   }
   auto ctx = net::decode_context(context);
   if (!ctx.ok()) return fail(respond, ctx.status());

@@ -43,6 +43,8 @@ class MapFollower {
   void set_genesis(meta::ClusterMap map) { genesis_ = std::move(map); }
   bool has_genesis() const { return genesis_.has_value(); }
   bool joining() const { return !join_.empty(); }
+  // What a node without a map yet waits for: its join, or its metadata log.
+  const char* why_no_map() const { return joining() ? "joining" : "reading its metadata log"; }
   const std::string& join_through() const { return join_; }
 
   // Starts the metadata group (a joiner first asks for its id); stop() ends

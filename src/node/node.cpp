@@ -281,8 +281,7 @@ void Node::dispatch(wire::Message msg, Respond respond, bool refreshed) {
                     type == wire::MsgType::kPaxos;
   if (data && follower_.view().epoch() == 0) {
     return fail(respond, Status::Unavailable("node " + self_.id + " has no cluster map yet (" +
-                                             (follower_.joining() ? "joining" : "reading its metadata log") +
-                                             ")"));
+                                             follower_.why_no_map() + ")"));
   }
   const bool from_peer = type == wire::MsgType::kReplicaWrite || type == wire::MsgType::kReplicaRead ||
                          type == wire::MsgType::kStream || anti_entropy || type == wire::MsgType::kPaxos ||

@@ -43,12 +43,11 @@ void Node::status(const Respond& respond) const {
                         : std::string(filter.usable() ? "ready" : "scanning the disk") + ", " +
                               std::to_string(filter.keys()) + " keys, " + std::to_string(filter.bytes() >> 10) +
                               " KiB, " + std::to_string(st.filtered_reads) + " reads answered");
-  // Whether a put sent here now is taken, and if not why: the two things a
-  // starting node waits for (tests wait on this line, scripts may too).
-  add("serving", view.epoch() == 0
-                     ? std::string(follower_.joining() ? "no: joining" : "no: reading its metadata log")
-                 : !replica_.ready() ? "no: " + (replica_.load_error().ok() ? std::string("reading its dot floor")
-                                                                            : replica_.load_error().message())
+  // Whether a put sent here now is taken, and if not why, in the words its
+  // refusal uses: the two things a starting node waits for (tests wait on
+  // this line, scripts may too).
+  add("serving", view.epoch() == 0     ? std::string("no: ") + follower_.why_no_map()
+                 : !replica_.ready() ? "no: " + replica_.why_not_ready()
                                      : std::string("yes"));
   add("node_id", std::to_string(view.self));
   add("ring_epoch", std::to_string(view.epoch()));

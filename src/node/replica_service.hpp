@@ -124,6 +124,12 @@ class ReplicaService {
   // mint epochs it finds (otherwise it takes a new one). `done` once durable.
   void mark_clean_stop(std::function<void(Status)> done);
   const Status& load_error() const { return load_error_; }
+  // Why this node coordinates no writes yet ("still reading its dot floor",
+  // or the error that stops it); empty once ready().
+  std::string why_not_ready() const {
+    if (ready()) return {};
+    return load_error_.ok() ? "still reading its dot floor" : load_error_.message();
+  }
 
  private:
   // Ok, or kStaleEpoch when a request routed by map `epoch` must be refused.

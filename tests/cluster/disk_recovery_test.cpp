@@ -68,12 +68,6 @@ std::string store_state(Client& client, const std::string& endpoint) {
   return st.ok() ? st->field("store") : "status failed: " + st.status().to_string();
 }
 
-// The node's `serving` field: "yes" once it takes puts. After a reopen it
-// first reads its dot floor back, so this comes a moment after `store: ok`.
-std::string serving_state(Client& client, const std::string& endpoint) {
-  auto st = client.status(endpoint);
-  return st.ok() ? st->field("serving") : "status failed: " + st.status().to_string();
-}
 uint64_t recoveries(Client& client, const std::string& endpoint) {
   auto st = client.status(endpoint);
   return st.ok() ? std::stoull(st->field("store_recoveries")) : 0;
@@ -185,7 +179,9 @@ TEST_CASE(
        << std::chrono::duration<double>(raised - first_failure).count()
        << " s; the store took writes again " << recovered_in << " s after the limit was raised");
   CHECK(recoveries(*client, node.endpoint()) == 1);
-  REQUIRE(eventually([&] { return serving_state(*client, node.endpoint()) == "yes"; }, 5000ms));
+  // After the reopen the node reads its dot floor back before it takes puts:
+  // `serving` reads yes a moment after `store` reads ok.
+  REQUIRE(node.wait_serving(5000ms).ok());
   auto after = client->put("after", "y");
   INFO("the put after the reopen: " << after.status().to_string());
   REQUIRE(after.ok());
@@ -239,7 +235,9 @@ TEST_CASE(
                      << " s until space was freed; the store took writes again " << recovered_in
                      << " s after");
   CHECK(recoveries(*client, node.endpoint()) == 1);
-  REQUIRE(eventually([&] { return serving_state(*client, node.endpoint()) == "yes"; }, 5000ms));
+  // After the reopen the node reads its dot floor back before it takes puts:
+  // `serving` reads yes a moment after `store` reads ok.
+  REQUIRE(node.wait_serving(5000ms).ok());
   auto after = client->put("after", "y");
   INFO("the put after the reopen: " << after.status().to_string());
   REQUIRE(after.ok());
